@@ -1,0 +1,16 @@
+// Package stream holds what client and server streams share (RFC 6120 §4):
+// the stream header, stream features and stream errors.
+//
+// [ParseHeader] validates a received header: the streams namespace
+// (invalid-namespace otherwise), the content namespace the connection type
+// expects, and version 1.0 (unsupported-version otherwise, §4.7.5).
+// [AppendHeader] writes our own header. Namespace declarations are written
+// explicitly because the header is the one element left open for the whole
+// stream.
+//
+// [Error] is the stream error of §4.9 as a typed value; [Error.Is] matches
+// on the condition. A stream error is always followed by closing the
+// stream, which the connection owner does after writing [Error.Element].
+// [FromDecodeError] maps parse failures of package xmlstream to the stream
+// error the peer must receive.
+package stream

@@ -1,0 +1,129 @@
+package stream
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"roost/xmlstream"
+)
+
+func readHeader(t *testing.T, s string) (*xmlstream.Element, string) {
+	t.Helper()
+	d := xmlstream.NewDecoder(strings.NewReader(s), xmlstream.Limits{})
+	el, err := d.ReadHeader()
+	if err != nil {
+		t.Fatalf("ReadHeader(%q): %v", s, err)
+	}
+	return el, d.ContentNamespace()
+}
+
+func TestParseHeader(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want Header
+		cond Condition
+	}{{
+		name: "client stream",
+		in:   `<stream:stream to='example.org' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0' xml:lang='en'>`,
+		want: Header{To: "example.org", Version: "1.0", Lang: "en", ContentNS: xmlstream.NSClient},
+	}, {
+		name: "any prefix for the streams namespace",
+		in:   `<s:stream to='example.org' xmlns='jabber:client' xmlns:s='http://etherx.jabber.org/streams' version='1.0'>`,
+		want: Header{To: "example.org", Version: "1.0", ContentNS: xmlstream.NSClient},
+	}, {
+		name: "higher minor version",
+		in:   `<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.5'>`,
+		want: Header{Version: "1.5", ContentNS: xmlstream.NSClient},
+	}, {
+		name: "wrong streams namespace",
+		in:   `<stream:stream xmlns='jabber:client' xmlns:stream='http://wrong.example/streams' version='1.0'>`,
+		cond: InvalidNamespace,
+	}, {
+		name: "server content namespace on a client stream",
+		in:   `<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>`,
+		cond: InvalidNamespace,
+	}, {
+		name: "no version",
+		in:   `<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>`,
+		cond: UnsupportedVersion,
+	}, {
+		name: "version 2",
+		in:   `<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='2.0'>`,
+		cond: UnsupportedVersion,
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			el, ns := readHeader(t, tc.in)
+			got, serr := ParseHeader(el, ns, xmlstream.NSClient)
+			if tc.cond != "" {
+				if serr == nil || serr.Condition != tc.cond {
+					t.Fatalf("error = %v, want %s", serr, tc.cond)
+				}
+				return
+			}
+			if serr != nil {
+				t.Fatalf("unexpected error %v", serr)
+			}
+			if got != tc.want {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestAppendHeaderRoundTrip(t *testing.T) {
+	h := Header{From: "example.org", To: "a&b", ID: "xyz", Version: "1.0", Lang: "en", ContentNS: xmlstream.NSServer, Dialback: true}
+	wire := string(AppendHeader(nil, h))
+	el, ns := readHeader(t, wire)
+	got, serr := ParseHeader(el, ns, xmlstream.NSServer)
+	if serr != nil {
+		t.Fatalf("ParseHeader(%s): %v", wire, serr)
+	}
+	h.Dialback = false // not reported by ParseHeader
+	if got != h {
+		t.Errorf("round trip: got %+v, want %+v", got, h)
+	}
+	if !strings.Contains(wire, `xmlns:db="jabber:server:dialback"`) {
+		t.Errorf("header %s lacks the dialback declaration", wire)
+	}
+}
+
+func TestErrorElement(t *testing.T) {
+	e := &Error{Condition: Conflict, Text: "Replaced by new connection"}
+	got := string(xmlstream.AppendElement(nil, e.Element(), xmlstream.NSClient))
+	want := `<stream:error><conflict xmlns="urn:ietf:params:xml:ns:xmpp-streams"/><text xmlns="urn:ietf:params:xml:ns:xmpp-streams" xml:lang="en">Replaced by new connection</text></stream:error>`
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	back := ParseError(e.Element())
+	if back.Condition != Conflict || back.Text != e.Text {
+		t.Errorf("ParseError = %+v", back)
+	}
+	if !errors.Is(e, &Error{Condition: Conflict}) || errors.Is(e, &Error{Condition: Reset}) {
+		t.Error("Is does not match on condition")
+	}
+}
+
+func TestFromDecodeError(t *testing.T) {
+	d := xmlstream.NewDecoder(strings.NewReader(`<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'><!-- x -->`), xmlstream.Limits{})
+	if _, err := d.ReadHeader(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := d.ReadElement()
+	se := FromDecodeError(err)
+	if se == nil || se.Condition != RestrictedXML {
+		t.Fatalf("FromDecodeError(%v) = %v, want restricted-xml", err, se)
+	}
+	if FromDecodeError(errors.New("connection reset")) != nil {
+		t.Error("an I/O error mapped to a stream error")
+	}
+}
+
+func TestNewID(t *testing.T) {
+	a, b := NewID(), NewID()
+	if a == b || len(a) < 22 {
+		t.Errorf("NewID() = %q, %q: want distinct ids of 128 bits", a, b)
+	}
+}

@@ -1,0 +1,148 @@
+package xmlstream
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestAppendElement(t *testing.T) {
+	tests := []struct {
+		name      string
+		el        *Element
+		contentNS string
+		want      string
+	}{{
+		name:      "stanza in the stream's content namespace",
+		el:        New(NSClient, "message").SetAttr("to", "a@b").Append(New(NSClient, "body").AppendText("hi")),
+		contentNS: NSClient,
+		want:      `<message to="a@b"><body>hi</body></message>`,
+	}, {
+		name:      "server stanza written to a client stream",
+		el:        New(NSServer, "message").Append(New(NSServer, "body").AppendText("hi")),
+		contentNS: NSClient,
+		want:      `<message><body>hi</body></message>`,
+	}, {
+		name:      "standalone declares the namespace",
+		el:        New(NSClient, "presence"),
+		contentNS: "",
+		want:      `<presence xmlns="jabber:client"/>`,
+	}, {
+		name: "payload namespaces declared once",
+		el: New(NSClient, "iq").SetAttr("type", "result").Append(
+			New("jabber:iq:roster", "query").Append(New("jabber:iq:roster", "item").SetAttr("jid", "x@y"))),
+		contentNS: NSClient,
+		want:      `<iq type="result"><query xmlns="jabber:iq:roster"><item jid="x@y"/></query></iq>`,
+	}, {
+		name: "content namespace nested in another keeps its declaration",
+		el: New(NSClient, "message").Append(New("urn:xmpp:forward:0", "forwarded").Append(
+			New(NSClient, "message").Append(New(NSClient, "body").AppendText("x")))),
+		contentNS: NSServer,
+		want:      `<message><forwarded xmlns="urn:xmpp:forward:0"><message xmlns="jabber:client"><body>x</body></message></forwarded></message>`,
+	}, {
+		name:      "no namespace inside a stanza",
+		el:        New(NSClient, "message").Append(New("", "x")),
+		contentNS: NSClient,
+		want:      `<message><x xmlns=""/></message>`,
+	}, {
+		name:      "streams namespace uses the stream prefix",
+		el:        New(NSStream, "error").Append(New("urn:ietf:params:xml:ns:xmpp-streams", "conflict")),
+		contentNS: NSClient,
+		want:      `<stream:error><conflict xmlns="urn:ietf:params:xml:ns:xmpp-streams"/></stream:error>`,
+	}, {
+		name:      "streams prefix keeps the default namespace",
+		el:        New(NSStream, "features").Append(New(NSClient, "x")),
+		contentNS: NSClient,
+		want:      `<stream:features><x/></stream:features>`,
+	}, {
+		name:      "escaping",
+		el:        New(NSClient, "message").SetAttr("id", "a\"<&>'\t\n\r").AppendText("<&>\"'\r\n]]>"),
+		contentNS: NSClient,
+		want:      `<message id="a&quot;&lt;&amp;>'&#x9;&#xA;&#xD;">&lt;&amp;&gt;"'&#xD;` + "\n" + `]]&gt;</message>`,
+	}, {
+		name:      "characters XML cannot carry are dropped or replaced",
+		el:        New(NSClient, "message").AppendText("a\x00b\x1bc\xffd\uFFFEe"),
+		contentNS: NSClient,
+		want:      "<message>abc\uFFFDde</message>",
+	}, {
+		name:      "namespaced attributes",
+		el:        New(NSClient, "message").SetAttrNS(NSXML, "lang", "en").SetAttrNS("urn:a", "x", "1").SetAttrNS("urn:b", "y", "2").SetAttrNS("urn:a", "z", "3"),
+		contentNS: NSClient,
+		want:      `<message xml:lang="en" xmlns:ns0="urn:a" ns0:x="1" xmlns:ns1="urn:b" ns1:y="2" ns0:z="3"/>`,
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := string(AppendElement(nil, tc.el, tc.contentNS))
+			if got != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRoundTrip reads what the encoder writes and gets the same tree back.
+func TestRoundTrip(t *testing.T) {
+	els := []*Element{
+		New(NSClient, "message").SetAttr("id", "a\"<&>'\t\n").SetAttrNS(NSXML, "lang", "de").
+			Append(New(NSClient, "body").AppendText("<&>\"' \n ü 😀"),
+				New("urn:x", "x").SetAttrNS("urn:y", "a", "b").Append(New("", "nons"), New("urn:x", "inner"))),
+		New(NSClient, "iq").Append(New("jabber:iq:roster", "query").Append(
+			New("jabber:iq:roster", "item").SetAttr("jid", "a@b").Append(New("jabber:iq:roster", "group").AppendText("Friends")))),
+	}
+	for _, el := range els {
+		wire := string(AppendElement(nil, el, NSClient))
+		_, got, err := readAll(t, strings.NewReader(clientHeader+wire+"</stream:stream>"), Limits{})
+		if !errors.Is(err, ErrStreamEnd) || len(got) != 1 {
+			t.Fatalf("reading %s: %d elements, %v", wire, len(got), err)
+		}
+		if !Equal(got[0], el) {
+			t.Errorf("round trip changed the tree:\nwrote %s\nread  %s", el, got[0])
+		}
+	}
+}
+
+func TestAppendElementAllocs(t *testing.T) {
+	el := New(NSClient, "message").SetAttr("to", "juliet@example.com").SetAttr("type", "chat").
+		Append(New(NSClient, "body").AppendText("Wherefore art thou, Romeo?"))
+	buf := make([]byte, 0, 1024)
+	allocs := testing.AllocsPerRun(100, func() {
+		buf = AppendElement(buf[:0], el, NSClient)
+	})
+	if allocs != 0 {
+		t.Errorf("AppendElement allocates %v times into a large enough buffer, want 0", allocs)
+	}
+}
+
+func TestElementAccessors(t *testing.T) {
+	el := New(NSClient, "message").SetAttr("type", "chat").SetAttrNS(NSXML, "lang", "en").
+		Append(New(NSClient, "body").AppendText("a").AppendText("b"), New("urn:x", "x"), New(NSClient, "thread"))
+	if got := el.Get("type"); got != "chat" {
+		t.Errorf("Get(type) = %q", got)
+	}
+	if got := el.Lang(); got != "en" {
+		t.Errorf("Lang() = %q", got)
+	}
+	if got := el.ChildText(NSClient, "body"); got != "ab" {
+		t.Errorf("ChildText(body) = %q, want ab", got)
+	}
+	if el.Child("urn:y", "x") != nil {
+		t.Error("Child matched on local name alone")
+	}
+	if got := el.FirstChild(); !got.Is(NSClient, "body") {
+		t.Errorf("FirstChild() = %v", got)
+	}
+	var names []string
+	for c := range el.Elements() {
+		names = append(names, c.Name.Local)
+	}
+	if got := strings.Join(names, ","); got != "body,x,thread" {
+		t.Errorf("Elements() = %s", got)
+	}
+	c := el.WithAttrs("type", "", "to", "a@b")
+	if c.Get("type") != "" || c.Get("to") != "a@b" || el.Get("type") != "chat" || el.Get("to") != "" {
+		t.Errorf("WithAttrs: copy %s, original %s", c, el)
+	}
+	if !Equal(el, el.Clone()) {
+		t.Error("Clone is not Equal to the original")
+	}
+}
