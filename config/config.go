@@ -1,0 +1,341 @@
+package config
+
+import (
+	_ "embed" // for the default conffile
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// defaultFile is the commented default conffile. It is a string, not a
+// []byte, so that no caller can change it: DefaultFile hands out copies.
+//
+//go:embed roost.toml
+var defaultFile string
+
+// Config is the whole conffile. Every field has a toml tag naming its key;
+// Default documents the value a missing key takes.
+type Config struct {
+	// Domains are the XMPP domains this server hosts (the part after the @
+	// in a user's address). RFC 7622 §3.2: written as U-labels, lowercase.
+	Domains []string `toml:"domains"`
+	// Subdomains are service labels hosted below every domain, such as
+	// "conference" for conference.example.org. They are included in the
+	// server's certificates even before a service uses them.
+	Subdomains []string `toml:"subdomains"`
+	// DataDir holds the database, ACME account and certificates, and the
+	// self-signed certificate. Parse resolves it against the file's directory.
+	DataDir string `toml:"data_dir"`
+
+	Log    Log    `toml:"log"`
+	Admin  Admin  `toml:"admin"`
+	TLS    TLS    `toml:"tls"`
+	C2S    C2S    `toml:"c2s"`
+	S2S    S2S    `toml:"s2s"`
+	HTTPS  HTTPS  `toml:"https"`
+	Limits Limits `toml:"limits"`
+}
+
+// Log is the [log] table. The command line may override both fields.
+type Log struct {
+	// Level is one of slog.LevelDebug, LevelInfo, LevelWarn, LevelError,
+	// written "debug", "info", "warn" or "error".
+	Level slog.Level `toml:"level"`
+	// Format selects the slog handler.
+	Format LogFormat `toml:"format"`
+}
+
+// LogFormat names a log output format.
+type LogFormat string
+
+// The log formats.
+const (
+	FormatText    LogFormat = "text"    // slog.TextHandler on stderr
+	FormatJSON    LogFormat = "json"    // slog.JSONHandler on stderr
+	FormatJournal LogFormat = "journal" // systemd journal fields
+)
+
+// Admin is the [admin] table: the unix socket that roost's admin subcommands
+// use to talk to the running server.
+type Admin struct {
+	// Socket is the socket's path. Parse defaults it to
+	// <data_dir>/admin.sock when the file leaves it empty.
+	Socket string `toml:"socket"`
+	// Group, when set, may use the socket (mode 0660); otherwise only the
+	// server's own user may (0600).
+	Group string `toml:"group"`
+}
+
+// TLS is the [tls] table: where the server's certificates come from.
+type TLS struct {
+	Source TLSSource `toml:"source"`
+	// Certificates are used when Source is SourceFiles.
+	Certificates []Certificate `toml:"certificate"`
+	ACME         ACME          `toml:"acme"`
+}
+
+// TLSSource names where certificates come from.
+type TLSSource string
+
+// The certificate sources.
+const (
+	// SourceSelfSigned makes a certificate on first start and keeps it in
+	// DataDir. Clients must be told to trust it; most public servers will
+	// only federate through dialback (XEP-0220).
+	SourceSelfSigned TLSSource = "self-signed"
+	// SourceFiles reads PEM files that something else (certbot, a
+	// reverse proxy) keeps up to date.
+	SourceFiles TLSSource = "files"
+	// SourceACME obtains and renews certificates itself (RFC 8555).
+	SourceACME TLSSource = "acme"
+)
+
+// Certificate is one [[tls.certificate]] entry: a PEM certificate chain and
+// its private key. Parse resolves both against the file's directory.
+type Certificate struct {
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+}
+
+// ACME is the [tls.acme] table (RFC 8555).
+type ACME struct {
+	// Directory is the ACME server's directory URL.
+	Directory string `toml:"directory"`
+	// Email is the account contact; the CA sends expiry warnings there.
+	Email string `toml:"email"`
+	// CAFile holds extra PEM roots to trust for the ACME server itself
+	// (a private CA or a test server such as Pebble).
+	CAFile string `toml:"ca_file"`
+	// HTTPChallenge answers http-01 (RFC 8555 §8.3) on HTTPS.HTTPListen.
+	HTTPChallenge bool `toml:"http_challenge"`
+	// TLSALPNChallenge answers tls-alpn-01 (RFC 8737) on HTTPS.Listen.
+	TLSALPNChallenge bool `toml:"tls_alpn_challenge"`
+	// RenewBefore is how long before expiry a certificate is renewed.
+	RenewBefore time.Duration `toml:"renew_before"`
+}
+
+// C2S is the [c2s] table: client connections.
+type C2S struct {
+	// Listen addresses take STARTTLS streams (RFC 6120 §5); TLS is
+	// always required before authentication.
+	Listen []string `toml:"listen"`
+	// ListenTLS addresses take direct TLS (XEP-0368).
+	ListenTLS []string `toml:"listen_tls"`
+	// SASLPlain offers PLAIN (RFC 4616) next to SCRAM. It is only ever
+	// offered on TLS-protected streams.
+	SASLPlain bool `toml:"sasl_plain"`
+	// StrictChannelBinding refuses SCRAM logins from clients that claim
+	// channel-binding support but do not use it although it is offered
+	// (RFC 5802 §6). Off by default: clients that know only tls-unique,
+	// which TLS 1.3 lacks, log in that way (XEP-0440 §3).
+	StrictChannelBinding bool `toml:"strict_channel_binding"`
+	// Registration allows in-band account creation (XEP-0077).
+	Registration bool `toml:"registration"`
+}
+
+// S2S is the [s2s] table: federation with other servers.
+type S2S struct {
+	Enabled   bool     `toml:"enabled"`
+	Listen    []string `toml:"listen"`     // STARTTLS, RFC 6120 §5
+	ListenTLS []string `toml:"listen_tls"` // direct TLS, XEP-0368
+	// RequireValidCertificates refuses peers that cannot be authenticated
+	// with SASL EXTERNAL on a valid certificate (RFC 6120 §13.7.2). When
+	// false, dialback (XEP-0220) is accepted instead.
+	RequireValidCertificates bool `toml:"require_valid_certificates"`
+	// Resolver is a DNS server "ip:port" for SRV lookups; empty means the
+	// system's /etc/resolv.conf.
+	Resolver string `toml:"resolver"`
+	// CAFile holds extra PEM roots trusted for peer certificates.
+	CAFile         string        `toml:"ca_file"`
+	ConnectTimeout time.Duration `toml:"connect_timeout"`
+	// IdleTimeout closes server-to-server streams that carried no stanza
+	// for this long.
+	IdleTimeout time.Duration `toml:"idle_timeout"`
+}
+
+// HTTPS is the [https] table: optional web listeners.
+type HTTPS struct {
+	// Listen addresses take TLS and dispatch by ALPN (XMPP direct TLS,
+	// tls-alpn-01, HTTPS).
+	Listen []string `toml:"listen"`
+	// HTTPListen addresses take plain HTTP, for ACME http-01 only.
+	HTTPListen []string `toml:"http_listen"`
+}
+
+// Limits is the [limits] table: the resource limits of STYLE rule 12.
+type Limits struct {
+	// MaxStanzaBytes bounds one top-level stream element, enforced before
+	// buffering. RFC 6120 §13.12 requires accepting at least 10000 bytes.
+	MaxStanzaBytes Size `toml:"max_stanza_bytes"`
+	// MaxDepth bounds element nesting inside one stanza.
+	MaxDepth int `toml:"max_depth"`
+	// MaxAttributes bounds the attributes of one element.
+	MaxAttributes int `toml:"max_attributes"`
+	// NegotiationTimeout bounds stream negotiation: TLS, SASL and bind.
+	NegotiationTimeout time.Duration `toml:"negotiation_timeout"`
+	// IdleTimeout: a client silent this long is pinged (XEP-0199), then
+	// disconnected if it stays silent.
+	IdleTimeout time.Duration `toml:"idle_timeout"`
+	// KeepaliveInterval: a whitespace keepalive (RFC 6120 §4.6.1) is sent on
+	// streams quiet this long, to keep NAT mappings open.
+	KeepaliveInterval time.Duration `toml:"keepalive_interval"`
+	// WriteTimeout bounds every write to a peer.
+	WriteTimeout time.Duration `toml:"write_timeout"`
+	// MaxAuthFailures closes a stream after that many failed SASL attempts
+	// (RFC 6120 §6.4.5).
+	MaxAuthFailures int `toml:"max_auth_failures"`
+	// QueueDepth is the number of stanzas queued to one session before it
+	// is closed as too slow.
+	QueueDepth int `toml:"queue_depth"`
+	// MaxResources bounds concurrent sessions per account (RFC 6120 §7.6.2.1).
+	MaxResources int `toml:"max_resources"`
+	// MaxOfflineMessages bounds stored messages per account; 0 disables
+	// offline storage.
+	MaxOfflineMessages int `toml:"max_offline_messages"`
+	// MaxRosterItems bounds contacts per account.
+	MaxRosterItems int `toml:"max_roster_items"`
+	// ReadRateBytes is the sustained bytes per second read from one
+	// connection; ReadBurstBytes is the token bucket's size.
+	ReadRateBytes  Size `toml:"read_rate_bytes"`
+	ReadBurstBytes Size `toml:"read_burst_bytes"`
+	// MaxConnectionsPerIP bounds simultaneous connections from one address.
+	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
+}
+
+// Size is a number of bytes. The file may write it as an integer or as a
+// string with a binary unit: "256KiB", "1 MiB".
+type Size int64
+
+// Default returns the configuration used for every key the file leaves out.
+// Each call returns a fresh value.
+func Default() Config {
+	return Config{
+		Domains:    []string{"localhost"},
+		Subdomains: []string{"conference", "upload"},
+		DataDir:    "data",
+		Log:        Log{Level: slog.LevelInfo, Format: FormatText},
+		Admin:      Admin{Socket: filepath.Join("data", adminSocketName)},
+		TLS: TLS{
+			Source: SourceSelfSigned,
+			ACME: ACME{
+				Directory:     "https://acme-v02.api.letsencrypt.org/directory",
+				HTTPChallenge: true,
+				RenewBefore:   720 * time.Hour,
+			},
+		},
+		C2S: C2S{
+			Listen:    []string{"[::]:5222"},
+			ListenTLS: []string{"[::]:5223"},
+			SASLPlain: true,
+		},
+		S2S: S2S{
+			Enabled:        true,
+			Listen:         []string{"[::]:5269"},
+			ListenTLS:      []string{"[::]:5270"},
+			ConnectTimeout: 15 * time.Second,
+			IdleTimeout:    10 * time.Minute,
+		},
+		Limits: Limits{
+			MaxStanzaBytes:      256 << 10,
+			MaxDepth:            32,
+			MaxAttributes:       32,
+			NegotiationTimeout:  30 * time.Second,
+			IdleTimeout:         5 * time.Minute,
+			KeepaliveInterval:   60 * time.Second,
+			WriteTimeout:        30 * time.Second,
+			MaxAuthFailures:     3,
+			QueueDepth:          256,
+			MaxResources:        10,
+			MaxOfflineMessages:  500,
+			MaxRosterItems:      1000,
+			ReadRateBytes:       64 << 10,
+			ReadBurstBytes:      256 << 10,
+			MaxConnectionsPerIP: 64,
+		},
+	}
+}
+
+// adminSocketName is the admin socket's file name inside DataDir.
+const adminSocketName = "admin.sock"
+
+// DefaultFile returns the commented default conffile, which is also the
+// packaged /etc/roost/roost.toml. It parses to Default() except for data_dir
+// (and the admin socket inside it), which it sets to /var/lib/roost.
+func DefaultFile() []byte {
+	return []byte(defaultFile)
+}
+
+// Load reads the file at path and returns Parse's result for it. Relative
+// paths in the file are resolved against the file's absolute directory.
+func Load(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("resolve config path: %w", err)
+	}
+	return parse(path, filepath.Dir(abs), data)
+}
+
+// Parse decodes data, the contents of the file called name, over Default()
+// and validates the result. Relative paths in the file are resolved against
+// filepath.Dir(name), and name prefixes every error.
+//
+// A non-nil error is an errors.Join of *FieldError values in file order, so
+// that `roost check` can print every problem at once; the Config is then the
+// zero value.
+func Parse(name string, data []byte) (Config, error) {
+	return parse(name, filepath.Dir(name), data)
+}
+
+// Validate checks c as Parse does, for a Config built in code. Its errors
+// are *FieldError values, joined, without file positions. Relative paths
+// in c are taken as they are, relative to the working directory.
+func (c Config) Validate() error {
+	return joinErrors(validate(c, source{}))
+}
+
+func parse(name, dir string, data []byte) (Config, error) {
+	c, src, errs := decodeFile(name, data)
+	if src.pos == nil {
+		// Not TOML: there is nothing to validate.
+		return Config{}, joinErrors(errs)
+	}
+	c.resolvePaths(dir)
+	errs = append(errs, validate(c, src)...)
+	if len(errs) > 0 {
+		return Config{}, joinErrors(errs)
+	}
+	return c, nil
+}
+
+// resolvePaths makes the file's relative paths relative to dir, and derives
+// the admin socket from DataDir when the file left it empty.
+func (c *Config) resolvePaths(dir string) {
+	resolve := func(p *string) {
+		if *p == "" {
+			return
+		}
+		if filepath.IsAbs(*p) {
+			*p = filepath.Clean(*p)
+			return
+		}
+		*p = filepath.Join(dir, *p)
+	}
+	resolve(&c.DataDir)
+	if c.Admin.Socket == "" && c.DataDir != "" {
+		c.Admin.Socket = filepath.Join(c.DataDir, adminSocketName)
+	} else {
+		resolve(&c.Admin.Socket)
+	}
+	for i := range c.TLS.Certificates {
+		resolve(&c.TLS.Certificates[i].CertFile)
+		resolve(&c.TLS.Certificates[i].KeyFile)
+	}
+	resolve(&c.TLS.ACME.CAFile)
+	resolve(&c.S2S.CAFile)
+}

@@ -1,0 +1,811 @@
+package config
+
+import (
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// packaged is what the embedded file sets differently from Default().
+func packaged() Config {
+	c := Default()
+	c.DataDir = "/var/lib/roost"
+	c.Admin.Socket = "/var/lib/roost/admin.sock"
+	return c
+}
+
+func TestDefaultFileParsesToDefault(t *testing.T) {
+	got, err := Parse("roost.toml", DefaultFile())
+	if err != nil {
+		t.Fatalf("Parse(DefaultFile()) error:\n%v", err)
+	}
+	if diff := cmp.Diff(packaged(), got); diff != "" {
+		t.Errorf("Parse(DefaultFile()) differs from Default() with data_dir = /var/lib/roost (-want +got):\n%s", diff)
+	}
+}
+
+// commentedSetting matches a commented-out setting or table header in the
+// default file, as opposed to prose.
+var commentedSetting = regexp.MustCompile(`^# ?([a-z_]+ = .*|\[\[?[a-z_.]+\]\]?)$`)
+
+// uncommented returns the default file with every commented setting
+// enabled.
+func uncommented(t *testing.T) []byte {
+	t.Helper()
+	lines := strings.Split(string(DefaultFile()), "\n")
+	n := 0
+	for i, l := range lines {
+		if m := commentedSetting.FindStringSubmatch(l); m != nil {
+			lines[i] = m[1]
+			n++
+		}
+	}
+	if n < 40 {
+		t.Fatalf("uncommented %d settings in the default file; the pattern no longer matches its style", n)
+	}
+	return []byte(strings.Join(lines, "\n"))
+}
+
+// TestDefaultFileComments checks that the values shown in comments are the
+// defaults, so that the documentation cannot drift from the code.
+func TestDefaultFileComments(t *testing.T) {
+	got, src, errs := decodeFile("uncommented.toml", uncommented(t))
+	if src.pos == nil || len(errs) > 0 {
+		t.Fatalf("decoding the uncommented default file: %v", joinErrors(errs))
+	}
+	want := packaged()
+	// The one commented setting that shows an example, not a default.
+	want.TLS.Certificates = []Certificate{{
+		CertFile: "/etc/letsencrypt/live/example.org/fullchain.pem",
+		KeyFile:  "/etc/letsencrypt/live/example.org/privkey.pem",
+	}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("commented values in roost.toml differ from Default() (-want +got):\n%s", diff)
+	}
+}
+
+// TestDefaultFileHasEveryKey checks that every field of Config is
+// documented in the default file.
+func TestDefaultFileHasEveryKey(t *testing.T) {
+	_, src, errs := decodeFile("uncommented.toml", uncommented(t))
+	if src.pos == nil || len(errs) > 0 {
+		t.Fatalf("decoding the uncommented default file: %v", joinErrors(errs))
+	}
+	for _, path := range fieldPaths("", reflect.TypeFor[Config]()) {
+		if _, ok := src.pos[path]; !ok {
+			t.Errorf("roost.toml does not mention %s", path)
+		}
+	}
+}
+
+// fieldPaths lists the key path of every field under rt, with index 0 for
+// arrays of tables.
+func fieldPaths(prefix string, rt reflect.Type) []string {
+	var paths []string
+	for i := range rt.NumField() {
+		f := rt.Field(i)
+		p := joinPath(prefix, tagName(f))
+		paths = append(paths, p)
+		switch {
+		case f.Type.Kind() == reflect.Struct:
+			paths = append(paths, fieldPaths(p, f.Type)...)
+		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+			paths = append(paths, fieldPaths(indexPath(p, 0), f.Type.Elem())...)
+		}
+	}
+	return paths
+}
+
+// TestSchemaTypes checks that every field has a toml tag and a type the
+// decoder and renderer support.
+func TestSchemaTypes(t *testing.T) {
+	supported := map[reflect.Type]bool{
+		reflect.TypeFor[string]():        true,
+		reflect.TypeFor[bool]():          true,
+		reflect.TypeFor[int]():           true,
+		reflect.TypeFor[[]string]():      true,
+		reflect.TypeFor[time.Duration](): true,
+		reflect.TypeFor[Size]():          true,
+		reflect.TypeFor[slog.Level]():    true,
+		reflect.TypeFor[LogFormat]():     true,
+		reflect.TypeFor[TLSSource]():     true,
+	}
+	var check func(path string, rt reflect.Type)
+	check = func(path string, rt reflect.Type) {
+		for i := range rt.NumField() {
+			f := rt.Field(i)
+			name := tagName(f)
+			if name == "" {
+				t.Errorf("%s.%s has no toml tag", rt.Name(), f.Name)
+			}
+			p := joinPath(path, name)
+			switch {
+			case f.Type.Kind() == reflect.Struct:
+				check(p, f.Type)
+			case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+				check(indexPath(p, 0), f.Type.Elem())
+			case !supported[f.Type]:
+				t.Errorf("%s: type %s is not supported by decode and render", p, f.Type)
+			}
+		}
+	}
+	check("", reflect.TypeFor[Config]())
+}
+
+func TestDefaultIsValid(t *testing.T) {
+	if err := Default().Validate(); err != nil {
+		t.Errorf("Default().Validate() = %v, want nil", err)
+	}
+}
+
+func TestDefaultIsFresh(t *testing.T) {
+	a := Default()
+	a.Domains[0] = "changed.example"
+	a.C2S.Listen[0] = "changed"
+	b := Default()
+	if b.Domains[0] != "localhost" || b.C2S.Listen[0] != "[::]:5222" {
+		t.Errorf("Default() shares slices between calls: got domains %q, c2s.listen %q", b.Domains, b.C2S.Listen)
+	}
+	f := DefaultFile()
+	f[0] = 'X'
+	if g := DefaultFile(); g[0] != '#' {
+		t.Errorf("DefaultFile() shares its buffer: first byte %q after a caller's change, want '#'", g[0])
+	}
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		want func(c *Config) // applied to Default()
+	}{
+		{
+			name: "empty file is the default",
+			file: "",
+			want: func(*Config) {},
+		},
+		{
+			name: "comments only",
+			file: "# nothing to see\n\n",
+			want: func(*Config) {},
+		},
+		{
+			name: "domains and subdomains",
+			file: "domains = [\"example.org\", \"müller.de\"]\nsubdomains = [\"muc\"]\n",
+			want: func(c *Config) {
+				c.Domains = []string{"example.org", "müller.de"}
+				c.Subdomains = []string{"muc"}
+			},
+		},
+		{
+			name: "empty lists turn listeners off",
+			file: "[c2s]\nlisten = []\n[s2s]\nenabled = false\nlisten = []\nlisten_tls = []\n",
+			want: func(c *Config) {
+				c.C2S.Listen = nil
+				c.S2S.Enabled = false
+				c.S2S.Listen = nil
+				c.S2S.ListenTLS = nil
+			},
+		},
+		{
+			name: "data_dir moves the admin socket",
+			file: "data_dir = \"/srv/roost\"\n",
+			want: func(c *Config) {
+				c.DataDir = "/srv/roost"
+				c.Admin.Socket = "/srv/roost/admin.sock"
+			},
+		},
+		{
+			name: "explicit admin socket and group",
+			file: "[admin]\nsocket = \"/run/roost/admin.sock\"\ngroup = \"roost-admin\"\n",
+			want: func(c *Config) {
+				c.Admin = Admin{Socket: "/run/roost/admin.sock", Group: "roost-admin"}
+			},
+		},
+		{
+			name: "log",
+			file: "[log]\nlevel = \"debug\"\nformat = \"journal\"\n",
+			want: func(c *Config) {
+				c.Log = Log{Level: slog.LevelDebug, Format: FormatJournal}
+			},
+		},
+		{
+			name: "sizes and durations",
+			file: "[limits]\nmax_stanza_bytes = \"1 MiB\"\nread_rate_bytes = \"128KiB\"\n" +
+				"read_burst_bytes = 1_048_576\nidle_timeout = \"1h30m\"\nwrite_timeout = \"2.5s\"\n",
+			want: func(c *Config) {
+				c.Limits.MaxStanzaBytes = 1 << 20
+				c.Limits.ReadRateBytes = 128 << 10
+				c.Limits.ReadBurstBytes = 1 << 20
+				c.Limits.IdleTimeout = 90 * time.Minute
+				c.Limits.WriteTimeout = 2500 * time.Millisecond
+			},
+		},
+		{
+			name: "acme with http-01",
+			file: "domains = [\"example.org\"]\n[tls]\nsource = \"acme\"\n[tls.acme]\nemail = \"me@example.org\"\n" +
+				"[https]\nhttp_listen = [\"[::]:80\"]\n",
+			want: func(c *Config) {
+				c.Domains = []string{"example.org"}
+				c.TLS.Source = SourceACME
+				c.TLS.ACME.Email = "me@example.org"
+				c.HTTPS.HTTPListen = []string{"[::]:80"}
+			},
+		},
+		{
+			name: "acme with tls-alpn-01, inline and dotted tables",
+			file: "domains = [\"example.org\"]\ntls = { source = \"acme\", acme.email = \"me@example.org\", " +
+				"acme.http_challenge = false, acme.tls_alpn_challenge = true }\nhttps.listen = [\"0.0.0.0:443\"]\n",
+			want: func(c *Config) {
+				c.Domains = []string{"example.org"}
+				c.TLS.Source = SourceACME
+				c.TLS.ACME.Email = "me@example.org"
+				c.TLS.ACME.HTTPChallenge = false
+				c.TLS.ACME.TLSALPNChallenge = true
+				c.HTTPS.Listen = []string{"0.0.0.0:443"}
+			},
+		},
+		{
+			name: "distinct addresses on one port",
+			file: "[c2s]\nlisten = [\"127.0.0.1:5222\", \"[::1]:5222\", \"192.168.1.2:5222\"]\n",
+			want: func(c *Config) {
+				c.C2S.Listen = []string{"127.0.0.1:5222", "[::1]:5222", "192.168.1.2:5222"}
+			},
+		},
+		{
+			name: "s2s disabled frees its ports",
+			file: "[s2s]\nenabled = false\n[https]\nlisten = [\"[::]:5269\"]\n",
+			want: func(c *Config) {
+				c.S2S.Enabled = false
+				c.HTTPS.Listen = []string{"[::]:5269"}
+			},
+		},
+		{
+			name: "s2s options",
+			file: "[s2s]\nrequire_valid_certificates = true\nresolver = \"[::1]:53\"\nconnect_timeout = \"5s\"\n",
+			want: func(c *Config) {
+				c.S2S.RequireValidCertificates = true
+				c.S2S.Resolver = "[::1]:53"
+				c.S2S.ConnectTimeout = 5 * time.Second
+			},
+		},
+		{
+			name: "CRLF line endings",
+			file: "domains = [\"example.org\"]\r\n[c2s]\r\nregistration = true\r\n",
+			want: func(c *Config) {
+				c.Domains = []string{"example.org"}
+				c.C2S.Registration = true
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Parse("roost.toml", []byte(tt.file))
+			if err != nil {
+				t.Fatalf("Parse error:\n%v", err)
+			}
+			want := Default()
+			tt.want(&want)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("Parse (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		want string // the joined error, one line per FieldError
+	}{
+		{
+			name: "bad listen address",
+			file: "[c2s]\nlisten = [\n  \"[::]:5222\",\n  \"5222\",\n]\n",
+			want: `roost.toml:4: c2s.listen[1]: "5222": missing host or port`,
+		},
+		{
+			name: "syntax error",
+			file: "domains = [\"example.org\"\n[c2s]\n",
+			want: `roost.toml:2: expected ',' or ']' after array value`,
+		},
+		{
+			name: "duplicate key",
+			file: "[log]\nlevel = \"info\"\nlevel = \"debug\"\n",
+			want: `roost.toml:3: key level is already defined`,
+		},
+		{
+			name: "unknown keys and tables, with hints",
+			file: "domain = [\"example.org\"]\n[c2s]\nListen = []\n[c2x]\nlisten = []\n[limits]\nfrobnicate = 1\n",
+			want: "roost.toml:1: domain: unknown key (did you mean \"domains\"?)\n" +
+				"roost.toml:3: c2s.Listen: unknown key (did you mean \"listen\"?)\n" +
+				"roost.toml:4: c2x: unknown table (did you mean \"c2s\"?)\n" +
+				"roost.toml:7: limits.frobnicate: unknown key",
+		},
+		{
+			name: "unknown key in an array of tables and a quoted key",
+			file: "\"odd key\" = 1\n[[tls.certificate]]\ncret_file = \"a.pem\"\n",
+			want: "roost.toml:1: \"odd key\": unknown key\n" +
+				"roost.toml:2: tls.certificate: only used when tls.source is \"files\", not \"self-signed\"\n" +
+				"roost.toml:3: tls.certificate[0].cret_file: unknown key (did you mean \"cert_file\"?)",
+		},
+		{
+			name: "type errors, all reported",
+			file: "domains = \"example.org\"\n[c2s]\nsasl_plain = \"yes\"\n[limits]\nmax_depth = 32.0\n" +
+				"idle_timeout = 300\nmax_stanza_bytes = true\n[log]\nlevel = 1\n[s2s]\nlisten = [5269]\n",
+			want: "roost.toml:1: domains: want an array, got a string\n" +
+				"roost.toml:3: c2s.sasl_plain: want true or false, got a string\n" +
+				"roost.toml:5: limits.max_depth: want an integer, got a float\n" +
+				"roost.toml:6: limits.idle_timeout: want a duration such as \"30s\", got an integer\n" +
+				"roost.toml:7: limits.max_stanza_bytes: want a size such as 262144 or \"256KiB\", got a boolean\n" +
+				"roost.toml:9: log.level: want a string, got an integer\n" +
+				"roost.toml:11: s2s.listen[0]: want a string, got an integer",
+		},
+		{
+			name: "table where a value belongs and the reverse",
+			file: "data_dir = { path = \"x\" }\n[limits]\n[c2s.listen]\nx = 1\n",
+			want: "roost.toml:1: data_dir: want a string, got a table\n" +
+				"roost.toml:3: c2s.listen: want an array, got a table",
+		},
+		{
+			name: "date is not a duration",
+			file: "[s2s]\nidle_timeout = 2024-01-01\n",
+			want: `roost.toml:2: s2s.idle_timeout: want a duration such as "30s", got a date`,
+		},
+		{
+			name: "bad values",
+			file: "[log]\nlevel = \"verbose\"\nformat = \"xml\"\n[tls]\nsource = \"letsencrypt\"\n" +
+				"[limits]\nnegotiation_timeout = \"30\"\nread_rate_bytes = \"64KB\"\nread_burst_bytes = \"-1KiB\"\n",
+			want: "roost.toml:2: log.level: \"verbose\": want one of debug, info, warn, error\n" +
+				"roost.toml:3: log.format: \"xml\": want one of text, json, journal\n" +
+				"roost.toml:5: tls.source: \"letsencrypt\": want one of \"self-signed\", \"files\", \"acme\"\n" +
+				"roost.toml:7: limits.negotiation_timeout: \"30\": not a duration (write a number and a unit: \"90s\", \"5m\", \"1h30m\")\n" +
+				"roost.toml:8: limits.read_rate_bytes: \"64KB\": unknown unit \"KB\" (use B, KiB, MiB or GiB)\n" +
+				"roost.toml:9: limits.read_burst_bytes: \"-1KiB\": not a size (write bytes, or a number and B, KiB, MiB or GiB: \"256KiB\")",
+		},
+		{
+			name: "domains",
+			file: "domains = [\n\"Example.org\",\n\"example.org.\",\n\"xn--mller-kva.de\",\n\"192.0.2.1\",\n" +
+				"\"raspberrypi\",\n\"a..b\",\n\"under_score.org\",\n\"example.123\",\n\"ok.example\",\n\"ok.example\",\n]\n" +
+				"subdomains = [\"conference\", \"muc.room\", \"conference\", \"\"]\n",
+			want: "roost.toml:2: domains[0]: \"Example.org\": write it as \"example.org\"\n" +
+				"roost.toml:3: domains[1]: \"example.org.\": remove the final dot\n" +
+				"roost.toml:4: domains[2]: \"xn--mller-kva.de\": write it as \"müller.de\"\n" +
+				"roost.toml:5: domains[3]: \"192.0.2.1\": an IP address, not a domain name\n" +
+				"roost.toml:6: domains[4]: \"raspberrypi\": needs a dot, such as \"example.org\" (or use \"localhost\")\n" +
+				"roost.toml:7: domains[5]: \"a..b\": not a valid domain name\n" +
+				"roost.toml:8: domains[6]: \"under_score.org\": not a valid domain name\n" +
+				"roost.toml:9: domains[7]: \"example.123\": the last label cannot be all digits\n" +
+				"roost.toml:11: domains[9]: \"ok.example\": listed twice\n" +
+				"roost.toml:13: subdomains[1]: \"muc.room\": want one label without dots, such as \"conference\"\n" +
+				"roost.toml:13: subdomains[2]: \"conference\": listed twice\n" +
+				"roost.toml:13: subdomains[3]: \"\": want one label without dots, such as \"conference\"",
+		},
+		{
+			name: "no domains",
+			file: "\n\ndomains = []\n",
+			want: `roost.toml:3: domains: list at least one domain, such as ["example.org"]`,
+		},
+		{
+			name: "subdomain collides with a domain",
+			file: "domains = [\"example.org\", \"upload.example.org\"]\n",
+			want: `roost.toml:1: subdomains[1]: "upload": upload.example.org is also listed in domains`,
+		},
+		{
+			name: "listen addresses",
+			file: "[c2s]\nlisten = [\"::1:5222\", \"[::1]:0\", \"[::1]:xmpp\", \"example.org:5222\", \"[::1]:70000\"]\n" +
+				"listen_tls = [\":5223\"]\n",
+			want: "roost.toml:2: c2s.listen[0]: \"::1:5222\": write IPv6 addresses in brackets, such as \"[::1]:5222\"\n" +
+				"roost.toml:2: c2s.listen[1]: \"[::1]:0\": the port must be a number from 1 to 65535\n" +
+				"roost.toml:2: c2s.listen[2]: \"[::1]:xmpp\": the port must be a number from 1 to 65535\n" +
+				"roost.toml:2: c2s.listen[3]: \"example.org:5222\": the host must be an IP address, \"localhost\", or empty for every address\n" +
+				"roost.toml:2: c2s.listen[4]: \"[::1]:70000\": the port must be a number from 1 to 65535",
+		},
+		{
+			name: "listen addresses overlap across services",
+			file: "[c2s]\nlisten = [\"0.0.0.0:5222\", \"127.0.0.1:5222\"]\n" +
+				"[https]\nlisten = [\"localhost:5223\"]\nhttp_listen = [\"[::1]:80\", \"[::ffff:127.0.0.1]:5222\", \"[::1]:5269\"]\n",
+			want: "roost.toml:2: c2s.listen[1]: \"127.0.0.1:5222\": already used by c2s.listen[0] (\"0.0.0.0:5222\")\n" +
+				"roost.toml:4: https.listen[0]: \"localhost:5223\": already used by c2s.listen_tls[0] (\"[::]:5223\")\n" +
+				"roost.toml:5: https.http_listen[1]: \"[::ffff:127.0.0.1]:5222\": already used by c2s.listen[0] (\"0.0.0.0:5222\")\n" +
+				"roost.toml:5: https.http_listen[2]: \"[::1]:5269\": already used by s2s.listen[0] (\"[::]:5269\")",
+		},
+		{
+			name: "file listener overlaps a default one",
+			file: "[c2s]\nlisten_tls = [\"[::]:5269\"]\n",
+			want: `roost.toml:2: s2s.listen[0]: "[::]:5269": already used by c2s.listen_tls[0] ("[::]:5269")`,
+		},
+		{
+			name: "no client listener",
+			file: "[c2s]\nlisten = []\nlisten_tls = []\n",
+			want: `roost.toml:2: c2s.listen: clients could not connect: set c2s.listen or c2s.listen_tls`,
+		},
+		{
+			name: "limits out of range",
+			file: "[limits]\nmax_stanza_bytes = 9999\nmax_depth = 0\nmax_resources = 99999999999\n" +
+				"idle_timeout = \"-5m\"\nkeepalive_interval = \"100ms\"\nread_rate_bytes = \"1MiB\"\n",
+			want: "roost.toml:2: limits.max_stanza_bytes: 9999: must be from 10000 to 16777216 (RFC 6120 §13.12 requires accepting 10000)\n" +
+				"roost.toml:3: limits.max_depth: 0: must be from 8 to 256\n" +
+				"roost.toml:4: limits.max_resources: 99999999999: must be from 1 to 1000\n" +
+				"roost.toml:5: limits.idle_timeout: -5m: must be from 10s to 24h\n" +
+				"roost.toml:6: limits.keepalive_interval: 100ms: must be from 1s to 24h\n" +
+				"roost.toml:7: limits.read_burst_bytes: 262144: smaller than limits.read_rate_bytes (1048576)",
+		},
+		{
+			name: "files source without certificates",
+			file: "[tls]\nsource = \"files\"\n",
+			want: `roost.toml:2: tls.certificate: tls.source is "files" but no [[tls.certificate]] is given`,
+		},
+		{
+			name: "acme requirements",
+			file: "domains = [\"localhost\", \"pi.home.arpa\", \"example.org\"]\n[tls]\nsource = \"acme\"\n" +
+				"[tls.acme]\ndirectory = \"http://acme.example/dir\"\nrenew_before = \"4000h\"\n" +
+				"tls_alpn_challenge = true\n",
+			want: "roost.toml:1: domains[0]: \"localhost\": an ACME CA cannot issue certificates for .localhost names (tls.source is \"acme\")\n" +
+				"roost.toml:1: domains[1]: \"pi.home.arpa\": an ACME CA cannot issue certificates for .home.arpa names (tls.source is \"acme\")\n" +
+				"roost.toml:3: https.http_listen: needed by tls.acme.http_challenge: listen where the CA's port 80 connections arrive, such as [\"[::]:80\"]\n" +
+				"roost.toml:3: tls.acme.email: needed when tls.source is \"acme\", so that the CA can reach you about your certificates\n" +
+				"roost.toml:5: tls.acme.directory: \"http://acme.example/dir\": want an https:// URL\n" +
+				"roost.toml:6: tls.acme.renew_before: 4000h: must be from 1h to 2160h\n" +
+				"roost.toml:7: https.listen: needed by tls.acme.tls_alpn_challenge: listen where the CA's port 443 connections arrive, such as [\"[::]:443\"]",
+		},
+		{
+			name: "acme without a challenge",
+			file: "domains = [\"example.org\"]\n[tls]\nsource = \"acme\"\nacme.email = \"Me <me@example.org>\"\n" +
+				"acme.http_challenge = false\n",
+			want: "roost.toml:4: tls.acme: enable http_challenge or tls_alpn_challenge, or the CA cannot check the domains\n" +
+				"roost.toml:4: tls.acme.email: \"Me <me@example.org>\": not an email address",
+		},
+		{
+			name: "admin and s2s strings",
+			file: "data_dir = \"\"\n[admin]\nsocket = \"/" + strings.Repeat("x", 120) + "\"\ngroup = \"bad group\"\n" +
+				"[s2s]\nresolver = \"dns.example:53\"\n",
+			want: "roost.toml:1: data_dir: must not be empty\n" +
+				"roost.toml:3: admin.socket: \"/" + strings.Repeat("x", 120) + "\": 121 bytes long, but a unix socket path may have at most 107\n" +
+				"roost.toml:4: admin.group: \"bad group\": not a group name\n" +
+				"roost.toml:6: s2s.resolver: \"dns.example:53\": want an IP address and port, such as \"127.0.0.53:53\"",
+		},
+		{
+			name: "integer too large for a size",
+			file: "[limits]\nmax_stanza_bytes = \"9999999999GiB\"\n",
+			want: `roost.toml:2: limits.max_stanza_bytes: "9999999999GiB": too large`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("roost.toml", []byte(tt.file))
+			if err == nil {
+				t.Fatalf("Parse succeeded, want error:\n%s", tt.want)
+			}
+			if got := err.Error(); got != tt.want {
+				t.Errorf("Parse error:\ngot:\n%s\nwant:\n%s", got, tt.want)
+			}
+			if diff := cmp.Diff(Config{}, c); diff != "" {
+				t.Errorf("Parse returned a Config with its error (-want +got):\n%s", diff)
+			}
+			for _, e := range leafErrors(err) {
+				var fe *FieldError
+				if !errors.As(e, &fe) {
+					t.Errorf("error %q (%T) is not a *FieldError", e, e)
+				}
+			}
+		})
+	}
+}
+
+// leafErrors flattens an errors.Join.
+func leafErrors(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+func TestErrorKinds(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		want error
+	}{
+		{"syntax", "a = ", ErrSyntax},
+		{"unknown key", "nope = 1", ErrUnknownKey},
+		{"type", "data_dir = 1", ErrType},
+		{"invalid", "domains = [\"a b\"]", ErrInvalid},
+		{"range", "[limits]\nmax_depth = 1", ErrRange},
+		{"int overflow", "[limits]\nmax_depth = 9223372036854775807", nil}, // ErrRange on 32-bit int, else range check
+		{"missing", "domains = []", ErrMissing},
+		{"conflict", "domains = [\"example.org\", \"example.org\"]", ErrConflict},
+		{"missing file", "[tls]\nsource = \"files\"\n[[tls.certificate]]\ncert_file = \"/nonexistent/c.pem\"\nkey_file = \"/nonexistent/k.pem\"", fs.ErrNotExist},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("roost.toml", []byte(tt.file))
+			if err == nil {
+				t.Fatal("Parse succeeded, want an error")
+			}
+			if tt.want == nil {
+				tt.want = ErrRange
+			}
+			if !errors.Is(err, tt.want) {
+				t.Errorf("Parse error %q: errors.Is(err, %v) = false, want true", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestSyntaxErrorWrapsDecodeError(t *testing.T) {
+	_, err := Parse("roost.toml", []byte("[c2s\n"))
+	var fe *FieldError
+	if !errors.As(err, &fe) {
+		t.Fatalf("Parse error %v (%T) has no *FieldError", err, err)
+	}
+	if fe.Line != 1 || !errors.Is(err, ErrSyntax) {
+		t.Errorf("got line %d, errors.Is(ErrSyntax) %v; want line 1 and true", fe.Line, errors.Is(err, ErrSyntax))
+	}
+	type stringer interface{ String() string }
+	var de interface {
+		error
+		stringer
+	}
+	if !errors.As(err, &de) || !strings.Contains(de.String(), "[c2s") {
+		t.Errorf("Parse error does not wrap go-toml's DecodeError with context; got %v", err)
+	}
+}
+
+func TestFieldErrorString(t *testing.T) {
+	cause := errors.New("boom")
+	tests := []struct {
+		name string
+		err  FieldError
+		want string
+	}{
+		{"everything", FieldError{File: "roost.toml", Line: 12, Field: "c2s.listen[1]", Err: cause}, "roost.toml:12: c2s.listen[1]: boom"},
+		{"no line", FieldError{File: "roost.toml", Field: "domains", Err: cause}, "roost.toml: domains: boom"},
+		{"no file", FieldError{Field: "domains", Err: cause}, "domains: boom"},
+		{"line without file", FieldError{Line: 3, Field: "domains", Err: cause}, "line 3: domains: boom"},
+		{"no field", FieldError{File: "roost.toml", Line: 2, Err: cause}, "roost.toml:2: boom"},
+		{"no error", FieldError{Field: "domains"}, "domains: invalid value"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.err.Error(); got != tt.want {
+				t.Errorf("Error() = %q, want %q", got, tt.want)
+			}
+			if tt.err.Err != nil && !errors.Is(&tt.err, cause) {
+				t.Errorf("errors.Is(%q, cause) = false, want true", tt.err.Error())
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(c *Config)
+		want   string
+	}{
+		{"default", func(*Config) {}, ""},
+		{"bad level", func(c *Config) { c.Log.Level = slog.Level(2) }, "log.level: INFO+2: want one of debug, info, warn, error"},
+		{"empty socket", func(c *Config) { c.Admin.Socket = "" }, "admin.socket: must not be empty"},
+		{"no domains, bad rate", func(c *Config) { c.Domains = nil; c.Limits.ReadRateBytes = 10 },
+			"domains: list at least one domain, such as [\"example.org\"]\n" +
+				"limits.read_rate_bytes: 10: must be from 1024 to 1073741824"},
+		{"certificate files", func(c *Config) {
+			c.TLS.Source = SourceFiles
+			c.TLS.Certificates = []Certificate{{CertFile: "config_test.go", KeyFile: "."}, {CertFile: "nope.pem"}}
+		}, "tls.certificate[0].key_file: \".\": not a regular file\n" +
+			"tls.certificate[1].cert_file: \"nope.pem\": no such file\n" +
+			"tls.certificate[1].key_file: must not be empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.change(&c)
+			err := c.Validate()
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Errorf("Validate():\ngot:\n%s\nwant:\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"cert.pem", "key.pem"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("PEM"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(dir, "roost.toml")
+	file := "data_dir = \"state\"\n[tls]\nsource = \"files\"\n[[tls.certificate]]\n" +
+		"cert_file = \"cert.pem\"\nkey_file = \"" + filepath.Join(dir, "key.pem") + "\"\n"
+	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(path)
+	if err != nil {
+		t.Fatalf("Load error:\n%v", err)
+	}
+	want := Default()
+	want.DataDir = filepath.Join(dir, "state")
+	want.Admin.Socket = filepath.Join(dir, "state", "admin.sock")
+	want.TLS.Source = SourceFiles
+	want.TLS.Certificates = []Certificate{{CertFile: filepath.Join(dir, "cert.pem"), KeyFile: filepath.Join(dir, "key.pem")}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Load (-want +got):\n%s", diff)
+	}
+
+	// A relative file name is resolved too, and kept in messages.
+	t.Chdir(dir)
+	if err := os.WriteFile(path, []byte(strings.Replace(file, "cert.pem", "gone.pem", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load("roost.toml")
+	wantErr := "roost.toml:5: tls.certificate[0].cert_file: \"" + filepath.Join(dir, "gone.pem") + "\": no such file"
+	if err == nil || err.Error() != wantErr {
+		t.Errorf("Load with a missing certificate:\ngot:  %v\nwant: %s", err, wantErr)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("errors.Is(%v, fs.ErrNotExist) = false, want true", err)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "absent.toml"))
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Load(absent) = %v, want an error wrapping fs.ErrNotExist", err)
+	}
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		t.Errorf("Load(absent) = %v, a FieldError; want a plain read error", err)
+	}
+}
+
+func TestRenderRoundTrip(t *testing.T) {
+	tests := []struct {
+		name   string
+		config func() Config
+	}{
+		{"default", Default},
+		{"packaged", packaged},
+		{"everything changed", func() Config {
+			c := Default()
+			c.Domains = []string{"example.org", "müller.de"}
+			c.Subdomains = nil
+			c.Log = Log{Level: slog.LevelError, Format: FormatJSON}
+			c.Admin.Group = "wheel"
+			c.TLS.Source = SourceACME
+			c.TLS.ACME = ACME{Directory: "https://localhost:14000/dir", Email: "a@example.org",
+				TLSALPNChallenge: true, RenewBefore: 36*time.Hour + 30*time.Minute}
+			c.C2S = C2S{ListenTLS: []string{"[::1]:5223"}, Registration: true}
+			c.S2S = S2S{Resolver: "127.0.0.53:53", ConnectTimeout: 1500 * time.Millisecond, IdleTimeout: time.Hour}
+			c.HTTPS.Listen = []string{"[::]:443"}
+			c.Limits.MaxStanzaBytes = 10000
+			c.Limits.MaxOfflineMessages = 0
+			return c
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := tt.config()
+			if err := want.Validate(); err != nil {
+				t.Fatalf("test config is invalid: %v", err)
+			}
+			data, err := want.Render()
+			if err != nil {
+				t.Fatalf("Render error: %v", err)
+			}
+			got, err := Parse("roost.toml", data)
+			if err != nil {
+				t.Fatalf("Parse(Render()) error:\n%v\nrendered:\n%s", err, data)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("Parse(Render()) (-want +got):\n%s\nrendered:\n%s", diff, data)
+			}
+		})
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   any
+		want int64
+		ok   bool
+	}{
+		{int64(262144), 262144, true},
+		{"262144", 262144, true},
+		{"100B", 100, true},
+		{"256KiB", 256 << 10, true},
+		{"1 MiB", 1 << 20, true},
+		{"2GiB", 2 << 30, true},
+		{"0", 0, true},
+		{"", 0, false},
+		{"KiB", 0, false},
+		{"1.5MiB", 0, false},
+		{"+1KiB", 0, false},
+		{"1kib", 0, false},
+		{"1 K iB", 0, false},
+		{"8589934592GiB", 0, false},
+		{true, 0, false},
+	}
+	for _, tt := range tests {
+		got, err := parseSize(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("parseSize(%#v) = %d, %v; want %d, ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestOverlaps(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"[::]:1", "127.0.0.1:1", true},
+		{":1", "[::1]:1", true},
+		{"0.0.0.0:1", "[::1]:1", false},
+		{"0.0.0.0:1", "10.0.0.1:1", true},
+		{"0.0.0.0:1", "[::]:1", true},
+		{"localhost:1", "[::1]:1", true},
+		{"localhost:1", "127.0.0.2:1", false},
+		{"10.0.0.1:1", "10.0.0.1:2", false},
+		{"[fe80::1%eth0]:1", "[fe80::1%eth1]:1", false},
+		{"[::ffff:10.0.0.1]:1", "10.0.0.1:1", true},
+	}
+	for _, tt := range tests {
+		a, errA := parseListen(tt.a)
+		b, errB := parseListen(tt.b)
+		if errA != nil || errB != nil {
+			t.Fatalf("parseListen(%q, %q): %v, %v", tt.a, tt.b, errA, errB)
+		}
+		if got := a.overlaps(b); got != tt.want {
+			t.Errorf("%q overlaps %q = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+		if got := b.overlaps(a); got != tt.want {
+			t.Errorf("%q overlaps %q = %v, want %v", tt.b, tt.a, got, tt.want)
+		}
+	}
+}
+
+func TestCompareFields(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want int
+	}{
+		{"domains[2]", "domains[10]", -1},
+		{"domains[10]", "domains[2]", 1},
+		{"domains[02]", "domains[2]", 0},
+		{"c2s.listen", "c2s.listen_tls", -1},
+		{"a", "b", -1},
+		{"", "", 0},
+	}
+	for _, tt := range tests {
+		if got := compareFields(tt.a, tt.b); got != tt.want {
+			t.Errorf("compareFields(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+func BenchmarkParse(b *testing.B) {
+	data := DefaultFile()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Parse("roost.toml", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

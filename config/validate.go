@@ -1,0 +1,487 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/mail"
+	"net/netip"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+)
+
+// validate returns one FieldError per problem in c, positioned with src.
+func validate(c Config, src source) []*FieldError {
+	v := validator{src: src}
+	v.domains(c)
+	if c.DataDir == "" {
+		v.add("data_dir", errorf(ErrMissing, "must not be empty"))
+	}
+	v.log(c.Log)
+	v.admin(c.Admin)
+	v.tls(c)
+	v.c2s(c.C2S)
+	v.s2s(c.S2S)
+	v.listeners(c)
+	v.limits(c.Limits)
+	return v.errs
+}
+
+type validator struct {
+	src  source
+	errs []*FieldError
+}
+
+// add reports err on field. If the file does not have field, the error is
+// placed at the first of the related settings that it has.
+func (v *validator) add(field string, err error, related ...string) {
+	if v.src.decodeFailed(field) {
+		return
+	}
+	v.errs = append(v.errs, v.src.fieldError(field, err, related...))
+}
+
+func (v *validator) domains(c Config) {
+	if len(c.Domains) == 0 {
+		v.add("domains", errorf(ErrMissing, `list at least one domain, such as ["example.org"]`))
+	}
+	seen := make(map[string]bool, len(c.Domains))
+	for i, d := range c.Domains {
+		field := indexPath("domains", i)
+		if err := checkDomain(d); err != nil {
+			v.add(field, err)
+			continue
+		}
+		if seen[d] {
+			v.add(field, errorf(ErrConflict, "%q: listed twice", d))
+		}
+		seen[d] = true
+	}
+	subs := make(map[string]bool, len(c.Subdomains))
+	for i, s := range c.Subdomains {
+		field := indexPath("subdomains", i)
+		if err := checkLabel(s); err != nil {
+			v.add(field, err)
+			continue
+		}
+		if subs[s] {
+			v.add(field, errorf(ErrConflict, "%q: listed twice", s))
+		}
+		subs[s] = true
+		for _, d := range c.Domains {
+			full := s + "." + d
+			if seen[full] {
+				v.add(field, errorf(ErrConflict, "%q: %s is also listed in domains", s, full),
+					indexPath("domains", slices.Index(c.Domains, full)))
+			} else if seen[d] && checkDomain(full) != nil {
+				v.add(field, errorf(ErrInvalid, "%q: %s is too long for a domain name", s, full))
+			}
+		}
+	}
+}
+
+// checkDomain accepts "localhost" and DNS names of two labels or more, in
+// the canonical form of RFC 7622 §3.2 (U-labels, lowercase).
+func checkDomain(d string) error {
+	switch {
+	case d == "localhost":
+		return nil
+	case d == "":
+		return errorf(ErrInvalid, "empty domain")
+	case strings.HasSuffix(d, "."):
+		return errorf(ErrInvalid, "%q: remove the final dot", d)
+	}
+	if _, err := netip.ParseAddr(d); err == nil {
+		return errorf(ErrInvalid, "%q: an IP address, not a domain name", d)
+	}
+	ascii, err := idna.Lookup.ToASCII(d)
+	if err != nil {
+		return errorf(ErrInvalid, "%q: not a valid domain name", d)
+	}
+	if len(ascii) > 253 {
+		return errorf(ErrInvalid, "%q: longer than the 253 characters a domain name may have", d)
+	}
+	labels := strings.Split(ascii, ".")
+	if len(labels) < 2 {
+		return errorf(ErrInvalid, `%q: needs a dot, such as "example.org" (or use "localhost")`, d)
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 {
+			return errorf(ErrInvalid, "%q: not a valid domain name", d)
+		}
+	}
+	if strings.Trim(labels[len(labels)-1], "0123456789") == "" {
+		return errorf(ErrInvalid, "%q: the last label cannot be all digits", d)
+	}
+	// RFC 7622 §3.2 canonicalises a domainpart to U-labels; insisting on
+	// that form here means the domain compares equal to the JIDs clients
+	// send.
+	if canon, err := idna.Lookup.ToUnicode(ascii); err != nil || canon != d {
+		return errorf(ErrInvalid, "%q: write it as %q", d, canon)
+	}
+	return nil
+}
+
+// checkLabel accepts one canonical DNS label, for subdomains.
+func checkLabel(s string) error {
+	if s == "" || strings.Contains(s, ".") {
+		return errorf(ErrInvalid, `%q: want one label without dots, such as "conference"`, s)
+	}
+	ascii, err := idna.Lookup.ToASCII(s)
+	if err != nil || len(ascii) > 63 {
+		return errorf(ErrInvalid, "%q: not a valid domain label", s)
+	}
+	if canon, err := idna.Lookup.ToUnicode(ascii); err != nil || canon != s {
+		return errorf(ErrInvalid, "%q: write it as %q", s, canon)
+	}
+	return nil
+}
+
+func (v *validator) log(l Log) {
+	if _, ok := levelName(l.Level); !ok {
+		v.add("log.level", errorf(ErrInvalid, "%v: want one of debug, info, warn, error", l.Level))
+	}
+	switch l.Format {
+	case FormatText, FormatJSON, FormatJournal:
+	default:
+		v.add("log.format", errorf(ErrInvalid, "%q: want one of text, json, journal", l.Format))
+	}
+}
+
+// maxSocketPath is the longest unix socket path Linux accepts: sun_path is
+// 108 bytes including the terminating NUL.
+const maxSocketPath = 107
+
+func (v *validator) admin(a Admin) {
+	switch {
+	case a.Socket == "":
+		v.add("admin.socket", errorf(ErrMissing, "must not be empty"))
+	case len(a.Socket) > maxSocketPath:
+		v.add("admin.socket", errorf(ErrInvalid, "%q: %d bytes long, but a unix socket path may have at most %d",
+			a.Socket, len(a.Socket), maxSocketPath))
+	}
+	if a.Group != "" && !validGroup(a.Group) {
+		v.add("admin.group", errorf(ErrInvalid, "%q: not a group name", a.Group))
+	}
+}
+
+// validGroup is a loose check of a Unix group name; the server looks it up.
+func validGroup(g string) bool {
+	if len(g) > 32 || g[0] == '-' || !utf8.ValidString(g) {
+		return false
+	}
+	return !strings.ContainsFunc(g, func(r rune) bool {
+		return r <= ' ' || r == ':' || r == '/' || r == ',' || r == 0x7f
+	})
+}
+
+func (v *validator) tls(c Config) {
+	t := c.TLS
+	switch t.Source {
+	case SourceSelfSigned, SourceACME, SourceFiles:
+	default:
+		v.add("tls.source", errorf(ErrInvalid, `%q: want one of "self-signed", "files", "acme"`, t.Source))
+	}
+	switch {
+	case t.Source == SourceFiles && len(t.Certificates) == 0:
+		v.add("tls.certificate",
+			errorf(ErrMissing, `tls.source is "files" but no [[tls.certificate]] is given`), "tls.source")
+	case t.Source == SourceFiles:
+		for i, cert := range t.Certificates {
+			base := indexPath("tls.certificate", i)
+			v.file(base+".cert_file", cert.CertFile, true)
+			v.file(base+".key_file", cert.KeyFile, true)
+		}
+	case len(t.Certificates) > 0:
+		v.add("tls.certificate", errorf(ErrConflict, `only used when tls.source is "files", not %q`, t.Source))
+	}
+
+	a := t.ACME
+	if u, err := url.Parse(a.Directory); err != nil || u.Scheme != "https" || u.Host == "" {
+		v.add("tls.acme.directory", errorf(ErrInvalid, "%q: want an https:// URL", a.Directory))
+	}
+	v.duration("tls.acme.renew_before", a.RenewBefore, time.Hour, 90*24*time.Hour)
+	if t.Source != SourceACME {
+		return
+	}
+	if a.Email == "" {
+		v.add("tls.acme.email",
+			errorf(ErrMissing, `needed when tls.source is "acme", so that the CA can reach you about your certificates`),
+			"tls.source")
+	} else if addr, err := mail.ParseAddress(a.Email); err != nil || addr.Name != "" || addr.Address != a.Email {
+		v.add("tls.acme.email", errorf(ErrInvalid, "%q: not an email address", a.Email))
+	}
+	v.file("tls.acme.ca_file", a.CAFile, false)
+	// A public CA validates names by connecting to them (RFC 8555 §8), so
+	// it cannot issue for names that exist only at home.
+	for i, d := range c.Domains {
+		if special := specialUse(d); special != "" {
+			v.add(indexPath("domains", i), errorf(ErrInvalid,
+				"%q: an ACME CA cannot issue certificates for %s names (tls.source is \"acme\")", d, special),
+				"tls.source")
+		}
+	}
+	if !a.HTTPChallenge && !a.TLSALPNChallenge {
+		v.add("tls.acme",
+			errorf(ErrMissing, "enable http_challenge or tls_alpn_challenge, or the CA cannot check the domains"),
+			"tls.acme.http_challenge", "tls.acme.tls_alpn_challenge")
+	}
+	if a.HTTPChallenge && len(c.HTTPS.HTTPListen) == 0 {
+		v.add("https.http_listen", errorf(ErrMissing,
+			`needed by tls.acme.http_challenge: listen where the CA's port 80 connections arrive, such as ["[::]:80"]`),
+			"tls.acme.http_challenge", "tls.source")
+	}
+	if a.TLSALPNChallenge && len(c.HTTPS.Listen) == 0 {
+		v.add("https.listen", errorf(ErrMissing,
+			`needed by tls.acme.tls_alpn_challenge: listen where the CA's port 443 connections arrive, such as ["[::]:443"]`),
+			"tls.acme.tls_alpn_challenge", "tls.source")
+	}
+}
+
+// specialUse reports which special-use name (RFC 6761, RFC 6762, RFC 8375)
+// d is under, or "".
+func specialUse(d string) string {
+	for _, s := range []string{"localhost", "local", "home.arpa", "internal", "test", "example", "invalid", "onion"} {
+		if d == s || strings.HasSuffix(d, "."+s) {
+			return "." + s
+		}
+	}
+	return ""
+}
+
+// file checks that path names an existing regular file. An empty path is
+// an error only if required.
+func (v *validator) file(field, path string, required bool) {
+	if path == "" {
+		if required {
+			v.add(field, errorf(ErrMissing, "must not be empty"))
+		}
+		return
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		v.add(field, newError(ErrInvalid, []error{err}, "%q: no such file", path))
+	case err != nil:
+		// A *PathError repeats the path; keep only the reason.
+		reason := err
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			reason = pe.Err
+		}
+		v.add(field, newError(ErrInvalid, []error{err}, "%q: %v", path, reason))
+	case !fi.Mode().IsRegular():
+		v.add(field, errorf(ErrInvalid, "%q: not a regular file", path))
+	}
+}
+
+func (v *validator) c2s(c C2S) {
+	if len(c.Listen) == 0 && len(c.ListenTLS) == 0 {
+		v.add("c2s.listen",
+			errorf(ErrMissing, "clients could not connect: set c2s.listen or c2s.listen_tls"), "c2s.listen_tls")
+	}
+}
+
+func (v *validator) s2s(s S2S) {
+	if s.Resolver != "" {
+		host, port, err := net.SplitHostPort(s.Resolver)
+		ip, ipErr := netip.ParseAddr(host)
+		if err != nil || ipErr != nil || ip.Zone() != "" || checkPort(port) != nil {
+			v.add("s2s.resolver", errorf(ErrInvalid, `%q: want an IP address and port, such as "127.0.0.53:53"`, s.Resolver))
+		}
+	}
+	if s.Enabled {
+		v.file("s2s.ca_file", s.CAFile, false)
+	}
+	v.duration("s2s.connect_timeout", s.ConnectTimeout, time.Second, 5*time.Minute)
+	v.duration("s2s.idle_timeout", s.IdleTimeout, 10*time.Second, 24*time.Hour)
+}
+
+// listenAddr is one parsed listen address.
+type listenAddr struct {
+	field, text string
+	port        int
+	all         bool         // "" or "::": every address (Linux binds [::] dual-stack)
+	all4        bool         // "0.0.0.0": every IPv4 address
+	ips         []netip.Addr // otherwise
+}
+
+// overlaps reports whether a and b could not both be bound.
+func (a listenAddr) overlaps(b listenAddr) bool {
+	switch {
+	case a.port != b.port:
+		return false
+	case a.all || b.all, a.all4 && b.all4:
+		return true
+	case a.all4:
+		return hasIPv4(b.ips)
+	case b.all4:
+		return hasIPv4(a.ips)
+	}
+	for _, x := range a.ips {
+		for _, y := range b.ips {
+			if x == y {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func hasIPv4(ips []netip.Addr) bool {
+	for _, ip := range ips {
+		if ip.Is4() {
+			return true
+		}
+	}
+	return false
+}
+
+// listeners checks every listen address, and that no two services (or two
+// entries of one) would bind the same port on overlapping addresses.
+func (v *validator) listeners(c Config) {
+	lists := []struct {
+		field string
+		addrs []string
+		used  bool
+	}{
+		{"c2s.listen", c.C2S.Listen, true},
+		{"c2s.listen_tls", c.C2S.ListenTLS, true},
+		{"s2s.listen", c.S2S.Listen, c.S2S.Enabled},
+		{"s2s.listen_tls", c.S2S.ListenTLS, c.S2S.Enabled},
+		{"https.listen", c.HTTPS.Listen, true},
+		{"https.http_listen", c.HTTPS.HTTPListen, true},
+	}
+	var bound []listenAddr
+	for _, l := range lists {
+		for i, s := range l.addrs {
+			field := indexPath(l.field, i)
+			la, err := parseListen(s)
+			if err != nil {
+				v.add(field, err)
+				continue
+			}
+			if !l.used {
+				continue
+			}
+			la.field = field
+			for _, other := range bound {
+				if la.overlaps(other) {
+					v.add(field, errorf(ErrConflict, "%q: already used by %s (%q)", s, other.field, other.text),
+						other.field)
+					break
+				}
+			}
+			bound = append(bound, la)
+		}
+	}
+}
+
+// parseListen parses "host:port" where host is empty (every address), an
+// IP address or "localhost".
+func parseListen(s string) (listenAddr, error) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		if strings.Count(s, ":") > 1 && !strings.HasPrefix(s, "[") {
+			return listenAddr{}, errorf(ErrInvalid, `%q: write IPv6 addresses in brackets, such as "[::1]:5222"`, s)
+		}
+		return listenAddr{}, errorf(ErrInvalid, "%q: missing host or port", s)
+	}
+	la := listenAddr{text: s}
+	if la.port, err = strconv.Atoi(port); err != nil || checkPort(port) != nil {
+		return listenAddr{}, errorf(ErrInvalid, "%q: the port must be a number from 1 to 65535", s)
+	}
+	switch host {
+	case "":
+		la.all = true
+	case "localhost":
+		la.ips = []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1}), netip.IPv6Loopback()}
+	default:
+		ip, err := netip.ParseAddr(host)
+		if err != nil {
+			return listenAddr{}, errorf(ErrInvalid, `%q: the host must be an IP address, "localhost", or empty for every address`, s)
+		}
+		ip = ip.Unmap()
+		switch {
+		case ip == netip.IPv6Unspecified():
+			la.all = true
+		case ip == netip.IPv4Unspecified():
+			la.all4 = true
+		default:
+			la.ips = []netip.Addr{ip}
+		}
+	}
+	return la, nil
+}
+
+// checkPort accepts a decimal port from 1 to 65535.
+func checkPort(port string) error {
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 || port[0] == '+' || port[0] == '-' {
+		return errorf(ErrRange, "%q: not a port", port)
+	}
+	return nil
+}
+
+func (v *validator) limits(l Limits) {
+	v.intRange("limits.max_stanza_bytes", int64(l.MaxStanzaBytes), 10000, 16<<20,
+		" (RFC 6120 §13.12 requires accepting 10000)")
+	v.intRange("limits.max_depth", int64(l.MaxDepth), 8, 256, "")
+	v.intRange("limits.max_attributes", int64(l.MaxAttributes), 4, 256, "")
+	v.duration("limits.negotiation_timeout", l.NegotiationTimeout, time.Second, 10*time.Minute)
+	v.duration("limits.idle_timeout", l.IdleTimeout, 10*time.Second, 24*time.Hour)
+	v.duration("limits.keepalive_interval", l.KeepaliveInterval, time.Second, 24*time.Hour)
+	v.duration("limits.write_timeout", l.WriteTimeout, time.Second, 10*time.Minute)
+	v.intRange("limits.max_auth_failures", int64(l.MaxAuthFailures), 1, 100, "")
+	v.intRange("limits.queue_depth", int64(l.QueueDepth), 8, 65536, "")
+	v.intRange("limits.max_resources", int64(l.MaxResources), 1, 1000, "")
+	v.intRange("limits.max_offline_messages", int64(l.MaxOfflineMessages), 0, 1000000, "")
+	v.intRange("limits.max_roster_items", int64(l.MaxRosterItems), 1, 100000, "")
+	rateOK := v.intRange("limits.read_rate_bytes", int64(l.ReadRateBytes), 1<<10, 1<<30, "")
+	burstOK := v.intRange("limits.read_burst_bytes", int64(l.ReadBurstBytes), 1<<10, 1<<30, "")
+	if rateOK && burstOK && l.ReadBurstBytes < l.ReadRateBytes {
+		v.add("limits.read_burst_bytes", errorf(ErrConflict, "%d: smaller than limits.read_rate_bytes (%d)",
+			l.ReadBurstBytes, l.ReadRateBytes), "limits.read_rate_bytes")
+	}
+	v.intRange("limits.max_connections_per_ip", int64(l.MaxConnectionsPerIP), 1, 65535, "")
+}
+
+// intRange reports whether lo <= n <= hi, and an error if not; why is
+// appended to the message.
+func (v *validator) intRange(field string, n, lo, hi int64, why string) bool {
+	if n < lo || n > hi {
+		v.add(field, errorf(ErrRange, "%d: must be from %d to %d%s", n, lo, hi, why))
+		return false
+	}
+	return true
+}
+
+func (v *validator) duration(field string, d, lo, hi time.Duration) {
+	if d < lo || d > hi {
+		v.add(field, errorf(ErrRange, "%s: must be from %s to %s",
+			formatDuration(d), formatDuration(lo), formatDuration(hi)))
+	}
+}
+
+// formatDuration writes d the way the file does: "30s", "10m", "720h".
+func formatDuration(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "0s"
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	case d%time.Second == 0:
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	return d.String()
+}
