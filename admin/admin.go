@@ -1,0 +1,270 @@
+package admin
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/user"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Operations.
+const (
+	OpUserAdd    = "user.add"
+	OpUserDel    = "user.del"
+	OpUserPasswd = "user.passwd"
+	OpUserList   = "user.list"
+	OpStatus     = "status"
+	OpBackup     = "backup"
+)
+
+// Request is one admin request.
+type Request struct {
+	Op       string `json:"op"`
+	User     string `json:"user,omitempty"`
+	Password string `json:"password,omitempty"`
+}
+
+// Response answers a Request.
+type Response struct {
+	Error  string            `json:"error,omitempty"`
+	Users  []string          `json:"users,omitempty"`
+	Status map[string]string `json:"status,omitempty"`
+	Size   int64             `json:"size,omitempty"`
+}
+
+// Backend performs admin operations. User names are a bare JID or a
+// localpart of the default domain.
+type Backend interface {
+	AddUser(ctx context.Context, user, password string) error
+	DeleteUser(ctx context.Context, user string) error
+	SetPassword(ctx context.Context, user, password string) error
+	Users(ctx context.Context) ([]string, error)
+	Status(ctx context.Context) (map[string]string, error)
+	// Backup writes a consistent copy of the store and returns its size.
+	// size is called with the exact size before the first byte is written.
+	Backup(ctx context.Context, w io.Writer, size func(int64) error) error
+}
+
+// ErrRemote wraps an error reported by the server.
+var ErrRemote = errors.New("server says")
+
+// maxRequest bounds a request line.
+const maxRequest = 64 << 10
+
+// Listen creates the admin socket at path, replacing a stale one, with mode
+// 0600, or 0660 owned by group when group is set.
+func Listen(path, group string) (net.Listener, error) {
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("admin socket %s: another server is running", path)
+	}
+	_ = os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen on admin socket: %w", err)
+	}
+	mode := os.FileMode(0o600)
+	if group != "" {
+		g, err := user.LookupGroup(group)
+		if err != nil {
+			_ = ln.Close()
+			return nil, fmt.Errorf("admin socket group: %w", err)
+		}
+		gid, _ := strconv.Atoi(g.Gid)
+		if err := os.Chown(path, -1, gid); err != nil {
+			_ = ln.Close()
+			return nil, fmt.Errorf("admin socket group: %w", err)
+		}
+		mode = 0o660
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("admin socket mode: %w", err)
+	}
+	return ln, nil
+}
+
+// Serve answers admin requests on ln until ctx is done.
+func Serve(ctx context.Context, ln net.Listener, b Backend, log *slog.Logger) error {
+	stop := context.AfterFunc(ctx, func() { _ = ln.Close() })
+	defer stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("accept admin connection: %w", err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer c.Close()
+			if err := serveConn(ctx, c, b); err != nil {
+				log.Warn("admin request", "err", err)
+			}
+		}()
+	}
+}
+
+func serveConn(ctx context.Context, c net.Conn, b Backend) error {
+	_ = c.SetDeadline(time.Now().Add(time.Minute))
+	line, err := bufio.NewReader(io.LimitReader(c, maxRequest)).ReadBytes('\n')
+	if err != nil {
+		return fmt.Errorf("read request: %w", err)
+	}
+	var req Request
+	if err := json.Unmarshal(line, &req); err != nil {
+		return respond(c, Response{Error: "malformed request"})
+	}
+	var resp Response
+	switch req.Op {
+	case OpUserAdd:
+		err = b.AddUser(ctx, req.User, req.Password)
+	case OpUserDel:
+		err = b.DeleteUser(ctx, req.User)
+	case OpUserPasswd:
+		err = b.SetPassword(ctx, req.User, req.Password)
+	case OpUserList:
+		resp.Users, err = b.Users(ctx)
+	case OpStatus:
+		resp.Status, err = b.Status(ctx)
+	case OpBackup:
+		_ = c.SetDeadline(time.Time{})
+		started := false
+		err = b.Backup(ctx, c, func(n int64) error {
+			started = true
+			return respond(c, Response{Size: n})
+		})
+		if started {
+			return err // the header is out; the client sees a short copy
+		}
+	default:
+		err = fmt.Errorf("unknown operation %q", req.Op)
+	}
+	if err != nil {
+		resp = Response{Error: err.Error()}
+	}
+	return respond(c, resp)
+}
+
+func respond(w io.Writer, r Response) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// Client talks to a running server.
+type Client struct {
+	Path string
+}
+
+// Running reports whether a server answers on the socket.
+func (c Client) Running() bool {
+	conn, err := net.DialTimeout("unix", c.Path, time.Second)
+	if err != nil {
+		return false
+	}
+	_ = conn.Close()
+	return true
+}
+
+func (c Client) do(ctx context.Context, req Request) (Response, net.Conn, *bufio.Reader, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", c.Path)
+	if err != nil {
+		return Response{}, nil, nil, fmt.Errorf("connect to the server: %w", err)
+	}
+	if err := json.NewEncoder(conn).Encode(req); err != nil {
+		_ = conn.Close()
+		return Response{}, nil, nil, fmt.Errorf("send request: %w", err)
+	}
+	br := bufio.NewReader(conn)
+	line, err := br.ReadBytes('\n')
+	if err != nil {
+		_ = conn.Close()
+		return Response{}, nil, nil, fmt.Errorf("read response: %w", err)
+	}
+	var resp Response
+	if err := json.Unmarshal(line, &resp); err != nil {
+		_ = conn.Close()
+		return Response{}, nil, nil, fmt.Errorf("decode response: %w", err)
+	}
+	if resp.Error != "" {
+		_ = conn.Close()
+		return resp, nil, nil, fmt.Errorf("%w: %s", ErrRemote, resp.Error)
+	}
+	return resp, conn, br, nil
+}
+
+func (c Client) simple(ctx context.Context, req Request) (Response, error) {
+	resp, conn, _, err := c.do(ctx, req)
+	if conn != nil {
+		_ = conn.Close()
+	}
+	return resp, err
+}
+
+// AddUser creates an account.
+func (c Client) AddUser(ctx context.Context, user, password string) error {
+	_, err := c.simple(ctx, Request{Op: OpUserAdd, User: user, Password: password})
+	return err
+}
+
+// DeleteUser removes an account and all its data.
+func (c Client) DeleteUser(ctx context.Context, user string) error {
+	_, err := c.simple(ctx, Request{Op: OpUserDel, User: user})
+	return err
+}
+
+// SetPassword changes a password.
+func (c Client) SetPassword(ctx context.Context, user, password string) error {
+	_, err := c.simple(ctx, Request{Op: OpUserPasswd, User: user, Password: password})
+	return err
+}
+
+// Users lists the accounts.
+func (c Client) Users(ctx context.Context) ([]string, error) {
+	resp, err := c.simple(ctx, Request{Op: OpUserList})
+	return resp.Users, err
+}
+
+// Status reports the server's state.
+func (c Client) Status(ctx context.Context) (map[string]string, error) {
+	resp, err := c.simple(ctx, Request{Op: OpStatus})
+	return resp.Status, err
+}
+
+// Backup copies the store of the running server to w.
+func (c Client) Backup(ctx context.Context, w io.Writer, size func(int64) error) error {
+	resp, conn, br, err := c.do(ctx, Request{Op: OpBackup})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := size(resp.Size); err != nil {
+		return err
+	}
+	n, err := io.Copy(w, io.LimitReader(br, resp.Size))
+	if err != nil {
+		return fmt.Errorf("receive backup: %w", err)
+	}
+	if n != resp.Size {
+		return fmt.Errorf("receive backup: got %d of %d bytes", n, resp.Size)
+	}
+	return nil
+}

@@ -1,0 +1,169 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+)
+
+type fakeBackend struct {
+	mu    sync.Mutex
+	users map[string]string
+	data  []byte
+}
+
+func (f *fakeBackend) AddUser(_ context.Context, u, p string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.users[u]; ok {
+		return fmt.Errorf("user already exists: %s", u)
+	}
+	f.users[u] = p
+	return nil
+}
+
+func (f *fakeBackend) DeleteUser(_ context.Context, u string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.users[u]; !ok {
+		return errors.New("no such user")
+	}
+	delete(f.users, u)
+	return nil
+}
+
+func (f *fakeBackend) SetPassword(_ context.Context, u, p string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.users[u] = p
+	return nil
+}
+
+func (f *fakeBackend) Users(context.Context) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for u := range f.users {
+		out = append(out, u)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func (f *fakeBackend) Status(context.Context) (map[string]string, error) {
+	return map[string]string{"sessions": "3"}, nil
+}
+
+func (f *fakeBackend) Backup(_ context.Context, w io.Writer, size func(int64) error) error {
+	if err := size(int64(len(f.data))); err != nil {
+		return err
+	}
+	_, err := w.Write(f.data)
+	return err
+}
+
+func serve(t *testing.T, b Backend) (Client, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "admin.sock")
+	ln, err := Listen(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, ln, b, slog.New(slog.DiscardHandler)) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return Client{Path: path}, path
+}
+
+func TestRoundTrip(t *testing.T) {
+	b := &fakeBackend{users: map[string]string{}, data: bytes.Repeat([]byte("bbolt!"), 100000)}
+	c, path := serve(t, b)
+	ctx := context.Background()
+
+	if !c.Running() {
+		t.Fatal("Running() = false with a server listening")
+	}
+	if err := c.AddUser(ctx, "alice@example.org", "s3cret!"); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.users["alice@example.org"]; got != "s3cret!" {
+		t.Errorf("password reached the backend as %q", got)
+	}
+	err := c.AddUser(ctx, "alice@example.org", "again!")
+	if !errors.Is(err, ErrRemote) || !bytes.Contains([]byte(err.Error()), []byte("already exists")) {
+		t.Errorf("duplicate add: %v, want the server's error", err)
+	}
+	if err := c.SetPassword(ctx, "alice@example.org", "n3w!"); err != nil || b.users["alice@example.org"] != "n3w!" {
+		t.Errorf("SetPassword: %v, stored %q", err, b.users["alice@example.org"])
+	}
+	if err := c.AddUser(ctx, "bob@example.org", "pw1234"); err != nil {
+		t.Fatal(err)
+	}
+	users, err := c.Users(ctx)
+	if err != nil || !slices.Equal(users, []string{"alice@example.org", "bob@example.org"}) {
+		t.Errorf("Users() = %v, %v", users, err)
+	}
+	if err := c.DeleteUser(ctx, "bob@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DeleteUser(ctx, "bob@example.org"); !errors.Is(err, ErrRemote) {
+		t.Errorf("deleting a missing user: %v", err)
+	}
+	st, err := c.Status(ctx)
+	if err != nil || st["sessions"] != "3" {
+		t.Errorf("Status() = %v, %v", st, err)
+	}
+	var buf bytes.Buffer
+	var size int64
+	if err := c.Backup(ctx, &buf, func(n int64) error { size = n; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if size != int64(len(b.data)) || !bytes.Equal(buf.Bytes(), b.data) {
+		t.Errorf("backup: size %d, %d bytes, equal=%v", size, buf.Len(), bytes.Equal(buf.Bytes(), b.data))
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("socket mode %v, %v; want 0600", fi.Mode().Perm(), err)
+	}
+}
+
+func TestListen(t *testing.T) {
+	_, path := serve(t, &fakeBackend{users: map[string]string{}})
+	if _, err := Listen(path, ""); err == nil {
+		t.Fatal("a second server could take over a live admin socket")
+	}
+	stale := filepath.Join(t.TempDir(), "stale.sock")
+	if err := os.WriteFile(stale, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := Listen(stale, "")
+	if err != nil {
+		t.Fatalf("stale socket file not replaced: %v", err)
+	}
+	_ = ln.Close()
+	if (Client{Path: filepath.Join(t.TempDir(), "none.sock")}).Running() {
+		t.Error("Running() = true with nothing listening")
+	}
+}
+
+func TestMalformedRequest(t *testing.T) {
+	c, _ := serve(t, &fakeBackend{users: map[string]string{}})
+	_, err := c.simple(context.Background(), Request{Op: "format.disk"})
+	if !errors.Is(err, ErrRemote) {
+		t.Fatalf("unknown op: %v, want a server error", err)
+	}
+}

@@ -1,0 +1,46 @@
+// Package c2s serves client-to-server streams (RFC 6120) on a STARTTLS
+// port (5222) and a direct TLS port (5223, XEP-0368, ALPN "xmpp-client").
+//
+// # Negotiation
+//
+// A connection goes through the stream stages of RFC 6120 in order, on one
+// goroutine, under one deadline ([Options.NegotiationTimeout]):
+//   - TLS: STARTTLS is required (§5.3.1); until it is done only
+//     <starttls/> is offered and anything else ends the stream with
+//     policy-violation. Bytes received after <starttls/> and before the
+//     handshake are refused (§5.4.3.3). TLS 1.2 or later only.
+//   - SASL (§6): SCRAM-SHA-256 and SCRAM-SHA-1, each with -PLUS channel
+//     binding (tls-exporter, tls-server-end-point) when the connection
+//     allows it and advertised per XEP-0440, and PLAIN unless disabled. An
+//     unknown user fails exactly like a wrong password (not-authorized).
+//     After [Options.MaxAuthFailures] failures the stream ends with
+//     policy-violation (§6.4.5).
+//   - Resource binding (§7): a requested resource, or one the server
+//     makes up; binding a full JID already in use replaces the older
+//     session, which ends with a conflict stream error. The legacy session
+//     establishment request (RFC 3921) is accepted and answered.
+//
+// Any stanza before authentication ends the stream with not-authorized.
+//
+// # Sessions
+//
+// A bound session has two goroutines: the connection's own, which reads
+// and routes stanzas, and a writer, tied by an errgroup. The router hands
+// stanzas to [Endpoint.Send], which appends to the session's queue without
+// blocking; the queue is a slice that exists only while it holds something,
+// so an idle session keeps no buffers. The writer serialises everything
+// queued into one pooled buffer, writes it with a deadline, and returns the
+// buffer. A queue that reaches [Options.QueueDepth] means the client reads
+// too slowly: the stream ends with policy-violation.
+//
+// The read deadline moves forward with every read, so whitespace
+// keepalives (§4.6.1) keep a stream alive. After [Options.IdleTimeout] of
+// silence the server sends an XEP-0199 ping, and ends the stream with
+// connection-timeout if nothing arrives within [Options.PingTimeout]. When
+// it has written nothing for [Options.KeepaliveInterval], the writer sends
+// a whitespace keepalive.
+//
+// Stream errors (§4.9) are written, followed by the closing tag, before the
+// connection closes; a panic in either goroutine is logged with its stack
+// and closes only its own connection.
+package c2s

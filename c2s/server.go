@@ -1,0 +1,299 @@
+package c2s
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"roost/jid"
+	"roost/sasl"
+	"roost/stanza"
+	"roost/stream"
+	"roost/xmlstream"
+)
+
+// Router is what a session needs from the session table.
+type Router interface {
+	// Bind registers the session for full; an error (a *stanza.Error) is
+	// returned to the client in the bind result.
+	Bind(ctx context.Context, full jid.JID, s Endpoint) error
+	// Unbind removes the session.
+	Unbind(ctx context.Context, full jid.JID, s Endpoint)
+	// FromClient routes a stanza from the session; st.From is stamped.
+	FromClient(ctx context.Context, st *stanza.Stanza) error
+}
+
+// Endpoint is a bound session as the router sees it.
+type Endpoint interface {
+	Send(el *xmlstream.Element) bool
+	Close(reason error)
+}
+
+// Credentials looks up the stored SCRAM keys of an account.
+type Credentials interface {
+	SCRAMCredentials(ctx context.Context, bare jid.JID, h sasl.Hash) (sasl.Credentials, bool, error)
+}
+
+// Options configure a Server. Zero durations and limits take the defaults
+// noted on each field.
+type Options struct {
+	// Domains are the hosted domains a stream may be addressed to.
+	Domains []string
+	// TLS is the server's TLS configuration (certificates). Required.
+	TLS *tls.Config
+	// SASLSecret keys the fake credentials offered for unknown users, so
+	// that they look the same across attempts.
+	SASLSecret []byte
+	// AllowPlain offers SASL PLAIN (always over TLS).
+	AllowPlain bool
+	// StrictChannelBinding: see sasl.ServerOptions.StrictChannelBinding.
+	StrictChannelBinding bool
+	// Limits for the XML parser.
+	Limits xmlstream.Limits
+	// NegotiationTimeout bounds everything from accept to bind (30s).
+	NegotiationTimeout time.Duration
+	// IdleTimeout is the silence after which the server pings (5m).
+	IdleTimeout time.Duration
+	// PingTimeout is how long a pinged client has to answer (60s, at most
+	// IdleTimeout).
+	PingTimeout time.Duration
+	// KeepaliveInterval: after this long without writing, send a
+	// whitespace keepalive (60s).
+	KeepaliveInterval time.Duration
+	// WriteTimeout bounds every write (30s).
+	WriteTimeout time.Duration
+	// QueueDepth is the most stanzas queued for a client (256).
+	QueueDepth int
+	// MaxAuthFailures ends the stream after this many SASL failures (3).
+	MaxAuthFailures int
+	// ReadRate and ReadBurst limit the bytes per second read from one
+	// connection (0: unlimited).
+	ReadRate, ReadBurst int
+	// MaxConnsPerIP bounds simultaneous connections from one address (0:
+	// unlimited), so one misbehaving host cannot take every slot.
+	MaxConnsPerIP int
+	// Features are added to the features offered after authentication
+	// (e.g. roster versioning).
+	Features []*xmlstream.Element
+	// PreAuth answers IQs sent before authentication, such as in-band
+	// registration (XEP-0077); nil refuses them.
+	PreAuth PreAuthHandler
+	// PreAuthFeatures are added to the features offered with SASL.
+	PreAuthFeatures []*xmlstream.Element
+	Logger          *slog.Logger
+}
+
+// PreAuthHandler answers an IQ received on an encrypted but not yet
+// authenticated stream addressed to domain; it returns the reply element.
+type PreAuthHandler interface {
+	HandlePreAuth(ctx context.Context, domain string, iq *xmlstream.Element) *xmlstream.Element
+}
+
+func (o *Options) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.NegotiationTimeout, 30*time.Second)
+	def(&o.IdleTimeout, 5*time.Minute)
+	def(&o.PingTimeout, time.Minute)
+	def(&o.KeepaliveInterval, time.Minute)
+	def(&o.WriteTimeout, 30*time.Second)
+	if o.PingTimeout > o.IdleTimeout {
+		o.PingTimeout = o.IdleTimeout
+	}
+	if o.QueueDepth <= 0 {
+		o.QueueDepth = 256
+	}
+	if o.MaxAuthFailures <= 0 {
+		o.MaxAuthFailures = 3
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("c2s: server closed")
+
+// Server accepts client connections.
+type Server struct {
+	opts    Options
+	router  Router
+	creds   Credentials
+	domains map[string]struct{}
+	log     *slog.Logger
+
+	nextID atomic.Uint64
+
+	mu        sync.Mutex
+	closing   bool
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	perIP     map[string]int
+	wg        sync.WaitGroup
+}
+
+// New returns a server; it serves nothing until Serve is called.
+func New(opts Options, r Router, c Credentials) *Server {
+	opts.setDefaults()
+	s := &Server{
+		opts:      opts,
+		router:    r,
+		creds:     c,
+		domains:   make(map[string]struct{}, len(opts.Domains)),
+		log:       opts.Logger,
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*conn]struct{}),
+		perIP:     make(map[string]int),
+	}
+	for _, d := range opts.Domains {
+		s.domains[d] = struct{}{}
+	}
+	return s
+}
+
+// Serve accepts STARTTLS connections on ln until Shutdown.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, ln, false)
+}
+
+// ServeTLS accepts direct TLS connections (XEP-0368) on ln until Shutdown.
+func (s *Server) ServeTLS(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, ln, true)
+}
+
+func (s *Server) serve(ctx context.Context, ln net.Listener, directTLS bool) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.isClosing() {
+				return ErrServerClosed
+			}
+			var te interface{ Temporary() bool }
+			if errors.As(err, &te) && te.Temporary() {
+				// Retry with backoff, as net/http does (e.g. EMFILE).
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed; retrying", "err", err, "delay_s", delay.Seconds())
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		s.ServeConn(ctx, nc, directTLS)
+	}
+}
+
+// ServeConn serves one connection in a new goroutine. With directTLS the
+// connection starts with a TLS handshake, unless it already is a
+// *tls.Conn whose handshake is done (handed over by an ALPN dispatcher).
+func (s *Server) ServeConn(ctx context.Context, nc net.Conn, directTLS bool) {
+	ip := remoteIP(nc)
+	s.mu.Lock()
+	if s.closing || (s.opts.MaxConnsPerIP > 0 && s.perIP[ip] >= s.opts.MaxConnsPerIP) {
+		over := !s.closing
+		s.mu.Unlock()
+		if over {
+			s.log.Warn("too many connections from one address", "remote", ip, "limit", s.opts.MaxConnsPerIP)
+		}
+		_ = nc.Close()
+		return
+	}
+	c := s.newConn(nc, directTLS)
+	s.conns[c] = struct{}{}
+	s.perIP[ip]++
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		defer func() {
+			s.mu.Lock()
+			delete(s.conns, c)
+			if s.perIP[ip]--; s.perIP[ip] <= 0 {
+				delete(s.perIP, ip)
+			}
+			s.mu.Unlock()
+		}()
+		c.serve(ctx)
+	}()
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// Shutdown stops accepting, ends every stream with system-shutdown and
+// waits for the connections to finish, or for ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	for ln := range s.listeners {
+		_ = ln.Close()
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.shutdown(&stream.Error{Condition: stream.SystemShutdown, Text: "the server is shutting down"})
+	}
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			_ = c.nc.Close()
+		}
+		s.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+// ConnCount returns the number of open connections.
+func (s *Server) ConnCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+func remoteIP(nc net.Conn) string {
+	a := nc.RemoteAddr()
+	if a == nil {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return host
+}

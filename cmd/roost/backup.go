@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"roost/admin"
+	"roost/server"
+	"roost/store"
+)
+
+func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := configFlag(fs)
+	pos, err := flags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	tmp := pos[0] + ".partial"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer os.Remove(tmp)
+	defer f.Close()
+
+	var n int64
+	if c := (admin.Client{Path: cfg.Admin.Socket}); c.Running() {
+		err = c.Backup(ctx, f, func(size int64) error { n = size; return nil })
+	} else {
+		var st *store.Store
+		if st, err = openStore(cfg); err != nil {
+			return err
+		}
+		n, err = st.Backup(f)
+		_ = st.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := os.Rename(tmp, pos[0]); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	fmt.Fprintf(stdout, "backup written to %s (%d bytes)\n", pos[0], n)
+	return nil
+}
+
+func cmdRestore(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := configFlag(fs)
+	pos, err := flags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if (admin.Client{Path: cfg.Admin.Socket}).Running() {
+		return errors.New("restore: stop the server first (systemctl stop roost)")
+	}
+	f, err := os.Open(pos[0])
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	defer f.Close()
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	dst := filepath.Join(cfg.DataDir, server.StoreFile)
+	if err := store.Restore(f, dst, store.Options{}); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	fmt.Fprintf(stdout, "restored %s from %s\n", dst, pos[0])
+	return nil
+}

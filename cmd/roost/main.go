@@ -1,0 +1,95 @@
+// Command roost is the roost XMPP server and its administration tool.
+//
+//	roost serve [-config FILE]            run the server
+//	roost user add|del|passwd|list USER   manage accounts
+//	roost check [-config FILE]            validate the configuration
+//	roost backup FILE / roost restore FILE
+//	roost version
+//
+// Without -config, roost uses its built-in defaults: the domain localhost,
+// a self-signed certificate and a data directory ./data.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `roost: an XMPP server for the home
+
+Usage:
+  roost serve   [-config FILE] [-log-level LEVEL] [-log-format text|json|journal]
+  roost user    add|del|passwd USER [-config FILE]
+  roost user    list [-config FILE]
+  roost check   [-config FILE]
+  roost backup  FILE [-config FILE]
+  roost restore FILE [-config FILE]
+  roost version
+
+USER is name@domain, or just name for the first configured domain.
+Passwords are read from the terminal (or one line of standard input),
+never from the command line.
+`
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "roost:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return cmdServe(ctx, rest, stderr)
+	case "user":
+		return cmdUser(ctx, rest, stdin, stdout, stderr)
+	case "check":
+		return cmdCheck(rest, stdout, stderr)
+	case "backup":
+		return cmdBackup(ctx, rest, stdout, stderr)
+	case "restore":
+		return cmdRestore(ctx, rest, stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "roost", version)
+		return nil
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "roost: unknown command %q\n\n%s", cmd, usage)
+	return errUsage
+}
+
+// flags parses a subcommand's flags, which may come before or after its
+// positional arguments ("roost user add alice -config x.toml").
+func flags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, errUsage
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}

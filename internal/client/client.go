@@ -1,0 +1,325 @@
+// Package client is a minimal XMPP client: STARTTLS or direct TLS, SASL
+// (SCRAM with or without channel binding, PLAIN), resource binding, and
+// raw element exchange. It exists for roost's own tests and load tool,
+// which need exact control over what goes on the wire and little overhead;
+// it is not a general-purpose client library.
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"roost/jid"
+	"roost/sasl"
+	"roost/stream"
+	"roost/xmlstream"
+)
+
+// Options configure a connection.
+type Options struct {
+	JID       jid.JID // bare or full: a resource is requested if present
+	Password  string
+	Mechanism string // SASL mechanism, default SCRAM-SHA-256
+	TLS       *tls.Config
+	DirectTLS bool // XEP-0368: TLS from the first byte
+	// BindingType forces a channel-binding type for -PLUS mechanisms
+	// ("tls-exporter" or "tls-server-end-point"); "" takes the best.
+	BindingType string
+	// ClaimBinding makes a non-PLUS SCRAM client say it supports channel
+	// binding but believes the server does not (GS2 "y"), as clients that
+	// share no binding type with the server do.
+	ClaimBinding bool
+	// NoBind stops after authentication.
+	NoBind bool
+}
+
+// Errors.
+var (
+	ErrAuth = errors.New("client: authentication failed")
+)
+
+// StreamError is returned when the server ends the stream with an error.
+type StreamError struct{ Err *stream.Error }
+
+func (e *StreamError) Error() string { return "client: server sent " + e.Err.Error() }
+
+// Conn is an established client stream.
+type Conn struct {
+	raw  net.Conn // the transport under TLS
+	nc   net.Conn
+	dec  *xmlstream.Decoder
+	JID  jid.JID
+	wmu  sync.Mutex
+	wbuf []byte
+	// Binding is the channel binding the TLS connection offered.
+	Binding sasl.ChannelBinding
+	// Features are the stream features received after authentication.
+	Features *xmlstream.Element
+}
+
+// Dial connects to addr and logs in.
+func Dial(ctx context.Context, addr string, o Options) (*Conn, error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	c, err := Login(ctx, nc, o)
+	if err != nil {
+		_ = nc.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Login runs the stream negotiation over nc.
+func Login(ctx context.Context, nc net.Conn, o Options) (*Conn, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		_ = nc.SetDeadline(dl)
+		defer nc.SetDeadline(time.Time{})
+	}
+	c := &Conn{nc: nc, raw: nc}
+	if o.DirectTLS {
+		if err := c.startTLS(ctx, o.TLS); err != nil {
+			return nil, err
+		}
+	} else {
+		c.dec = xmlstream.NewDecoder(nc, xmlstream.Limits{})
+		f, err := c.open(o.JID.Domain())
+		if err != nil {
+			return nil, err
+		}
+		if f.Child(stream.NSTLS, "starttls") == nil {
+			return nil, errors.New("client: server offers no STARTTLS")
+		}
+		if err := c.Send(xmlstream.New(stream.NSTLS, "starttls")); err != nil {
+			return nil, err
+		}
+		el, err := c.Recv()
+		if err != nil {
+			return nil, err
+		}
+		if !el.Is(stream.NSTLS, "proceed") {
+			return nil, fmt.Errorf("client: STARTTLS refused: %s", el)
+		}
+		if err := c.startTLS(ctx, o.TLS); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := c.open(o.JID.Domain()); err != nil {
+		return nil, err
+	}
+	if err := c.Authenticate(o); err != nil {
+		return nil, err
+	}
+	f, err := c.open(o.JID.Domain())
+	if err != nil {
+		return nil, err
+	}
+	c.Features = f
+	c.JID = o.JID.Bare()
+	if o.NoBind {
+		return c, nil
+	}
+	return c, c.Bind(o.JID.Resource())
+}
+
+func (c *Conn) startTLS(ctx context.Context, cfg *tls.Config) error {
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	tc := tls.Client(c.nc, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return fmt.Errorf("client: tls: %w", err)
+	}
+	cs := tc.ConnectionState()
+	var leaf = cs.PeerCertificates
+	if len(leaf) > 0 {
+		c.Binding = sasl.TLSBinding(&cs, leaf[0])
+	}
+	c.nc = tc
+	c.dec = xmlstream.NewDecoder(tc, xmlstream.Limits{})
+	return nil
+}
+
+// open sends a stream header, reads the server's and its features.
+func (c *Conn) open(domain string) (*xmlstream.Element, error) {
+	c.dec.Restart()
+	if err := c.write(stream.AppendHeader(nil, stream.Header{To: domain, Version: "1.0", ContentNS: xmlstream.NSClient})); err != nil {
+		return nil, err
+	}
+	if _, err := c.dec.ReadHeader(); err != nil {
+		return nil, err
+	}
+	el, err := c.Recv()
+	if err != nil {
+		return nil, err
+	}
+	if !el.Is(xmlstream.NSStream, "features") {
+		return nil, fmt.Errorf("client: expected features, got %s", el)
+	}
+	return el, nil
+}
+
+// Authenticate runs one SASL exchange.
+func (c *Conn) Authenticate(o Options) error {
+	mech := o.Mechanism
+	if mech == "" {
+		mech = sasl.SCRAMSHA256
+	}
+	// Only a -PLUS mechanism uses the binding; with plain SCRAM the client
+	// says it has none ("n").
+	var b sasl.ChannelBinding
+	if strings.HasSuffix(mech, "-PLUS") || o.ClaimBinding {
+		b = c.Binding
+		switch o.BindingType {
+		case sasl.BindingTLSExporter:
+			b.TLSServerEndPoint = nil
+		case sasl.BindingTLSServerEndPoint:
+			b.TLSExporter = nil
+		}
+	}
+	cl, err := sasl.NewClient(mech, o.JID.Local(), o.Password, b)
+	if err != nil {
+		return err
+	}
+	out, err := cl.Step(nil)
+	if err != nil {
+		return err
+	}
+	auth := xmlstream.New(stream.NSSASL, "auth").SetAttr("mechanism", mech).AppendText(b64(out))
+	if err := c.Send(auth); err != nil {
+		return err
+	}
+	for {
+		el, err := c.Recv()
+		if err != nil {
+			return err
+		}
+		switch {
+		case el.Is(stream.NSSASL, "challenge"):
+			in, err := base64.StdEncoding.DecodeString(el.Text())
+			if err != nil {
+				return err
+			}
+			out, err := cl.Step(in)
+			if err != nil {
+				return err
+			}
+			if err := c.Send(xmlstream.New(stream.NSSASL, "response").AppendText(b64(out))); err != nil {
+				return err
+			}
+		case el.Is(stream.NSSASL, "success"):
+			if t := el.Text(); t != "" && t != "=" {
+				in, err := base64.StdEncoding.DecodeString(t)
+				if err != nil {
+					return err
+				}
+				if _, err := cl.Step(in); err != nil {
+					return err
+				}
+			}
+			if mech != sasl.Plain && !cl.Verified() {
+				return errors.New("client: server signature not verified")
+			}
+			return nil
+		case el.Is(stream.NSSASL, "failure"):
+			cond := ""
+			if f := el.FirstChild(); f != nil {
+				cond = f.Name.Local
+			}
+			return fmt.Errorf("%w: %s", ErrAuth, cond)
+		default:
+			return fmt.Errorf("client: unexpected %s during SASL", el)
+		}
+	}
+}
+
+// Bind binds a resource ("" lets the server choose).
+func (c *Conn) Bind(resource string) error {
+	b := xmlstream.New(stream.NSBind, "bind")
+	if resource != "" {
+		b.Append(xmlstream.New(stream.NSBind, "resource").AppendText(resource))
+	}
+	if err := c.Send(xmlstream.New(xmlstream.NSClient, "iq").SetAttr("type", "set").SetAttr("id", "bind1").Append(b)); err != nil {
+		return err
+	}
+	el, err := c.Recv()
+	if err != nil {
+		return err
+	}
+	if el.Get("type") != "result" {
+		return fmt.Errorf("client: bind failed: %s", el)
+	}
+	j, err := jid.Parse(el.Child(stream.NSBind, "bind").ChildText(stream.NSBind, "jid"))
+	if err != nil {
+		return fmt.Errorf("client: bind result: %w", err)
+	}
+	c.JID = j
+	return nil
+}
+
+// Send writes one element.
+func (c *Conn) Send(el *xmlstream.Element) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.wbuf = xmlstream.AppendElement(c.wbuf[:0], el, xmlstream.NSClient)
+	_, err := c.nc.Write(c.wbuf)
+	return err
+}
+
+// SendRaw writes bytes as they are.
+func (c *Conn) SendRaw(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_, err := c.nc.Write(b)
+	return err
+}
+
+func (c *Conn) write(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_, err := c.nc.Write(b)
+	return err
+}
+
+// Recv reads the next element. A stream error from the server is returned
+// as *StreamError.
+func (c *Conn) Recv() (*xmlstream.Element, error) {
+	el, err := c.dec.ReadElement()
+	if err != nil {
+		return nil, err
+	}
+	if el.Is(xmlstream.NSStream, "error") {
+		return el, &StreamError{Err: stream.ParseError(el)}
+	}
+	return el, nil
+}
+
+// SetDeadline sets the connection's deadline.
+func (c *Conn) SetDeadline(t time.Time) error { return c.nc.SetDeadline(t) }
+
+// Close ends the stream and closes the connection. It does not wait for
+// the server's closing tag, nor send a TLS close_notify.
+func (c *Conn) Close() error {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	_ = c.write([]byte(stream.Close))
+	return c.raw.Close()
+}
+
+// NetConn returns the underlying connection.
+func (c *Conn) NetConn() net.Conn { return c.nc }
+
+func b64(b []byte) string {
+	if len(b) == 0 {
+		return "="
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}

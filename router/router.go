@@ -1,0 +1,628 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+
+	"roost/jid"
+	"roost/stanza"
+	"roost/stream"
+	"roost/xmlstream"
+)
+
+// Session is a bound client session as the router sees it.
+type Session interface {
+	// Send queues el for the client. It must not block; it reports false
+	// when the session cannot take it (closing, or its queue is full, in
+	// which case the session closes itself).
+	Send(el *xmlstream.Element) bool
+	// Close ends the session with reason, a *stream.Error to send if the
+	// session can.
+	Close(reason error)
+}
+
+// Handler answers stanzas addressed to a hosted domain, and IQs addressed
+// to an account's bare JID or to no one (RFC 6120 §10.3.3), on behalf of
+// the server.
+//
+// For an IQ get or set, HandleStanza returns the result to send back, or
+// nil for an empty result. Returning a *stanza.Error sends that error;
+// ErrNoHandler sends service-unavailable; any other error sends
+// internal-server-error and is logged. For other stanzas a returned element
+// is routed as is; errors are answered the same way unless the stanza is
+// itself an error.
+type Handler interface {
+	HandleStanza(ctx context.Context, st *stanza.Stanza) (*xmlstream.Element, error)
+}
+
+// HandlerFunc adapts a function to [Handler].
+type HandlerFunc func(ctx context.Context, st *stanza.Stanza) (*xmlstream.Element, error)
+
+// HandleStanza calls f.
+func (f HandlerFunc) HandleStanza(ctx context.Context, st *stanza.Stanza) (*xmlstream.Element, error) {
+	return f(ctx, st)
+}
+
+// Interceptor sees stanzas at one point of the delivery path and may
+// consume them (done=true). A *stanza.Error it returns is sent back to the
+// sender and consumes the stanza.
+type Interceptor interface {
+	Intercept(ctx context.Context, st *stanza.Stanza) (done bool, err error)
+}
+
+// InterceptorFunc adapts a function to [Interceptor].
+type InterceptorFunc func(ctx context.Context, st *stanza.Stanza) (bool, error)
+
+// Intercept calls f.
+func (f InterceptorFunc) Intercept(ctx context.Context, st *stanza.Stanza) (bool, error) {
+	return f(ctx, st)
+}
+
+// Remote delivers stanzas to other domains (server-to-server). It must not
+// block for long: it queues, and reports later failures by routing error
+// stanzas back.
+type Remote interface {
+	SendRemote(ctx context.Context, st *stanza.Stanza) error
+}
+
+// Accounts tells whether a local account exists.
+type Accounts interface {
+	AccountExists(ctx context.Context, bare jid.JID) (bool, error)
+}
+
+// SessionObserver learns about sessions that end, for example to broadcast
+// unavailable presence for a connection that dropped (RFC 6121 §4.5.2).
+type SessionObserver interface {
+	SessionEnded(ctx context.Context, full jid.JID, wasAvailable bool)
+}
+
+// Errors.
+var (
+	// ErrNoHandler is returned by a Handler that does not serve a stanza.
+	ErrNoHandler = errors.New("router: no handler")
+	// ErrTooManyResources refuses a bind beyond Options.MaxResources.
+	ErrTooManyResources = &stanza.Error{Type: stanza.Wait, Condition: stanza.ResourceConstraint, Text: "too many sessions for this account"}
+)
+
+// Options configure a Router.
+type Options struct {
+	// Domains are the hosted domains.
+	Domains []string
+	// MaxResources bounds the sessions per account (default 10).
+	MaxResources int
+	Accounts     Accounts
+	Logger       *slog.Logger
+}
+
+type resource struct {
+	full       jid.JID
+	sess       Session
+	available  bool
+	priority   int
+	presence   *xmlstream.Element
+	interested bool
+}
+
+// Router is the session table and delivery logic. Configure it (Use*,
+// SetRemote, SetHandler) before it serves traffic.
+type Router struct {
+	domains  map[string]struct{}
+	maxRes   int
+	accounts Accounts
+	log      *slog.Logger
+
+	handler   Handler
+	remote    Remote
+	outbound  []Interceptor
+	inbound   []Interceptor
+	offline   Interceptor
+	observers []SessionObserver
+
+	mu    sync.RWMutex
+	users map[string][]*resource // bare JID → bound resources
+}
+
+// New returns a router for the hosted domains.
+func New(opts Options) *Router {
+	r := &Router{
+		domains:  make(map[string]struct{}, len(opts.Domains)),
+		maxRes:   opts.MaxResources,
+		accounts: opts.Accounts,
+		log:      opts.Logger,
+		users:    make(map[string][]*resource),
+	}
+	if r.maxRes <= 0 {
+		r.maxRes = 10
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	for _, d := range opts.Domains {
+		r.domains[d] = struct{}{}
+	}
+	return r
+}
+
+// SetHandler sets the handler for server-answered stanzas.
+func (r *Router) SetHandler(h Handler) { r.handler = h }
+
+// SetRemote sets where stanzas for other domains go.
+func (r *Router) SetRemote(rm Remote) { r.remote = rm }
+
+// UseOutbound adds interceptors for stanzas sent by local sessions.
+func (r *Router) UseOutbound(ics ...Interceptor) { r.outbound = append(r.outbound, ics...) }
+
+// UseInbound adds interceptors for stanzas addressed to existing local
+// accounts.
+func (r *Router) UseInbound(ics ...Interceptor) { r.inbound = append(r.inbound, ics...) }
+
+// UseOffline sets the interceptor offered messages that found no available
+// resource; if it does not consume them they bounce.
+func (r *Router) UseOffline(ic Interceptor) { r.offline = ic }
+
+// Observe adds a session observer.
+func (r *Router) Observe(o SessionObserver) { r.observers = append(r.observers, o) }
+
+// IsLocal reports whether domain is hosted here.
+func (r *Router) IsLocal(domain string) bool {
+	_, ok := r.domains[domain]
+	return ok
+}
+
+// Bind adds a session for full. A session already bound to full is
+// replaced and closed with a conflict stream error.
+func (r *Router) Bind(ctx context.Context, full jid.JID, s Session) error {
+	bare := full.Bare().String()
+	var old *resource
+	r.mu.Lock()
+	list := r.users[bare]
+	for i, res := range list {
+		if res.full.Equal(full) {
+			old = res
+			list[i] = &resource{full: full, sess: s}
+			break
+		}
+	}
+	if old == nil {
+		if len(list) >= r.maxRes {
+			r.mu.Unlock()
+			return ErrTooManyResources
+		}
+		r.users[bare] = append(list, &resource{full: full, sess: s})
+	}
+	r.mu.Unlock()
+	if old != nil {
+		old.sess.Close(&stream.Error{Condition: stream.Conflict, Text: "replaced by a new session"})
+		r.ended(ctx, full, old.available)
+	}
+	return nil
+}
+
+// Unbind removes the session s bound to full. It is a no-op if s has been
+// replaced meanwhile.
+func (r *Router) Unbind(ctx context.Context, full jid.JID, s Session) {
+	bare := full.Bare().String()
+	var gone *resource
+	r.mu.Lock()
+	list := r.users[bare]
+	for i, res := range list {
+		if res.sess == s && res.full.Equal(full) {
+			gone = res
+			list[i] = list[len(list)-1]
+			list[len(list)-1] = nil
+			list = list[:len(list)-1]
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(r.users, bare)
+	} else {
+		r.users[bare] = list
+	}
+	r.mu.Unlock()
+	if gone != nil {
+		r.ended(ctx, full, gone.available)
+	}
+}
+
+func (r *Router) ended(ctx context.Context, full jid.JID, wasAvailable bool) {
+	for _, o := range r.observers {
+		o.SessionEnded(ctx, full, wasAvailable)
+	}
+}
+
+// SetPresence records the broadcast presence of a session: available or
+// not, its priority and the stanza (kept to answer probes). It returns
+// whether the resource was available before, and false for ok if full is
+// not bound.
+func (r *Router) SetPresence(full jid.JID, available bool, priority int, el *xmlstream.Element) (wasAvailable, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, res := range r.users[full.Bare().String()] {
+		if res.full.Equal(full) {
+			wasAvailable = res.available
+			res.available, res.priority = available, priority
+			if available {
+				res.presence = el
+			} else {
+				res.presence = nil
+			}
+			return wasAvailable, true
+		}
+	}
+	return false, false
+}
+
+// SetInterested marks a session as having requested the roster, so that
+// it receives roster pushes (RFC 6121 §2.1.6).
+func (r *Router) SetInterested(full jid.JID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, res := range r.users[full.Bare().String()] {
+		if res.full.Equal(full) {
+			res.interested = true
+		}
+	}
+}
+
+// ResourceInfo describes one bound session of an account.
+type ResourceInfo struct {
+	JID        jid.JID
+	Available  bool
+	Priority   int
+	Presence   *xmlstream.Element
+	Interested bool
+}
+
+// Resources returns the sessions bound to the account bare.
+func (r *Router) Resources(bare jid.JID) []ResourceInfo {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	list := r.users[bare.Bare().String()]
+	out := make([]ResourceInfo, len(list))
+	for i, res := range list {
+		out[i] = ResourceInfo{JID: res.full, Available: res.available, Priority: res.priority, Presence: res.presence, Interested: res.interested}
+	}
+	return out
+}
+
+// SessionCount returns the number of bound sessions.
+func (r *Router) SessionCount() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	n := 0
+	for _, l := range r.users {
+		n += len(l)
+	}
+	return n
+}
+
+// Deliver sends el to the session bound to full, if any.
+func (r *Router) Deliver(full jid.JID, el *xmlstream.Element) bool {
+	r.mu.RLock()
+	var s Session
+	for _, res := range r.users[full.Bare().String()] {
+		if res.full.Equal(full) {
+			s = res.sess
+			break
+		}
+	}
+	r.mu.RUnlock()
+	return s != nil && s.Send(el)
+}
+
+// CloseAll closes every session with reason (server shutdown).
+func (r *Router) CloseAll(reason error) {
+	r.mu.RLock()
+	var all []Session
+	for _, l := range r.users {
+		for _, res := range l {
+			all = append(all, res.sess)
+		}
+	}
+	r.mu.RUnlock()
+	for _, s := range all {
+		s.Close(reason)
+	}
+}
+
+// FromClient handles a stanza sent by the local session st.From.
+func (r *Router) FromClient(ctx context.Context, st *stanza.Stanza) error {
+	if st.Kind == stanza.Presence && st.To.IsZero() && (st.Type == "" || st.Type == stanza.TypeUnavailable) {
+		r.SetPresence(st.From, st.Type == "", priority(st.El), st.El)
+	}
+	if r.intercept(ctx, r.outbound, st) {
+		return nil
+	}
+	if st.To.IsZero() {
+		switch st.Kind {
+		case stanza.IQ:
+			// RFC 6120 §10.3.3: handled on behalf of the account.
+			r.serve(ctx, st)
+			return nil
+		case stanza.Message:
+			// RFC 6120 §10.3.1: as if addressed to the sender's bare JID.
+			st.To = st.From.Bare()
+		default:
+			return nil // broadcast presence: the interceptors' business
+		}
+	}
+	return r.Route(ctx, st)
+}
+
+// Route delivers a stanza whose from address is trusted.
+func (r *Router) Route(ctx context.Context, st *stanza.Stanza) error {
+	to := st.To
+	if to.IsZero() {
+		r.serve(ctx, st)
+		return nil
+	}
+	if !r.IsLocal(to.Domain()) {
+		if r.remote == nil {
+			r.bounce(ctx, st, stanza.NewError(stanza.RemoteServerNotFound, "federation is disabled"))
+			return nil
+		}
+		if err := r.remote.SendRemote(ctx, st); err != nil {
+			var se *stanza.Error
+			if !errors.As(err, &se) {
+				se = stanza.NewError(stanza.RemoteServerNotFound, "")
+			}
+			r.bounce(ctx, st, se)
+		}
+		return nil
+	}
+	if to.Local() == "" {
+		r.serve(ctx, st)
+		return nil
+	}
+	if r.accounts != nil {
+		ok, err := r.accounts.AccountExists(ctx, to.Bare())
+		if err != nil {
+			r.log.LogAttrs(ctx, slog.LevelError, "account lookup", slog.String("jid", to.Bare().String()), slog.Any("err", err))
+			r.bounce(ctx, st, stanza.NewError(stanza.InternalServerError, ""))
+			return nil
+		}
+		if !ok {
+			r.noSuchUser(ctx, st)
+			return nil
+		}
+	}
+	if r.intercept(ctx, r.inbound, st) {
+		return nil
+	}
+	if to.Resource() != "" {
+		r.toFull(ctx, st)
+	} else {
+		r.toBare(ctx, st)
+	}
+	return nil
+}
+
+// noSuchUser applies RFC 6121 §8.5.1.
+func (r *Router) noSuchUser(ctx context.Context, st *stanza.Stanza) {
+	switch st.Kind {
+	case stanza.IQ, stanza.Message:
+		r.bounce(ctx, st, stanza.NewError(stanza.ServiceUnavailable, ""))
+	case stanza.Presence:
+		if st.Type == stanza.TypeSubscribe || st.Type == stanza.TypeProbe {
+			// Answer on behalf of the missing account (§3.1.3, §4.3.2).
+			el := xmlstream.New(xmlstream.NSClient, "presence")
+			el.Attrs = make([]xmlstream.Attr, 0, 3)
+			el.SetAttr("type", stanza.TypeUnsubscribed).SetAttr("from", st.To.Bare().String()).SetAttr("to", st.From.Bare().String())
+			_ = r.Route(ctx, &stanza.Stanza{Kind: stanza.Presence, Type: stanza.TypeUnsubscribed, From: st.To.Bare(), To: st.From.Bare(), El: el})
+		}
+	}
+}
+
+// toFull applies RFC 6121 §8.5.3.
+func (r *Router) toFull(ctx context.Context, st *stanza.Stanza) {
+	if r.Deliver(st.To, st.Element()) {
+		return
+	}
+	switch st.Kind {
+	case stanza.Message:
+		switch st.Type {
+		case stanza.TypeGroupchat:
+			r.bounce(ctx, st, stanza.NewError(stanza.ServiceUnavailable, ""))
+		case stanza.TypeError:
+		default:
+			r.toBare(ctx, st)
+		}
+	case stanza.IQ:
+		r.bounce(ctx, st, stanza.NewError(stanza.ServiceUnavailable, ""))
+	case stanza.Presence:
+		// Available and unavailable presence for a gone resource is
+		// dropped; subscription states were handled on the way in.
+	}
+}
+
+// toBare applies RFC 6121 §8.5.2.
+func (r *Router) toBare(ctx context.Context, st *stanza.Stanza) {
+	switch st.Kind {
+	case stanza.IQ:
+		r.serve(ctx, st)
+		return
+	case stanza.Message:
+		switch st.Type {
+		case stanza.TypeGroupchat:
+			r.bounce(ctx, st, stanza.NewError(stanza.ServiceUnavailable, ""))
+			return
+		case stanza.TypeError:
+			return
+		}
+	}
+	var buf [8]Session
+	targets := r.pick(buf[:0], st)
+	if len(targets) > 0 {
+		el := st.Element()
+		for _, s := range targets {
+			s.Send(el)
+		}
+		return
+	}
+	if st.Kind != stanza.Message || st.Type == stanza.TypeHeadline {
+		return // presence for no available resource, or a headline: dropped
+	}
+	if r.offline != nil {
+		done, err := r.offline.Intercept(ctx, st)
+		if err != nil {
+			r.replyErr(ctx, st, err)
+			return
+		}
+		if done {
+			return
+		}
+	}
+	r.bounce(ctx, st, stanza.NewError(stanza.ServiceUnavailable, ""))
+}
+
+// pick chooses the sessions a stanza to a bare JID goes to.
+func (r *Router) pick(dst []Session, st *stanza.Stanza) []Session {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	list := r.users[st.To.Bare().String()]
+	switch {
+	case st.Kind == stanza.Presence:
+		for _, res := range list {
+			if res.available {
+				dst = append(dst, res.sess)
+			}
+		}
+	case st.Type == stanza.TypeHeadline:
+		for _, res := range list {
+			if res.available && res.priority >= 0 {
+				dst = append(dst, res.sess)
+			}
+		}
+	default:
+		// chat and normal: the highest non-negative priority, every
+		// resource sharing it (RFC 6121 §8.5.2.1.1).
+		best := -1
+		for _, res := range list {
+			if !res.available || res.priority < 0 {
+				continue
+			}
+			if res.priority > best {
+				best, dst = res.priority, dst[:0]
+			}
+			if res.priority == best {
+				dst = append(dst, res.sess)
+			}
+		}
+	}
+	return dst
+}
+
+// intercept runs ics; it reports whether one consumed the stanza.
+func (r *Router) intercept(ctx context.Context, ics []Interceptor, st *stanza.Stanza) bool {
+	for _, ic := range ics {
+		done, err := ic.Intercept(ctx, st)
+		if err != nil {
+			r.replyErr(ctx, st, err)
+			return true
+		}
+		if done {
+			return true
+		}
+	}
+	return false
+}
+
+// serve has the handler answer st on behalf of the server or an account.
+func (r *Router) serve(ctx context.Context, st *stanza.Stanza) {
+	if st.Kind == stanza.IQ && (st.Type == stanza.TypeResult || st.Type == stanza.TypeError) {
+		return // answers to the server's own requests: nothing waits for them here
+	}
+	if r.handler == nil {
+		r.replyErr(ctx, st, ErrNoHandler)
+		return
+	}
+	reply, err := r.handler.HandleStanza(ctx, st)
+	if err != nil {
+		r.replyErr(ctx, st, err)
+		return
+	}
+	if reply == nil && st.Kind == stanza.IQ {
+		reply = stanza.ResultIQ(st, nil)
+	}
+	if reply != nil {
+		r.reply(ctx, st, reply)
+	}
+}
+
+// replyErr sends err back to the sender of st as a stanza error.
+func (r *Router) replyErr(ctx context.Context, st *stanza.Stanza, err error) {
+	var se *stanza.Error
+	switch {
+	case errors.As(err, &se):
+	case errors.Is(err, ErrNoHandler):
+		if st.Kind == stanza.Presence {
+			return
+		}
+		se = stanza.NewError(stanza.ServiceUnavailable, "")
+	default:
+		r.log.LogAttrs(ctx, slog.LevelError, "handling stanza",
+			slog.String("kind", st.Kind.String()), slog.String("from", st.From.String()), slog.String("to", st.To.String()), slog.Any("err", err))
+		se = stanza.NewError(stanza.InternalServerError, "")
+	}
+	r.bounce(ctx, st, se)
+}
+
+// bounce returns an error for st to its sender, never for an error.
+func (r *Router) bounce(ctx context.Context, st *stanza.Stanza, se *stanza.Error) {
+	if st.IsError() || (st.Kind == stanza.IQ && st.Type == stanza.TypeResult) || st.From.IsZero() {
+		return
+	}
+	r.reply(ctx, st, stanza.ErrorReply(st, se))
+}
+
+// reply routes el, built as an answer to st, back to st's sender.
+func (r *Router) reply(ctx context.Context, st *stanza.Stanza, el *xmlstream.Element) {
+	if st.From.IsZero() {
+		return
+	}
+	rs := &stanza.Stanza{Kind: st.Kind, To: st.From, From: st.To, ID: st.ID, Type: el.Get("type"), El: el}
+	switch el.Name.Local {
+	case "message":
+		rs.Kind = stanza.Message
+	case "presence":
+		rs.Kind = stanza.Presence
+	case "iq":
+		rs.Kind = stanza.IQ
+	}
+	if err := r.Route(ctx, rs); err != nil {
+		r.log.LogAttrs(ctx, slog.LevelDebug, "routing reply", slog.Any("err", err))
+	}
+}
+
+// priority reads <priority/> from a presence: -128..127, default 0
+// (RFC 6121 §4.7.2.3).
+func priority(el *xmlstream.Element) int {
+	t := el.ChildText(el.Name.Space, "priority")
+	if t == "" {
+		return 0
+	}
+	p, err := strconv.Atoi(t)
+	if err != nil || p < -128 || p > 127 {
+		return 0
+	}
+	return p
+}
+
+// CloseUser ends every session of the account bare, for example when the
+// account is deleted.
+func (r *Router) CloseUser(bare jid.JID, reason error) {
+	r.mu.RLock()
+	list := r.users[bare.Bare().String()]
+	sessions := make([]Session, len(list))
+	for i, res := range list {
+		sessions[i] = res.sess
+	}
+	r.mu.RUnlock()
+	for _, s := range sessions {
+		s.Close(reason)
+	}
+}

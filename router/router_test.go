@@ -1,0 +1,407 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"roost/internal/xmpptest"
+	"roost/jid"
+	"roost/stanza"
+	"roost/stream"
+	"roost/xmlstream"
+)
+
+type fakeSession struct {
+	mu     sync.Mutex
+	got    []*xmlstream.Element
+	closed error
+}
+
+func (f *fakeSession) Send(el *xmlstream.Element) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.got = append(f.got, el)
+	return true
+}
+
+func (f *fakeSession) Close(reason error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = reason
+}
+
+func (f *fakeSession) take() []*xmlstream.Element {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g := f.got
+	f.got = nil
+	return g
+}
+
+type accounts map[string]bool
+
+func (a accounts) AccountExists(_ context.Context, bare jid.JID) (bool, error) {
+	return a[bare.String()], nil
+}
+
+func mustJID(t testing.TB, s string) jid.JID {
+	t.Helper()
+	j, err := jid.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// world is a router with juliet (three resources) and romeo (one).
+type world struct {
+	r        *Router
+	sessions map[string]*fakeSession
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	w := &world{
+		r:        New(Options{Domains: []string{"example.com"}, Accounts: accounts{"juliet@example.com": true, "romeo@example.com": true}}),
+		sessions: map[string]*fakeSession{},
+	}
+	for _, full := range []string{"juliet@example.com/balcony", "juliet@example.com/chamber", "juliet@example.com/garden", "romeo@example.com/orchard"} {
+		s := &fakeSession{}
+		w.sessions[full] = s
+		if err := w.r.Bind(context.Background(), mustJID(t, full), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w
+}
+
+// presence makes full available with priority p (or unavailable if p is nil).
+func (w *world) presence(t *testing.T, full string, prio string) {
+	t.Helper()
+	xml := `<presence/>`
+	if prio == "unavailable" {
+		xml = `<presence type='unavailable'/>`
+	} else if prio != "" {
+		xml = `<presence><priority>` + prio + `</priority></presence>`
+	}
+	st := xmpptest.Stanza(t, xml)
+	st.From = mustJID(t, full)
+	if err := w.r.FromClient(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (w *world) received() map[string]string {
+	out := map[string]string{}
+	for name, s := range w.sessions {
+		var kinds []string
+		for _, el := range s.take() {
+			k := el.Name.Local
+			if t := el.Get("type"); t != "" {
+				k += ":" + t
+			}
+			if e := el.Child(xmlstream.NSClient, "error"); e != nil {
+				k += ":" + e.FirstChild().Name.Local
+			}
+			kinds = append(kinds, k)
+		}
+		if len(kinds) > 0 {
+			out[name] = strings.Join(kinds, ",")
+		}
+	}
+	return out
+}
+
+func TestDelivery(t *testing.T) {
+	tests := []struct {
+		name       string
+		priorities map[string]string // full JID → priority ("" default 0, "unavailable", or a number); absent = never sent presence
+		from       string
+		stanza     string
+		want       map[string]string
+	}{{
+		name:       "chat to bare goes to the highest priority",
+		priorities: map[string]string{"juliet@example.com/balcony": "1", "juliet@example.com/chamber": "5", "juliet@example.com/garden": ""},
+		from:       "romeo@example.com/orchard",
+		stanza:     `<message to='juliet@example.com' type='chat'><body>x</body></message>`,
+		want:       map[string]string{"juliet@example.com/chamber": "message:chat"},
+	}, {
+		name:       "ties deliver to every resource sharing the priority",
+		priorities: map[string]string{"juliet@example.com/balcony": "5", "juliet@example.com/chamber": "5", "juliet@example.com/garden": "1"},
+		from:       "romeo@example.com/orchard",
+		stanza:     `<message to='juliet@example.com'><body>x</body></message>`,
+		want:       map[string]string{"juliet@example.com/balcony": "message", "juliet@example.com/chamber": "message"},
+	}, {
+		name:       "negative priority never gets bare messages",
+		priorities: map[string]string{"juliet@example.com/balcony": "-1"},
+		from:       "romeo@example.com/orchard",
+		stanza:     `<message to='juliet@example.com' type='chat' id='m1'><body>x</body></message>`,
+		want:       map[string]string{"romeo@example.com/orchard": "message:error:service-unavailable"},
+	}, {
+		name:       "negative priority gets messages to its full JID",
+		priorities: map[string]string{"juliet@example.com/balcony": "-1"},
+		from:       "romeo@example.com/orchard",
+		stanza:     `<message to='juliet@example.com/balcony' type='chat'><body>x</body></message>`,
+		want:       map[string]string{"juliet@example.com/balcony": "message:chat"},
+	}, {
+		name:       "headline to every non-negative resource",
+		priorities: map[string]string{"juliet@example.com/balcony": "1", "juliet@example.com/chamber": "5", "juliet@example.com/garden": "-5"},
+		from:       "romeo@example.com/orchard",
+		stanza:     `<message to='juliet@example.com' type='headline'><body>x</body></message>`,
+		want:       map[string]string{"juliet@example.com/balcony": "message:headline", "juliet@example.com/chamber": "message:headline"},
+	}, {
+		name:       "headline with nobody available is dropped",
+		priorities: map[string]string{},
+		from:       "romeo@example.com/orchard",
+		stanza:     `<message to='juliet@example.com' type='headline'><body>x</body></message>`,
+		want:       map[string]string{},
+	}, {
+		name:       "groupchat to bare is refused",
+		priorities: map[string]string{"juliet@example.com/balcony": ""},
+		from:       "romeo@example.com/orchard",
+		stanza:     `<message to='juliet@example.com' type='groupchat'><body>x</body></message>`,
+		want:       map[string]string{"romeo@example.com/orchard": "message:error:service-unavailable"},
+	}, {
+		name:       "error message to bare is dropped",
+		priorities: map[string]string{"juliet@example.com/balcony": ""},
+		from:       "romeo@example.com/orchard",
+		stanza:     `<message to='juliet@example.com' type='error'/>`,
+		want:       map[string]string{},
+	}, {
+		name:       "unavailable resources are skipped",
+		priorities: map[string]string{"juliet@example.com/balcony": "unavailable", "juliet@example.com/chamber": "1"},
+		from:       "romeo@example.com/orchard",
+		stanza:     `<message to='juliet@example.com' type='chat'><body>x</body></message>`,
+		want:       map[string]string{"juliet@example.com/chamber": "message:chat"},
+	}, {
+		name:       "chat to a gone full JID falls back to the bare JID",
+		priorities: map[string]string{"juliet@example.com/chamber": ""},
+		from:       "romeo@example.com/orchard",
+		stanza:     `<message to='juliet@example.com/nowhere' type='chat'><body>x</body></message>`,
+		want:       map[string]string{"juliet@example.com/chamber": "message:chat"},
+	}, {
+		name:       "IQ to a gone full JID is refused",
+		priorities: map[string]string{"juliet@example.com/chamber": ""},
+		from:       "romeo@example.com/orchard",
+		stanza:     `<iq to='juliet@example.com/nowhere' type='get' id='q'><query xmlns='urn:x'/></iq>`,
+		want:       map[string]string{"romeo@example.com/orchard": "iq:error:service-unavailable"},
+	}, {
+		name:       "IQ to a connected full JID is delivered even if unavailable",
+		priorities: map[string]string{},
+		from:       "romeo@example.com/orchard",
+		stanza:     `<iq to='juliet@example.com/garden' type='get' id='q'><query xmlns='urn:x'/></iq>`,
+		want:       map[string]string{"juliet@example.com/garden": "iq:get"},
+	}, {
+		name:       "IQ to a bare JID is answered by the server",
+		priorities: map[string]string{"juliet@example.com/chamber": ""},
+		from:       "romeo@example.com/orchard",
+		stanza:     `<iq to='juliet@example.com' type='get' id='q'><query xmlns='urn:unknown'/></iq>`,
+		want:       map[string]string{"romeo@example.com/orchard": "iq:error:service-unavailable"},
+	}, {
+		name:       "presence to bare goes to every available resource",
+		priorities: map[string]string{"juliet@example.com/balcony": "-3", "juliet@example.com/chamber": "2"},
+		from:       "romeo@example.com/orchard",
+		stanza:     `<presence to='juliet@example.com'/>`,
+		want:       map[string]string{"juliet@example.com/balcony": "presence", "juliet@example.com/chamber": "presence"},
+	}, {
+		name:       "message to a missing account bounces",
+		priorities: map[string]string{},
+		from:       "romeo@example.com/orchard",
+		stanza:     `<message to='nobody@example.com' type='chat'><body>x</body></message>`,
+		want:       map[string]string{"romeo@example.com/orchard": "message:error:service-unavailable"},
+	}, {
+		name:       "subscription request to a missing account is answered unsubscribed",
+		priorities: map[string]string{"romeo@example.com/orchard": ""},
+		from:       "romeo@example.com/orchard",
+		stanza:     `<presence to='nobody@example.com' type='subscribe'/>`,
+		want:       map[string]string{"romeo@example.com/orchard": "presence:unsubscribed"},
+	}, {
+		name:       "presence to a missing account is ignored",
+		priorities: map[string]string{},
+		from:       "romeo@example.com/orchard",
+		stanza:     `<presence to='nobody@example.com'/>`,
+		want:       map[string]string{},
+	}, {
+		name:       "message to another domain without federation bounces",
+		priorities: map[string]string{},
+		from:       "romeo@example.com/orchard",
+		stanza:     `<message to='juliet@elsewhere.example'><body>x</body></message>`,
+		want:       map[string]string{"romeo@example.com/orchard": "message:error:remote-server-not-found"},
+	}, {
+		name:       "message without to goes to the sender's own bare JID",
+		priorities: map[string]string{"romeo@example.com/orchard": ""},
+		from:       "romeo@example.com/orchard",
+		stanza:     `<message type='chat'><body>note to self</body></message>`,
+		want:       map[string]string{"romeo@example.com/orchard": "message:chat"},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			for full, p := range tc.priorities {
+				w.presence(t, full, p)
+			}
+			w.received() // discard
+			st := xmpptest.Stanza(t, tc.stanza)
+			st.From = mustJID(t, tc.from)
+			if err := w.r.FromClient(context.Background(), st); err != nil {
+				t.Fatal(err)
+			}
+			got := w.received()
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+			for k, v := range tc.want {
+				if got[k] != v {
+					t.Errorf("%s got %q, want %q (all: %v)", k, got[k], v, got)
+				}
+			}
+		})
+	}
+}
+
+func TestBindReplacesWithConflict(t *testing.T) {
+	w := newWorld(t)
+	old := w.sessions["juliet@example.com/balcony"]
+	var ended []string
+	w.r.Observe(observerFunc(func(full jid.JID, was bool) { ended = append(ended, full.String()) }))
+	w.presence(t, "juliet@example.com/balcony", "")
+	nw := &fakeSession{}
+	if err := w.r.Bind(context.Background(), mustJID(t, "juliet@example.com/balcony"), nw); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(old.closed, &stream.Error{Condition: stream.Conflict}) {
+		t.Errorf("old session closed with %v, want conflict", old.closed)
+	}
+	if len(ended) != 1 {
+		t.Errorf("observers saw %v, want the replaced session once", ended)
+	}
+	// The old session's own Unbind, arriving late, must not remove the new one.
+	w.r.Unbind(context.Background(), mustJID(t, "juliet@example.com/balcony"), old)
+	if !w.r.Deliver(mustJID(t, "juliet@example.com/balcony"), xmlstream.New(xmlstream.NSClient, "message")) {
+		t.Fatal("the new session was unbound by the old one's Unbind")
+	}
+	if len(nw.take()) != 1 {
+		t.Error("the new session did not receive the stanza")
+	}
+	if len(ended) != 1 {
+		t.Errorf("late Unbind notified observers again: %v", ended)
+	}
+}
+
+func TestMaxResources(t *testing.T) {
+	r := New(Options{Domains: []string{"example.com"}, MaxResources: 2})
+	for i, res := range []string{"a", "b", "c"} {
+		err := r.Bind(context.Background(), mustJID(t, "u@example.com/"+res), &fakeSession{})
+		if i < 2 && err != nil {
+			t.Fatalf("bind %s: %v", res, err)
+		}
+		if i == 2 && !errors.Is(err, &stanza.Error{Condition: stanza.ResourceConstraint}) {
+			t.Fatalf("third bind: err = %v, want resource-constraint", err)
+		}
+	}
+}
+
+func TestHandlerContract(t *testing.T) {
+	tests := []struct {
+		name    string
+		handler HandlerFunc
+		stanza  string
+		want    string
+	}{
+		{"nil reply is an empty result", func(context.Context, *stanza.Stanza) (*xmlstream.Element, error) { return nil, nil }, `<iq type='get' id='1'><ping xmlns='urn:xmpp:ping'/></iq>`, "iq:result"},
+		{"stanza error is sent", func(context.Context, *stanza.Stanza) (*xmlstream.Element, error) {
+			return nil, stanza.NewError(stanza.NotAllowed, "")
+		}, `<iq type='set' id='1'><x xmlns='urn:x'/></iq>`, "iq:error:not-allowed"},
+		{"other errors are internal", func(context.Context, *stanza.Stanza) (*xmlstream.Element, error) {
+			return nil, errors.New("disk on fire")
+		}, `<iq type='set' id='1'><x xmlns='urn:x'/></iq>`, "iq:error:internal-server-error"},
+		{"no handler is service-unavailable", func(context.Context, *stanza.Stanza) (*xmlstream.Element, error) {
+			return nil, ErrNoHandler
+		}, `<iq type='get' id='1'><x xmlns='urn:x'/></iq>`, "iq:error:service-unavailable"},
+		{"results to the server are not answered", func(context.Context, *stanza.Stanza) (*xmlstream.Element, error) {
+			return nil, errors.New("must not be called")
+		}, `<iq type='result' id='1'/>`, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.r.SetHandler(tc.handler)
+			st := xmpptest.Stanza(t, tc.stanza)
+			st.From = mustJID(t, "romeo@example.com/orchard")
+			if err := w.r.FromClient(context.Background(), st); err != nil {
+				t.Fatal(err)
+			}
+			if got := w.received()["romeo@example.com/orchard"]; got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestInterceptorsAndOffline(t *testing.T) {
+	w := newWorld(t)
+	var stored []string
+	w.r.UseInbound(InterceptorFunc(func(_ context.Context, st *stanza.Stanza) (bool, error) {
+		if st.El.ChildText(xmlstream.NSClient, "body") == "blocked" {
+			return true, stanza.NewError(stanza.NotAcceptable, "")
+		}
+		return false, nil
+	}))
+	w.r.UseOffline(InterceptorFunc(func(_ context.Context, st *stanza.Stanza) (bool, error) {
+		stored = append(stored, st.El.ChildText(xmlstream.NSClient, "body"))
+		return true, nil
+	}))
+	for _, body := range []string{"hello", "blocked"} {
+		st := xmpptest.Stanza(t, `<message to='juliet@example.com' type='chat'><body>`+body+`</body></message>`)
+		st.From = mustJID(t, "romeo@example.com/orchard")
+		if err := w.r.FromClient(context.Background(), st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(stored) != 1 || stored[0] != "hello" {
+		t.Errorf("offline got %v, want [hello]", stored)
+	}
+	if got := w.received()["romeo@example.com/orchard"]; got != "message:error:not-acceptable" {
+		t.Errorf("sender got %q, want the interceptor's error", got)
+	}
+}
+
+type observerFunc func(full jid.JID, wasAvailable bool)
+
+func (f observerFunc) SessionEnded(_ context.Context, full jid.JID, was bool) { f(full, was) }
+
+func BenchmarkRouteFullJID(b *testing.B) {
+	r := New(Options{Domains: []string{"example.com"}})
+	to := mustJID(b, "juliet@example.com/balcony")
+	s := &countingSession{}
+	if err := r.Bind(context.Background(), to, s); err != nil {
+		b.Fatal(err)
+	}
+	st := xmpptest.Stanza(b, `<message to='juliet@example.com/balcony' from='romeo@example.com/orchard' type='chat'><body>hi</body></message>`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := r.Route(context.Background(), st); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestRouteFullJIDAllocs(t *testing.T) {
+	r := New(Options{Domains: []string{"example.com"}})
+	to := mustJID(t, "juliet@example.com/balcony")
+	if err := r.Bind(context.Background(), to, &countingSession{}); err != nil {
+		t.Fatal(err)
+	}
+	st := xmpptest.Stanza(t, `<message to='juliet@example.com/balcony' from='romeo@example.com/orchard' type='chat'><body>hi</body></message>`)
+	if n := testing.AllocsPerRun(100, func() { _ = r.Route(context.Background(), st) }); n != 0 {
+		t.Errorf("routing a stamped message to a full JID allocates %v times, want 0", n)
+	}
+}
+
+type countingSession struct{ n int }
+
+func (c *countingSession) Send(*xmlstream.Element) bool { c.n++; return true }
+func (c *countingSession) Close(error)                  {}
