@@ -1,0 +1,197 @@
+//go:build interop
+
+package interop
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"roost/internal/xmpptest"
+)
+
+// roostBin is the roost binary built for this test run.
+var roostBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "roost-interop-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	roostBin = filepath.Join(dir, "roost")
+	build := exec.Command("go", "build", "-o", roostBin, "roost/cmd/roost")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building roost:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// Roost is a roost process under test.
+type Roost struct {
+	IP, Domain string
+	Dir        string
+	Config     string
+	cmd        *exec.Cmd
+	log        *syncBuffer
+	exited     chan error
+}
+
+// roostConfig is the TOML a test server runs with; extra is appended
+// inside the top level (before any table) and tables go in tables.
+type roostConfig struct {
+	extraLimits string
+	tables      string
+}
+
+func startRoost(t *testing.T, ip, domain string, ca *xmpptest.CA, mods ...func(*roostConfig)) *Roost {
+	t.Helper()
+	dir := t.TempDir()
+	var rc roostConfig
+	for _, m := range mods {
+		m(&rc)
+	}
+	certFile, keyFile := ca.IssueFiles(t, dir, domain, "conference."+domain, "upload."+domain)
+	cfg := fmt.Sprintf(`domains = [%q]
+data_dir = %q
+
+[log]
+level = "debug"
+
+[admin]
+socket = %q
+
+[tls]
+source = "files"
+[[tls.certificate]]
+cert_file = %q
+key_file = %q
+
+[c2s]
+listen = ["%s:5222"]
+listen_tls = ["%s:5223"]
+
+[s2s]
+enabled = false
+
+[limits]
+%s
+%s
+`, domain, filepath.Join(dir, "data"), filepath.Join(dir, "admin.sock"), certFile, keyFile, ip, ip, rc.extraLimits, rc.tables)
+	path := filepath.Join(dir, "roost.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := &Roost{IP: ip, Domain: domain, Dir: dir, Config: path, log: &syncBuffer{}, exited: make(chan error, 1)}
+	r.cmd = exec.Command(roostBin, "serve", "-config", path)
+	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { r.exited <- r.cmd.Wait() }()
+	t.Cleanup(func() { r.stop(t) })
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(r.log.String(), "roost is ready") {
+		select {
+		case err := <-r.exited:
+			t.Fatalf("roost exited before it was ready: %v\n%s", err, r.log)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("roost not ready after 15s:\n%s", r.log)
+		}
+	}
+	return r
+}
+
+func (r *Roost) stop(t *testing.T) {
+	if r.cmd.ProcessState != nil {
+		return
+	}
+	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-r.exited:
+		if err != nil {
+			t.Errorf("roost exited with %v after SIGTERM", err)
+		}
+	case <-time.After(15 * time.Second):
+		_ = r.cmd.Process.Kill()
+		t.Errorf("roost did not stop within 15s of SIGTERM")
+	}
+	if t.Failed() {
+		t.Logf("roost log (%s):\n%s", r.Domain, tail(r.log.String(), 120))
+	}
+}
+
+// Log returns what the server has logged so far.
+func (r *Roost) Log() string { return r.log.String() }
+
+// AddUser creates an account through the command line (and so the admin
+// socket of the running server).
+func (r *Roost) AddUser(t *testing.T, user, password string) {
+	t.Helper()
+	cmd := exec.Command(roostBin, "user", "add", user, "-config", r.Config)
+	cmd.Stdin = strings.NewReader(password + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("roost user add %s: %v\n%s", user, err, out)
+	}
+}
+
+// slix runs a slixmpp scenario and returns the events it printed.
+func slix(t *testing.T, args ...string) []map[string]any {
+	t.Helper()
+	cmd := exec.Command("/usr/bin/python3", append([]string{"testdata/slix.py"}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var events []map[string]any
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		var ev map[string]any
+		if json.Unmarshal(sc.Bytes(), &ev) == nil {
+			events = append(events, ev)
+		}
+	}
+	if err != nil {
+		t.Fatalf("slixmpp %v: %v\nevents: %v\nstderr:\n%s", args, err, events, tail(stderr.String(), 40))
+	}
+	return events
+}
+
+func tail(s string, lines int) string {
+	l := strings.Split(s, "\n")
+	if len(l) > lines {
+		l = l[len(l)-lines:]
+	}
+	return strings.Join(l, "\n")
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+"""slixmpp driver for roost's interoperability tests.
+
+Each subcommand runs one scenario against a server and prints one JSON
+object per line describing what happened; the Go test asserts on them.
+Run with Debian's /usr/bin/python3 (python3-slixmpp).
+"""
+import argparse
+import asyncio
+import json
+import sys
+
+import slixmpp
+
+
+def emit(**kw):
+    print(json.dumps(kw), flush=True)
+
+
+class Client(slixmpp.ClientXMPP):
+    def __init__(self, jid, password, mech, ca):
+        kw = {}
+        if mech:
+            kw["sasl_mech"] = mech
+        super().__init__(jid, password, **kw)
+        self.ca_certs = ca
+        loop = asyncio.get_event_loop()
+        self.ready = loop.create_future()
+        self.messages = asyncio.Queue()
+        self.register_plugin("xep_0199")
+        self.add_event_handler("session_start", self._start)
+        self.add_event_handler("failed_all_auth", self._failed)
+        self.add_event_handler("message", self.messages.put_nowait)
+        self.add_event_handler("auth_success", self._authed)
+        self.mechanism = None
+
+    def _authed(self, _):
+        mech = self.plugin["feature_mechanisms"].mech
+        self.mechanism = mech.name if mech else None
+
+    async def _start(self, _):
+        self.send_presence()
+        if not self.ready.done():
+            self.ready.set_result(True)
+
+    def _failed(self, _):
+        if not self.ready.done():
+            self.ready.set_exception(PermissionError("authentication failed"))
+
+
+def connect(args, jid, password, mech):
+    c = Client(jid, password, mech, args.ca)
+    c.connect(address=(args.host, args.port), use_ssl=args.direct_tls)
+    return c
+
+
+async def login(args):
+    c = connect(args, args.jid, args.password, args.mech)
+    try:
+        await asyncio.wait_for(c.ready, args.timeout)
+        emit(event="login", jid=str(c.boundjid), mechanism=c.mechanism)
+    except PermissionError:
+        emit(event="auth-failed")
+    c.disconnect()
+    await asyncio.sleep(0.2)
+
+
+async def chat(args):
+    a = connect(args, args.jid, args.password, args.mech)
+    b = connect(args, args.jid2, args.password2, args.mech2)
+    await asyncio.wait_for(asyncio.gather(a.ready, b.ready), args.timeout)
+    emit(event="login", jid=str(a.boundjid), mechanism=a.mechanism)
+    emit(event="login", jid=str(b.boundjid), mechanism=b.mechanism)
+    a.send_message(mto=b.boundjid.bare, mbody="hello from " + a.boundjid.user, mtype="chat")
+    m = await asyncio.wait_for(b.messages.get(), args.timeout)
+    emit(event="message", to=str(m["to"]), frm=str(m["from"]), body=m["body"], type=m["type"])
+    b.send_message(mto=m["from"], mbody="hello back", mtype="chat")
+    m = await asyncio.wait_for(a.messages.get(), args.timeout)
+    emit(event="message", to=str(m["to"]), frm=str(m["from"]), body=m["body"], type=m["type"])
+    rtt = await a["xep_0199"].ping(a.boundjid.domain, timeout=args.timeout)
+    emit(event="ping", ok=rtt is not None)
+    a.disconnect()
+    b.disconnect()
+    await asyncio.sleep(0.2)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("scenario", choices=["login", "chat"])
+    p.add_argument("--host", required=True)
+    p.add_argument("--port", type=int, default=5222)
+    p.add_argument("--direct-tls", action="store_true")
+    p.add_argument("--ca", required=True)
+    p.add_argument("--jid", required=True)
+    p.add_argument("--password", required=True)
+    p.add_argument("--mech", default=None)
+    p.add_argument("--jid2")
+    p.add_argument("--password2")
+    p.add_argument("--mech2", default=None)
+    p.add_argument("--timeout", type=float, default=15)
+    args = p.parse_args()
+    try:
+        asyncio.run({"login": login, "chat": chat}[args.scenario](args))
+    except Exception as e:  # report, so the Go side shows what broke
+        emit(event="error", error=type(e).__name__ + ": " + str(e))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+// Repository-level checks of the package layout (STYLE §4): imports flow
+// one way, test harnesses stay in tests, every package documents its design,
+// and the server binary's dependency list changes only on purpose.
+package roost_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+)
+
+const module = "roost"
+
+// allowed lists, for every package, the roost packages it may import
+// directly (non-test code). A package missing from the table fails the
+// test: adding one is a design decision to write down here.
+var allowed = map[string][]string{
+	// L0
+	"jid":       nil,
+	"xmlstream": nil,
+	// L1
+	"stanza":   {"jid", "xmlstream"},
+	"stream":   {"jid", "xmlstream"},
+	"sasl":     nil,
+	"srv":      nil,
+	"store":    nil,
+	"config":   nil,
+	"dialback": {"jid", "xmlstream", "stream", "stanza"},
+	// L2
+	"router":   {"jid", "xmlstream", "stanza", "stream"},
+	"im":       {"jid", "xmlstream", "stanza"},
+	"module/*": {"jid", "xmlstream", "stanza"},
+	"certs":    nil,
+	"admin":    nil,
+	"systemd":  nil,
+	"httpd":    {"jid", "xmlstream"},
+	"checkdns": {"srv"},
+	"loadtool": {"internal/client", "jid", "xmlstream", "stanza", "stream", "sasl"},
+	// L3
+	"c2s": {"jid", "xmlstream", "stanza", "stream", "sasl"},
+	"s2s": {"jid", "xmlstream", "stanza", "stream", "sasl", "dialback", "srv"},
+	// L4
+	"server": {"*"},
+	// L5
+	"cmd/roost":      {"server", "admin", "config", "store", "systemd", "certs", "srv", "checkdns", "jid"},
+	"cmd/roostbench": {"internal/client", "jid", "xmlstream", "stanza", "stream", "sasl", "loadtool"},
+	// Helpers for tests and tools.
+	"internal/client":   {"jid", "xmlstream", "stream", "sasl"},
+	"internal/xmpptest": {"jid", "xmlstream", "stanza", "stream", "internal/client"},
+	"internal/dnstest":  nil,
+	"internal/acmetest": nil,
+	"internal/interop":  {"*"},
+}
+
+// testOnly are imported from _test.go files only.
+var testOnly = []string{"internal/xmpptest", "internal/dnstest", "internal/acmetest"}
+
+// thirdParty bounds the non-standard dependencies of the lowest layers.
+var thirdParty = map[string][]string{
+	"jid":       {"golang.org/x/text", "golang.org/x/net"},
+	"xmlstream": {},
+	"stanza":    {},
+	"stream":    {},
+	"store":     {"go.etcd.io/bbolt"},
+	"router":    {},
+}
+
+type pkg struct {
+	ImportPath string
+	Name       string
+	Dir        string
+	Doc        string
+	GoFiles    []string
+	Imports    []string
+}
+
+func listPackages(t *testing.T) []pkg {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-json", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var pkgs []pkg
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for dec.More() {
+		var p pkg
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	return pkgs
+}
+
+func rel(path string) string { return strings.TrimPrefix(strings.TrimPrefix(path, module), "/") }
+
+func rule(table map[string][]string, p string) ([]string, bool) {
+	if r, ok := table[p]; ok {
+		return r, true
+	}
+	if strings.HasPrefix(p, "module/") {
+		r, ok := table["module/*"]
+		return r, ok
+	}
+	return nil, false
+}
+
+func TestImportsFlowDownwards(t *testing.T) {
+	for _, p := range listPackages(t) {
+		name := rel(p.ImportPath)
+		if name == "" || strings.HasPrefix(name, "tools") {
+			continue
+		}
+		allow, ok := rule(allowed, name)
+		if !ok {
+			t.Errorf("%s is not in the layout table of layout_test.go: add it with the packages it may import", name)
+			continue
+		}
+		for _, imp := range p.Imports {
+			if imp != module && !strings.HasPrefix(imp, module+"/") {
+				if third, ok := rule(thirdParty, name); ok && strings.Contains(strings.Split(imp, "/")[0], ".") {
+					if !slices.ContainsFunc(third, func(prefix string) bool { return strings.HasPrefix(imp, prefix) }) {
+						t.Errorf("%s imports %s: only %v are allowed at its layer", name, imp, third)
+					}
+				}
+				continue
+			}
+			dep := rel(imp)
+			if slices.Contains(testOnly, dep) {
+				t.Errorf("%s imports test harness %s outside a _test.go file", name, dep)
+			}
+			if dep == "systemd" && name != "cmd/roost" {
+				t.Errorf("%s imports systemd: only cmd/roost may", name)
+			}
+			if dep == "store" && name != "server" && name != "cmd/roost" && name != "internal/interop" {
+				t.Errorf("%s imports store: only server and cmd/roost may", name)
+			}
+			if slices.Contains(allow, "*") {
+				continue
+			}
+			if !slices.Contains(allow, dep) {
+				t.Errorf("%s imports %s, which its layer may not (allowed: %v)", name, dep, allow)
+			}
+		}
+	}
+}
+
+// TestPackageDocs checks that each package explains itself in a doc.go
+// (or, for commands, in main.go).
+func TestPackageDocs(t *testing.T) {
+	for _, p := range listPackages(t) {
+		name := rel(p.ImportPath)
+		if name == "" || strings.HasPrefix(name, "tools") {
+			continue
+		}
+		if p.Doc == "" {
+			t.Errorf("%s has no package documentation", name)
+			continue
+		}
+		want := "doc.go"
+		if p.Name == "main" {
+			want = "main.go"
+		}
+		if !slices.Contains(p.GoFiles, want) && len(p.GoFiles) > 1 {
+			t.Errorf("%s: put the package documentation in %s", name, want)
+		}
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite cmd/roost/deps.txt")
+
+// TestServerDependencies compares the non-standard packages linked into
+// roost with the checked-in list, so that new dependencies are deliberate.
+func TestServerDependencies(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "./cmd/roost").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var deps []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if l != "" && !strings.HasPrefix(l, module) {
+			deps = append(deps, l)
+		}
+	}
+	sort.Strings(deps)
+	got := strings.Join(deps, "\n") + "\n"
+	file := filepath.Join("cmd", "roost", "deps.txt")
+	if *update {
+		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run: go test -run TestServerDependencies -update .)", err)
+	}
+	if got != string(want) {
+		t.Errorf("the dependencies of cmd/roost changed; review and run: go test -run TestServerDependencies -update .\ngot:\n%s\nwant:\n%s", got, want)
+	}
+}
