@@ -20,7 +20,9 @@ type Mux struct {
 func NewMux() *Mux { return &Mux{iq: make(map[xmlstream.Name]Handler)} }
 
 // IQ registers h for IQ gets and sets whose payload is {space}local.
-func (m *Mux) IQ(space, local string, h Handler) { m.iq[xmlstream.Name{Space: space, Local: local}] = h }
+func (m *Mux) IQ(space, local string, h Handler) {
+	m.iq[xmlstream.Name{Space: space, Local: local}] = h
+}
 
 // Message registers h for messages addressed to the server.
 func (m *Mux) Message(h Handler) { m.message = h }

@@ -5,33 +5,23 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
+	"sort"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
-	"roost/admin"
 	"roost/c2s"
 	"roost/certs"
 	"roost/config"
 	"roost/jid"
-	"roost/module/ping"
 	"roost/router"
-	"roost/stanza"
 	"roost/store"
 	"roost/stream"
 	"roost/xmlstream"
-)
-
-// Listener names, as systemd socket units name them (FileDescriptorName=).
-const (
-	ListenC2S    = "c2s"
-	ListenC2STLS = "c2s-tls"
 )
 
 // StoreFile is the name of the data file inside the data directory.
@@ -43,7 +33,8 @@ type Options struct {
 	Logger  *slog.Logger
 	Version string
 	// Listeners are already-bound listeners by name (systemd socket
-	// activation); a service with none listens on its configured addresses.
+	// activation; see the Listen* constants); a service with none listens
+	// on its configured addresses.
 	Listeners map[string][]net.Listener
 	// Status, if set, receives one-line status updates (systemd STATUS=).
 	Status func(string)
@@ -51,7 +42,9 @@ type Options struct {
 	ShutdownTimeout time.Duration
 }
 
-// Server is a running roost.
+// Server is a running roost. Each subsystem (c2s.go, admin.go, ...) sets
+// itself up in New through a setup method that binds its listeners and
+// registers what Run starts and what shutdown stops.
 type Server struct {
 	opts     Options
 	cfg      config.Config
@@ -63,8 +56,27 @@ type Server struct {
 	c2s      *c2s.Server
 	started  time.Time
 
-	c2sLns, c2sTLSLns []net.Listener
-	adminLn           net.Listener
+	// Filled by setupModules for setupC2S.
+	c2sFeatures, preAuthFeatures []*xmlstream.Element
+	preAuth                      c2s.PreAuthHandler
+
+	listeners map[string][]net.Listener // bound, by listener name
+	jobs      []job                     // started by Run
+	stops     []stop                    // run in order at shutdown
+	closers   []func()                  // release resources, last first
+}
+
+// job is a goroutine owned by Run. It must return when ctx is done (or
+// when its stop has run).
+type job struct {
+	name string
+	run  func(ctx context.Context) error
+}
+
+// stop is one step of a graceful shutdown.
+type stop struct {
+	name string
+	fn   func(ctx context.Context) error
 }
 
 // New opens the store, prepares certificates and binds every listener.
@@ -77,7 +89,7 @@ func New(opts Options) (_ *Server, err error) {
 	if opts.ShutdownTimeout <= 0 {
 		opts.ShutdownTimeout = 10 * time.Second
 	}
-	s := &Server{opts: opts, cfg: cfg, log: opts.Logger, started: time.Now()}
+	s := &Server{opts: opts, cfg: cfg, log: opts.Logger, started: time.Now(), listeners: map[string][]net.Listener{}}
 	defer func() {
 		if err != nil {
 			s.closeAll()
@@ -91,24 +103,44 @@ func New(opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	st := s.store
+	s.closers = append(s.closers, func() {
+		if err := st.Close(); err != nil {
+			s.log.Error("closing the store", "err", err)
+		}
+	})
 	if s.accounts, err = NewAccounts(s.store, cfg.Domains); err != nil {
 		return nil, err
 	}
+	if err := s.setupCerts(); err != nil {
+		return nil, err
+	}
+	s.router = router.New(router.Options{
+		Domains:      cfg.Domains,
+		MaxResources: cfg.Limits.MaxResources,
+		Accounts:     s.accounts,
+		Logger:       s.log.With("component", "router"),
+	})
+	s.accounts.onDelete = func(j jid.JID) {
+		s.router.CloseUser(j, &stream.Error{Condition: stream.NotAuthorized, Text: "the account was deleted"})
+	}
+	for _, setup := range []func() error{s.setupModules, s.setupC2S, s.setupAdmin} {
+		if err := setup(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
 
+func (s *Server) setupCerts() error {
+	cfg := s.cfg
 	files := make([]certs.KeyPair, len(cfg.TLS.Certificates))
 	for i, c := range cfg.TLS.Certificates {
 		files[i] = certs.KeyPair{CertFile: c.CertFile, KeyFile: c.KeyFile}
 	}
-	// Service subdomains (conference., upload.) need certificates too.
-	var subs []string
-	for _, d := range cfg.Domains {
-		for _, label := range cfg.Subdomains {
-			subs = append(subs, label+"."+d)
-		}
-	}
-	s.certs, err = certs.New(certs.Options{
+	m, err := certs.New(certs.Options{
 		Domains:    cfg.Domains,
-		Subdomains: subs,
+		Subdomains: s.serviceNames(),
 		Source:     certs.Source(cfg.TLS.Source),
 		Files:      files,
 		ACME: certs.ACMEOptions{
@@ -123,61 +155,23 @@ func New(opts Options) (_ *Server, err error) {
 		Logger: s.log.With("component", "certs"),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("certificates: %w", err)
+		return fmt.Errorf("certificates: %w", err)
 	}
-
-	secret, err := s.secret("secret/sasl")
-	if err != nil {
-		return nil, err
-	}
-	s.router = router.New(router.Options{
-		Domains:      cfg.Domains,
-		MaxResources: cfg.Limits.MaxResources,
-		Accounts:     s.accounts,
-		Logger:       s.log.With("component", "router"),
-	})
-	s.accounts.onDelete = func(j jid.JID) {
-		s.router.CloseUser(j, &stream.Error{Condition: stream.NotAuthorized, Text: "the account was deleted"})
-	}
-	s.router.SetHandler(s.modules())
-
-	lim := cfg.Limits
-	s.c2s = c2s.New(c2s.Options{
-		Domains:              cfg.Domains,
-		TLS:                  s.certs.ServerTLSConfig("xmpp-client"),
-		SASLSecret:           secret,
-		AllowPlain:           cfg.C2S.SASLPlain,
-		StrictChannelBinding: cfg.C2S.StrictChannelBinding,
-		Limits:               xmlstream.Limits{MaxStanzaBytes: int(lim.MaxStanzaBytes), MaxDepth: lim.MaxDepth, MaxAttrs: lim.MaxAttributes},
-		NegotiationTimeout:   lim.NegotiationTimeout,
-		IdleTimeout:          lim.IdleTimeout,
-		KeepaliveInterval:    lim.KeepaliveInterval,
-		WriteTimeout:         lim.WriteTimeout,
-		QueueDepth:           lim.QueueDepth,
-		MaxAuthFailures:      lim.MaxAuthFailures,
-		ReadRate:             int(lim.ReadRateBytes),
-		ReadBurst:            int(lim.ReadBurstBytes),
-		MaxConnsPerIP:        lim.MaxConnectionsPerIP,
-		Logger:               s.log.With("component", "c2s"),
-	}, c2sRouter{s.router}, s.accounts)
-
-	if s.c2sLns, err = s.listen(ListenC2S, cfg.C2S.Listen); err != nil {
-		return nil, err
-	}
-	if s.c2sTLSLns, err = s.listen(ListenC2STLS, cfg.C2S.ListenTLS); err != nil {
-		return nil, err
-	}
-	if s.adminLn, err = admin.Listen(cfg.Admin.Socket, cfg.Admin.Group); err != nil {
-		return nil, err
-	}
-	return s, nil
+	s.certs = m
+	s.jobs = append(s.jobs, job{"certs", m.Run})
+	return nil
 }
 
-// modules builds the handlers for stanzas the server answers itself.
-func (s *Server) modules() router.Handler {
-	mux := router.NewMux()
-	mux.IQ(ping.NS, "ping", ping.Handler{})
-	return mux
+// serviceNames returns the service subdomains (conference., upload.) of
+// every hosted domain: they need certificates too.
+func (s *Server) serviceNames() []string {
+	var out []string
+	for _, d := range s.cfg.Domains {
+		for _, label := range s.cfg.Subdomains {
+			out = append(out, label+"."+d)
+		}
+	}
+	return out
 }
 
 // secret returns a random server secret kept in the store under key, made
@@ -200,28 +194,28 @@ func (s *Server) secret(key string) ([]byte, error) {
 	return v, nil
 }
 
+// listen binds the configured addresses for a listener name, unless
+// systemd passed sockets for it.
 func (s *Server) listen(name string, addrs []string) ([]net.Listener, error) {
-	if lns, ok := s.opts.Listeners[name]; ok {
-		return lns, nil
-	}
-	var lns []net.Listener
-	for _, a := range addrs {
-		ln, err := net.Listen("tcp", a)
-		if err != nil {
-			for _, l := range lns {
-				_ = l.Close()
+	lns, ok := s.opts.Listeners[name]
+	if !ok {
+		for _, a := range addrs {
+			ln, err := net.Listen("tcp", a)
+			if err != nil {
+				return nil, fmt.Errorf("listen for %s on %s: %w", name, a, err)
 			}
-			return nil, fmt.Errorf("listen for %s on %s: %w", name, a, err)
+			lns = append(lns, ln)
+			s.closers = append(s.closers, func() { _ = ln.Close() })
 		}
-		lns = append(lns, ln)
 	}
+	s.listeners[name] = lns
 	return lns, nil
 }
 
 // Addrs returns the bound addresses by listener name (for tests and logs).
 func (s *Server) Addrs() map[string][]net.Addr {
 	out := map[string][]net.Addr{}
-	for name, lns := range map[string][]net.Listener{ListenC2S: s.c2sLns, ListenC2STLS: s.c2sTLSLns} {
+	for name, lns := range s.listeners {
 		for _, ln := range lns {
 			out[name] = append(out[name], ln.Addr())
 		}
@@ -229,34 +223,40 @@ func (s *Server) Addrs() map[string][]net.Addr {
 	return out
 }
 
-// Run serves until ctx is done, then shuts down gracefully.
+// Run serves until ctx is done, then shuts down gracefully: every stop in
+// order (ending streams with system-shutdown), then the jobs are waited
+// for and the store is closed.
 func (s *Server) Run(ctx context.Context) error {
 	defer s.closeAll()
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.certs.Run(gctx) })
-	// Connections must outlive the signal to stop, so that Shutdown can
-	// end each stream with system-shutdown instead of cutting it.
-	connCtx := context.WithoutCancel(gctx)
-	for _, ln := range s.c2sLns {
-		g.Go(func() error { return ignoreClosed(s.c2s.Serve(connCtx, ln)) })
+	for _, j := range s.jobs {
+		g.Go(func() error {
+			if err := j.run(gctx); err != nil && !errors.Is(err, context.Canceled) {
+				return fmt.Errorf("%s: %w", j.name, err)
+			}
+			return nil
+		})
 	}
-	for _, ln := range s.c2sTLSLns {
-		g.Go(func() error { return ignoreClosed(s.c2s.ServeTLS(connCtx, ln)) })
+	names := make([]string, 0, len(s.listeners))
+	for n := range s.listeners {
+		names = append(names, n)
 	}
-	g.Go(func() error { return admin.Serve(gctx, s.adminLn, s.backend(), s.log.With("component", "admin")) })
-	s.log.Info("roost is ready", "version", s.opts.Version, "domains", s.cfg.Domains, "addrs", s.Addrs(),
+	sort.Strings(names)
+	s.log.Info("roost is ready", "version", s.opts.Version, "domains", s.cfg.Domains, "listeners", names, "addrs", s.Addrs(),
 		"start_s", time.Since(s.started).Seconds())
-	s.status("serving " + fmt.Sprint(s.cfg.Domains))
+	s.status(fmt.Sprintf("serving %v", s.cfg.Domains))
 
 	<-gctx.Done()
 	s.status("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	defer cancel()
-	if err := s.c2s.Shutdown(sctx); err != nil {
-		s.log.Warn("client streams did not all close in time", "err", err)
+	for _, st := range s.stops {
+		if err := st.fn(sctx); err != nil {
+			s.log.Warn("shutdown step did not finish cleanly", "step", st.name, "err", err)
+		}
 	}
 	err := g.Wait()
-	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		err = nil
 	}
 	return err
@@ -274,93 +274,8 @@ func (s *Server) status(msg string) {
 }
 
 func (s *Server) closeAll() {
-	for _, ln := range append(append([]net.Listener{}, s.c2sLns...), s.c2sTLSLns...) {
-		_ = ln.Close()
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
 	}
-	if s.adminLn != nil {
-		_ = s.adminLn.Close()
-		_ = os.Remove(s.cfg.Admin.Socket)
-	}
-	if s.store != nil {
-		if err := s.store.Close(); err != nil {
-			s.log.Error("closing the store", "err", err)
-		}
-		s.store = nil
-	}
-}
-
-func ignoreClosed(err error) error {
-	if errors.Is(err, c2s.ErrServerClosed) {
-		return nil
-	}
-	return err
-}
-
-// backend is the admin backend of a running server.
-func (s *Server) backend() admin.Backend { return backend{s} }
-
-type backend struct{ s *Server }
-
-func (b backend) AddUser(ctx context.Context, u, p string) error {
-	return b.s.accounts.AddUser(ctx, u, p)
-}
-func (b backend) DeleteUser(ctx context.Context, u string) error {
-	return b.s.accounts.DeleteUser(ctx, u)
-}
-func (b backend) SetPassword(ctx context.Context, u, p string) error {
-	return b.s.accounts.SetPassword(ctx, u, p)
-}
-func (b backend) Users(ctx context.Context) ([]string, error) { return b.s.accounts.Users(ctx) }
-
-func (b backend) Status(context.Context) (map[string]string, error) {
-	st := map[string]string{
-		"version":     b.s.opts.Version,
-		"domains":     fmt.Sprint(b.s.cfg.Domains),
-		"uptime":      time.Since(b.s.started).Round(time.Second).String(),
-		"sessions":    strconv.Itoa(b.s.router.SessionCount()),
-		"connections": strconv.Itoa(b.s.c2s.ConnCount()),
-	}
-	return st, nil
-}
-
-func (b backend) Backup(_ context.Context, w io.Writer, size func(int64) error) error {
-	return backupTo(b.s.store, b.s.cfg.DataDir, w, size)
-}
-
-// backupTo makes a consistent copy of st in a temporary file (so that its
-// size is known before it is sent), then streams it to w.
-func backupTo(st *store.Store, dir string, w io.Writer, size func(int64) error) error {
-	f, err := os.CreateTemp(dir, ".backup-*")
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	defer os.Remove(f.Name())
-	defer f.Close()
-	n, err := st.Backup(f)
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	if err := size(n); err != nil {
-		return err
-	}
-	_, err = io.Copy(w, f)
-	return err
-}
-
-// c2sRouter adapts the router to the interface c2s declares.
-type c2sRouter struct{ r *router.Router }
-
-func (a c2sRouter) Bind(ctx context.Context, full jid.JID, s c2s.Endpoint) error {
-	return a.r.Bind(ctx, full, s)
-}
-
-func (a c2sRouter) Unbind(ctx context.Context, full jid.JID, s c2s.Endpoint) {
-	a.r.Unbind(ctx, full, s)
-}
-
-func (a c2sRouter) FromClient(ctx context.Context, st *stanza.Stanza) error {
-	return a.r.FromClient(ctx, st)
+	s.closers = nil
 }

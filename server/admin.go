@@ -1,0 +1,80 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"roost/admin"
+	"roost/store"
+)
+
+func (s *Server) setupAdmin() error {
+	ln, err := admin.Listen(s.cfg.Admin.Socket, s.cfg.Admin.Group)
+	if err != nil {
+		return err
+	}
+	path := s.cfg.Admin.Socket
+	s.closers = append(s.closers, func() {
+		_ = ln.Close()
+		_ = os.Remove(path)
+	})
+	s.jobs = append(s.jobs, job{"admin", func(ctx context.Context) error {
+		return admin.Serve(ctx, ln, backend{s}, s.log.With("component", "admin"))
+	}})
+	return nil
+}
+
+// backend is the admin backend of a running server.
+type backend struct{ s *Server }
+
+func (b backend) AddUser(ctx context.Context, u, p string) error {
+	return b.s.accounts.AddUser(ctx, u, p)
+}
+func (b backend) DeleteUser(ctx context.Context, u string) error {
+	return b.s.accounts.DeleteUser(ctx, u)
+}
+func (b backend) SetPassword(ctx context.Context, u, p string) error {
+	return b.s.accounts.SetPassword(ctx, u, p)
+}
+func (b backend) Users(ctx context.Context) ([]string, error) { return b.s.accounts.Users(ctx) }
+
+func (b backend) Status(context.Context) (map[string]string, error) {
+	return map[string]string{
+		"version":     b.s.opts.Version,
+		"domains":     fmt.Sprint(b.s.cfg.Domains),
+		"uptime":      time.Since(b.s.started).Round(time.Second).String(),
+		"sessions":    strconv.Itoa(b.s.router.SessionCount()),
+		"connections": strconv.Itoa(b.s.c2s.ConnCount()),
+	}, nil
+}
+
+func (b backend) Backup(_ context.Context, w io.Writer, size func(int64) error) error {
+	return backupTo(b.s.store, b.s.cfg.DataDir, w, size)
+}
+
+// backupTo makes a consistent copy of st in a temporary file (so that its
+// size is known before it is sent), then streams it to w.
+func backupTo(st *store.Store, dir string, w io.Writer, size func(int64) error) error {
+	f, err := os.CreateTemp(dir, ".backup-*")
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	n, err := st.Backup(f)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := size(n); err != nil {
+		return err
+	}
+	_, err = io.Copy(w, f)
+	return err
+}

@@ -1,0 +1,93 @@
+package server
+
+import (
+	"context"
+	"errors"
+
+	"roost/c2s"
+	"roost/jid"
+	"roost/router"
+	"roost/stanza"
+	"roost/xmlstream"
+)
+
+// Listener names for client streams, as systemd socket units name them
+// (FileDescriptorName=).
+const (
+	ListenC2S    = "c2s"
+	ListenC2STLS = "c2s-tls"
+)
+
+func (s *Server) setupC2S() error {
+	secret, err := s.secret("secret/sasl")
+	if err != nil {
+		return err
+	}
+	cfg, lim := s.cfg, s.cfg.Limits
+	srv := c2s.New(c2s.Options{
+		Domains:              cfg.Domains,
+		TLS:                  s.certs.ServerTLSConfig("xmpp-client"),
+		SASLSecret:           secret,
+		AllowPlain:           cfg.C2S.SASLPlain,
+		StrictChannelBinding: cfg.C2S.StrictChannelBinding,
+		Limits:               xmlstream.Limits{MaxStanzaBytes: int(lim.MaxStanzaBytes), MaxDepth: lim.MaxDepth, MaxAttrs: lim.MaxAttributes},
+		NegotiationTimeout:   lim.NegotiationTimeout,
+		IdleTimeout:          lim.IdleTimeout,
+		KeepaliveInterval:    lim.KeepaliveInterval,
+		WriteTimeout:         lim.WriteTimeout,
+		QueueDepth:           lim.QueueDepth,
+		MaxAuthFailures:      lim.MaxAuthFailures,
+		ReadRate:             int(lim.ReadRateBytes),
+		ReadBurst:            int(lim.ReadBurstBytes),
+		MaxConnsPerIP:        lim.MaxConnectionsPerIP,
+		Features:             s.c2sFeatures,
+		PreAuth:              s.preAuth,
+		PreAuthFeatures:      s.preAuthFeatures,
+		Logger:               s.log.With("component", "c2s"),
+	}, c2sRouter{s.router}, s.accounts)
+	s.c2s = srv
+	plain, err := s.listen(ListenC2S, cfg.C2S.Listen)
+	if err != nil {
+		return err
+	}
+	direct, err := s.listen(ListenC2STLS, cfg.C2S.ListenTLS)
+	if err != nil {
+		return err
+	}
+	// Connections must outlive the signal to stop, so that Shutdown can
+	// end each stream with system-shutdown instead of cutting it.
+	for _, ln := range plain {
+		s.jobs = append(s.jobs, job{"c2s", func(ctx context.Context) error {
+			return ignoreClosed(srv.Serve(context.WithoutCancel(ctx), ln))
+		}})
+	}
+	for _, ln := range direct {
+		s.jobs = append(s.jobs, job{"c2s-tls", func(ctx context.Context) error {
+			return ignoreClosed(srv.ServeTLS(context.WithoutCancel(ctx), ln))
+		}})
+	}
+	s.stops = append(s.stops, stop{"c2s", srv.Shutdown})
+	return nil
+}
+
+func ignoreClosed(err error) error {
+	if errors.Is(err, c2s.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// c2sRouter adapts the router to the interface c2s declares.
+type c2sRouter struct{ r *router.Router }
+
+func (a c2sRouter) Bind(ctx context.Context, full jid.JID, s c2s.Endpoint) error {
+	return a.r.Bind(ctx, full, s)
+}
+
+func (a c2sRouter) Unbind(ctx context.Context, full jid.JID, s c2s.Endpoint) {
+	a.r.Unbind(ctx, full, s)
+}
+
+func (a c2sRouter) FromClient(ctx context.Context, st *stanza.Stanza) error {
+	return a.r.FromClient(ctx, st)
+}
