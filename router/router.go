@@ -268,23 +268,45 @@ func (r *Router) SetInterested(full jid.JID) {
 	}
 }
 
-// ResourceInfo describes one bound session of an account.
-type ResourceInfo struct {
-	JID        jid.JID
-	Available  bool
-	Priority   int
-	Presence   *xmlstream.Element
-	Interested bool
+// Connected returns the full JIDs of every session of the account bare.
+func (r *Router) Connected(bare jid.JID) []jid.JID {
+	return r.collect(bare, func(*resource) bool { return true })
 }
 
-// Resources returns the sessions bound to the account bare.
-func (r *Router) Resources(bare jid.JID) []ResourceInfo {
+// Available returns the full JIDs of the account's available resources.
+func (r *Router) Available(bare jid.JID) []jid.JID {
+	return r.collect(bare, func(res *resource) bool { return res.available })
+}
+
+// Interested returns the full JIDs of the account's sessions that asked
+// for the roster (RFC 6121 §2.1.6): roster pushes go to them.
+func (r *Router) Interested(bare jid.JID) []jid.JID {
+	return r.collect(bare, func(res *resource) bool { return res.interested })
+}
+
+// AvailablePresences returns the last broadcast presence of each available
+// resource of the account, with from set to the resource's full JID, for
+// answering probes (RFC 6121 §4.3.2).
+func (r *Router) AvailablePresences(bare jid.JID) []*xmlstream.Element {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	list := r.users[bare.Bare().String()]
-	out := make([]ResourceInfo, len(list))
-	for i, res := range list {
-		out[i] = ResourceInfo{JID: res.full, Available: res.available, Priority: res.priority, Presence: res.presence, Interested: res.interested}
+	var out []*xmlstream.Element
+	for _, res := range r.users[bare.Bare().String()] {
+		if res.available && res.presence != nil {
+			out = append(out, res.presence)
+		}
+	}
+	return out
+}
+
+func (r *Router) collect(bare jid.JID, keep func(*resource) bool) []jid.JID {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []jid.JID
+	for _, res := range r.users[bare.Bare().String()] {
+		if keep(res) {
+			out = append(out, res.full)
+		}
 	}
 	return out
 }
@@ -332,7 +354,8 @@ func (r *Router) CloseAll(reason error) {
 // FromClient handles a stanza sent by the local session st.From.
 func (r *Router) FromClient(ctx context.Context, st *stanza.Stanza) error {
 	if st.Kind == stanza.Presence && st.To.IsZero() && (st.Type == "" || st.Type == stanza.TypeUnavailable) {
-		r.SetPresence(st.From, st.Type == "", priority(st.El), st.El)
+		// Kept with its from stamped, ready to answer probes.
+		r.SetPresence(st.From, st.Type == "", priority(st.El), st.Element())
 	}
 	if r.intercept(ctx, r.outbound, st) {
 		return nil

@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"errors"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -405,3 +406,32 @@ type countingSession struct{ n int }
 
 func (c *countingSession) Send(*xmlstream.Element) bool { c.n++; return true }
 func (c *countingSession) Close(error)                  {}
+
+func TestResourceAccessors(t *testing.T) {
+	w := newWorld(t)
+	w.presence(t, "juliet@example.com/balcony", "3")
+	w.presence(t, "juliet@example.com/chamber", "unavailable")
+	w.r.SetInterested(mustJID(t, "juliet@example.com/garden"))
+	j := mustJID(t, "juliet@example.com")
+	names := func(js []jid.JID) string {
+		var s []string
+		for _, x := range js {
+			s = append(s, x.Resource())
+		}
+		sort.Strings(s)
+		return strings.Join(s, ",")
+	}
+	if got := names(w.r.Connected(j)); got != "balcony,chamber,garden" {
+		t.Errorf("Connected = %s", got)
+	}
+	if got := names(w.r.Available(j)); got != "balcony" {
+		t.Errorf("Available = %s", got)
+	}
+	if got := names(w.r.Interested(j)); got != "garden" {
+		t.Errorf("Interested = %s", got)
+	}
+	p := w.r.AvailablePresences(j)
+	if len(p) != 1 || p[0].Get("from") != "juliet@example.com/balcony" || p[0].ChildText(xmlstream.NSClient, "priority") != "3" {
+		t.Errorf("AvailablePresences = %v; want balcony's presence stamped with its full JID", p)
+	}
+}

@@ -86,7 +86,7 @@ func TestInteropSlixmppBadPassword(t *testing.T) {
 // and chat.
 func TestInteropBadInput(t *testing.T) {
 	ca := xmpptest.NewCA(t)
-	r := startRoost(t, "127.0.0.2", "a.example", ca, func(c *roostConfig) { c.extraLimits = "max_stanza_bytes = 16384" })
+	r := startRoost(t, "127.0.0.2", "a.example", ca, func(c *roostConfig) { c.Limits = "max_stanza_bytes = 16384" })
 	r.AddUser(t, "alice", "alice-secret")
 	r.AddUser(t, "bob", "bob-secret")
 	r.AddUser(t, "mallory", "mallory-secret")

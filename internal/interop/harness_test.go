@@ -50,24 +50,32 @@ type Roost struct {
 	exited     chan error
 }
 
-// roostConfig is the TOML a test server runs with; extra is appended
-// inside the top level (before any table) and tables go in tables.
+// roostConfig adjusts the configuration a test server runs with. Each
+// field is TOML text placed inside its table; empty fields keep the
+// defaults written by startRoost.
 type roostConfig struct {
-	extraLimits string
-	tables      string
+	Top    string // top-level keys (before any table)
+	TLS    string // replaces the [tls] body (default: files from the test CA)
+	C2S    string // added to [c2s]
+	S2S    string // replaces the [s2s] body (default: enabled = false)
+	Limits string // the [limits] body
+	Tables string // further tables, appended
 }
 
 func startRoost(t *testing.T, ip, domain string, ca *xmpptest.CA, mods ...func(*roostConfig)) *Roost {
 	t.Helper()
 	dir := t.TempDir()
-	var rc roostConfig
+	certFile, keyFile := ca.IssueFiles(t, dir, domain, "conference."+domain, "upload."+domain)
+	rc := roostConfig{
+		TLS: fmt.Sprintf("source = \"files\"\n[[tls.certificate]]\ncert_file = %q\nkey_file = %q\n", certFile, keyFile),
+		S2S: "enabled = false\n",
+	}
 	for _, m := range mods {
 		m(&rc)
 	}
-	certFile, keyFile := ca.IssueFiles(t, dir, domain, "conference."+domain, "upload."+domain)
 	cfg := fmt.Sprintf(`domains = [%q]
 data_dir = %q
-
+%s
 [log]
 level = "debug"
 
@@ -75,22 +83,17 @@ level = "debug"
 socket = %q
 
 [tls]
-source = "files"
-[[tls.certificate]]
-cert_file = %q
-key_file = %q
-
+%s
 [c2s]
 listen = ["%s:5222"]
 listen_tls = ["%s:5223"]
-
+%s
 [s2s]
-enabled = false
-
+%s
 [limits]
 %s
 %s
-`, domain, filepath.Join(dir, "data"), filepath.Join(dir, "admin.sock"), certFile, keyFile, ip, ip, rc.extraLimits, rc.tables)
+`, domain, filepath.Join(dir, "data"), rc.Top, filepath.Join(dir, "admin.sock"), rc.TLS, ip, ip, rc.C2S, rc.S2S, rc.Limits, rc.Tables)
 	path := filepath.Join(dir, "roost.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
