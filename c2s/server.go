@@ -67,7 +67,7 @@ type Options struct {
 	KeepaliveInterval time.Duration
 	// WriteTimeout bounds every write (30s).
 	WriteTimeout time.Duration
-	// QueueDepth is the most stanzas queued for a client (256).
+	// QueueDepth is the most stanzas queued for a client (1024).
 	QueueDepth int
 	// MaxAuthFailures ends the stream after this many SASL failures (3).
 	MaxAuthFailures int
@@ -109,7 +109,7 @@ func (o *Options) setDefaults() {
 		o.PingTimeout = o.IdleTimeout
 	}
 	if o.QueueDepth <= 0 {
-		o.QueueDepth = 256
+		o.QueueDepth = 1024
 	}
 	if o.MaxAuthFailures <= 0 {
 		o.MaxAuthFailures = 3

@@ -187,7 +187,8 @@ type Limits struct {
 	// (RFC 6120 §6.4.5).
 	MaxAuthFailures int `toml:"max_auth_failures"`
 	// QueueDepth is the number of stanzas queued to one session before it
-	// is closed as too slow.
+	// is closed as too slow. It must exceed MaxOfflineMessages: stored
+	// messages arrive in one burst when the user logs in.
 	QueueDepth int `toml:"queue_depth"`
 	// MaxResources bounds concurrent sessions per account (RFC 6120 §7.6.2.1).
 	MaxResources int `toml:"max_resources"`
@@ -246,7 +247,7 @@ func Default() Config {
 			KeepaliveInterval:   60 * time.Second,
 			WriteTimeout:        30 * time.Second,
 			MaxAuthFailures:     3,
-			QueueDepth:          256,
+			QueueDepth:          1024,
 			MaxResources:        10,
 			MaxOfflineMessages:  500,
 			MaxRosterItems:      1000,

@@ -445,6 +445,10 @@ func (v *validator) limits(l Limits) {
 	v.intRange("limits.max_resources", int64(l.MaxResources), 1, 1000, "")
 	v.intRange("limits.max_offline_messages", int64(l.MaxOfflineMessages), 0, 1000000, "")
 	v.intRange("limits.max_roster_items", int64(l.MaxRosterItems), 1, 100000, "")
+	if l.MaxOfflineMessages >= l.QueueDepth && l.QueueDepth >= 8 {
+		v.add("limits.max_offline_messages", errorf(ErrConflict, "%d: must be below limits.queue_depth (%d), as stored messages are delivered in one burst",
+			l.MaxOfflineMessages, l.QueueDepth), "limits.queue_depth")
+	}
 	rateOK := v.intRange("limits.read_rate_bytes", int64(l.ReadRateBytes), 1<<10, 1<<30, "")
 	burstOK := v.intRange("limits.read_burst_bytes", int64(l.ReadBurstBytes), 1<<10, 1<<30, "")
 	if rateOK && burstOK && l.ReadBurstBytes < l.ReadRateBytes {

@@ -29,7 +29,8 @@ type Session interface {
 // the server.
 //
 // For an IQ get or set, HandleStanza returns the result to send back, or
-// nil for an empty result. Returning a *stanza.Error sends that error;
+// nil for an empty result; stanza.ErrReplied says the handler has sent its
+// answer itself. Returning a *stanza.Error sends that error;
 // ErrNoHandler sends service-unavailable; any other error sends
 // internal-server-error and is logged. For other stanzas a returned element
 // is routed as is; errors are answered the same way unless the stanza is
@@ -564,6 +565,9 @@ func (r *Router) serve(ctx context.Context, st *stanza.Stanza) {
 		return
 	}
 	reply, err := r.handler.HandleStanza(ctx, st)
+	if errors.Is(err, stanza.ErrReplied) {
+		return
+	}
 	if err != nil {
 		r.replyErr(ctx, st, err)
 		return

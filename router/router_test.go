@@ -322,6 +322,9 @@ func TestHandlerContract(t *testing.T) {
 		{"no handler is service-unavailable", func(context.Context, *stanza.Stanza) (*xmlstream.Element, error) {
 			return nil, ErrNoHandler
 		}, `<iq type='get' id='1'><x xmlns='urn:x'/></iq>`, "iq:error:service-unavailable"},
+		{"a handler that replied itself gets nothing more", func(context.Context, *stanza.Stanza) (*xmlstream.Element, error) {
+			return nil, stanza.ErrReplied
+		}, `<iq type='get' id='1'><x xmlns='urn:x'/></iq>`, ""},
 		{"results to the server are not answered", func(context.Context, *stanza.Stanza) (*xmlstream.Element, error) {
 			return nil, errors.New("must not be called")
 		}, `<iq type='result' id='1'/>`, ""},

@@ -2,7 +2,6 @@ package server
 
 import (
 	"roost/module/ping"
-	"roost/router"
 )
 
 // setupModules builds the handlers for stanzas the server answers itself.
@@ -11,8 +10,6 @@ import (
 // stream features (s.c2sFeatures, s.preAuthFeatures) and a pre-auth
 // handler (s.preAuth).
 func (s *Server) setupModules() error {
-	mux := router.NewMux()
-	mux.IQ(ping.NS, "ping", ping.Handler{})
-	s.router.SetHandler(mux)
+	s.mux.IQ(ping.NS, "ping", ping.Handler{})
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"roost/c2s"
 	"roost/certs"
 	"roost/config"
+	"roost/im"
 	"roost/jid"
 	"roost/router"
 	"roost/store"
@@ -53,12 +54,18 @@ type Server struct {
 	accounts *Accounts
 	certs    *certs.Manager
 	router   *router.Router
+	mux      *router.Mux // handlers for server-answered stanzas; modules register on it
 	c2s      *c2s.Server
 	started  time.Time
 
-	// Filled by setupModules for setupC2S.
+	// Filled by setupModules and setupIM for setupC2S.
 	c2sFeatures, preAuthFeatures []*xmlstream.Element
 	preAuth                      c2s.PreAuthHandler
+	// isBlocked, when a blocking module is enabled, reports whether a
+	// user blocks an entity (XEP-0191); im leaves blocked contacts out of
+	// presence.
+	isBlocked func(user, other jid.JID) bool
+	im        *im.IM
 
 	listeners map[string][]net.Listener // bound, by listener name
 	jobs      []job                     // started by Run
@@ -121,10 +128,14 @@ func New(opts Options) (_ *Server, err error) {
 		Accounts:     s.accounts,
 		Logger:       s.log.With("component", "router"),
 	})
+	s.mux = router.NewMux()
+	s.router.SetHandler(s.mux)
 	s.accounts.onDelete = func(j jid.JID) {
 		s.router.CloseUser(j, &stream.Error{Condition: stream.NotAuthorized, Text: "the account was deleted"})
 	}
-	for _, setup := range []func() error{s.setupModules, s.setupC2S, s.setupAdmin} {
+	// Modules first (their interceptors run before im's), then im, then
+	// the protocol servers, which take the stream features both add.
+	for _, setup := range []func() error{s.setupModules, s.setupIM, s.setupC2S, s.setupAdmin} {
 		if err := setup(); err != nil {
 			return nil, err
 		}

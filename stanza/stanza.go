@@ -50,9 +50,17 @@ const (
 	TypeProbe        = "probe"
 )
 
-// ErrNotStanza is returned by [Parse] for a top-level element that is not a
-// stanza; on a stream this is the stream error unsupported-stanza-type.
-var ErrNotStanza = errors.New("stanza: not a stanza")
+// Errors.
+var (
+	// ErrNotStanza is returned by [Parse] for a top-level element that is
+	// not a stanza; on a stream this is the stream error
+	// unsupported-stanza-type.
+	ErrNotStanza = errors.New("stanza: not a stanza")
+	// ErrReplied is returned by a handler that has already sent its answer
+	// itself, because something must follow it in order (roster pushes
+	// after a roster result, RFC 6121 §2.6.3).
+	ErrReplied = errors.New("stanza: already answered")
+)
 
 // Stanza is a parsed stanza: its kind, addresses, id and type, and the
 // element they came from. The element's own to and from attributes may

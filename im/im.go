@@ -1,0 +1,198 @@
+package im
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"roost/jid"
+	"roost/stanza"
+	"roost/xmlstream"
+)
+
+// Store is what im needs from persistent storage; *store.Store satisfies
+// it. Users and contacts are bare JIDs in string form.
+type Store interface {
+	RosterItems(user string, fn func(contact string, item []byte) error) (ver uint64, err error)
+	RosterItem(user, contact string) (item []byte, found bool, err error)
+	UpdateRosterItem(user, contact string, fn func(old []byte) (new []byte, err error)) (ver uint64, changed bool, err error)
+	RosterChanges(user string, since uint64, fn func(contact string, item []byte) error) (ver uint64, ok bool, err error)
+	RosterCount(user string) (int, error)
+}
+
+// Router is what im needs from the session table; *router.Router
+// satisfies it.
+type Router interface {
+	Route(ctx context.Context, st *stanza.Stanza) error
+	Deliver(full jid.JID, el *xmlstream.Element) bool
+	Available(bare jid.JID) []jid.JID
+	Interested(bare jid.JID) []jid.JID
+	AvailablePresences(bare jid.JID) []*xmlstream.Element
+	SetInterested(full jid.JID)
+}
+
+// Options configure an IM.
+type Options struct {
+	Store  Store
+	Router Router
+	// MaxRosterItems bounds a roster (default 1000); subscription
+	// requests from strangers count too.
+	MaxRosterItems int
+	// Blocked reports whether user blocks other (XEP-0191): blocked
+	// contacts get no presence broadcasts and no probe answers.
+	Blocked func(user, other jid.JID) bool
+	// OnAvailable is called when a resource becomes available with a
+	// non-negative priority, after initial presence has been handled
+	// (offline messages are delivered then, XEP-0160).
+	OnAvailable func(ctx context.Context, full jid.JID)
+	Logger      *slog.Logger
+}
+
+// IM handles rosters, subscriptions and presence. See the package
+// documentation.
+type IM struct {
+	st       Store
+	r        Router
+	maxItems int
+	blocked  func(user, other jid.JID) bool
+	onAvail  func(ctx context.Context, full jid.JID)
+	log      *slog.Logger
+	pushID   atomic.Uint64
+
+	mu       sync.Mutex
+	sessions map[string]*session            // full JID → presence state
+	errored  map[string]map[string]struct{} // user → contacts that sent presence errors
+}
+
+// session is what im remembers about one resource's presence.
+type session struct {
+	initial  bool               // initial presence handled; reset by unavailable
+	directed map[string]jid.JID // directed presence recipients (§4.6)
+}
+
+// New returns an IM.
+func New(opts Options) *IM {
+	m := &IM{
+		st:       opts.Store,
+		r:        opts.Router,
+		maxItems: opts.MaxRosterItems,
+		blocked:  opts.Blocked,
+		onAvail:  opts.OnAvailable,
+		log:      opts.Logger,
+		sessions: make(map[string]*session),
+		errored:  make(map[string]map[string]struct{}),
+	}
+	if m.maxItems <= 0 {
+		m.maxItems = 1000
+	}
+	if m.blocked == nil {
+		m.blocked = func(jid.JID, jid.JID) bool { return false }
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	return m
+}
+
+// Stream features that advertise roster versioning (§2.6) and
+// subscription pre-approval (§3.4).
+const (
+	nsRosterVer   = "urn:xmpp:features:rosterver"
+	nsPreApproval = "urn:xmpp:features:pre-approval"
+)
+
+// Features returns the stream features im adds after authentication.
+func (m *IM) Features() []*xmlstream.Element {
+	return []*xmlstream.Element{xmlstream.New(nsRosterVer, "ver"), xmlstream.New(nsPreApproval, "sub")}
+}
+
+// Subscription returns the state of user's subscription with contact:
+// "none", "to", "from" or "both".
+func (m *IM) Subscription(_ context.Context, user, contact jid.JID) (string, error) {
+	it, err := m.item(user, contact)
+	if err != nil {
+		return "", err
+	}
+	return it.Sub.String(), nil
+}
+
+func (m *IM) item(user, contact jid.JID) (item, error) {
+	b, found, err := m.st.RosterItem(user.Bare().String(), contact.Bare().String())
+	if err != nil || !found {
+		return item{}, err
+	}
+	return decodeItem(b)
+}
+
+// update applies fn to user's item for contact in one store transaction.
+// fn returns the new item; wasInRoster tells whether the old one was
+// visible.
+func (m *IM) update(user, contact jid.JID, fn func(it item) item) (old, updated item, ver uint64, err error) {
+	ver, _, err = m.st.UpdateRosterItem(user.String(), contact.String(), func(b []byte) ([]byte, error) {
+		cur, err := decodeItem(b)
+		if err != nil {
+			return nil, err
+		}
+		old = cur
+		updated = fn(cur)
+		return updated.encode()
+	})
+	if err != nil {
+		return item{}, item{}, 0, fmt.Errorf("update roster item: %w", err)
+	}
+	return old, updated, ver, nil
+}
+
+// push sends a roster push for contact to the user's interested
+// resources (§2.1.6).
+func (m *IM) push(user jid.JID, itemEl *xmlstream.Element, ver string) {
+	for _, full := range m.r.Interested(user) {
+		m.r.Deliver(full, m.pushElement(full, itemEl, ver))
+	}
+}
+
+func (m *IM) pushElement(to jid.JID, itemEl *xmlstream.Element, ver string) *xmlstream.Element {
+	q := xmlstream.New(NSRoster, "query")
+	if ver != "" {
+		q.SetAttr("ver", ver)
+	}
+	q.Append(itemEl)
+	return xmlstream.New(xmlstream.NSClient, "iq").
+		SetAttr("type", stanza.TypeSet).
+		SetAttr("id", "push"+strconv.FormatUint(m.pushID.Add(1), 10)).
+		SetAttr("to", to.String()).
+		Append(q)
+}
+
+// pushItem pushes the new state of an item that changed.
+func (m *IM) pushItem(user, contact jid.JID, old, it item, ver uint64) {
+	switch {
+	case it.InRoster:
+		m.push(user, it.element(contact.String()), strconv.FormatUint(ver, 10))
+	case old.InRoster:
+		m.push(user, removedElement(contact.String()), strconv.FormatUint(ver, 10))
+	}
+}
+
+// route sends a stanza built by the server, logging failures: the router
+// answers delivery problems itself.
+func (m *IM) route(ctx context.Context, kind stanza.Kind, typ string, from, to jid.JID, el *xmlstream.Element) {
+	st := &stanza.Stanza{Kind: kind, Type: typ, From: from, To: to, El: el}
+	if err := m.r.Route(ctx, st); err != nil && !errors.Is(err, context.Canceled) {
+		m.log.LogAttrs(ctx, slog.LevelWarn, "routing presence", slog.String("to", to.String()), slog.Any("err", err))
+	}
+}
+
+// presence builds a presence stanza with the given type (may be "").
+func presence(typ string, from, to jid.JID) *xmlstream.Element {
+	el := xmlstream.New(xmlstream.NSClient, "presence")
+	el.Attrs = make([]xmlstream.Attr, 0, 3)
+	if typ != "" {
+		el.SetAttr("type", typ)
+	}
+	return el.SetAttr("from", from.String()).SetAttr("to", to.String())
+}

@@ -1,0 +1,157 @@
+// Package offline keeps messages for users who are not online (XEP-0160)
+// and delivers them, oldest first and stamped with the time they arrived
+// (XEP-0203), when the user next becomes available with a non-negative
+// priority.
+//
+// The router offers [Offline.Intercept] the chat and normal messages that
+// found no available resource (RFC 6121 §8.5.2.2.1). Messages carrying
+// only chat states, or a no-store hint (XEP-0334), are dropped instead of
+// stored: nobody wants yesterday's "is typing". When a user's storage is
+// full the sender gets service-unavailable.
+//
+// Stored messages live in the store (they survive restarts) and are
+// deleted once handed to the user's session.
+package offline
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"roost/jid"
+	"roost/stanza"
+	"roost/xmlstream"
+)
+
+// Namespaces.
+const (
+	NSDelay      = "urn:xmpp:delay"
+	nsHints      = "urn:xmpp:hints"
+	nsChatStates = "http://jabber.org/protocol/chatstates"
+	// Feature is the disco feature of offline storage (XEP-0160 §6).
+	Feature = "msgoffline"
+)
+
+// Store is what offline needs from persistent storage; *store.Store
+// satisfies it. Users are bare JIDs in string form.
+type Store interface {
+	AppendOffline(user string, stanza []byte, stamp time.Time, limit int) (stored bool, err error)
+	Offline(user string, fn func(seq uint64, stamp time.Time, stanza []byte) error) error
+	DeleteOffline(user string, upTo uint64) error
+}
+
+// Deliverer hands an element to a bound session; *router.Router
+// satisfies it.
+type Deliverer interface {
+	Deliver(full jid.JID, el *xmlstream.Element) bool
+}
+
+// Options configure Offline.
+type Options struct {
+	Store  Store
+	Router Deliverer
+	// Max is the most messages kept per user (default 500).
+	Max    int
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Offline stores and delivers offline messages.
+type Offline struct {
+	st  Store
+	r   Deliverer
+	max int
+	now func() time.Time
+	log *slog.Logger
+}
+
+// New returns an Offline.
+func New(o Options) *Offline {
+	off := &Offline{st: o.Store, r: o.Router, max: o.Max, now: o.Now, log: o.Logger}
+	if off.max <= 0 {
+		off.max = 500
+	}
+	if off.now == nil {
+		off.now = time.Now
+	}
+	if off.log == nil {
+		off.log = slog.New(slog.DiscardHandler)
+	}
+	return off
+}
+
+// Intercept stores a message that found no available resource.
+func (o *Offline) Intercept(_ context.Context, st *stanza.Stanza) (bool, error) {
+	if st.Kind != stanza.Message || (st.Type != stanza.TypeChat && st.Type != stanza.TypeNormal) {
+		return false, nil
+	}
+	if !worthStoring(st.El) {
+		return true, nil
+	}
+	b := xmlstream.AppendElement(nil, st.Element(), "")
+	stored, err := o.st.AppendOffline(st.To.Bare().String(), b, o.now().UTC(), o.max)
+	if err != nil {
+		return true, err
+	}
+	if !stored {
+		return true, &stanza.Error{Type: stanza.Cancel, Condition: stanza.ServiceUnavailable, Text: "the recipient's offline storage is full"}
+	}
+	return true, nil
+}
+
+// worthStoring drops messages that are only about the moment: chat
+// states, or anything marked no-store (XEP-0334).
+func worthStoring(el *xmlstream.Element) bool {
+	content := false
+	for c := range el.Elements() {
+		switch {
+		case c.Name.Space == nsHints && (c.Name.Local == "no-store" || c.Name.Local == "no-permanent-store"):
+			return false
+		case c.Name.Space == nsHints && c.Name.Local == "store":
+			return true
+		case c.Name.Space == nsChatStates:
+		case c.Name.Local == "thread" && xmlstream.IsContentNamespace(c.Name.Space):
+		default:
+			content = true
+		}
+	}
+	return content
+}
+
+var errStop = errors.New("session gone")
+
+// Deliver sends the user's stored messages to the session full, oldest
+// first, each with a delay stamp, and deletes what was handed over.
+func (o *Offline) Deliver(ctx context.Context, full jid.JID) {
+	user := full.Bare().String()
+	var last uint64
+	err := o.st.Offline(user, func(seq uint64, stamp time.Time, b []byte) error {
+		el, err := xmlstream.Parse(b, xmlstream.Limits{})
+		if err != nil {
+			// A message we cannot read back is dropped, not retried
+			// forever.
+			o.log.LogAttrs(ctx, slog.LevelWarn, "unreadable offline message dropped", slog.String("user", user), slog.Any("err", err))
+			last = seq
+			return nil
+		}
+		delay := xmlstream.New(NSDelay, "delay").
+			SetAttr("from", full.Domain()).
+			SetAttr("stamp", stamp.UTC().Format("2006-01-02T15:04:05.000Z")).
+			AppendText("Offline Storage")
+		children := append(append(make([]xmlstream.Node, 0, len(el.Children)+1), el.Children...), xmlstream.Node{Elem: delay})
+		if !o.r.Deliver(full, el.WithChildren(children)) {
+			return errStop
+		}
+		last = seq
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		o.log.LogAttrs(ctx, slog.LevelError, "reading offline messages", slog.String("user", user), slog.Any("err", err))
+	}
+	if last > 0 {
+		if err := o.st.DeleteOffline(user, last); err != nil {
+			o.log.LogAttrs(ctx, slog.LevelError, "deleting delivered offline messages", slog.String("user", user), slog.Any("err", err))
+		}
+	}
+}
