@@ -48,6 +48,7 @@ type Roost struct {
 	cmd        *exec.Cmd
 	log        *syncBuffer
 	exited     chan error
+	starts     int
 }
 
 // roostConfig adjusts the configuration a test server runs with. Each
@@ -98,16 +99,25 @@ listen_tls = ["%s:5223"]
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := &Roost{IP: ip, Domain: domain, Dir: dir, Config: path, log: &syncBuffer{}, exited: make(chan error, 1)}
-	r.cmd = exec.Command(roostBin, "serve", "-config", path)
+	r := &Roost{IP: ip, Domain: domain, Dir: dir, Config: path, log: &syncBuffer{}}
+	t.Cleanup(func() { r.stop(t) })
+	r.start(t)
+	return r
+}
+
+// start runs the server process and waits until it is ready.
+func (r *Roost) start(t *testing.T) {
+	t.Helper()
+	r.exited = make(chan error, 1)
+	r.cmd = exec.Command(roostBin, "serve", "-config", r.Config)
 	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { r.exited <- r.cmd.Wait() }()
-	t.Cleanup(func() { r.stop(t) })
+	cmd, exited := r.cmd, r.exited
+	go func() { exited <- cmd.Wait() }()
 	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(r.log.String(), "roost is ready") {
+	for r.readyCount() <= r.starts {
 		select {
 		case err := <-r.exited:
 			t.Fatalf("roost exited before it was ready: %v\n%s", err, r.log)
@@ -117,11 +127,21 @@ listen_tls = ["%s:5223"]
 			t.Fatalf("roost not ready after 15s:\n%s", r.log)
 		}
 	}
-	return r
+	r.starts++
+}
+
+func (r *Roost) readyCount() int { return strings.Count(r.log.String(), "roost is ready") }
+
+// Restart stops the server with SIGTERM and starts it again on the same
+// configuration and data.
+func (r *Roost) Restart(t *testing.T) {
+	t.Helper()
+	r.stop(t)
+	r.start(t)
 }
 
 func (r *Roost) stop(t *testing.T) {
-	if r.cmd.ProcessState != nil {
+	if r.cmd == nil || r.cmd.ProcessState != nil {
 		return
 	}
 	_ = r.cmd.Process.Signal(syscall.SIGTERM)
@@ -153,10 +173,18 @@ func (r *Roost) AddUser(t *testing.T, user, password string) {
 	}
 }
 
-// slix runs a slixmpp scenario and returns the events it printed.
+// slix runs a scenario of testdata/slix.py and returns the events it
+// printed.
 func slix(t *testing.T, args ...string) []map[string]any {
 	t.Helper()
-	cmd := exec.Command("/usr/bin/python3", append([]string{"testdata/slix.py"}, args...)...)
+	return runPy(t, "testdata/slix.py", args...)
+}
+
+// runPy runs a slixmpp script with Debian's python (not a pyenv one on
+// PATH) and returns the JSON events it printed, one per line.
+func runPy(t *testing.T, script string, args ...string) []map[string]any {
+	t.Helper()
+	cmd := exec.Command("/usr/bin/python3", append([]string{script}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
