@@ -80,6 +80,13 @@ type SessionObserver interface {
 	SessionEnded(ctx context.Context, full jid.JID, wasAvailable bool)
 }
 
+// DeliveryObserver learns which sessions a message addressed to a local
+// account was handed to, for example to copy it to the account's other
+// sessions (XEP-0280).
+type DeliveryObserver interface {
+	MessageDelivered(ctx context.Context, st *stanza.Stanza, to []jid.JID)
+}
+
 // Errors.
 var (
 	// ErrNoHandler is returned by a Handler that does not serve a stanza.
@@ -121,6 +128,7 @@ type Router struct {
 	inbound   []Interceptor
 	offline   Interceptor
 	observers []SessionObserver
+	delivered []DeliveryObserver
 
 	mu    sync.RWMutex
 	users map[string][]*resource // bare JID → bound resources
@@ -166,6 +174,15 @@ func (r *Router) UseOffline(ic Interceptor) { r.offline = ic }
 
 // Observe adds a session observer.
 func (r *Router) Observe(o SessionObserver) { r.observers = append(r.observers, o) }
+
+// ObserveDeliveries adds a delivery observer.
+func (r *Router) ObserveDeliveries(o DeliveryObserver) { r.delivered = append(r.delivered, o) }
+
+func (r *Router) messageDelivered(ctx context.Context, st *stanza.Stanza, to []jid.JID) {
+	for _, o := range r.delivered {
+		o.MessageDelivered(ctx, st, to)
+	}
+}
 
 // IsLocal reports whether domain is hosted here.
 func (r *Router) IsLocal(domain string) bool {
@@ -444,6 +461,9 @@ func (r *Router) noSuchUser(ctx context.Context, st *stanza.Stanza) {
 // toFull applies RFC 6121 §8.5.3.
 func (r *Router) toFull(ctx context.Context, st *stanza.Stanza) {
 	if r.Deliver(st.To, st.Element()) {
+		if st.Kind == stanza.Message && len(r.delivered) > 0 {
+			r.messageDelivered(ctx, st, []jid.JID{st.To})
+		}
 		return
 	}
 	switch st.Kind {
@@ -478,12 +498,19 @@ func (r *Router) toBare(ctx context.Context, st *stanza.Stanza) {
 			return
 		}
 	}
-	var buf [8]Session
+	var buf [8]*resource
 	targets := r.pick(buf[:0], st)
 	if len(targets) > 0 {
 		el := st.Element()
-		for _, s := range targets {
-			s.Send(el)
+		for _, res := range targets {
+			res.sess.Send(el)
+		}
+		if st.Kind == stanza.Message && len(r.delivered) > 0 {
+			to := make([]jid.JID, len(targets))
+			for i, res := range targets {
+				to[i] = res.full
+			}
+			r.messageDelivered(ctx, st, to)
 		}
 		return
 	}
@@ -503,8 +530,10 @@ func (r *Router) toBare(ctx context.Context, st *stanza.Stanza) {
 	r.bounce(ctx, st, stanza.NewError(stanza.ServiceUnavailable, ""))
 }
 
-// pick chooses the sessions a stanza to a bare JID goes to.
-func (r *Router) pick(dst []Session, st *stanza.Stanza) []Session {
+// pick chooses the sessions a stanza to a bare JID goes to. A resource's
+// full JID and session never change once bound, so the caller may read
+// them without the lock.
+func (r *Router) pick(dst []*resource, st *stanza.Stanza) []*resource {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	list := r.users[st.To.Bare().String()]
@@ -512,13 +541,13 @@ func (r *Router) pick(dst []Session, st *stanza.Stanza) []Session {
 	case st.Kind == stanza.Presence:
 		for _, res := range list {
 			if res.available {
-				dst = append(dst, res.sess)
+				dst = append(dst, res)
 			}
 		}
 	case st.Type == stanza.TypeHeadline:
 		for _, res := range list {
 			if res.available && res.priority >= 0 {
-				dst = append(dst, res.sess)
+				dst = append(dst, res)
 			}
 		}
 	default:
@@ -533,7 +562,7 @@ func (r *Router) pick(dst []Session, st *stanza.Stanza) []Session {
 				best, dst = res.priority, dst[:0]
 			}
 			if res.priority == best {
-				dst = append(dst, res.sess)
+				dst = append(dst, res)
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"roost/im"
 	"roost/jid"
+	"roost/module/carbons"
 	"roost/module/offline"
 	"roost/router"
 )
@@ -38,5 +39,17 @@ func (s *Server) setupIM() error {
 	}
 	s.router.Observe(m)
 	s.c2sFeatures = append(s.c2sFeatures, m.Features()...)
+
+	// Message carbons (XEP-0280) keep a user's devices in step.
+	cb := carbons.New(s.router)
+	s.mux.IQ(carbons.NS, "enable", cb)
+	s.mux.IQ(carbons.NS, "disable", cb)
+	s.router.UseOutbound(router.InterceptorFunc(cb.InterceptOutbound))
+	s.router.ObserveDeliveries(cb)
+	s.router.Observe(cb)
+	s.discoFeatures = append(s.discoFeatures, cb.Features()...)
+	if s.cfg.Limits.MaxOfflineMessages > 0 {
+		s.discoFeatures = append(s.discoFeatures, offline.Feature)
+	}
 	return nil
 }

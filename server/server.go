@@ -66,6 +66,9 @@ type Server struct {
 	// presence.
 	isBlocked func(user, other jid.JID) bool
 	im        *im.IM
+	// discoFeatures are the service discovery features of what setupIM
+	// enables (disco reads them when asked, after setup).
+	discoFeatures []string
 
 	listeners map[string][]net.Listener // bound, by listener name
 	jobs      []job                     // started by Run

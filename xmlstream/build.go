@@ -1,6 +1,9 @@
 package xmlstream
 
-import "sync"
+import (
+	"sync"
+	"unicode/utf8"
+)
 
 // ref names a string while an element is being read: bytes of the scratch
 // data, or, when off < 0, an external string such as a namespace URI
@@ -127,6 +130,21 @@ func (sc *scratch) split(q ref) (prefix, local ref) {
 		}
 	}
 	return ref{off: q.off}, q
+}
+
+// ncNameStart reports whether the local part of a name starts with a
+// character a name may start with: the whole name was checked when read,
+// but not the part after its colon (XML Namespaces §3, NCName).
+func (sc *scratch) ncNameStart(local ref) bool {
+	b := sc.bytes(local)
+	if len(b) == 0 {
+		return false
+	}
+	if b[0] < utf8.RuneSelf {
+		return isNameStart(b[0]) && b[0] != ':'
+	}
+	r, _ := utf8.DecodeRune(b)
+	return isNameRune(r, true)
 }
 
 // lookup resolves a prefix (empty for the default namespace) against the

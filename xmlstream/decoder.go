@@ -560,7 +560,7 @@ func (d *Decoder) resolve(sc *scratch, q ref, a0 int, outer []binding) error {
 	sc.at = sc.at[:kept]
 
 	prefix, local := sc.split(q)
-	if local.n == 0 || (prefix.n == 0 && q.n > local.n) {
+	if local.n == 0 || (prefix.n == 0 && q.n > local.n) || !sc.ncNameStart(local) {
 		return d.errf(CondNotWellFormed, "malformed name")
 	}
 	if sc.eq(prefix, "xmlns") {
@@ -573,7 +573,7 @@ func (d *Decoder) resolve(sc *scratch, q ref, a0 int, outer []binding) error {
 	for i := a0; i < len(sc.at); i++ {
 		a := &sc.at[i]
 		p, l := sc.split(a.qname)
-		if l.n == 0 || (p.n == 0 && a.qname.n > l.n) {
+		if l.n == 0 || (p.n == 0 && a.qname.n > l.n) || !sc.ncNameStart(l) {
 			return d.errf(CondNotWellFormed, "malformed attribute name")
 		}
 		a.local = l

@@ -219,6 +219,8 @@ func TestReadErrors(t *testing.T) {
 		{"attribute without whitespace", Limits{}, `<message a='1'b='2'/>`, CondNotWellFormed},
 		{"empty prefix", Limits{}, `<:message/>`, CondNotWellFormed},
 		{"two colons", Limits{}, `<stream:a:b/>`, CondNotWellFormed},
+		{"local part starting with a digit", Limits{}, `<stream:0/>`, CondNotWellFormed},
+		{"attribute local part starting with a digit", Limits{}, `<message xmlns:a='urn:a' a:1='x'/>`, CondNotWellFormed},
 		{"xmlns prefix declared", Limits{}, `<message xmlns:xmlns='urn:x'/>`, CondNotWellFormed},
 		{"xml prefix rebound", Limits{}, `<message xmlns:xml='urn:x'/>`, CondNotWellFormed},
 		{"empty prefixed namespace", Limits{}, `<message xmlns:a=''/>`, CondNotWellFormed},

@@ -34,7 +34,10 @@ func appendElement(dst []byte, e *Element, def string, inContent bool) []byte {
 		dst = append(dst, ` xmlns="`...)
 		dst = AppendEscapedAttr(dst, e.Name.Space)
 		dst = append(dst, '"')
-		def, inContent = e.Name.Space, false
+		// A stanza nested in another namespace (a forwarded message)
+		// declares its content namespace; its own content-namespace
+		// children then inherit it whichever of the two they carry.
+		def, inContent = e.Name.Space, IsContentNamespace(e.Name.Space)
 	}
 	dst = appendAttrs(dst, e.Attrs)
 	if len(e.Children) == 0 {

@@ -40,6 +40,12 @@ func TestAppendElement(t *testing.T) {
 		contentNS: NSServer,
 		want:      `<message><forwarded xmlns="urn:xmpp:forward:0"><message xmlns="jabber:client"><body>x</body></message></forwarded></message>`,
 	}, {
+		name: "server stanza forwarded inside a client stanza",
+		el: New(NSClient, "message").Append(New("urn:xmpp:forward:0", "forwarded").Append(
+			New(NSClient, "message").Append(New(NSServer, "body").AppendText("x")))),
+		contentNS: NSClient,
+		want:      `<message><forwarded xmlns="urn:xmpp:forward:0"><message xmlns="jabber:client"><body>x</body></message></forwarded></message>`,
+	}, {
 		name:      "no namespace inside a stanza",
 		el:        New(NSClient, "message").Append(New("", "x")),
 		contentNS: NSClient,

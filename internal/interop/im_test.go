@@ -94,3 +94,17 @@ func TestInteropIM(t *testing.T) {
 		t.Errorf("after-restart events: %v", ev)
 	}
 }
+
+// TestInteropCarbons: with XEP-0280 enabled, alice's second device gets a
+// <received/> copy of what bob sends to her first device and a <sent/>
+// copy of what the first device sends, but nothing of a private message.
+func TestInteropCarbons(t *testing.T) {
+	ca := xmpptest.NewCA(t)
+	r := startRoost(t, "127.0.0.2", "a.example", ca)
+	r.AddUser(t, "alice", "alice-secret")
+	r.AddUser(t, "bob", "bob-secret")
+	ev := runPy(t, "testdata/slix_im.py", "carbons", "--host", r.IP, "--ca", ca.File)
+	if len(ev) != 1 || fmt.Sprint(ev[0]["seen"]) != "[[received bob to a1] [sent a1 to bob]]" {
+		t.Errorf("a2 saw carbons %v, want the received and the sent copy only", ev)
+	}
+}

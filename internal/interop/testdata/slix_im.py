@@ -204,15 +204,42 @@ async def after_restart(args):
     await asyncio.sleep(0.3)
 
 
+async def carbons(args):
+    """XEP-0280: alice's second device sees what her first one sends and
+    receives."""
+    a1 = await login(args, "alice@a.example/a1", "alice-secret", "a1")
+    a2 = await login(args, "alice@a.example/a2", "alice-secret", "a2")
+    b1 = await login(args, "bob@a.example/b1", "bob-secret", "b1")
+    for c in (a1, a2, b1):
+        c.register_plugin("xep_0280")
+    seen = []
+    a2.add_event_handler("carbon_received", lambda m: seen.append(("received", m["carbon_received"]["body"])))
+    a2.add_event_handler("carbon_sent", lambda m: seen.append(("sent", m["carbon_sent"]["body"])))
+    for c in (a1, a2):
+        await c["xep_0280"].enable()
+        await send_presence(c)
+    await send_presence(b1)
+    b1.send_message(mto="alice@a.example/a1", mbody="bob to a1", mtype="chat")
+    a1.send_message(mto="bob@a.example", mbody="a1 to bob", mtype="chat")
+    private = a1.make_message(mto="bob@a.example", mbody="private", mtype="chat")
+    private.append(ET.fromstring("<private xmlns='urn:xmpp:carbons:2'/>"))
+    private.send()
+    await asyncio.sleep(1.5)
+    emit(event="carbons", seen=sorted(seen))
+    for c in (a1, a2, b1):
+        c.disconnect()
+    await asyncio.sleep(0.3)
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("phase", choices=["befriend", "after-restart"])
+    p.add_argument("phase", choices=["befriend", "after-restart", "carbons"])
     p.add_argument("--host", required=True)
     p.add_argument("--ca", required=True)
     p.add_argument("--timeout", type=float, default=15)
     args = p.parse_args()
     try:
-        asyncio.run({"befriend": befriend, "after-restart": after_restart}[args.phase](args))
+        asyncio.run({"befriend": befriend, "after-restart": after_restart, "carbons": carbons}[args.phase](args))
     except Exception as e:
         emit(event="error", error=type(e).__name__ + ": " + str(e))
         sys.exit(1)

@@ -1,0 +1,206 @@
+// Package carbons keeps a user's devices in step (XEP-0280 Message
+// Carbons): a session that enables carbons gets a copy of each chat
+// message its account sends from another session (<sent/>) or receives
+// on another session (<received/>).
+//
+// Copies are made from two router hooks: an outbound interceptor that
+// never consumes (sent copies) and a delivery observer that learns which
+// sessions got a message (received copies go to the other enabled ones).
+// Which messages qualify follows XEP-0280 §6: chat messages, normal
+// messages with a body, MUC private messages, and chat states, receipts
+// and markers of those kinds; never groupchat, never anything carrying
+// <private/> or a no-copy hint (XEP-0334). The <private/> element is
+// removed before the message leaves (§7).
+//
+// The enabled set is per session, in memory, forgotten when the session
+// ends.
+package carbons
+
+import (
+	"context"
+	"sync"
+
+	"roost/jid"
+	"roost/stanza"
+	"roost/xmlstream"
+)
+
+// Namespaces.
+const (
+	NS        = "urn:xmpp:carbons:2"
+	nsForward = "urn:xmpp:forward:0"
+	nsHints   = "urn:xmpp:hints"
+	nsMUCUser = "http://jabber.org/protocol/muc#user"
+)
+
+// Router is what carbons needs from the session table; *router.Router
+// satisfies it.
+type Router interface {
+	Connected(bare jid.JID) []jid.JID
+	Deliver(full jid.JID, el *xmlstream.Element) bool
+}
+
+// Carbons tracks who enabled carbons and makes the copies.
+type Carbons struct {
+	r Router
+
+	mu      sync.Mutex
+	enabled map[string]struct{} // full JIDs
+}
+
+// New returns a Carbons.
+func New(r Router) *Carbons {
+	return &Carbons{r: r, enabled: make(map[string]struct{})}
+}
+
+// Features returns the disco features served.
+func (c *Carbons) Features() []string { return []string{NS} }
+
+// HandleStanza answers enable and disable requests (§4, §5).
+func (c *Carbons) HandleStanza(_ context.Context, st *stanza.Stanza) (*xmlstream.Element, error) {
+	if !st.To.IsZero() && !st.To.Equal(st.From.Bare()) {
+		return nil, stanza.NewError(stanza.Forbidden, "carbons are set for your own sessions")
+	}
+	if st.Type != stanza.TypeSet || st.From.Resource() == "" {
+		return nil, stanza.NewError(stanza.BadRequest, "")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch st.El.FirstChild().Name.Local {
+	case "enable":
+		c.enabled[st.From.String()] = struct{}{}
+	case "disable":
+		delete(c.enabled, st.From.String())
+	default:
+		return nil, stanza.NewError(stanza.BadRequest, "")
+	}
+	return nil, nil
+}
+
+// SessionEnded forgets a session's setting.
+func (c *Carbons) SessionEnded(_ context.Context, full jid.JID, _ bool) {
+	c.mu.Lock()
+	delete(c.enabled, full.String())
+	c.mu.Unlock()
+}
+
+// InterceptOutbound sends <sent/> copies of an eligible message a session
+// sends to the account's other enabled sessions. It never consumes.
+func (c *Carbons) InterceptOutbound(_ context.Context, st *stanza.Stanza) (bool, error) {
+	if st.Kind != stanza.Message {
+		return false, nil
+	}
+	if p := st.El.Child(NS, "private"); p != nil {
+		// §7: a private message is not copied, and the marker goes no
+		// further than this server.
+		st.El = without(st.El, p)
+		return false, nil
+	}
+	if !eligible(st) {
+		return false, nil
+	}
+	user := st.From.Bare()
+	for _, full := range c.targets(user, func(f jid.JID) bool { return f.Equal(st.From) || f.Equal(st.To) }) {
+		c.r.Deliver(full, wrap("sent", user, full, st))
+	}
+	return false, nil
+}
+
+// MessageDelivered sends <received/> copies of an eligible message
+// delivered to some of an account's sessions to its other enabled ones.
+func (c *Carbons) MessageDelivered(_ context.Context, st *stanza.Stanza, to []jid.JID) {
+	if !eligible(st) || st.El.Child(NS, "private") != nil {
+		return
+	}
+	user := st.To.Bare()
+	if st.From.Bare().Equal(user) {
+		return // the sender's own sessions got a <sent/> copy already
+	}
+	for _, full := range c.targets(user, func(f jid.JID) bool {
+		for _, d := range to {
+			if d.Equal(f) {
+				return true
+			}
+		}
+		return false
+	}) {
+		c.r.Deliver(full, wrap("received", user, full, st))
+	}
+}
+
+// targets returns the enabled sessions of user, less those skip excludes.
+func (c *Carbons) targets(user jid.JID, skip func(jid.JID) bool) []jid.JID {
+	var out []jid.JID
+	for _, full := range c.r.Connected(user) {
+		if skip(full) {
+			continue
+		}
+		c.mu.Lock()
+		_, on := c.enabled[full.String()]
+		c.mu.Unlock()
+		if on {
+			out = append(out, full)
+		}
+	}
+	return out
+}
+
+// eligible applies XEP-0280 §6.
+func eligible(st *stanza.Stanza) bool {
+	el := st.El
+	for ch := range el.Elements() {
+		switch {
+		case ch.Name.Space == nsHints && ch.Name.Local == "no-copy":
+			return false
+		case ch.Name.Space == NS:
+			return false // already a carbon, or private
+		}
+	}
+	switch st.Type {
+	case stanza.TypeChat:
+		return true
+	case stanza.TypeNormal:
+		return el.Child(el.Name.Space, "body") != nil || hasChatPayload(el)
+	}
+	// Groupchat never; errors neither: the server cannot tell which of
+	// them answer an eligible message, and a stray error on every device
+	// is worse than a missing one.
+	return false
+}
+
+// hasChatPayload reports chat states, receipts or markers, which belong to
+// a one-to-one conversation.
+func hasChatPayload(el *xmlstream.Element) bool {
+	for ch := range el.Elements() {
+		switch ch.Name.Space {
+		case "http://jabber.org/protocol/chatstates", "urn:xmpp:receipts", "urn:xmpp:chat-markers:0":
+			return true
+		case nsMUCUser:
+			return true // a MUC private message
+		}
+	}
+	return false
+}
+
+// wrap builds the carbon copy of st for the session to (§4.2, §4.3). The
+// forwarded message is written in jabber:client whatever stream it came
+// from (XEP-0297).
+func wrap(kind string, user, to jid.JID, st *stanza.Stanza) *xmlstream.Element {
+	inner := st.Element()
+	inner = &xmlstream.Element{Name: xmlstream.Name{Space: xmlstream.NSClient, Local: "message"}, Attrs: inner.Attrs, Children: inner.Children}
+	out := xmlstream.New(xmlstream.NSClient, "message")
+	out.Attrs = make([]xmlstream.Attr, 0, 3)
+	out.SetAttr("from", user.String()).SetAttr("to", to.String()).SetAttr("type", st.Type)
+	return out.Append(xmlstream.New(NS, kind).Append(xmlstream.New(nsForward, "forwarded").Append(inner)))
+}
+
+// without returns a copy of el lacking the child c.
+func without(el, c *xmlstream.Element) *xmlstream.Element {
+	children := make([]xmlstream.Node, 0, len(el.Children))
+	for _, n := range el.Children {
+		if n.Elem != c {
+			children = append(children, n)
+		}
+	}
+	return el.WithChildren(children)
+}
