@@ -259,32 +259,40 @@ func putBuf(bp *[]byte) {
 	bufPool.Put(bp)
 }
 
-// reader moves the read deadline forward on every read, so that any
+// maxSlack bounds how stale the read deadline may get: moving it costs a
+// timer update in the runtime on every read, and idle timeouts are
+// minutes long. The slack is also at most a quarter of the timeout, so a
+// session is never cut before three quarters of it passed in silence.
+const maxSlack = time.Second
+
+// reader moves the read deadline forward as data arrives, so that any
 // traffic, whitespace keepalives included, keeps a session alive, and
-// limits the sustained read rate.
+// limits the sustained read rate. Only the connection's reading goroutine
+// uses it.
 type reader struct {
 	nc    net.Conn
-	mu    sync.Mutex
 	idle  time.Duration
 	rate  int
 	burst int
 
+	moved  time.Time // when the deadline was last moved
+	slack  time.Duration
 	tokens float64
 	last   time.Time
 }
 
 func (r *reader) setIdle(d time.Duration) {
-	r.mu.Lock()
 	r.idle = d
-	r.mu.Unlock()
+	r.slack = min(maxSlack, d/4)
+	r.moved = time.Time{} // takes effect on the next read
 }
 
 func (r *reader) Read(p []byte) (int, error) {
-	r.mu.Lock()
-	idle := r.idle
-	r.mu.Unlock()
-	if idle > 0 {
-		_ = r.nc.SetReadDeadline(time.Now().Add(idle))
+	if r.idle > 0 {
+		if now := time.Now(); now.Sub(r.moved) >= r.slack {
+			_ = r.nc.SetReadDeadline(now.Add(r.idle))
+			r.moved = now
+		}
 	}
 	n, err := r.nc.Read(p)
 	if r.rate > 0 && n > 0 {
