@@ -10,6 +10,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -597,5 +598,52 @@ func (c *rawConn) expectStreamError(cond stream.Condition) {
 			}
 			return
 		}
+	}
+}
+
+// TestClosedStreamStopsProcessing: once the server has ended a stream,
+// stanzas the client keeps sending are not routed any more, and the
+// connection still ends within the linger time although data keeps
+// coming.
+func TestClosedStreamStopsProcessing(t *testing.T) {
+	h := newHarness(t, nil)
+	var routed atomic.Int64
+	h.router.onRoute = func(*stanza.Stanza) { routed.Add(1) }
+	c := h.mustLogin("juliet", "a")
+	h.router.mu.Lock()
+	ep := h.router.sessions["juliet@example.com/a"]
+	h.router.mu.Unlock()
+	stop := make(chan struct{})
+	flooded := make(chan struct{})
+	go func() {
+		defer close(flooded)
+		msg := []byte(`<message to='x@example.com'><body>flood</body></message>`)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if c.SendRaw(msg) != nil {
+				return
+			}
+		}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	ep.Close(&stream.Error{Condition: stream.SystemShutdown})
+	start := time.Now()
+	xmpptest.ExpectStreamError(t, c, stream.SystemShutdown)
+	before := routed.Load()
+	deadline := time.Now().Add(5 * time.Second)
+	for h.srv.ConnCount() > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	close(stop)
+	<-flooded
+	if n := h.srv.ConnCount(); n != 0 {
+		t.Fatalf("%d connections still open %v after the stream ended under a flood", n, time.Since(start))
+	}
+	if after := routed.Load(); after != before {
+		t.Errorf("%d stanzas routed after the stream error", after-before)
 	}
 }

@@ -32,6 +32,7 @@ const lingerTime = 2 * time.Second
 // own goroutine until the writer starts.
 type conn struct {
 	srv       *Server
+	raw       net.Conn // the accepted connection
 	nc        net.Conn // the transport: raw, or TLS once negotiated
 	tc        *tls.Conn
 	directTLS bool
@@ -59,6 +60,7 @@ type conn struct {
 func (s *Server) newConn(nc net.Conn, directTLS bool) *conn {
 	c := &conn{
 		srv:       s,
+		raw:       nc,
 		nc:        nc,
 		directTLS: directTLS,
 		wake:      make(chan struct{}, 1),
@@ -76,7 +78,10 @@ func (c *conn) serve(ctx context.Context) {
 		if r := recover(); r != nil {
 			c.log.Error("panic serving connection", "panic", r, "stack", string(debug.Stack()))
 		}
-		_ = c.nc.Close()
+		// The closing stream tag has ended the stream; a TLS close_notify
+		// would add nothing but a write that can block for seconds on a
+		// peer that does not read.
+		_ = c.raw.Close()
 	}()
 	c.log.Debug("connected", "direct_tls", c.directTLS)
 	_ = c.nc.SetDeadline(time.Now().Add(c.srv.opts.NegotiationTimeout))

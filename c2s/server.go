@@ -272,7 +272,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		s.mu.Lock()
 		for c := range s.conns {
-			_ = c.nc.Close()
+			_ = c.raw.Close()
 		}
 		s.mu.Unlock()
 		return ctx.Err()

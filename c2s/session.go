@@ -71,7 +71,7 @@ func (c *conn) readLoop(ctx context.Context) (err error) {
 			err = &stream.Error{Condition: stream.InternalServerError}
 		}
 	}()
-	pinged := false
+	pinged, draining := false, false
 	for {
 		el, err := c.dec.ReadElement()
 		if err != nil {
@@ -88,6 +88,19 @@ func (c *conn) readLoop(ctx context.Context) (err error) {
 				continue
 			}
 			return err
+		}
+		if c.isClosing() {
+			// The stream is over (RFC 6120 §4.4): what the client still
+			// sends is read and dropped until it closes or the linger
+			// ends. Reading on, rather than closing at once, keeps the
+			// kernel from resetting the connection over unread data and
+			// losing the stream error on its way out.
+			if !draining {
+				draining = true
+				c.rd.setIdle(0)
+				_ = c.nc.SetReadDeadline(time.Now().Add(lingerTime))
+			}
+			continue
 		}
 		if pinged {
 			pinged = false

@@ -89,8 +89,9 @@
 // its results at the start, and every effect it has (the sequence number, the
 // record, the count) is inside the transaction, which is rolled back before a
 // retry. Results are read only after Batch returns. A batch waits up to
-// bbolt's MaxBatchDelay (10ms) for company; this is latency a user will not
-// notice on an offline message. Sequence numbers come from the offline
+// 2ms (MaxBatchDelay, lowered from bbolt's 10ms so that one sender is not
+// held to 100 messages a second) for company; this is latency a user will
+// not notice on an offline message. Sequence numbers come from the offline
 // bucket's sequence, so per-user order is commit order, and a per-user
 // counter in userstate makes the cap check O(1) and exact.
 //

@@ -158,6 +158,12 @@ func Open(path string, opts Options) (*Store, error) {
 	return open(path, opts, migrations())
 }
 
+// batchDelay is how long a batched write waits for company. bbolt's
+// default (10ms) caps one sender's offline messages at about 100 a
+// second, each waiting alone; 2ms still gathers concurrent senders into
+// one commit and its fsyncs.
+const batchDelay = 2 * time.Millisecond
+
 func open(path string, opts Options, migs []migration) (*Store, error) {
 	opts = opts.withDefaults()
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
@@ -172,6 +178,7 @@ func open(path string, opts Options, migs []migration) (*Store, error) {
 		_ = db.Close() // The size error is the one worth reporting.
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	db.MaxBatchDelay = batchDelay
 	if err := db.Update(func(tx *bbolt.Tx) error { return migrate(tx, migs) }); err != nil {
 		_ = db.Close() // The migration error is the one worth reporting.
 		return nil, fmt.Errorf("open store %s: %w", path, err)
