@@ -9,7 +9,7 @@ GOFLAGS_BUILD := -trimpath -buildvcs=false -ldflags "-s -w -buildid= -X main.ver
 BIN       := bin
 STATICCHECK := $(GO) tool -modfile=tools/go.mod staticcheck
 
-.PHONY: all build run test unit interop check cross fuzz bench clean
+.PHONY: all build run test unit interop check cross deb test-package fuzz bench clean
 
 all: build
 
@@ -36,15 +36,36 @@ check:
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags interop ./internal/interop/...
+	$(GO) vet -tags pkgtest ./internal/pkgtest/...
 	$(STATICCHECK) ./...
 	$(GO) test -count=1 -run 'TestImportsFlowDownwards|TestPackageDocs|TestServerDependencies' .
 
-# Static binaries for the Raspberry Pi family and amd64.
+# Static binaries for the Raspberry Pi family and amd64, as installed by
+# the .deb: they read /etc/roost/roost.toml when run without -config (and
+# fall back to the built-in defaults when it does not exist). armv6 (Pi
+# Zero and 1) needs GOARM=6: a GOARM=7 binary dies there with SIGILL.
+CROSS_FLAGS := -trimpath -buildvcs=false -ldflags "-s -w -buildid= -X main.version=$(VERSION) -X main.defaultConfig=/etc/roost/roost.toml"
 cross:
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64         $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/roost-linux-amd64 ./cmd/roost
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64         $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/roost-linux-arm64 ./cmd/roost
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7   $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/roost-linux-armv7 ./cmd/roost
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=6   $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/roost-linux-armv6 ./cmd/roost
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64         $(GO) build $(CROSS_FLAGS) -o $(BIN)/roost-linux-amd64 ./cmd/roost
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64         $(GO) build $(CROSS_FLAGS) -o $(BIN)/roost-linux-arm64 ./cmd/roost
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7   $(GO) build $(CROSS_FLAGS) -o $(BIN)/roost-linux-armv7 ./cmd/roost
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=6   $(GO) build $(CROSS_FLAGS) -o $(BIN)/roost-linux-armv6 ./cmd/roost
+
+# Debian packages for amd64, arm64 and armhf (which carries the GOARM=6
+# binary, so that one package runs on every Raspberry Pi), in $(BIN).
+DEB_VERSION ?= $(shell packaging/debversion.sh $(VERSION))
+deb: cross
+	packaging/build-deb.sh amd64 $(BIN)/roost-linux-amd64 $(DEB_VERSION) $(BIN)
+	packaging/build-deb.sh arm64 $(BIN)/roost-linux-arm64 $(DEB_VERSION) $(BIN)
+	packaging/build-deb.sh armhf $(BIN)/roost-linux-armv6 $(DEB_VERSION) $(BIN)
+
+# The packaging tests (root, qemu-user-static, lintian, debootstrap and
+# Debian's mirror; .ci/run installs them): reproducible builds, lintian,
+# the unit files, the ARM binaries and package tests under qemu, and
+# install, upgrade, remove and purge of the arm64 .deb in a Debian arm64
+# chroot. Not part of `make test`, which needs neither root nor a mirror.
+test-package:
+	$(GO) test -count=1 -tags pkgtest -timeout 40m -v ./internal/pkgtest/
 
 # A short run of every fuzz target (FUZZTIME each).
 FUZZTIME ?= 30s
@@ -57,7 +78,25 @@ fuzz:
 	done
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./xmlstream ./jid ./router ./stanza
+	$(GO) test -run '^$$' -bench . -benchmem ./xmlstream ./jid ./router ./stanza ./c2s ./loadtool
 
 clean:
 	rm -rf $(BIN)
+
+# Side by side: roost, Prosody 0.12, ejabberd 23.01 and the TLS floor on
+# loopback, the same accounts and loads on each (bench/peers/run.sh; it
+# installs the peers when missing). Prints the table and regenerates
+# docs/benchmarks.md; about ten minutes. Not part of `make test`.
+# BENCHFLAGS go to `roostbench suite`, e.g. BENCHFLAGS=-quick.
+.PHONY: bench-peers bench-profile
+bench-peers:
+	bench/peers/run.sh $(BENCHFLAGS)
+
+# CPU and heap profiles of roost under each load of bench-peers, written to
+# $(PROFILES) (go tool pprof bin/roostprof $(PROFILES)/msgs.cpu.pprof).
+PROFILES ?= bench-profiles
+bench-profile: build
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/roostprof ./bench/roostprof
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/roostbench ./cmd/roostbench
+	$(BIN)/roostbench suite -peers bench/peers -roost $(BIN)/roostprof -roost-cli $(BIN)/roost -servers roost -s2s=false \
+		-pprof 127.0.73.10:6060 -profiles $(PROFILES) $(BENCHFLAGS)

@@ -51,12 +51,15 @@ var allowed = map[string][]string{
 	// L5
 	"cmd/roost":      {"server", "admin", "config", "store", "systemd", "certs", "srv", "checkdns", "jid"},
 	"cmd/roostbench": {"internal/client", "jid", "xmlstream", "stanza", "stream", "sasl", "loadtool"},
+	// bench/roostprof is roost serve plus net/http/pprof, for profiling.
+	"bench/roostprof": {"server", "config"},
 	// Helpers for tests and tools.
 	"internal/client":   {"jid", "xmlstream", "stream", "sasl"},
 	"internal/xmpptest": {"jid", "xmlstream", "stanza", "stream", "internal/client"},
 	"internal/dnstest":  nil,
 	"internal/acmetest": nil,
 	"internal/interop":  {"*"},
+	"internal/pkgtest":  nil, // tests only, behind the pkgtest build tag
 }
 
 // testOnly are imported from _test.go files only.

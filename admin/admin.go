@@ -24,6 +24,7 @@ const (
 	OpUserList   = "user.list"
 	OpStatus     = "status"
 	OpBackup     = "backup"
+	OpCertStatus = "cert.status"
 )
 
 // Request is one admin request.
@@ -39,6 +40,30 @@ type Response struct {
 	Users  []string          `json:"users,omitempty"`
 	Status map[string]string `json:"status,omitempty"`
 	Size   int64             `json:"size,omitempty"`
+	Certs  []CertStatus      `json:"certs,omitempty"`
+}
+
+// CertStatus is the certificate served for one configured name (the
+// server's certs.Status, in the admin protocol's own type so that admin
+// depends on no other roost package).
+type CertStatus struct {
+	Name string `json:"name"`
+	// Source is "acme", "files" or "self-signed"; Fallback says the
+	// configured source has nothing for the name yet, so the self-signed
+	// certificate is served instead.
+	Source   string `json:"source"`
+	Fallback bool   `json:"fallback,omitempty"`
+	// Issuer is empty when no certificate exists yet.
+	Issuer      string    `json:"issuer,omitempty"`
+	NotBefore   time.Time `json:"not_before,omitzero"`
+	NotAfter    time.Time `json:"not_after,omitzero"`
+	Fingerprint string    `json:"fingerprint,omitempty"` // hex SHA-256 of the leaf
+	// NextAttempt is when an ACME renewal or retry is due.
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	// Advice says in plain words what to do about LastError or the source.
+	Advice string `json:"advice,omitempty"`
 }
 
 // Backend performs admin operations. User names are a bare JID or a
@@ -52,6 +77,8 @@ type Backend interface {
 	// Backup writes a consistent copy of the store and returns its size.
 	// size is called with the exact size before the first byte is written.
 	Backup(ctx context.Context, w io.Writer, size func(int64) error) error
+	// CertStatus reports the certificate served for every configured name.
+	CertStatus(ctx context.Context) ([]CertStatus, error)
 }
 
 // ErrRemote wraps an error reported by the server.
@@ -121,6 +148,10 @@ func Serve(ctx context.Context, ln net.Listener, b Backend, log *slog.Logger) er
 func serveConn(ctx context.Context, c net.Conn, b Backend) error {
 	_ = c.SetDeadline(time.Now().Add(time.Minute))
 	line, err := bufio.NewReader(io.LimitReader(c, maxRequest)).ReadBytes('\n')
+	if errors.Is(err, io.EOF) && len(line) == 0 {
+		// Client.Running probes the socket by connecting and closing.
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("read request: %w", err)
 	}
@@ -140,6 +171,8 @@ func serveConn(ctx context.Context, c net.Conn, b Backend) error {
 		resp.Users, err = b.Users(ctx)
 	case OpStatus:
 		resp.Status, err = b.Status(ctx)
+	case OpCertStatus:
+		resp.Certs, err = b.CertStatus(ctx)
 	case OpBackup:
 		_ = c.SetDeadline(time.Time{})
 		started := false
@@ -267,4 +300,10 @@ func (c Client) Backup(ctx context.Context, w io.Writer, size func(int64) error)
 		return fmt.Errorf("receive backup: got %d of %d bytes", n, resp.Size)
 	}
 	return nil
+}
+
+// CertStatus reports the certificates the running server serves.
+func (c Client) CertStatus(ctx context.Context) ([]CertStatus, error) {
+	resp, err := c.simple(ctx, Request{Op: OpCertStatus})
+	return resp.Certs, err
 }

@@ -12,12 +12,17 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 type fakeBackend struct {
-	mu    sync.Mutex
-	users map[string]string
-	data  []byte
+	mu      sync.Mutex
+	users   map[string]string
+	data    []byte
+	certs   []CertStatus
+	certErr error
 }
 
 func (f *fakeBackend) AddUser(_ context.Context, u, p string) error {
@@ -68,6 +73,12 @@ func (f *fakeBackend) Backup(_ context.Context, w io.Writer, size func(int64) er
 	}
 	_, err := w.Write(f.data)
 	return err
+}
+
+func (f *fakeBackend) CertStatus(context.Context) ([]CertStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.certs, f.certErr
 }
 
 func serve(t *testing.T, b Backend) (Client, string) {
@@ -138,6 +149,43 @@ func TestRoundTrip(t *testing.T) {
 	fi, err := os.Stat(path)
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("socket mode %v, %v; want 0600", fi.Mode().Perm(), err)
+	}
+}
+
+func TestCertStatus(t *testing.T) {
+	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	full := CertStatus{
+		Name: "d.example", Source: "acme", Issuer: "Pebble Intermediate CA", NotBefore: at, NotAfter: at.Add(time.Hour),
+		Fingerprint: "ab12", NextAttempt: at.Add(30 * time.Minute), LastError: "connection refused",
+		LastErrorAt: at.Add(time.Minute), Advice: "check the internet connection",
+	}
+	tests := []struct {
+		name    string
+		certs   []CertStatus
+		err     error
+		wantErr bool
+	}{
+		{"every field", []CertStatus{full, {Name: "upload.d.example", Source: "self-signed", Fallback: true}}, nil, false},
+		{"none", nil, nil, false},
+		{"backend error", nil, errors.New("certificates not set up"), true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := serve(t, &fakeBackend{users: map[string]string{}, certs: tc.certs, certErr: tc.err})
+			got, err := c.CertStatus(context.Background())
+			if tc.wantErr {
+				if !errors.Is(err, ErrRemote) {
+					t.Errorf("err = %v, want ErrRemote", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.certs, got); diff != "" {
+				t.Errorf("CertStatus (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

@@ -210,10 +210,11 @@ func (c *conn) stage(ctx context.Context) (restart bool, err error) {
 				}
 			case el.Is(xmlstream.NSClient, "iq") && c.srv.opts.PreAuth != nil:
 				reply := c.srv.opts.PreAuth.HandlePreAuth(ctx, c.domain, el)
-				if reply != nil {
-					if err := c.writeElement(reply); err != nil {
-						return false, err
-					}
+				if reply == nil {
+					return false, &stream.Error{Condition: stream.NotAuthorized, Text: "authenticate first"}
+				}
+				if err := c.writeElement(reply); err != nil {
+					return false, err
 				}
 			case el.Is(stream.NSTLS, "starttls"):
 				return false, &stream.Error{Condition: stream.PolicyViolation, Text: "TLS is already established"}

@@ -89,7 +89,9 @@ type Options struct {
 }
 
 // PreAuthHandler answers an IQ received on an encrypted but not yet
-// authenticated stream addressed to domain; it returns the reply element.
+// authenticated stream addressed to domain; it returns the reply element,
+// or nil for an IQ it does not serve, which ends the stream with
+// not-authorized.
 type PreAuthHandler interface {
 	HandlePreAuth(ctx context.Context, domain string, iq *xmlstream.Element) *xmlstream.Element
 }

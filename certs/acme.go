@@ -23,6 +23,9 @@ import (
 const (
 	// acmePrefix prefixes every autocert cache key in the BlobCache.
 	acmePrefix = "acme/"
+	// failurePrefix prefixes the last failed attempt of a name (JSON
+	// acmeFailure), kept so that it outlives the process for Inspect.
+	failurePrefix = "certstatus/"
 	// issuerRenewBefore is the RenewBefore of the short-lived issuing
 	// autocert.Managers. autocert starts a renewal timer for every certificate
 	// it issues and offers no way to stop it; with this value the timer fires
@@ -40,11 +43,52 @@ const (
 
 // acmeState is the ACME state of one name, guarded by Manager.mu.
 type acmeState struct {
-	cert     *tls.Certificate // nil until the first issuance
-	failures int              // consecutive failed attempts
-	next     time.Time        // next attempt: renewal time or retry time
-	lastErr  string
-	advice   string
+	cert      *tls.Certificate // nil until the first issuance
+	failures  int              // consecutive failed attempts
+	next      time.Time        // next attempt: renewal time or retry time
+	lastErr   string
+	lastErrAt time.Time
+	advice    string
+}
+
+// acmeFailure is the stored form of a name's last failed attempt.
+type acmeFailure struct {
+	Error  string    `json:"error"`
+	Advice string    `json:"advice"`
+	At     time.Time `json:"at"`
+}
+
+// loadFailure fills st with the last failure stored for name, if any. A
+// restart forgets the backoff, not what went wrong.
+func (m *Manager) loadFailure(name string, st *acmeState) {
+	data, ok, err := m.cache.Blob(failurePrefix + name)
+	if err != nil || !ok {
+		return
+	}
+	var f acmeFailure
+	if json.Unmarshal(data, &f) != nil {
+		return
+	}
+	st.lastErr, st.advice, st.lastErrAt = f.Error, f.Advice, f.At
+}
+
+// storeFailure records st's failure for name, or removes the record after a
+// success. It is best effort: the failure is logged and in Status anyway.
+// The caller holds m.mu.
+func (m *Manager) storeFailure(name string, st *acmeState) {
+	if st.lastErr == "" {
+		if err := m.cache.DeleteBlob(failurePrefix + name); err != nil {
+			m.log.Warn("cannot clear the stored ACME failure", "name", name, "err", err)
+		}
+		return
+	}
+	data, err := json.Marshal(acmeFailure{Error: st.lastErr, Advice: st.advice, At: st.lastErrAt})
+	if err == nil {
+		err = m.cache.PutBlob(failurePrefix+name, data)
+	}
+	if err != nil {
+		m.log.Warn("cannot store the ACME failure", "name", name, "err", err)
+	}
 }
 
 // initACME validates the ACME options, builds the HTTP transport trusting
@@ -73,6 +117,10 @@ func (m *Manager) initACME() error {
 	}
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	// A few requests every few weeks gain nothing from reused connections,
+	// and a kept-alive one still busy when Run ends would outlive it:
+	// CloseIdleConnections only closes idle ones.
+	base.DisableKeepAlives = true
 	m.acmeBase = base
 
 	// The challenge Manager only answers the CA: tls-alpn-01 in
@@ -94,6 +142,7 @@ func (m *Manager) initACME() error {
 	for _, name := range m.names {
 		st := &acmeState{next: now}
 		m.acmeState[name] = st
+		m.loadFailure(name, st)
 		c, err := m.loadACMECert(name, now)
 		if err != nil {
 			return err
@@ -105,7 +154,7 @@ func (m *Manager) initACME() error {
 		st.cert = c
 		st.next = m.renewAt(c.Leaf)
 	}
-	if len(missing) > 0 {
+	if len(missing) > 0 && !m.readOnly {
 		m.log.Warn("no ACME certificate yet, serving the self-signed certificate until one is obtained", "names", missing)
 	}
 	return nil
@@ -161,18 +210,21 @@ func (m *Manager) hostPolicy(_ context.Context, host string) error {
 // fallback before the first issuance.
 func (m *Manager) fillFromACME(s *served, now time.Time) {
 	st := m.acmeState[s.name]
-	s.nextAttempt = st.next
+	if !m.readOnly {
+		// Inspect knows no schedule: the server starts afresh.
+		s.nextAttempt = st.next
+	}
 	if st.cert == nil {
 		m.fillSelfSigned(s, true, "the first ACME certificate is obtained")
 		if st.lastErr != "" {
-			s.lastErr = st.lastErr
+			s.lastErr, s.lastErrAt = st.lastErr, st.lastErrAt
 			s.advice = st.advice + " (a self-signed certificate is served meanwhile)"
 		}
 		return
 	}
 	s.cert = st.cert
 	s.source = SourceACME
-	s.lastErr, s.advice = st.lastErr, st.advice
+	s.lastErr, s.lastErrAt, s.advice = st.lastErr, st.lastErrAt, st.advice
 	checkExpiry(s, now, "renewal keeps failing; fix the cause above")
 }
 

@@ -70,8 +70,9 @@ type ACMEOptions struct {
 }
 
 // BlobCache is the small key/value store certs keeps its state in: the ACME
-// account key and certificates (keys "acme/...") and the self-signed
-// certificate ("selfsigned/..."). *store.Store satisfies it, so everything
+// account key and certificates (keys "acme/..."), the last ACME failure of
+// each name ("certstatus/...") and the self-signed certificate
+// ("selfsigned/..."). *store.Store satisfies it, so everything
 // lives in the one bbolt file. Values are PEM and include private keys.
 type BlobCache interface {
 	// Blob returns the value stored under key, and false if there is none.
@@ -125,7 +126,11 @@ type Status struct {
 	// NextAttempt is, for SourceACME, when the next renewal or retry is due.
 	NextAttempt time.Time
 	// LastError is the last failure for this name, empty after a success.
+	// For SourceACME it survives a restart (it is kept in the BlobCache),
+	// so that [Inspect] can report it while the server is stopped.
 	LastError string
+	// LastErrorAt is when LastError happened, if known.
+	LastErrorAt time.Time
 	// Advice says in plain words what to do about LastError, or about a
 	// certificate clients will not trust.
 	Advice string
@@ -142,6 +147,8 @@ type Manager struct {
 	log      *slog.Logger
 	now      func() time.Time
 	acmeOpts ACMEOptions
+	// readOnly is set by Inspect: nothing is generated or written.
+	readOnly bool
 
 	// table is the immutable snapshot GetCertificate and Status read. Writers
 	// hold mu, build a new table and store it.
@@ -183,6 +190,7 @@ type served struct {
 	fallback    bool
 	nextAttempt time.Time
 	lastErr     string
+	lastErrAt   time.Time
 	advice      string
 }
 
@@ -201,7 +209,28 @@ const (
 // ones, the files, or the self-signed fallback. It does no network I/O; ACME
 // issuance starts with [Manager.Run].
 func New(opts Options) (*Manager, error) {
+	return newManager(opts, false)
+}
+
+// Inspect reports what a Manager made from opts would serve, in the order
+// of [Manager.Status], without writing to the cache or contacting a CA: the
+// stored ACME and self-signed certificates and the files. It is for
+// `roost cert status` while the server is stopped (bbolt then lets another
+// process read the store). A name with nothing stored yet has no Issuer and
+// says so in Advice; a certificate file that does not load is not an error
+// but the LastError of the names no loaded file covers. ACME
+// failures are those of the server's last attempts (no NextAttempt).
+func Inspect(opts Options) ([]Status, error) {
+	m, err := newManager(opts, true)
+	if err != nil {
+		return nil, err
+	}
+	return m.Status(), nil
+}
+
+func newManager(opts Options, readOnly bool) (*Manager, error) {
 	m := &Manager{
+		readOnly:     readOnly,
 		src:          opts.Source,
 		cache:        opts.Cache,
 		log:          opts.Logger,
@@ -254,9 +283,10 @@ func New(opts Options) (*Manager, error) {
 		}
 		for _, p := range opts.Files {
 			fs := &fileState{pair: p}
-			if err := fs.load(); err != nil {
+			if err := fs.load(); err != nil && !m.readOnly {
 				// At startup there is no previous certificate to keep
 				// serving, and the admin asked for these files: fail loudly.
+				// Inspect reports the error per name instead.
 				return nil, err
 			}
 			m.files = append(m.files, fs)
@@ -401,9 +431,11 @@ func (m *Manager) Status() []Status {
 			Fallback:    s.fallback,
 			NextAttempt: s.nextAttempt,
 			LastError:   s.lastErr,
+			LastErrorAt: s.lastErrAt,
 			Advice:      s.advice,
 		}
-		if leaf := s.cert.Leaf; leaf != nil {
+		if s.cert != nil && s.cert.Leaf != nil {
+			leaf := s.cert.Leaf
 			st.Issuer = leaf.Issuer.CommonName
 			if st.Issuer == "" {
 				st.Issuer = leaf.Issuer.String()
@@ -422,7 +454,7 @@ func (m *Manager) Status() []Status {
 // learn whether it is the self-signed fallback.
 func (m *Manager) Leaf(name string) (*x509.Certificate, bool) {
 	s, ok := m.table.Load().byName[normalizeHost(name)]
-	if !ok {
+	if !ok || s.cert == nil {
 		return nil, false
 	}
 	return s.cert.Leaf, true
@@ -485,6 +517,11 @@ func (m *Manager) fillSelfSigned(s *served, fallback bool, why string) {
 	s.cert = m.selfSigned
 	s.source = SourceSelfSigned
 	s.fallback = fallback
+	if s.cert == nil {
+		// Only in Inspect, before the server's first start.
+		s.advice = "no certificate stored yet: roost makes a self-signed one when it starts"
+		return
+	}
 	if m.selfErr != "" {
 		s.lastErr = m.selfErr
 		s.advice = "check that the database is writable; the self-signed certificate is regenerated on every start until it can be stored"
@@ -500,6 +537,9 @@ func (m *Manager) fillSelfSigned(s *served, fallback bool, why string) {
 // checkExpiry sets s.lastErr when the served certificate has expired and
 // nothing more specific was recorded.
 func checkExpiry(s *served, now time.Time, advice string) {
+	if s.cert == nil {
+		return
+	}
 	if leaf := s.cert.Leaf; leaf != nil && now.After(leaf.NotAfter) && s.lastErr == "" {
 		s.lastErr = fmt.Errorf("check %s: expired %s: %w", s.name, leaf.NotAfter.UTC().Format(time.RFC3339), ErrExpired).Error()
 		s.advice = advice

@@ -67,7 +67,16 @@
 // third of its lifetime, at most 30 days). A failed attempt is retried after
 // 2 minutes doubling up to an hour (±10%), which keeps within Let's Encrypt's
 // five failed validations per name and hour; Reload retries at once. Until a
-// renewal succeeds the current certificate stays in service.
+// renewal succeeds the current certificate stays in service. The last
+// failure of each name is kept in the BlobCache under "certstatus/", so that
+// it survives a restart and [Inspect] can show it.
+//
+// # Inspect
+//
+// [Inspect] builds the same table from the cache and files without writing
+// anything (no self-signed certificate is generated, no file error is
+// fatal) and without network I/O, for `roost cert status` while the server
+// is stopped.
 //
 // # Concurrency
 //

@@ -118,7 +118,17 @@ func (m *Manager) fillFromFiles(s *served, now time.Time) {
 		return
 	}
 	m.fillSelfSigned(s, true, "a certificate file covers "+s.name+": add the name to a certificate or configure another cert/key pair")
-	if s.lastErr == "" {
-		s.lastErr = fmt.Errorf("serve %s: %w", s.name, ErrNotCovered).Error()
+	if s.lastErr != "" {
+		return
+	}
+	s.lastErr = fmt.Errorf("serve %s: %w", s.name, ErrNotCovered).Error()
+	for _, fs := range m.files {
+		if fs.cert == nil && fs.err != nil {
+			// A pair that never loaded (only in Inspect) may be the one
+			// meant for this name: its error says more.
+			s.lastErr = fs.err.Error()
+			s.advice = "fix " + fs.pair.CertFile + " or " + fs.pair.KeyFile + "; " + s.advice
+			return
+		}
 	}
 }

@@ -123,6 +123,7 @@ func (m *Manager) acmePass(ctx context.Context) {
 			delay := m.backoff(st.failures)
 			st.next = now.Add(delay)
 			st.lastErr, st.advice = describeFailure(name, m.acmeOpts.DirectoryURL, err, problems)
+			st.lastErrAt = now
 			serving := "previous ACME certificate"
 			if st.cert == nil {
 				serving = "self-signed certificate"
@@ -133,10 +134,11 @@ func (m *Manager) acmePass(ctx context.Context) {
 			st.cert = c
 			st.failures = 0
 			st.next = m.renewAt(c.Leaf)
-			st.lastErr, st.advice = "", ""
+			st.lastErr, st.advice, st.lastErrAt = "", "", time.Time{}
 			m.log.Info("obtained ACME certificate", "name", name, "issuer", c.Leaf.Issuer.CommonName,
 				"not_after", c.Leaf.NotAfter, "renew_at", st.next)
 		}
+		m.storeFailure(name, st)
 		m.publishLocked()
 		m.mu.Unlock()
 	}

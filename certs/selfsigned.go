@@ -31,7 +31,8 @@ const (
 
 // ensureSelfSigned loads the persisted self-signed certificate, or generates
 // and persists a new one when there is none, it does not cover exactly the
-// configured names, or it is close to expiry. The caller holds m.mu.
+// configured names, or it is close to expiry. In read-only mode (Inspect)
+// it only loads. The caller holds m.mu.
 func (m *Manager) ensureSelfSigned() error {
 	now := m.now()
 	if m.selfSigned == nil {
@@ -48,7 +49,8 @@ func (m *Manager) ensureSelfSigned() error {
 			}
 		}
 	}
-	if m.selfSigned != nil && m.selfSignedFits(m.selfSigned.Leaf, now) {
+	if m.readOnly || m.selfSigned != nil && m.selfSignedFits(m.selfSigned.Leaf, now) {
+		// Inspect reports what is stored, fitting or not.
 		return nil
 	}
 	c, pemData, err := generateSelfSigned(m.names, now)

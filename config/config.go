@@ -103,14 +103,19 @@ type Certificate struct {
 type ACME struct {
 	// Directory is the ACME server's directory URL.
 	Directory string `toml:"directory"`
-	// Email is the account contact; the CA sends expiry warnings there.
+	// Email is the optional account contact (RFC 8555 §7.3); some CAs send
+	// expiry warnings there. Let's Encrypt needs none.
 	Email string `toml:"email"`
 	// CAFile holds extra PEM roots to trust for the ACME server itself
-	// (a private CA or a test server such as Pebble).
+	// (a private CA or a test server such as Pebble). Setting it also
+	// allows names a public CA refuses (.home.arpa, .internal, ...): a
+	// private CA may issue for them.
 	CAFile string `toml:"ca_file"`
-	// HTTPChallenge answers http-01 (RFC 8555 §8.3) on HTTPS.HTTPListen.
+	// HTTPChallenge answers http-01 (RFC 8555 §8.3) on HTTPS.HTTPListen,
+	// which defaults to "[::]:80" for it when the file leaves it out.
 	HTTPChallenge bool `toml:"http_challenge"`
-	// TLSALPNChallenge answers tls-alpn-01 (RFC 8737) on HTTPS.Listen.
+	// TLSALPNChallenge answers tls-alpn-01 (RFC 8737) on HTTPS.Listen,
+	// which defaults to "[::]:443" for it when the file leaves it out.
 	TLSALPNChallenge bool `toml:"tls_alpn_challenge"`
 	// RenewBefore is how long before expiry a certificate is renewed.
 	RenewBefore time.Duration `toml:"renew_before"`
@@ -158,9 +163,10 @@ type S2S struct {
 // HTTPS is the [https] table: optional web listeners.
 type HTTPS struct {
 	// Listen addresses take TLS and dispatch by ALPN (XMPP direct TLS,
-	// tls-alpn-01, HTTPS).
+	// tls-alpn-01, HTTPS: XEP-0156 host-meta and /health).
 	Listen []string `toml:"listen"`
-	// HTTPListen addresses take plain HTTP, for ACME http-01 only.
+	// HTTPListen addresses take plain HTTP: ACME http-01, and a redirect to
+	// https for everything else.
 	HTTPListen []string `toml:"http_listen"`
 }
 
@@ -307,11 +313,36 @@ func parse(name, dir string, data []byte) (Config, error) {
 		return Config{}, joinErrors(errs)
 	}
 	c.resolvePaths(dir)
+	c.acmeListeners(src)
 	errs = append(errs, validate(c, src)...)
 	if len(errs) > 0 {
 		return Config{}, joinErrors(errs)
 	}
 	return c, nil
+}
+
+// Listen addresses an enabled ACME challenge implies (RFC 8555 §8.3, RFC
+// 8737 §3: the CA connects to port 80 or 443 of the name).
+const (
+	acmeHTTPListen = "[::]:80"
+	acmeTLSListen  = "[::]:443"
+)
+
+// acmeListeners gives the web listeners their ACME defaults: when
+// tls.source is "acme" and the file does not mention https.http_listen
+// (https.listen), an enabled http-01 (tls-alpn-01) challenge listens on
+// every address at port 80 (443), so that `source = "acme"` and a domain
+// are a complete configuration. A list the file sets, even empty, is kept.
+func (c *Config) acmeListeners(src source) {
+	if c.TLS.Source != SourceACME {
+		return
+	}
+	if _, set := src.pos["https.http_listen"]; !set && c.TLS.ACME.HTTPChallenge {
+		c.HTTPS.HTTPListen = []string{acmeHTTPListen}
+	}
+	if _, set := src.pos["https.listen"]; !set && c.TLS.ACME.TLSALPNChallenge {
+		c.HTTPS.Listen = []string{acmeTLSListen}
+	}
 }
 
 // resolvePaths makes the file's relative paths relative to dir, and derives

@@ -242,6 +242,46 @@ func TestParse(t *testing.T) {
 			},
 		},
 		{
+			name: "acme with only a domain listens on port 80 for http-01",
+			file: "domains = [\"example.org\"]\n[tls]\nsource = \"acme\"\n",
+			want: func(c *Config) {
+				c.Domains = []string{"example.org"}
+				c.TLS.Source = SourceACME
+				c.HTTPS.HTTPListen = []string{"[::]:80"}
+			},
+		},
+		{
+			name: "acme tls-alpn-01 listens on port 443 unless the file says",
+			file: "domains = [\"example.org\"]\n[tls]\nsource = \"acme\"\n[tls.acme]\ntls_alpn_challenge = true\n" +
+				"[https]\nhttp_listen = [\"127.0.0.1:8080\"]\n",
+			want: func(c *Config) {
+				c.Domains = []string{"example.org"}
+				c.TLS.Source = SourceACME
+				c.TLS.ACME.TLSALPNChallenge = true
+				c.HTTPS.Listen = []string{"[::]:443"}
+				c.HTTPS.HTTPListen = []string{"127.0.0.1:8080"}
+			},
+		},
+		{
+			name: "acme from a private CA may issue for home names",
+			file: "domains = [\"pi.home.arpa\"]\n[tls]\nsource = \"acme\"\n[tls.acme]\n" +
+				"directory = \"https://ca.home.arpa/acme/directory\"\nca_file = \"roost.toml\"\n",
+			want: func(c *Config) {
+				c.Domains = []string{"pi.home.arpa"}
+				c.TLS.Source = SourceACME
+				c.TLS.ACME.Directory = "https://ca.home.arpa/acme/directory"
+				c.TLS.ACME.CAFile = "roost.toml"
+				c.HTTPS.HTTPListen = []string{"[::]:80"}
+			},
+		},
+		{
+			name: "no defaults without acme",
+			file: "[tls.acme]\ntls_alpn_challenge = true\n",
+			want: func(c *Config) {
+				c.TLS.ACME.TLSALPNChallenge = true
+			},
+		},
+		{
 			name: "acme with tls-alpn-01, inline and dotted tables",
 			file: "domains = [\"example.org\"]\ntls = { source = \"acme\", acme.email = \"me@example.org\", " +
 				"acme.http_challenge = false, acme.tls_alpn_challenge = true }\nhttps.listen = [\"0.0.0.0:443\"]\n",
@@ -449,14 +489,18 @@ func TestParseErrors(t *testing.T) {
 			name: "acme requirements",
 			file: "domains = [\"localhost\", \"pi.home.arpa\", \"example.org\"]\n[tls]\nsource = \"acme\"\n" +
 				"[tls.acme]\ndirectory = \"http://acme.example/dir\"\nrenew_before = \"4000h\"\n" +
-				"tls_alpn_challenge = true\n",
+				"tls_alpn_challenge = true\n[https]\nlisten = []\nhttp_listen = []\n",
 			want: "roost.toml:1: domains[0]: \"localhost\": an ACME CA cannot issue certificates for .localhost names (tls.source is \"acme\")\n" +
 				"roost.toml:1: domains[1]: \"pi.home.arpa\": an ACME CA cannot issue certificates for .home.arpa names (tls.source is \"acme\")\n" +
-				"roost.toml:3: https.http_listen: needed by tls.acme.http_challenge: listen where the CA's port 80 connections arrive, such as [\"[::]:80\"]\n" +
-				"roost.toml:3: tls.acme.email: needed when tls.source is \"acme\", so that the CA can reach you about your certificates\n" +
 				"roost.toml:5: tls.acme.directory: \"http://acme.example/dir\": want an https:// URL\n" +
 				"roost.toml:6: tls.acme.renew_before: 4000h: must be from 1h to 2160h\n" +
-				"roost.toml:7: https.listen: needed by tls.acme.tls_alpn_challenge: listen where the CA's port 443 connections arrive, such as [\"[::]:443\"]",
+				"roost.toml:9: https.listen: needed by tls.acme.tls_alpn_challenge: listen where the CA's port 443 connections arrive, such as [\"[::]:443\"]\n" +
+				"roost.toml:10: https.http_listen: needed by tls.acme.http_challenge: listen where the CA's port 80 connections arrive, such as [\"[::]:80\"]",
+		},
+		{
+			name: "a private CA still cannot issue for single-label names",
+			file: "domains = [\"localhost\"]\n[tls]\nsource = \"acme\"\n[tls.acme]\nca_file = \"roost.toml\"\n",
+			want: "roost.toml:1: domains[0]: \"localhost\": an ACME CA cannot issue certificates for .localhost names (tls.source is \"acme\")",
 		},
 		{
 			name: "acme without a challenge",

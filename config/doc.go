@@ -69,8 +69,14 @@
 //   - limits and durations within sane bounds; limits.max_stanza_bytes at
 //     least 10000, which RFC 6120 §13.12 requires servers to accept.
 //   - tls.source "files" needs at least one [[tls.certificate]] whose files
-//     exist; "acme" needs an email, public domains, and a listener for an
-//     enabled challenge (RFC 8555 §8.3, RFC 8737).
+//     exist; "acme" needs public domains (unless tls.acme.ca_file names a
+//     private CA, which may issue for .home.arpa and the like), a listener
+//     for an enabled challenge (RFC 8555 §8.3, RFC 8737), and an email only
+//     if one is given to be a valid address. Parse gives an enabled
+//     challenge its standard port, https.http_listen = ["[::]:80"] for
+//     http-01 and https.listen = ["[::]:443"] for tls-alpn-01, when the
+//     file does not mention the list, so that a domain and
+//     `source = "acme"` are a complete configuration.
 //
 // Validation looks at the file system only to check that named files exist.
 //

@@ -212,18 +212,18 @@ func (v *validator) tls(c Config) {
 	if t.Source != SourceACME {
 		return
 	}
-	if a.Email == "" {
-		v.add("tls.acme.email",
-			errorf(ErrMissing, `needed when tls.source is "acme", so that the CA can reach you about your certificates`),
-			"tls.source")
-	} else if addr, err := mail.ParseAddress(a.Email); err != nil || addr.Name != "" || addr.Address != a.Email {
-		v.add("tls.acme.email", errorf(ErrInvalid, "%q: not an email address", a.Email))
+	// The contact is optional (RFC 8555 §7.3); Let's Encrypt needs none.
+	if a.Email != "" {
+		if addr, err := mail.ParseAddress(a.Email); err != nil || addr.Name != "" || addr.Address != a.Email {
+			v.add("tls.acme.email", errorf(ErrInvalid, "%q: not an email address", a.Email))
+		}
 	}
 	v.file("tls.acme.ca_file", a.CAFile, false)
 	// A public CA validates names by connecting to them (RFC 8555 §8), so
-	// it cannot issue for names that exist only at home.
+	// it cannot issue for names that exist only at home. A private CA (one
+	// whose root ca_file adds) may.
 	for i, d := range c.Domains {
-		if special := specialUse(d); special != "" {
+		if special := specialUse(d); special != "" && (a.CAFile == "" || !strings.Contains(d, ".")) {
 			v.add(indexPath("domains", i), errorf(ErrInvalid,
 				"%q: an ACME CA cannot issue certificates for %s names (tls.source is \"acme\")", d, special),
 				"tls.source")

@@ -78,3 +78,8 @@ func backupTo(st *store.Store, dir string, w io.Writer, size func(int64) error) 
 	_, err = io.Copy(w, f)
 	return err
 }
+
+// CertStatus reports the certificates served now (certs.Manager.Status).
+func (b backend) CertStatus(context.Context) ([]admin.CertStatus, error) {
+	return adminCertStatus(b.s.certs.Status()), nil
+}

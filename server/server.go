@@ -20,6 +20,7 @@ import (
 	"roost/im"
 	"roost/jid"
 	"roost/router"
+	"roost/s2s"
 	"roost/store"
 	"roost/stream"
 	"roost/xmlstream"
@@ -56,6 +57,7 @@ type Server struct {
 	router   *router.Router
 	mux      *router.Mux // handlers for server-answered stanzas; modules register on it
 	c2s      *c2s.Server
+	s2s      *s2s.Server // nil when federation is disabled
 	started  time.Time
 
 	// Filled by setupModules and setupIM for setupC2S.
@@ -66,8 +68,8 @@ type Server struct {
 	// presence.
 	isBlocked func(user, other jid.JID) bool
 	im        *im.IM
-	// discoFeatures are the service discovery features of what setupIM
-	// enables (disco reads them when asked, after setup).
+	// discoFeatures are the service discovery features of what
+	// setupModules and setupIM enable; setupDisco builds disco from them.
 	discoFeatures []string
 
 	listeners map[string][]net.Listener // bound, by listener name
@@ -138,7 +140,7 @@ func New(opts Options) (_ *Server, err error) {
 	}
 	// Modules first (their interceptors run before im's), then im, then
 	// the protocol servers, which take the stream features both add.
-	for _, setup := range []func() error{s.setupModules, s.setupIM, s.setupC2S, s.setupAdmin} {
+	for _, setup := range []func() error{s.setupModules, s.setupIM, s.setupDisco, s.setupC2S, s.setupS2S, s.setupHTTPS, s.setupAdmin} {
 		if err := setup(); err != nil {
 			return nil, err
 		}
@@ -147,45 +149,16 @@ func New(opts Options) (_ *Server, err error) {
 }
 
 func (s *Server) setupCerts() error {
-	cfg := s.cfg
-	files := make([]certs.KeyPair, len(cfg.TLS.Certificates))
-	for i, c := range cfg.TLS.Certificates {
-		files[i] = certs.KeyPair{CertFile: c.CertFile, KeyFile: c.KeyFile}
-	}
-	m, err := certs.New(certs.Options{
-		Domains:    cfg.Domains,
-		Subdomains: s.serviceNames(),
-		Source:     certs.Source(cfg.TLS.Source),
-		Files:      files,
-		ACME: certs.ACMEOptions{
-			DirectoryURL:     cfg.TLS.ACME.Directory,
-			Email:            cfg.TLS.ACME.Email,
-			CAFile:           cfg.TLS.ACME.CAFile,
-			HTTPChallenge:    cfg.TLS.ACME.HTTPChallenge,
-			TLSALPNChallenge: cfg.TLS.ACME.TLSALPNChallenge,
-			RenewBefore:      cfg.TLS.ACME.RenewBefore,
-		},
-		Cache:  s.store,
-		Logger: s.log.With("component", "certs"),
-	})
+	opts := certOptions(s.cfg)
+	opts.Cache = s.store
+	opts.Logger = s.log.With("component", "certs")
+	m, err := certs.New(opts)
 	if err != nil {
 		return fmt.Errorf("certificates: %w", err)
 	}
 	s.certs = m
 	s.jobs = append(s.jobs, job{"certs", m.Run})
 	return nil
-}
-
-// serviceNames returns the service subdomains (conference., upload.) of
-// every hosted domain: they need certificates too.
-func (s *Server) serviceNames() []string {
-	var out []string
-	for _, d := range s.cfg.Domains {
-		for _, label := range s.cfg.Subdomains {
-			out = append(out, label+"."+d)
-		}
-	}
-	return out
 }
 
 // secret returns a random server secret kept in the store under key, made

@@ -35,6 +35,7 @@ func start(t *testing.T, dir string) *running {
 	cfg.Admin.Socket = filepath.Join(dir, "admin.sock")
 	cfg.C2S.Listen = []string{"127.0.0.1:0"}
 	cfg.C2S.ListenTLS = []string{"127.0.0.1:0"}
+	cfg.S2S.Listen, cfg.S2S.ListenTLS = []string{"127.0.0.1:0"}, []string{"127.0.0.1:0"}
 	srv, err := New(Options{Config: cfg, Version: "test"})
 	if err != nil {
 		t.Fatal(err)

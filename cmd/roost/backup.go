@@ -93,6 +93,9 @@ func cmdRestore(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := store.Restore(f, dst, store.Options{}); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
+	if err := adoptOwner(dst, cfg.DataDir); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
 	fmt.Fprintf(stdout, "restored %s from %s\n", dst, pos[0])
 	return nil
 }

@@ -17,7 +17,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	name := *cfgPath
+	name := configPath(*cfgPath)
 	if name == "" {
 		name = "built-in defaults"
 	}

@@ -3,11 +3,15 @@
 //	roost serve [-config FILE]            run the server
 //	roost user add|del|passwd|list USER   manage accounts
 //	roost check [-config FILE]            validate the configuration
+//	roost check dns [DOMAIN]              DNS records, ports and certificate, as the world sees them
+//	roost cert status [-config FILE]      certificates: source, issuer, expiry, problems
 //	roost backup FILE / roost restore FILE
 //	roost version
 //
 // Without -config, roost uses its built-in defaults: the domain localhost,
-// a self-signed certificate and a data directory ./data.
+// a self-signed certificate and a data directory ./data. Installed builds
+// (make cross, the Debian package) read /etc/roost/roost.toml instead when
+// it exists.
 package main
 
 import (
@@ -29,6 +33,8 @@ Usage:
   roost user    add|del|passwd USER [-config FILE]
   roost user    list [-config FILE]
   roost check   [-config FILE]
+  roost check   dns [DOMAIN] [-config FILE]
+  roost cert    status [-config FILE] [-json]
   roost backup  FILE [-config FILE]
   roost restore FILE [-config FILE]
   roost version
@@ -61,7 +67,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "user":
 		return cmdUser(ctx, rest, stdin, stdout, stderr)
 	case "check":
+		if len(rest) > 0 && rest[0] == "dns" {
+			return cmdCheckDNS(ctx, rest[1:], stdout, stderr)
+		}
 		return cmdCheck(rest, stdout, stderr)
+	case "cert":
+		return cmdCert(ctx, rest, stdout, stderr)
 	case "backup":
 		return cmdBackup(ctx, rest, stdout, stderr)
 	case "restore":

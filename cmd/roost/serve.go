@@ -8,11 +8,24 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"reflect"
+	"strings"
 	"syscall"
+	"time"
 
+	"roost/admin"
 	"roost/config"
 	"roost/server"
 	"roost/systemd"
+)
+
+// shutdownTimeout bounds a graceful stop: streams closed with
+// system-shutdown, jobs ended, store closed. hardStopAfter later the
+// process exits anyway; bbolt's file is consistent after any exit, and
+// the unit's TimeoutStopSec (30 s) is longer still.
+const (
+	shutdownTimeout = 10 * time.Second
+	hardStopAfter   = shutdownTimeout + 10*time.Second
 )
 
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
@@ -24,7 +37,8 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if _, err := flags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*cfgPath)
+	path := configPath(*cfgPath)
+	cfg, err := loadConfig(path)
 	if err != nil {
 		return err
 	}
@@ -36,7 +50,12 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if *format != "" {
 		cfg.Log.Format = config.LogFormat(*format)
 	}
-	log := newLogger(stderr, cfg.Log)
+	// A LevelVar, so that a reload can change the level of the running
+	// server's loggers.
+	lv := new(slog.LevelVar)
+	lv.Set(cfg.Log.Level)
+	log := newLeveledLogger(stderr, cfg.Log.Format, lv)
+	systemd.Status("starting")
 
 	listeners, err := systemd.Listeners()
 	if err != nil {
@@ -46,17 +65,34 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	defer stop()
 
 	srv, err := server.New(server.Options{
-		Config:    cfg,
-		Logger:    log,
-		Version:   version,
-		Listeners: listeners,
-		Status:    systemd.Status,
+		Config:          cfg,
+		Logger:          log,
+		Version:         version,
+		Listeners:       listeners,
+		Status:          systemd.Status,
+		ShutdownTimeout: shutdownTimeout,
 	})
 	if err != nil {
+		systemd.Status("failed to start: " + err.Error())
 		return err
 	}
-	systemd.Ready(fmt.Sprintf("serving %v", cfg.Domains))
-	go systemd.Watchdog(ctx, nil)
+	// server.New has bound every listener and opened the store: only now
+	// may systemd start what depends on roost (Type=notify).
+	serving := fmt.Sprintf("serving %s", strings.Join(cfg.Domains, " "))
+	systemd.Ready(serving)
+
+	go func() {
+		adm := admin.Client{Path: cfg.Admin.Socket}
+		alive := func(ctx context.Context) bool {
+			// The admin socket answering means the accept loops, the
+			// router and the scheduler are alive.
+			_, err := adm.Status(ctx)
+			return err == nil
+		}
+		if err := systemd.Watchdog(ctx, alive); err != nil {
+			log.Warn("watchdog disabled", "err", err)
+		}
+	}()
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -68,29 +104,87 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 				return
 			case <-hup:
 				systemd.Reloading()
-				if err := srv.Reload(); err != nil {
+				status := serving
+				if err := reload(path, cfg, lv, srv, log); err != nil {
 					log.Error("reload failed", "err", err)
-				} else {
-					log.Info("reloaded")
+					status += " (last reload failed: see the log)"
 				}
-				systemd.Ready(fmt.Sprintf("serving %v", cfg.Domains))
+				systemd.Ready(status)
 			}
 		}
 	}()
 
-	go func() {
-		<-ctx.Done()
-		systemd.Stopping()
-	}()
-	return srv.Run(ctx)
+	context.AfterFunc(ctx, func() {
+		// A second SIGTERM or ^C now ends the process at once.
+		stop()
+		systemd.Stopping("shutting down")
+		log.Info("shutting down", "timeout_s", shutdownTimeout.Seconds())
+		time.AfterFunc(hardStopAfter, func() {
+			log.Error("graceful shutdown took too long; exiting", "after_s", hardStopAfter.Seconds())
+			os.Exit(1)
+		})
+	})
+	if err := srv.Run(ctx); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// reloader is what a reload needs of the server.
+type reloader interface {
+	Reload() error
+}
+
+// reload applies what can change without a restart (SIGHUP): the log
+// level and the certificate files. It re-reads the configuration file and
+// names the settings that changed but take effect only on restart; an
+// invalid file is reported and changes nothing.
+func reload(path string, running config.Config, lv *slog.LevelVar, srv reloader, log *slog.Logger) error {
+	log.Info("reloading", "config", path)
+	if path != "" {
+		next, err := config.Load(path)
+		if err != nil {
+			return fmt.Errorf("reload configuration: %w", err)
+		}
+		lv.Set(next.Log.Level)
+		if changed := restartNeeded(running, next); len(changed) > 0 {
+			log.Warn("changed settings take effect on restart", "settings", changed)
+		}
+	}
+	if err := srv.Reload(); err != nil {
+		return fmt.Errorf("reload certificates: %w", err)
+	}
+	log.Info("reloaded")
+	return nil
+}
+
+// restartNeeded names the top-level settings and tables that differ
+// between the running and the new configuration, other than the log
+// level, which reload applies.
+func restartNeeded(running, next config.Config) []string {
+	running.Log.Level, next.Log.Level = 0, 0
+	a, b := reflect.ValueOf(running), reflect.ValueOf(next)
+	var out []string
+	for i := range a.NumField() {
+		if !reflect.DeepEqual(a.Field(i).Interface(), b.Field(i).Interface()) {
+			name, _, _ := strings.Cut(a.Type().Field(i).Tag.Get("toml"), ",")
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // newLogger builds the process's log handler. The journal format leaves
 // timestamps to journald and prefixes each line with its syslog priority
 // (sd-daemon(3)), so that journalctl shows levels and colours.
 func newLogger(w io.Writer, c config.Log) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: c.Level}
-	switch c.Format {
+	return newLeveledLogger(w, c.Format, c.Level)
+}
+
+func newLeveledLogger(w io.Writer, format config.LogFormat, level slog.Leveler) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	switch format {
 	case config.FormatJSON:
 		return slog.New(slog.NewJSONHandler(w, opts))
 	case config.FormatJournal:

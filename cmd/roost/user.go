@@ -117,11 +117,19 @@ func openStore(cfg config.Config) (*store.Store, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, server.StoreFile), store.Options{})
+	path := filepath.Join(cfg.DataDir, server.StoreFile)
+	st, err := store.Open(path, store.Options{})
 	if errors.Is(err, store.ErrLocked) {
 		return nil, fmt.Errorf("the data file is in use, but the server's admin socket %s does not answer: %w", cfg.Admin.Socket, err)
 	}
-	return st, err
+	if err != nil {
+		return nil, err
+	}
+	if err := adoptOwner(path, cfg.DataDir); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return st, nil
 }
 
 // readPassword asks twice on a terminal, without echo, or reads one line

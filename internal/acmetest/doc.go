@@ -7,10 +7,14 @@
 // Pebble is pinned as a tool in the repository's tools/go.mod. The first
 // [Start] builds it with `go build -modfile=<repo>/tools/go.mod` into the user
 // cache directory, under a name derived from tools/go.mod, tools/go.sum and
-// the Go version, and later test binaries reuse it. The build writes to a
-// temporary name and renames it, so test binaries building at the same time
-// do not trip over each other. When the build fails (no Go toolchain, modules
-// not downloadable) the test is skipped with the reason.
+// the Go version, and later test binaries reuse it. Pebble and its
+// dependencies come from the Go module proxy, checked against tools/go.sum;
+// on a fresh machine the download and build take about half a minute. Test
+// binaries that need it at the same time take turns on a lock file in the
+// cache (the first builds, the others find its result), and the build
+// writes to a temporary name and renames it, so nobody sees half a binary.
+// Without a Go toolchain the test is skipped; when the build fails (modules
+// not downloadable) it fails, so that the ACME tests cannot pass unseen.
 //
 // # What a Server runs
 //

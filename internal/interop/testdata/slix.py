@@ -50,6 +50,9 @@ class Client(slixmpp.ClientXMPP):
 
 def connect(args, jid, password, mech):
     c = Client(jid, password, mech, args.ca)
+    if args.alpn:
+        # XEP-0368: offer the ALPN protocol, as on a port shared with HTTPS.
+        c.ssl_context.set_alpn_protocols([args.alpn])
     c.connect(address=(args.host, args.port), use_ssl=args.direct_tls)
     return c
 
@@ -90,6 +93,7 @@ def main():
     p.add_argument("--host", required=True)
     p.add_argument("--port", type=int, default=5222)
     p.add_argument("--direct-tls", action="store_true")
+    p.add_argument("--alpn", default=None)
     p.add_argument("--ca", required=True)
     p.add_argument("--jid", required=True)
     p.add_argument("--password", required=True)

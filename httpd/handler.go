@@ -1,0 +1,268 @@
+package httpd
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"roost/jid"
+	"roost/xmlstream"
+)
+
+// XEP-0156 link relations (§3.1). roost serves neither BOSH nor WebSocket
+// yet; when it does, [Options.Links] returns their URLs, e.g.
+// wss://example.org/xmpp-websocket with [RelWebSocket]. Direct TLS on 443
+// or 5223 is not listed: XEP-0156 §3.2 says a domain SHOULD NOT repeat
+// what its SRV records (_xmpps-client, XEP-0368) say, and the XEP-0487
+// "tls" links need the server's public addresses, which roost does not
+// know (a home server sits behind NAT).
+const (
+	RelWebSocket = "urn:xmpp:alt-connections:websocket" // RFC 7395
+	RelBOSH      = "urn:xmpp:alt-connections:xbosh"     // XEP-0206
+)
+
+// nsXRD is the namespace of a host-meta document (RFC 6415 §3, XRD 1.0).
+const nsXRD = "http://docs.oasis-open.org/ns/xri/xrd-1.0"
+
+// Link is one alternative connection method of a domain (XEP-0156 §3).
+type Link struct {
+	Rel  string `json:"rel"`
+	Href string `json:"href"`
+}
+
+// Health is the server state /health reports.
+type Health struct {
+	// Status is "ok", or "degraded" when a certificate has an error or has
+	// expired. NewHandler sets it.
+	Status        string       `json:"status"`
+	UptimeSeconds int64        `json:"uptime_s"`
+	Sessions      int          `json:"sessions"`
+	Certificates  []CertHealth `json:"certificates"`
+}
+
+// CertHealth is the certificate served for one name.
+type CertHealth struct {
+	Name   string `json:"name"`
+	Source string `json:"source"`
+	// Fallback: the configured source has nothing for the name yet and a
+	// self-signed certificate is served.
+	Fallback bool      `json:"fallback,omitempty"`
+	NotAfter time.Time `json:"not_after,omitzero"`
+	Error    string    `json:"error,omitempty"`
+}
+
+// Options configures [NewHandler].
+type Options struct {
+	// Domains are the hosted XMPP domains; host-meta answers for them only.
+	Domains []string
+	// Links returns the alternative connection methods of a hosted domain.
+	// Nil: none (an empty host-meta document).
+	Links func(domain string) []Link
+	// Health returns the state for /health. Nil: /health answers 404.
+	Health func() Health
+	// Now is the clock for Health's expiry check. Default: time.Now.
+	Now func() time.Time
+	// Logger receives request errors. Default: discard.
+	Logger *slog.Logger
+}
+
+// handler is the HTTPS handler. Its fields are fixed by NewHandler.
+type handler struct {
+	domains map[string]string // canonical domain → itself
+	links   func(string) []Link
+	health  func() Health
+	now     func() time.Time
+	log     *slog.Logger
+}
+
+// NewHandler returns the handler for the HTTPS side: XEP-0156 host-meta and
+// the health page. Every other path is 404.
+func NewHandler(o Options) http.Handler {
+	h := &handler{domains: hostSet(o.Domains), links: o.Links, health: o.Health, now: o.Now, log: o.Logger}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/.well-known/host-meta", h.hostMetaXML)
+	mux.HandleFunc("/.well-known/host-meta.json", h.hostMetaJSON)
+	mux.HandleFunc("/health", h.serveHealth)
+	return mux
+}
+
+// hostSet indexes names by their canonical form.
+func hostSet(names []string) map[string]string {
+	m := make(map[string]string, len(names))
+	for _, n := range names {
+		if c := canonicalHost(n); c != "" {
+			m[c] = n
+		}
+	}
+	return m
+}
+
+// canonicalHost returns the domain a Host header or SNI value names, in the
+// canonical form of RFC 7622 §3.2 (so that the A-label a browser sends
+// matches a U-label in the configuration), without port or final dot; ""
+// when it is no domain name (including IP literals).
+func canonicalHost(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(host, ".")
+	if host == "" || strings.ContainsAny(host, "@/[]") || net.ParseIP(host) != nil {
+		return ""
+	}
+	j, err := jid.Parse(host)
+	if err != nil {
+		return ""
+	}
+	return j.Domain()
+}
+
+// domain returns the hosted domain r is for, or "".
+func (h *handler) domain(r *http.Request) string {
+	d, ok := h.domains[canonicalHost(r.Host)]
+	if !ok {
+		return ""
+	}
+	return d
+}
+
+// readOnly refuses methods other than GET and HEAD (RFC 9110 §15.5.6).
+func readOnly(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	w.Header().Set("Allow", "GET, HEAD")
+	http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	return false
+}
+
+// hostMetaLinks returns the links for r's domain, or false after answering
+// 404 for a host that is not hosted here.
+func (h *handler) hostMetaLinks(w http.ResponseWriter, r *http.Request) ([]Link, bool) {
+	if !readOnly(w, r) {
+		return nil, false
+	}
+	d := h.domain(r)
+	if d == "" {
+		http.NotFound(w, r)
+		return nil, false
+	}
+	// XEP-0156 §3 is meant for web clients, which usually run on another
+	// origin: allow them to read it (never with credentials, per "*").
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Header().Set("Cache-Control", "max-age=3600")
+	if h.links == nil {
+		return nil, true
+	}
+	return h.links(d), true
+}
+
+// hostMetaXML serves the XRD document, the representation RFC 6415 §3
+// requires.
+func (h *handler) hostMetaXML(w http.ResponseWriter, r *http.Request) {
+	links, ok := h.hostMetaLinks(w, r)
+	if !ok {
+		return
+	}
+	w.Header().Set("Content-Type", "application/xrd+xml; charset=utf-8")
+	_, _ = w.Write(AppendHostMeta(nil, links))
+}
+
+// AppendHostMeta appends the XRD host-meta document listing links to dst.
+func AppendHostMeta(dst []byte, links []Link) []byte {
+	xrd := xmlstream.New(nsXRD, "XRD")
+	for _, l := range links {
+		xrd.Append(xmlstream.New(nsXRD, "Link").SetAttr("rel", l.Rel).SetAttr("href", l.Href))
+	}
+	dst = append(dst, "<?xml version='1.0' encoding='utf-8'?>\n"...)
+	dst = xmlstream.AppendElement(dst, xrd, "")
+	return append(dst, '\n')
+}
+
+// hostMeta is the JSON representation (JRD, RFC 6415 Appendix A).
+type hostMeta struct {
+	Links []Link `json:"links"`
+}
+
+func (h *handler) hostMetaJSON(w http.ResponseWriter, r *http.Request) {
+	links, ok := h.hostMetaLinks(w, r)
+	if !ok {
+		return
+	}
+	if links == nil {
+		links = []Link{} // "links": [], not null
+	}
+	writeJSON(w, h.log, hostMeta{Links: links}, "application/json")
+}
+
+// serveHealth answers /health on any host, so that a monitor may use the
+// address.
+func (h *handler) serveHealth(w http.ResponseWriter, r *http.Request) {
+	if h.health == nil {
+		http.NotFound(w, r)
+		return
+	}
+	if !readOnly(w, r) {
+		return
+	}
+	st := h.health()
+	st.Status = "ok"
+	now := h.now()
+	for _, c := range st.Certificates {
+		if c.Error != "" || (!c.NotAfter.IsZero() && now.After(c.NotAfter)) {
+			st.Status = "degraded"
+		}
+	}
+	if st.Certificates == nil {
+		st.Certificates = []CertHealth{}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, h.log, st, "application/json")
+}
+
+func writeJSON(w http.ResponseWriter, log *slog.Logger, v any, contentType string) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		log.Error("encode HTTP response", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", contentType)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// Redirect returns the plain-HTTP handler for everything but ACME
+// challenges: a permanent redirect (308, which keeps the method) to the
+// same path over https for the configured names, 404 for other hosts, so
+// that roost does not redirect to names it does not serve.
+func Redirect(names []string) http.Handler {
+	hosts := hostSet(names)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := canonicalHost(r.Host)
+		if _, ok := hosts[c]; !ok {
+			http.NotFound(w, r)
+			return
+		}
+		// The host is the one the client asked for (an A-label for an
+		// IDN), checked above; the port is dropped because the public
+		// port is 443 whatever port roost binds (a router may forward 443
+		// to another one).
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		target := "https://" + strings.ToLower(host) + r.URL.EscapedPath()
+		if r.URL.RawQuery != "" {
+			target += "?" + r.URL.RawQuery
+		}
+		http.Redirect(w, r, target, http.StatusPermanentRedirect)
+	})
+}

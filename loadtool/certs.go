@@ -1,0 +1,119 @@
+package loadtool
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// benchCA issues the certificates of one suite run. Every server gets the
+// same kind of key (ECDSA P-256, what Let's Encrypt issues by default
+// today), so that the TLS handshake costs the same work on each and the
+// login figures compare servers, not key types.
+type benchCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pem  []byte
+}
+
+func newBenchCA() (*benchCA, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generate ca key: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "roost bench CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(7 * 24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, fmt.Errorf("create ca certificate: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("parse ca certificate: %w", err)
+	}
+	return &benchCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}, nil
+}
+
+// certFiles are the PEM files of one server's certificate.
+type certFiles struct {
+	Cert, Key, Both, CA string // Both: certificate then key, for ejabberd
+}
+
+// issue writes a certificate for names into dir.
+func (ca *benchCA) issue(dir string, names ...string) (certFiles, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return certFiles{}, fmt.Errorf("generate key: %w", err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
+	if err != nil {
+		return certFiles{}, fmt.Errorf("generate serial: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: names[0]},
+		DNSNames:     names,
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(7 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		return certFiles{}, fmt.Errorf("create certificate: %w", err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return certFiles{}, fmt.Errorf("marshal key: %w", err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
+	f := certFiles{
+		Cert: filepath.Join(dir, "cert.pem"),
+		Key:  filepath.Join(dir, "key.pem"),
+		Both: filepath.Join(dir, "both.pem"),
+		CA:   filepath.Join(dir, "ca.pem"),
+	}
+	for path, data := range map[string][]byte{
+		f.Cert: certPEM,
+		f.Key:  keyPEM,
+		f.Both: append(append([]byte{}, certPEM...), keyPEM...),
+		f.CA:   ca.pem,
+	} {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			return certFiles{}, fmt.Errorf("write certificate: %w", err)
+		}
+	}
+	return f, nil
+}
+
+// clientTLS trusts only the bench CA, for the server called domain. No
+// session cache: every login pays for a full handshake.
+func (ca *benchCA) clientTLS(domain string) *tls.Config {
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.cert)
+	return &tls.Config{RootCAs: pool, ServerName: domain, MinVersion: tls.VersionTLS12, CurvePreferences: ClientCurves()}
+}
+
+// ClientCurves are the key exchanges the tool offers: X25519 (and P-256),
+// not Go's default hybrid X25519MLKEM768, which the OpenSSL of Prosody's
+// and ejabberd's Debian packages does not have. Offering it would make a
+// Go server pay for a post-quantum key exchange that its peers never do,
+// and the clients people use today do not offer it either.
+func ClientCurves() []tls.CurveID { return []tls.CurveID{tls.X25519, tls.CurveP256} }

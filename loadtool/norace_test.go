@@ -1,0 +1,5 @@
+//go:build !race
+
+package loadtool
+
+const raceEnabled = false

@@ -1,0 +1,492 @@
+package loadtool
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"roost/stream"
+	"roost/xmlstream"
+)
+
+// Namespaces the tool uses beyond those of package stream.
+const (
+	nsRegister     = "jabber:iq:register" // XEP-0077
+	nsPing         = "urn:xmpp:ping"      // XEP-0199
+	nsStanzas      = "urn:ietf:params:xml:ns:xmpp-stanzas"
+	nsChatStates   = "http://jabber.org/protocol/chatstates" // XEP-0085
+	defaultTimeout = 30 * time.Second
+	// closeWait bounds how long a closing session waits for the server's
+	// closing tag (RFC 6120 §4.4) before it drops the connection.
+	closeWait = 2 * time.Second
+)
+
+// Target is one server under load.
+type Target struct {
+	// Name labels the server in reports ("roost", "prosody", ...).
+	Name string
+	// Addr is the client port, host:port.
+	Addr string
+	// Domain is the XMPP domain the server hosts.
+	Domain string
+	// DirectTLS connects with TLS from the first byte (XEP-0368) instead
+	// of STARTTLS.
+	DirectTLS bool
+	// TLS is the client's TLS configuration; its ServerName should be
+	// Domain. Nil accepts any certificate.
+	TLS *tls.Config
+	// PID is the server process whose CPU time and memory are measured;
+	// 0 measures nothing.
+	PID int
+}
+
+func (t Target) tlsConfig() *tls.Config {
+	if t.TLS != nil {
+		return t.TLS
+	}
+	// A load tool measures speed, not trust: without a configured CA it
+	// talks to whatever certificate the server on loopback presents.
+	return &tls.Config{ServerName: t.Domain, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12, CurvePreferences: ClientCurves()} //nolint:gosec // see above
+}
+
+// Dialer opens client sessions. It is safe for concurrent use; it caches
+// the SCRAM keys derived from each password and salt.
+type Dialer struct {
+	// Mechanism is the SASL mechanism (MechSCRAMSHA1 when empty: the one
+	// every server offers).
+	Mechanism string
+	// Timeout bounds each negotiation (30s when zero).
+	Timeout time.Duration
+
+	keys keyCache
+}
+
+// LoginOptions say how far a login goes.
+type LoginOptions struct {
+	// Resource is requested at bind; empty lets the server choose.
+	Resource string
+	// Presence sends initial presence after binding (RFC 6121 §4.2), which
+	// makes the session available for messages to the bare JID.
+	Presence bool
+}
+
+// Session is an established client stream.
+type Session struct {
+	raw net.Conn // TCP
+	nc  net.Conn // TLS over raw
+	dec *xmlstream.Decoder
+	// JID is the full JID the server bound.
+	JID string
+	// TLSVersion, CipherSuite and Curve describe the negotiated TLS
+	// connection.
+	TLSVersion, CipherSuite uint16
+	Curve                   tls.CurveID
+
+	wmu  sync.Mutex
+	wbuf []byte
+}
+
+func (d *Dialer) timeout() time.Duration {
+	if d.Timeout > 0 {
+		return d.Timeout
+	}
+	return defaultTimeout
+}
+
+func (d *Dialer) mechanism() string {
+	if d.Mechanism != "" {
+		return d.Mechanism
+	}
+	return MechSCRAMSHA1
+}
+
+// connect opens a stream, secures it with TLS and returns it with the
+// features offered over TLS. The connection's deadline is the context's,
+// or Timeout from now.
+func (d *Dialer) connect(ctx context.Context, t Target) (*Session, *xmlstream.Element, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout())
+	defer cancel()
+	var nd net.Dialer
+	raw, err := nd.DialContext(ctx, "tcp", t.Addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dial %s: %w", t.Addr, err)
+	}
+	dl, _ := ctx.Deadline()
+	_ = raw.SetDeadline(dl)
+	s := &Session{raw: raw, nc: raw}
+	f, err := s.secure(ctx, t)
+	if err != nil {
+		_ = raw.Close()
+		return nil, nil, err
+	}
+	return s, f, nil
+}
+
+func (s *Session) secure(ctx context.Context, t Target) (*xmlstream.Element, error) {
+	if !t.DirectTLS {
+		s.dec = xmlstream.NewDecoder(s.raw, xmlstream.Limits{})
+		f, err := s.open(t.Domain)
+		if err != nil {
+			return nil, err
+		}
+		if f.Child(stream.NSTLS, "starttls") == nil {
+			return nil, fmt.Errorf("start tls: %w", ErrNoTLS)
+		}
+		if err := s.WriteElement(xmlstream.New(stream.NSTLS, "starttls")); err != nil {
+			return nil, err
+		}
+		el, err := s.Read()
+		if err != nil {
+			return nil, err
+		}
+		if !el.Is(stream.NSTLS, "proceed") {
+			return nil, fmt.Errorf("start tls: %w: got %s", ErrNoTLS, el.Name.Local)
+		}
+	}
+	tc := tls.Client(s.raw, t.tlsConfig())
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, fmt.Errorf("tls handshake: %w", err)
+	}
+	cs := tc.ConnectionState()
+	s.TLSVersion, s.CipherSuite, s.Curve = cs.Version, cs.CipherSuite, cs.CurveID
+	s.nc = tc
+	if s.dec == nil {
+		s.dec = xmlstream.NewDecoder(tc, xmlstream.Limits{})
+	} else {
+		s.dec.Reset(tc)
+	}
+	return s.open(t.Domain)
+}
+
+// open sends a stream header and reads the server's header and features.
+func (s *Session) open(domain string) (*xmlstream.Element, error) {
+	s.dec.Restart()
+	s.wmu.Lock()
+	s.wbuf = stream.AppendHeader(s.wbuf[:0], stream.Header{To: domain, Version: "1.0", Lang: "en", ContentNS: xmlstream.NSClient})
+	_, err := s.nc.Write(s.wbuf)
+	s.wmu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("send stream header: %w", err)
+	}
+	if _, err := s.dec.ReadHeader(); err != nil {
+		return nil, fmt.Errorf("read stream header: %w", err)
+	}
+	el, err := s.Read()
+	if err != nil {
+		return nil, err
+	}
+	if !el.Is(xmlstream.NSStream, "features") {
+		return nil, fmt.Errorf("read features: %w: got %s", ErrUnexpected, el.Name.Local)
+	}
+	return el, nil
+}
+
+// Login opens a session for user@t.Domain: STARTTLS (or direct TLS), SASL,
+// resource binding and, if asked, initial presence.
+func (d *Dialer) Login(ctx context.Context, t Target, user, password string, o LoginOptions) (*Session, error) {
+	s, f, err := d.connect(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.login(s, f, t, user, password, o); err != nil {
+		_ = s.raw.Close()
+		return nil, fmt.Errorf("log in %s@%s: %w", user, t.Domain, err)
+	}
+	_ = s.raw.SetDeadline(time.Time{})
+	return s, nil
+}
+
+func (d *Dialer) login(s *Session, f *xmlstream.Element, t Target, user, password string, o LoginOptions) error {
+	mech := d.mechanism()
+	var offered []string
+	if m := f.Child(stream.NSSASL, "mechanisms"); m != nil {
+		for el := range m.Elements() {
+			offered = append(offered, el.Text())
+		}
+	}
+	if !slices.Contains(offered, mech) {
+		return fmt.Errorf("%w: %s not among %v", ErrMechanism, mech, offered)
+	}
+	sc, err := newSASLClient(mech, user, password, &d.keys)
+	if err != nil {
+		return err
+	}
+	if err := s.WriteElement(xmlstream.New(stream.NSSASL, "auth").SetAttr("mechanism", mech).AppendText(b64(sc.start()))); err != nil {
+		return err
+	}
+	for done := false; !done; {
+		el, err := s.Read()
+		if err != nil {
+			return err
+		}
+		switch {
+		case el.Is(stream.NSSASL, "challenge"):
+			in, err := base64.StdEncoding.DecodeString(el.Text())
+			if err != nil {
+				return fmt.Errorf("decode challenge: %w", ErrSASLProtocol)
+			}
+			out, err := sc.step(in)
+			if err != nil {
+				return err
+			}
+			if err := s.WriteElement(xmlstream.New(stream.NSSASL, "response").AppendText(b64(out))); err != nil {
+				return err
+			}
+		case el.Is(stream.NSSASL, "success"):
+			var data []byte
+			if t := el.Text(); t != "" && t != "=" {
+				if data, err = base64.StdEncoding.DecodeString(t); err != nil {
+					return fmt.Errorf("decode success: %w", ErrSASLProtocol)
+				}
+			}
+			if err := sc.finish(data); err != nil {
+				return err
+			}
+			done = true
+		case el.Is(stream.NSSASL, "failure"):
+			cond := ""
+			if c := el.FirstChild(); c != nil {
+				cond = c.Name.Local
+			}
+			return fmt.Errorf("%w: %s", ErrAuth, cond)
+		default:
+			return fmt.Errorf("authenticate: %w: got %s", ErrUnexpected, el.Name.Local)
+		}
+	}
+	if _, err := s.open(t.Domain); err != nil {
+		return err
+	}
+	bind := xmlstream.New(stream.NSBind, "bind")
+	if o.Resource != "" {
+		bind.Append(xmlstream.New(stream.NSBind, "resource").AppendText(o.Resource))
+	}
+	reply, err := s.request(xmlstream.New(xmlstream.NSClient, "iq").SetAttr("type", "set").SetAttr("id", "bind").Append(bind))
+	if err != nil {
+		return fmt.Errorf("bind: %w", err)
+	}
+	s.JID = reply.Child(stream.NSBind, "bind").ChildText(stream.NSBind, "jid")
+	if s.JID == "" {
+		return fmt.Errorf("bind: %w: no jid in result", ErrUnexpected)
+	}
+	if o.Presence {
+		return s.WriteElement(xmlstream.New(xmlstream.NSClient, "presence"))
+	}
+	return nil
+}
+
+// request sends an IQ and waits for its answer, skipping anything else the
+// server sends meanwhile. An error answer is returned as a *StanzaError.
+func (s *Session) request(iq *xmlstream.Element) (*xmlstream.Element, error) {
+	id := iq.Get("id")
+	if err := s.WriteElement(iq); err != nil {
+		return nil, err
+	}
+	for range 100 { // a bound: nothing should be sent to a new stream but a few presences
+		el, err := s.Read()
+		if err != nil {
+			return nil, err
+		}
+		if !el.Is(xmlstream.NSClient, "iq") || el.Get("id") != id {
+			continue
+		}
+		switch el.Get("type") {
+		case "result":
+			return el, nil
+		case "error":
+			return nil, stanzaError(el)
+		}
+		return nil, fmt.Errorf("%w: iq of type %q", ErrUnexpected, el.Get("type"))
+	}
+	return nil, fmt.Errorf("wait for iq %s: %w", id, ErrUnexpected)
+}
+
+// Register creates the account user@t.Domain with in-band registration
+// (XEP-0077 §3.1) on a fresh stream, then closes it. An account that
+// exists already is reported as ErrExists.
+func (d *Dialer) Register(ctx context.Context, t Target, user, password string) error {
+	s, _, err := d.connect(ctx, t)
+	if err != nil {
+		return err
+	}
+	defer s.Logout()
+	q := xmlstream.New(nsRegister, "query").Append(
+		xmlstream.New(nsRegister, "username").AppendText(user),
+		xmlstream.New(nsRegister, "password").AppendText(password),
+	)
+	_, err = s.request(xmlstream.New(xmlstream.NSClient, "iq").SetAttr("type", "set").SetAttr("id", "reg").Append(q))
+	var se *StanzaError
+	if errors.As(err, &se) && se.Condition == "conflict" {
+		return fmt.Errorf("register %s@%s: %w", user, t.Domain, ErrExists)
+	}
+	if err != nil {
+		return fmt.Errorf("register %s@%s: %w", user, t.Domain, err)
+	}
+	return nil
+}
+
+// WriteElement sends one element.
+func (s *Session) WriteElement(el *xmlstream.Element) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.wbuf = xmlstream.AppendElement(s.wbuf[:0], el, xmlstream.NSClient)
+	if _, err := s.nc.Write(s.wbuf); err != nil {
+		return fmt.Errorf("write %s: %w", el.Name.Local, err)
+	}
+	return nil
+}
+
+// Write sends bytes as they are, in one TLS record when they fit.
+func (s *Session) Write(b []byte) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if _, err := s.nc.Write(b); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}
+
+// Read returns the next element. A stream error from the server is
+// returned as *StreamError.
+func (s *Session) Read() (*xmlstream.Element, error) {
+	el, err := s.dec.ReadElement()
+	if err != nil {
+		return nil, err
+	}
+	if el.Is(xmlstream.NSStream, "error") {
+		return nil, &StreamError{Err: stream.ParseError(el)}
+	}
+	return el, nil
+}
+
+// Serve reads until the stream ends, answering the server's requests (an
+// XEP-0199 ping with a result, anything else with service-unavailable)
+// and handing each message to onMessage (which may be nil). It returns nil
+// when the server closes the stream.
+func (s *Session) Serve(onMessage func(*xmlstream.Element)) error {
+	for {
+		el, err := s.Read()
+		if errors.Is(err, xmlstream.ErrStreamEnd) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if el.Name.Space != xmlstream.NSClient {
+			continue
+		}
+		switch el.Name.Local {
+		case "message":
+			if onMessage != nil {
+				onMessage(el)
+			}
+		case "iq":
+			if t := el.Get("type"); t == "get" || t == "set" {
+				if err := s.WriteElement(answer(el)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// answer is the reply to a request from the server.
+func answer(iq *xmlstream.Element) *xmlstream.Element {
+	reply := xmlstream.New(xmlstream.NSClient, "iq").SetAttr("id", iq.Get("id"))
+	if from := iq.Get("from"); from != "" {
+		reply.SetAttr("to", from)
+	}
+	if iq.Get("type") == "get" && iq.Child(nsPing, "ping") != nil {
+		return reply.SetAttr("type", "result")
+	}
+	return reply.SetAttr("type", "error").Append(xmlstream.New(xmlstream.NSClient, "error").SetAttr("type", "cancel").
+		Append(xmlstream.New(nsStanzas, "service-unavailable")))
+}
+
+// CloseStream sends the closing stream tag and gives the server closeWait
+// to answer with its own; a goroutine in Serve then returns.
+func (s *Session) CloseStream() {
+	_ = s.raw.SetWriteDeadline(time.Now().Add(closeWait))
+	_ = s.Write([]byte(stream.Close))
+	_ = s.raw.SetReadDeadline(time.Now().Add(closeWait))
+}
+
+// Logout ends a session nobody is reading: it closes the stream, reads
+// until the server has closed its side (or closeWait passed), and closes
+// the connection.
+func (s *Session) Logout() {
+	s.CloseStream()
+	s.AwaitClose()
+}
+
+// AwaitClose reads, after CloseStream, until the server has closed its
+// side (or closeWait passed), then closes the connection.
+func (s *Session) AwaitClose() {
+	for range 1000 { // bounded: a server may flush some stanzas first
+		if _, err := s.Read(); err != nil {
+			break
+		}
+	}
+	_ = s.Close()
+}
+
+// Close drops the connection without ending the stream.
+func (s *Session) Close() error { return s.raw.Close() }
+
+// TLSDescription names the negotiated TLS version and cipher suite.
+func (s *Session) TLSDescription() string { return tlsName(s.TLSVersion, s.CipherSuite, s.Curve) }
+
+func tlsName(version, suite uint16, curve tls.CurveID) string {
+	name := tls.VersionName(version) + " " + tls.CipherSuiteName(suite)
+	if curve != 0 {
+		name += " " + curve.String()
+	}
+	return name
+}
+
+// StreamError is a stream error the server sent (RFC 6120 §4.9).
+type StreamError struct{ Err *stream.Error }
+
+func (e *StreamError) Error() string { return "server sent stream error: " + e.Err.Error() }
+
+// StanzaError is an IQ error the server answered with (RFC 6120 §8.3).
+type StanzaError struct{ Condition, Text string }
+
+func (e *StanzaError) Error() string {
+	if e.Text != "" {
+		return "stanza error " + e.Condition + ": " + strconv.Quote(e.Text)
+	}
+	return "stanza error " + e.Condition
+}
+
+func stanzaError(iq *xmlstream.Element) *StanzaError {
+	se := &StanzaError{Condition: "undefined-condition"}
+	e := iq.Child(xmlstream.NSClient, "error")
+	if e == nil {
+		return se
+	}
+	for c := range e.Elements() {
+		if c.Name.Space != nsStanzas {
+			continue
+		}
+		if c.Name.Local == "text" {
+			se.Text = c.Text()
+		} else {
+			se.Condition = c.Name.Local
+		}
+	}
+	return se
+}
+
+func b64(b []byte) string {
+	if len(b) == 0 {
+		return "="
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}

@@ -1,0 +1,167 @@
+package private
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"roost/stanza"
+	"roost/xmlstream"
+)
+
+// NS is the private XML storage namespace.
+const NS = "jabber:iq:private"
+
+// DefaultMaxBytes bounds one stored fragment when Options.MaxBytes is zero.
+const DefaultMaxBytes = 64 << 10
+
+// maxKey bounds a fragment's name ({namespace}local), well within what the
+// store accepts as a key.
+const maxKey = 1024
+
+// Errors.
+var (
+	// ErrCorrupt means stored private XML could not be parsed.
+	ErrCorrupt = errors.New("private: stored fragment is not XML")
+)
+
+// Store keeps private XML; *store.Store satisfies it.
+type Store interface {
+	PrivateXML(user, key string) ([]byte, bool, error)
+	// PutPrivateXML replaces the fragment; empty deletes it.
+	PutPrivateXML(user, key string, v []byte) error
+}
+
+// Options configure a Handler.
+type Options struct {
+	Store Store
+	// MaxBytes bounds one serialised fragment (default DefaultMaxBytes).
+	MaxBytes int
+}
+
+// Handler answers jabber:iq:private. It is a router Handler.
+type Handler struct {
+	store Store
+	max   int
+}
+
+// New returns a handler.
+func New(opts Options) *Handler {
+	h := &Handler{store: opts.Store, max: opts.MaxBytes}
+	if h.max <= 0 {
+		h.max = DefaultMaxBytes
+	}
+	return h
+}
+
+// Features returns the namespaces this package serves.
+func (h *Handler) Features() []string { return []string{NS} }
+
+// HandleStanza answers a private storage get or set.
+func (h *Handler) HandleStanza(_ context.Context, st *stanza.Stanza) (*xmlstream.Element, error) {
+	q := st.El.FirstChild()
+	if !q.Is(NS, "query") {
+		return nil, stanza.NewError(stanza.BadRequest, "the payload is a <query xmlns='jabber:iq:private'/>")
+	}
+	user := st.From.Bare()
+	if !st.To.IsZero() && !st.To.Equal(user) {
+		return nil, stanza.NewError(stanza.Forbidden, "private data belongs to its account only")
+	}
+	var frags []*xmlstream.Element
+	for el := range q.Elements() {
+		if reserved(el.Name.Space) {
+			return nil, stanza.NewError(stanza.NotAcceptable, "the namespace "+el.Name.Space+" is reserved")
+		}
+		if len(key(el)) > maxKey {
+			return nil, stanza.NewError(stanza.NotAcceptable, "the element's name and namespace are too long")
+		}
+		frags = append(frags, el)
+	}
+	if len(frags) == 0 {
+		return nil, stanza.NewError(stanza.NotAcceptable, "name the data with a child element in its own namespace")
+	}
+	switch st.Type {
+	case stanza.TypeGet:
+		if len(frags) > 1 {
+			return nil, stanza.NewError(stanza.BadRequest, "ask for one namespace at a time")
+		}
+		v, found, err := h.store.PrivateXML(user.String(), key(frags[0]))
+		if err != nil {
+			return nil, fmt.Errorf("read private xml: %w", err)
+		}
+		out := frags[0]
+		if found {
+			if out, err = decode(v); err != nil {
+				return nil, err
+			}
+		}
+		return stanza.ResultIQ(st, xmlstream.New(NS, "query").Append(out)), nil
+	case stanza.TypeSet:
+		vals := make([][]byte, len(frags))
+		for i, el := range frags {
+			if empty(el) {
+				continue // stored as nil: deleted
+			}
+			vals[i] = xmlstream.AppendElement(nil, el, "")
+			if len(vals[i]) > h.max {
+				return nil, stanza.NewError(stanza.NotAcceptable, fmt.Sprintf("<%s xmlns='%s'/> is larger than %d bytes", el.Name.Local, el.Name.Space, h.max))
+			}
+		}
+		for i, el := range frags {
+			if err := h.store.PutPrivateXML(user.String(), key(el), vals[i]); err != nil {
+				return nil, fmt.Errorf("store private xml: %w", err)
+			}
+		}
+		return nil, nil
+	}
+	return nil, stanza.NewError(stanza.BadRequest, "")
+}
+
+// reserved reports namespaces that cannot hold client data (XEP-0049
+// §2.3). A child with no namespace of its own inherits jabber:iq:private.
+func reserved(ns string) bool {
+	return ns == NS || ns == xmlstream.NSClient || ns == xmlstream.NSServer || ns == ""
+}
+
+// key names a fragment in Clark notation.
+func key(el *xmlstream.Element) string {
+	return "{" + el.Name.Space + "}" + el.Name.Local
+}
+
+// empty reports whether a fragment carries no data: no attributes, no
+// children, no text.
+func empty(el *xmlstream.Element) bool {
+	if len(el.Attrs) > 0 {
+		return false
+	}
+	for _, n := range el.Children {
+		if n.Elem != nil || strings.TrimSpace(n.Text) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// decode parses one stored fragment with the stream decoder.
+func decode(b []byte) (*xmlstream.Element, error) {
+	const header = "<s>"
+	d := xmlstream.NewDecoder(io.MultiReader(strings.NewReader(header), bytes.NewReader(b)),
+		// The data passed the configured limits when it arrived; the
+		// generous depth and attribute bounds only keep it readable if an
+		// operator lowers them later.
+		xmlstream.Limits{MaxStanzaBytes: len(b) + len(header) + 1, MaxDepth: 1024, MaxAttrs: 1024})
+	if _, err := d.ReadHeader(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	el, err := d.ReadElement()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	if _, err := d.ReadElement(); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: data after the fragment", ErrCorrupt)
+	}
+	return el, nil
+}

@@ -1,0 +1,140 @@
+package vcard
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"roost/stanza"
+	"roost/xmlstream"
+)
+
+// NS is the vcard-temp namespace.
+const NS = "vcard-temp"
+
+// DefaultMaxBytes bounds a stored vCard when Options.MaxBytes is zero.
+const DefaultMaxBytes = 64 << 10
+
+// Errors.
+var (
+	// ErrCorrupt means a stored vCard could not be parsed.
+	ErrCorrupt = errors.New("vcard: stored vCard is not a vCard")
+)
+
+// Store keeps vCards; *store.Store satisfies it.
+type Store interface {
+	VCard(user string) ([]byte, bool, error)
+	// PutVCard replaces the vCard; empty deletes it.
+	PutVCard(user string, v []byte) error
+}
+
+// Options configure a Handler.
+type Options struct {
+	Store Store
+	// MaxBytes bounds a serialised vCard (default DefaultMaxBytes).
+	MaxBytes int
+}
+
+// Handler answers vcard-temp gets and sets. It is a router Handler.
+type Handler struct {
+	store Store
+	max   int
+}
+
+// New returns a handler.
+func New(opts Options) *Handler {
+	h := &Handler{store: opts.Store, max: opts.MaxBytes}
+	if h.max <= 0 {
+		h.max = DefaultMaxBytes
+	}
+	return h
+}
+
+// Features returns the namespaces this package serves, for the server and
+// for accounts alike.
+func (h *Handler) Features() []string { return []string{NS} }
+
+// HandleStanza answers a vCard get or set.
+func (h *Handler) HandleStanza(_ context.Context, st *stanza.Stanza) (*xmlstream.Element, error) {
+	payload := st.El.FirstChild()
+	if !payload.Is(NS, "vCard") {
+		return nil, stanza.NewError(stanza.BadRequest, "the payload is a <vCard xmlns='vcard-temp'/>")
+	}
+	account := st.To
+	if account.IsZero() {
+		account = st.From.Bare()
+	}
+	switch st.Type {
+	case stanza.TypeGet:
+		if account.Local() == "" {
+			return stanza.ResultIQ(st, xmlstream.New(NS, "vCard")), nil
+		}
+		v, found, err := h.store.VCard(account.Bare().String())
+		if err != nil {
+			return nil, fmt.Errorf("read vcard: %w", err)
+		}
+		if !found {
+			return stanza.ResultIQ(st, xmlstream.New(NS, "vCard")), nil
+		}
+		el, err := decode(v)
+		if err != nil {
+			return nil, err
+		}
+		return stanza.ResultIQ(st, el), nil
+	case stanza.TypeSet:
+		if !account.Equal(st.From.Bare()) {
+			return nil, stanza.NewError(stanza.Forbidden, "only the account may set its vCard")
+		}
+		var v []byte
+		if !empty(payload) {
+			v = xmlstream.AppendElement(nil, payload, "")
+			if len(v) > h.max {
+				return nil, stanza.NewError(stanza.NotAcceptable, fmt.Sprintf("the vCard is larger than %d bytes", h.max))
+			}
+		}
+		if err := h.store.PutVCard(account.String(), v); err != nil {
+			return nil, fmt.Errorf("store vcard: %w", err)
+		}
+		return nil, nil
+	}
+	return nil, stanza.NewError(stanza.BadRequest, "")
+}
+
+// empty reports whether a vCard carries nothing worth storing.
+func empty(el *xmlstream.Element) bool {
+	for _, n := range el.Children {
+		if n.Elem != nil || strings.TrimSpace(n.Text) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// decode parses one stored element. It uses the stream decoder, wrapping
+// the bytes in a stream header, so stored data meets the same limits as
+// data from the network.
+func decode(b []byte) (*xmlstream.Element, error) {
+	const header = "<s>"
+	d := xmlstream.NewDecoder(io.MultiReader(strings.NewReader(header), bytes.NewReader(b)),
+		// The data passed the configured limits when it arrived; the
+		// generous depth and attribute bounds only keep it readable if an
+		// operator lowers them later.
+		xmlstream.Limits{MaxStanzaBytes: len(b) + len(header) + 1, MaxDepth: 1024, MaxAttrs: 1024})
+	if _, err := d.ReadHeader(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	el, err := d.ReadElement()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	if !el.Is(NS, "vCard") {
+		return nil, fmt.Errorf("%w: root is {%s}%s", ErrCorrupt, el.Name.Space, el.Name.Local)
+	}
+	if _, err := d.ReadElement(); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: data after the vCard", ErrCorrupt)
+	}
+	return el, nil
+}

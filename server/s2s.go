@@ -1,0 +1,111 @@
+package server
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+
+	"roost/s2s"
+	"roost/srv"
+	"roost/xmlstream"
+)
+
+// Listener names for server-to-server streams, as systemd socket units
+// name them (FileDescriptorName=).
+const (
+	ListenS2S    = "s2s"
+	ListenS2STLS = "s2s-tls"
+)
+
+// setupS2S wires federation: the s2s server becomes the router's Remote,
+// and listens on 5269 (STARTTLS) and 5270 (direct TLS).
+func (s *Server) setupS2S() error {
+	cfg, lim := s.cfg.S2S, s.cfg.Limits
+	if !cfg.Enabled {
+		return nil
+	}
+	secret, err := s.secret("secret/dialback")
+	if err != nil {
+		return err
+	}
+	roots, err := trustRoots(cfg.CAFile)
+	if err != nil {
+		return err
+	}
+	res, err := srv.New(srv.Options{Server: cfg.Resolver, Timeout: min(cfg.ConnectTimeout, srv.DefaultTimeout)})
+	if err != nil {
+		return fmt.Errorf("s2s: %w", err)
+	}
+	server := s2s.New(s2s.Options{
+		// Service subdomains (conference., upload.) federate as well.
+		Domains:                  append(slices.Clone(s.cfg.Domains), serviceNames(s.cfg)...),
+		TLS:                      s.certs.ServerTLSConfig("xmpp-server"),
+		RootCAs:                  roots,
+		RequireValidCertificates: cfg.RequireValidCertificates,
+		DialbackSecret:           secret,
+		Resolver:                 res,
+		ConnectTimeout:           cfg.ConnectTimeout,
+		NegotiationTimeout:       lim.NegotiationTimeout,
+		IdleTimeout:              cfg.IdleTimeout,
+		KeepaliveInterval:        lim.KeepaliveInterval,
+		WriteTimeout:             lim.WriteTimeout,
+		QueueDepth:               lim.QueueDepth,
+		Limits:                   xmlstream.Limits{MaxStanzaBytes: int(lim.MaxStanzaBytes), MaxDepth: lim.MaxDepth, MaxAttrs: lim.MaxAttributes},
+		Logger:                   s.log.With("component", "s2s"),
+	}, s.router)
+	s.s2s = server
+	s.router.SetRemote(server)
+
+	plain, err := s.listen(ListenS2S, cfg.Listen)
+	if err != nil {
+		return err
+	}
+	direct, err := s.listen(ListenS2STLS, cfg.ListenTLS)
+	if err != nil {
+		return err
+	}
+	// As for c2s: streams outlive the signal to stop, so that Shutdown can
+	// end them with system-shutdown.
+	for _, ln := range plain {
+		s.jobs = append(s.jobs, job{"s2s", func(ctx context.Context) error {
+			return ignoreS2SClosed(server.Serve(context.WithoutCancel(ctx), ln))
+		}})
+	}
+	for _, ln := range direct {
+		s.jobs = append(s.jobs, job{"s2s-tls", func(ctx context.Context) error {
+			return ignoreS2SClosed(server.ServeTLS(context.WithoutCancel(ctx), ln))
+		}})
+	}
+	s.stops = append(s.stops, stop{"s2s", server.Shutdown})
+	return nil
+}
+
+func ignoreS2SClosed(err error) error {
+	if errors.Is(err, s2s.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// trustRoots returns the roots peer certificates are checked against: the
+// system's, plus those in caFile.
+func trustRoots(caFile string) (*x509.CertPool, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if caFile == "" {
+		return pool, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("s2s.ca_file: %w", err)
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("s2s.ca_file: %s holds no PEM certificate", caFile)
+	}
+	return pool, nil
+}
