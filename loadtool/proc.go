@@ -103,9 +103,9 @@ func (p Proc) Memory(pid int) (Memory, error) {
 	return m, nil
 }
 
-// Busy returns the CPU time all processors spent on anything but idling
-// since boot (the first line of /proc/stat), to tell how much of a run's
-// machine went to other work.
+// Busy returns the CPU time all processors spent running processes since
+// boot (the first line of /proc/stat), to tell how much of a run's machine
+// went to other work.
 func (p Proc) Busy() (time.Duration, error) {
 	b, err := os.ReadFile(p.path("stat"))
 	if err != nil {
@@ -118,8 +118,10 @@ func (p Proc) Busy() (time.Duration, error) {
 	return time.Duration(ticks) * time.Second / userHZ, nil
 }
 
-// parseSystemBusy sums the non-idle fields of the "cpu" line: user, nice,
-// system, irq, softirq and steal (guest time is already in user).
+// parseSystemBusy sums the fields of the "cpu" line that processes are
+// charged for: user, nice, system and steal (guest time is already in
+// user). Interrupt and softirq time is left out: loopback networking runs
+// there for the load's own packets, and no process is charged for it.
 func parseSystemBusy(b []byte) (int64, error) {
 	line, _, _ := bytes.Cut(b, []byte("\n"))
 	f := strings.Fields(string(line))
@@ -127,7 +129,7 @@ func parseSystemBusy(b []byte) (int64, error) {
 		return 0, ErrProcFormat
 	}
 	var sum int64
-	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+	for _, i := range []int{1, 2, 3, 8} {
 		n, err := strconv.ParseInt(f[i], 10, 64)
 		if err != nil || n < 0 {
 			return 0, ErrProcFormat
