@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"reflect"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -28,6 +29,14 @@ const (
 	hardStopAfter   = shutdownTimeout + 10*time.Second
 )
 
+// gcPercent is the GOGC roost runs with unless the environment sets one.
+// Idle sessions are small and many, and the heap between collections is
+// mostly garbage from routing: at the default 100 a home server on a Pi
+// holds twice its live heap, while 50 cuts resident memory per idle
+// session by about a sixth with no measurable loss in messages per
+// CPU-second (docs/benchmarks.md).
+const gcPercent = 50
+
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -36,6 +45,9 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	format := fs.String("log-format", "", "override the configured log format (text, json, journal)")
 	if _, err := flags(fs, args); err != nil {
 		return err
+	}
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(gcPercent)
 	}
 	path := configPath(*cfgPath)
 	cfg, err := loadConfig(path)
@@ -114,7 +126,12 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}()
 
+	// Run can return before the AfterFunc goroutine has been scheduled;
+	// waiting for it keeps the process from exiting without telling
+	// systemd it is stopping (which it would log as a crash).
+	announced := make(chan struct{})
 	context.AfterFunc(ctx, func() {
+		defer close(announced)
 		// A second SIGTERM or ^C now ends the process at once.
 		stop()
 		systemd.Stopping("shutting down")
@@ -124,7 +141,11 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 			os.Exit(1)
 		})
 	})
-	if err := srv.Run(ctx); err != nil {
+	err = srv.Run(ctx)
+	if ctx.Err() != nil {
+		<-announced
+	}
+	if err != nil {
 		return err
 	}
 	log.Info("stopped")
