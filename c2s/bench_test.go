@@ -1,7 +1,6 @@
 package c2s
 
 import (
-	"context"
 	"crypto/tls"
 	"io"
 	"net"
@@ -32,15 +31,13 @@ func (s *sinkConn) SetWriteDeadline(time.Time) error { return nil }
 // benchSend runs the session send path, Send (what the router calls) to
 // the writer goroutine's write, for every iteration, and waits until the
 // last byte was written. written reports the bytes that reached nc. With
-// one, each iteration waits for its message to be written, so the writer
-// wakes once per message; otherwise messages queue up while the writer
+// one, each iteration waits for its message to be written, so a writer is
+// started for each message; otherwise messages queue up while the writer
 // works and are written in batches, as under load.
 func benchSend(b *testing.B, nc net.Conn, written func() int64, one bool) {
 	srv := New(Options{Domains: []string{"example.com"}, TLS: &tls.Config{}, QueueDepth: 1 << 30}, &fakeRouter{sessions: map[string]Endpoint{}}, creds{})
 	c := srv.newConn(nc, false)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.writeLoop(ctx) }()
+	c.running = true // as after bind: Send starts the writer as needed
 	el := xmpptest.Element(b, `<message xmlns='jabber:client' to='juliet@example.com/balcony' from='romeo@example.net/orchard' type='chat' id='ktx72v49'><body>Are we still on for dinner tonight? I can bring the salad.</body><active xmlns='http://jabber.org/protocol/chatstates'/></message>`)
 	size := int64(len(xmlstream.AppendElement(nil, el, xmlstream.NSClient)))
 	start := written()
@@ -60,8 +57,8 @@ func benchSend(b *testing.B, nc net.Conn, written func() int64, one bool) {
 		time.Sleep(10 * time.Microsecond)
 	}
 	b.StopTimer()
-	cancel()
-	<-done
+	c.Close(nil)
+	c.writers.Wait()
 }
 
 // BenchmarkSessionSend is the send path without TLS: queueing, waking the

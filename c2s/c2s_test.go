@@ -643,7 +643,9 @@ func TestClosedStreamStopsProcessing(t *testing.T) {
 	if n := h.srv.ConnCount(); n != 0 {
 		t.Fatalf("%d connections still open %v after the stream ended under a flood", n, time.Since(start))
 	}
-	if after := routed.Load(); after != before {
+	// The one stanza the reader may have been handling when the session
+	// was closed can still complete; nothing after it may.
+	if after := routed.Load(); after > before+1 {
 		t.Errorf("%d stanzas routed after the stream error", after-before)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"roost/jid"
@@ -32,11 +33,12 @@ const lingerTime = 2 * time.Second
 // own goroutine until the writer starts.
 type conn struct {
 	srv       *Server
+	id        uint64
 	raw       net.Conn // the accepted connection
 	nc        net.Conn // the transport: raw, or TLS once negotiated
 	tc        *tls.Conn
 	directTLS bool
-	log       *slog.Logger
+	negLog    *slog.Logger // until bound; see logger
 	rd        reader
 	dec       *xmlstream.Decoder
 
@@ -50,11 +52,16 @@ type conn struct {
 
 	mu         sync.Mutex
 	items      []*xmlstream.Element // queued for the client; nil when empty
+	keepalive  bool                 // the sweep asks for a whitespace keepalive
 	closing    bool
+	closed     bool  // the closing tag is written: nothing more will be
 	reason     error // stream error to send when closing
-	running    bool  // the writer goroutine owns writes
+	running    bool  // the session runs: writes belong to the writer
+	writing    bool  // a writer goroutine is running
 	shutdownBy error // set by Server.Shutdown during negotiation
-	wake       chan struct{}
+	writers    sync.WaitGroup
+	lastWrite  atomic.Int64 // unix nanoseconds of the last write
+	wmoved     int64        // when the writer last moved the write deadline
 }
 
 func (s *Server) newConn(nc net.Conn, directTLS bool) *conn {
@@ -63,31 +70,34 @@ func (s *Server) newConn(nc net.Conn, directTLS bool) *conn {
 		raw:       nc,
 		nc:        nc,
 		directTLS: directTLS,
-		wake:      make(chan struct{}, 1),
 	}
-	c.log = s.log.With("conn", s.nextID.Add(1), "remote", nc.RemoteAddr().String())
+	c.id = s.nextID.Add(1)
+	c.negLog = s.log.With("conn", c.id, "remote", nc.RemoteAddr().String())
 	c.rd = reader{nc: nc, rate: s.opts.ReadRate, burst: s.opts.ReadBurst}
 	c.dec = xmlstream.NewDecoder(&c.rd, s.opts.Limits)
 	return c
 }
 
-func (c *conn) serve(ctx context.Context) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+// serve negotiates the stream, then hands the bound session to a fresh
+// goroutine: the handshake grows this goroutine's stack deep (TLS, SASL),
+// and an idle session should keep only the small stack of a blocked read.
+// done is called once the connection is over.
+func (c *conn) serve(ctx context.Context, done func()) {
+	handedOff := false
 	defer func() {
 		if r := recover(); r != nil {
-			c.log.Error("panic serving connection", "panic", r, "stack", string(debug.Stack()))
+			c.logger().Error("panic serving connection", "panic", r, "stack", string(debug.Stack()))
 		}
-		// The closing stream tag has ended the stream; a TLS close_notify
-		// would add nothing but a write that can block for seconds on a
-		// peer that does not read.
-		_ = c.raw.Close()
+		if !handedOff {
+			c.close()
+			done()
+		}
 	}()
-	c.log.Debug("connected", "direct_tls", c.directTLS)
+	c.logger().Debug("connected", "direct_tls", c.directTLS)
 	_ = c.nc.SetDeadline(time.Now().Add(c.srv.opts.NegotiationTimeout))
 	if c.directTLS {
 		if err := c.handshake(ctx); err != nil {
-			c.log.Debug("TLS handshake failed", "err", err)
+			c.logger().Debug("TLS handshake failed", "err", err)
 			return
 		}
 	}
@@ -95,8 +105,34 @@ func (c *conn) serve(ctx context.Context) {
 		c.fail(err)
 		return
 	}
-	c.run(ctx)
+	handedOff = true
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				c.logger().Error("panic serving session", "panic", r, "stack", string(debug.Stack()))
+			}
+			c.close()
+			done()
+		}()
+		c.run(ctx)
+	}()
 }
+
+// logger returns the connection's logger. A bound session builds it when
+// it logs, which is a few times in its life, rather than keeping one: a
+// kept logger would cost every idle session its own copy of the
+// attributes.
+func (c *conn) logger() *slog.Logger {
+	if c.negLog != nil {
+		return c.negLog
+	}
+	return c.srv.log.With("conn", c.id, "jid", c.full.String())
+}
+
+// close drops the connection. The closing stream tag has ended the
+// stream; a TLS close_notify would add nothing but a write that can block
+// for seconds on a peer that does not read.
+func (c *conn) close() { _ = c.raw.Close() }
 
 // negotiate runs the stream stages up to resource binding.
 func (c *conn) negotiate(ctx context.Context) error {
@@ -124,9 +160,9 @@ func (c *conn) openStream() error {
 	h, serr := stream.ParseHeader(hdr, c.dec.ContentNamespace(), xmlstream.NSClient)
 	domain := ""
 	if d, err := jid.Parse(h.To); err == nil && d.Local() == "" && d.Resource() == "" {
-		if _, ok := c.srv.domains[d.Domain()]; ok {
-			domain = d.Domain()
-		}
+		// The configured string, not the header's: a session that kept a
+		// piece of the header would keep all of it.
+		domain = c.srv.domains[d.Domain()]
 	}
 	switch {
 	case serr != nil:
@@ -328,10 +364,10 @@ func (c *conn) authenticate(ctx context.Context, auth *xmlstream.Element) (bool,
 			if errors.Is(err, sasl.ErrChannelBinding) {
 				// A client trying a binding type we lack (tls-unique on
 				// TLS 1.3) tested no password: it does not count.
-				c.log.Debug("channel binding type not supported", "mechanism", mech)
+				c.logger().Debug("channel binding type not supported", "mechanism", mech)
 				return false, c.sendFailure(cond, text)
 			}
-			c.log.Info("authentication failed", "mechanism", mech, "condition", string(cond), "err", err)
+			c.logger().Info("authentication failed", "mechanism", mech, "condition", string(cond), "err", err)
 			return false, c.saslFailure(cond, text)
 		}
 		if done {
@@ -348,8 +384,8 @@ func (c *conn) authenticate(ctx context.Context, auth *xmlstream.Element) (bool,
 				return false, err
 			}
 			c.bare, c.authenticated = bare, true
-			c.log = c.log.With("user", bare.String())
-			c.log.Debug("authenticated", "mechanism", mech)
+			c.cb = sasl.ChannelBinding{} // needed no more
+			c.logger().Debug("authenticated", "user", bare.String(), "mechanism", mech)
 			c.dec.Restart()
 			c.headerSent = false
 			return true, nil
@@ -442,7 +478,7 @@ func (c *conn) bind(ctx context.Context, iq *xmlstream.Element) (bool, error) {
 	if err := c.srv.router.Bind(ctx, full, c); err != nil {
 		var se *stanza.Error
 		if !errors.As(err, &se) {
-			c.log.Error("binding resource", "err", err)
+			c.logger().Error("binding resource", "err", err)
 			se = stanza.NewError(stanza.InternalServerError, "")
 		}
 		return false, reply(se)
@@ -454,8 +490,7 @@ func (c *conn) bind(ctx context.Context, iq *xmlstream.Element) (bool, error) {
 	c.mu.Lock()
 	c.items = append([]*xmlstream.Element{result}, c.items...)
 	c.mu.Unlock()
-	c.notify() // the writer starts with this wake-up pending
-	c.log = c.log.With("jid", full.String())
+	c.negLog = nil // from here on, see logger
 	return true, nil
 }
 
@@ -493,7 +528,7 @@ func (c *conn) fail(err error) {
 		se = &stream.Error{Condition: stream.ConnectionTimeout, Text: "stream negotiation took too long"}
 	}
 	if se == nil && !errors.Is(err, xmlstream.ErrStreamEnd) {
-		c.log.Debug("stream ended during negotiation", "err", err)
+		c.logger().Debug("stream ended during negotiation", "err", err)
 		return
 	}
 	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
@@ -502,7 +537,7 @@ func (c *conn) fail(err error) {
 		b = stream.AppendHeader(b, stream.Header{From: c.domain, ID: stream.NewID(), Version: "1.0", Lang: "en", ContentNS: xmlstream.NSClient})
 	}
 	if se != nil {
-		c.log.Info("stream error", "condition", string(se.Condition), "text", se.Text)
+		c.logger().Info("stream error", "condition", string(se.Condition), "text", se.Text)
 		b = xmlstream.AppendElement(b, se.Element(), xmlstream.NSClient)
 	}
 	b = append(b, stream.Close...)

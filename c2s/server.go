@@ -129,7 +129,7 @@ type Server struct {
 	opts    Options
 	router  Router
 	creds   Credentials
-	domains map[string]struct{}
+	domains map[string]string // each hosted domain to itself, so sessions keep the configured string
 	log     *slog.Logger
 
 	nextID atomic.Uint64
@@ -139,7 +139,11 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	perIP     map[string]int
-	wg        sync.WaitGroup
+	wg        sync.WaitGroup // connections and the keepalive sweep
+
+	sweepOnce sync.Once
+	stopOnce  sync.Once
+	stopSweep chan struct{}
 }
 
 // New returns a server; it serves nothing until Serve is called.
@@ -149,14 +153,15 @@ func New(opts Options, r Router, c Credentials) *Server {
 		opts:      opts,
 		router:    r,
 		creds:     c,
-		domains:   make(map[string]struct{}, len(opts.Domains)),
+		domains:   make(map[string]string, len(opts.Domains)),
 		log:       opts.Logger,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 		perIP:     make(map[string]int),
+		stopSweep: make(chan struct{}),
 	}
 	for _, d := range opts.Domains {
-		s.domains[d] = struct{}{}
+		s.domains[d] = d
 	}
 	return s
 }
@@ -227,18 +232,40 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn, directTLS bool) {
 	s.perIP[ip]++
 	s.wg.Add(1)
 	s.mu.Unlock()
-	go func() {
-		defer s.wg.Done()
-		defer func() {
+	s.sweepOnce.Do(func() {
+		s.wg.Add(1)
+		go s.sweep()
+	})
+	go c.serve(ctx, func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		if s.perIP[ip]--; s.perIP[ip] <= 0 {
+			delete(s.perIP, ip)
+		}
+		s.mu.Unlock()
+		s.wg.Done()
+	})
+}
+
+// sweep sends whitespace keepalives (RFC 6120 §4.6.1) to the sessions
+// that have written nothing for KeepaliveInterval. One goroutine for the
+// server instead of a timer per session keeps idle sessions small.
+func (s *Server) sweep() {
+	defer s.wg.Done()
+	t := time.NewTicker(max(s.opts.KeepaliveInterval/2, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopSweep:
+			return
+		case now := <-t.C:
 			s.mu.Lock()
-			delete(s.conns, c)
-			if s.perIP[ip]--; s.perIP[ip] <= 0 {
-				delete(s.perIP, ip)
+			for c := range s.conns {
+				c.keepaliveIfQuiet(now, s.opts.KeepaliveInterval)
 			}
 			s.mu.Unlock()
-		}()
-		c.serve(ctx)
-	}()
+		}
+	}
 }
 
 func (s *Server) isClosing() bool {
@@ -263,6 +290,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		c.shutdown(&stream.Error{Condition: stream.SystemShutdown, Text: "the server is shutting down"})
 	}
+	s.stopOnce.Do(func() { close(s.stopSweep) })
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"roost/stanza"
 	"roost/stream"
 	"roost/xmlstream"
@@ -20,39 +18,35 @@ const nsPing = "urn:xmpp:ping"
 // errQueueFull closes a session whose client does not read fast enough.
 var errQueueFull = &stream.Error{Condition: stream.PolicyViolation, Text: "too many stanzas waiting: the client reads too slowly"}
 
-// run serves a bound session until either side ends it.
+// run serves a bound session until either side ends it. The reader runs
+// here. The writer is a goroutine that exists only while there is
+// something to write (started by Send, Close or the keepalive sweep, gone
+// once the queue is empty), so that an idle session costs one blocked
+// goroutine and no buffers; there is never more than one. The reader ends
+// the session by closing it and waiting for the writer to write the
+// closing tag; a writer that fails cuts the reader's read short.
 func (c *conn) run(ctx context.Context) {
 	_ = c.nc.SetDeadline(time.Time{})
+	c.wmoved = 0
 	c.rd.setIdle(c.srv.opts.IdleTimeout)
+	c.lastWrite.Store(time.Now().UnixNano())
 	c.mu.Lock()
 	c.running = true
 	by := c.shutdownBy
+	c.startWriterLocked() // the bind result is waiting
 	c.mu.Unlock()
 	if by != nil {
 		c.Close(by)
 	}
-	c.log.Info("session started")
+	c.logger().Info("session started")
 
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				c.log.Error("panic in writer", "panic", r, "stack", string(debug.Stack()))
-				err = errors.New("writer panicked")
-			}
-		}()
-		return c.writeLoop(gctx)
-	})
-	// If the writer fails, the reader must not stay blocked in Read.
-	stop := context.AfterFunc(gctx, func() { _ = c.nc.SetReadDeadline(time.Now()) })
-	err := c.readLoop(gctx)
+	err := c.readLoop(ctx)
 	// The router must stop handing us stanzas before the writer drains the
 	// queue for the last time.
 	c.srv.router.Unbind(ctx, c.full, c)
 	c.Close(streamErrorFor(err))
-	_ = g.Wait()
-	stop()
-	c.log.Info("session ended", "reason", errString(err))
+	c.writers.Wait()
+	c.logger().Info("session ended", "reason", errString(err))
 }
 
 // streamErrorFor picks what to send when the reader stops with err: the
@@ -67,7 +61,7 @@ func streamErrorFor(err error) error {
 func (c *conn) readLoop(ctx context.Context) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			c.log.Error("panic handling stanza", "panic", r, "stack", string(debug.Stack()))
+			c.logger().Error("panic handling stanza", "panic", r, "stack", string(debug.Stack()))
 			err = &stream.Error{Condition: stream.InternalServerError}
 		}
 	}()
@@ -75,7 +69,7 @@ func (c *conn) readLoop(ctx context.Context) (err error) {
 	for {
 		el, err := c.dec.ReadElement()
 		if err != nil {
-			if c.isClosing() || ctx.Err() != nil {
+			if c.isClosing() {
 				return err
 			}
 			if isTimeout(err) {
@@ -137,6 +131,13 @@ func (c *conn) handle(ctx context.Context, el *xmlstream.Element) error {
 		}
 		return nil
 	}
+	// The element is this connection's alone until it is routed: stamping
+	// the addresses in place (the decoder left room for them) spares the
+	// copy Stanza.Element would make on the way to every recipient.
+	el.SetAttr("from", st.From.String())
+	if !st.To.IsZero() {
+		el.SetAttr("to", st.To.String())
+	}
 	if st.Kind == stanza.IQ && st.To.IsZero() {
 		switch {
 		case st.Type == stanza.TypeSet && st.El.Child(stream.NSSession, "session") != nil:
@@ -158,19 +159,17 @@ func (c *conn) handle(ctx context.Context, el *xmlstream.Element) error {
 // Send queues el for the client without blocking.
 func (c *conn) Send(el *xmlstream.Element) bool {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closing {
-		c.mu.Unlock()
 		return false
 	}
 	if len(c.items) >= c.srv.opts.QueueDepth {
 		c.closing, c.reason = true, errQueueFull
-		c.mu.Unlock()
-		c.notify()
+		c.startWriterLocked()
 		return false
 	}
 	c.items = append(c.items, el)
-	c.mu.Unlock()
-	c.notify()
+	c.startWriterLocked()
 	return true
 }
 
@@ -178,18 +177,22 @@ func (c *conn) Send(el *xmlstream.Element) bool {
 // it is a *stream.Error, then the closing tag.
 func (c *conn) Close(reason error) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if !c.closing {
 		c.closing, c.reason = true, reason
 	}
-	c.mu.Unlock()
-	c.notify()
+	c.startWriterLocked()
 }
 
-func (c *conn) notify() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+// startWriterLocked starts the writer goroutine if the session runs, none
+// is running and the closing tag has not been written. c.mu is held.
+func (c *conn) startWriterLocked() {
+	if !c.running || c.writing || c.closed {
+		return
 	}
+	c.writing = true
+	c.writers.Add(1)
+	go c.writer()
 }
 
 func (c *conn) isClosing() bool {
@@ -198,62 +201,105 @@ func (c *conn) isClosing() bool {
 	return c.closing
 }
 
-// writeLoop is the session's writer goroutine.
-func (c *conn) writeLoop(ctx context.Context) error {
-	keepalive := time.NewTimer(c.srv.opts.KeepaliveInterval)
-	defer keepalive.Stop()
+// keepaliveIfQuiet asks for a whitespace keepalive if the session has
+// written nothing for d (called by the server's sweep).
+func (c *conn) keepaliveIfQuiet(now time.Time, d time.Duration) {
+	if now.UnixNano()-c.lastWrite.Load() < int64(d) {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.running && !c.closing {
+		c.keepalive = true
+		c.startWriterLocked()
+	}
+}
+
+// writer writes what is queued, in batches, until the queue is empty, then
+// ends. After the closing tag it marks the session closed so no writer
+// starts again.
+func (c *conn) writer() {
+	defer c.writers.Done()
+	failed := true
+	defer func() {
+		if r := recover(); r != nil {
+			c.logger().Error("panic in writer", "panic", r, "stack", string(debug.Stack()))
+		}
+		if failed {
+			// Nothing more can be written: end the session and cut the
+			// reader's read short.
+			c.mu.Lock()
+			c.closing, c.closed, c.writing = true, true, false
+			c.mu.Unlock()
+			_ = c.nc.SetReadDeadline(time.Now())
+		}
+	}()
 	for {
-		select {
-		case <-c.wake:
-		case <-keepalive.C:
+		c.mu.Lock()
+		items, closing, reason, keepalive := c.items, c.closing, c.reason, c.keepalive
+		c.items, c.keepalive = nil, false
+		if len(items) == 0 && !closing && !keepalive {
+			c.writing = false
+			c.mu.Unlock()
+			failed = false
+			return
+		}
+		c.mu.Unlock()
+		if len(items) == 0 && !closing {
 			// RFC 6120 §4.6.1: a whitespace keepalive.
 			if err := c.write([]byte{' '}); err != nil {
-				return err
+				c.logger().Debug("write failed", "err", err)
+				return
 			}
-			keepalive.Reset(c.srv.opts.KeepaliveInterval)
 			continue
-		case <-ctx.Done():
-			return ctx.Err()
 		}
-		c.mu.Lock()
-		items, closing, reason := c.items, c.closing, c.reason
-		c.items = nil
-		c.mu.Unlock()
-		if len(items) > 0 || closing {
-			bp := getBuf()
-			b := (*bp)[:0]
-			for i, el := range items {
-				b = xmlstream.AppendElement(b, el, xmlstream.NSClient)
-				items[i] = nil
-			}
-			if closing {
-				var se *stream.Error
-				if errors.As(reason, &se) {
-					c.log.Info("stream error", "condition", string(se.Condition), "text", se.Text)
-					b = xmlstream.AppendElement(b, se.Element(), xmlstream.NSClient)
-				}
-				b = append(b, stream.Close...)
-			}
-			err := c.write(b)
-			*bp = b
-			putBuf(bp)
-			if err != nil {
-				return err
-			}
-			keepalive.Reset(c.srv.opts.KeepaliveInterval)
+		bp := getBuf()
+		b := (*bp)[:0]
+		for i, el := range items {
+			b = xmlstream.AppendElement(b, el, xmlstream.NSClient)
+			items[i] = nil
 		}
 		if closing {
+			var se *stream.Error
+			if errors.As(reason, &se) {
+				c.logger().Info("stream error", "condition", string(se.Condition), "text", se.Text)
+				b = xmlstream.AppendElement(b, se.Element(), xmlstream.NSClient)
+			}
+			b = append(b, stream.Close...)
+		}
+		err := c.write(b)
+		*bp = b
+		putBuf(bp)
+		if err != nil {
+			c.logger().Debug("write failed", "err", err)
+			return
+		}
+		if closing {
+			c.mu.Lock()
+			c.closed, c.writing = true, false
+			c.mu.Unlock()
+			failed = false
 			// Give the client a moment to close its side, then the reader
 			// gives up (RFC 6120 §4.4).
 			_ = c.nc.SetReadDeadline(time.Now().Add(lingerTime))
-			return nil
+			return
 		}
 	}
 }
 
+// write writes b within the write timeout. Like the read deadline, the
+// write deadline moves only when it is more than a slack old (a timer
+// update in the runtime saved on most writes under load), so each write
+// gets at least the timeout less the slack.
 func (c *conn) write(b []byte) error {
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
+	now := time.Now().UnixNano()
+	wt := c.srv.opts.WriteTimeout
+	if now-c.wmoved >= int64(min(maxSlack, wt/4)) {
+		_ = c.nc.SetWriteDeadline(time.Unix(0, now).Add(wt))
+		c.wmoved = now
+	}
 	_, err := c.nc.Write(b)
+	c.lastWrite.Store(now)
 	return err
 }
 
@@ -301,23 +347,28 @@ func (r *reader) setIdle(d time.Duration) {
 }
 
 func (r *reader) Read(p []byte) (int, error) {
-	if r.idle > 0 {
-		if now := time.Now(); now.Sub(r.moved) >= r.slack {
-			_ = r.nc.SetReadDeadline(now.Add(r.idle))
-			r.moved = now
-		}
+	if r.idle <= 0 && r.rate <= 0 {
+		return r.nc.Read(p)
+	}
+	// One clock reading per read serves both the deadline and the rate:
+	// the clock is not free on every machine (3 % of the CPU under load
+	// on this one's virtual clock).
+	now := time.Now()
+	if r.idle > 0 && now.Sub(r.moved) >= r.slack {
+		_ = r.nc.SetReadDeadline(now.Add(r.idle))
+		r.moved = now
 	}
 	n, err := r.nc.Read(p)
 	if r.rate > 0 && n > 0 {
-		r.throttle(n)
+		r.throttle(n, now)
 	}
 	return n, err
 }
 
 // throttle is a token bucket: reading pauses while the connection is over
-// its rate, which pushes back on the sender through TCP.
-func (r *reader) throttle(n int) {
-	now := time.Now()
+// its rate, which pushes back on the sender through TCP. now is the time
+// the read began; time spent blocked in it is credited at the next read.
+func (r *reader) throttle(n int, now time.Time) {
 	burst := float64(max(r.burst, r.rate))
 	if r.last.IsZero() {
 		r.tokens = burst

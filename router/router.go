@@ -84,6 +84,11 @@ type SessionObserver interface {
 // account was handed to, for example to copy it to the account's other
 // sessions (XEP-0280).
 type DeliveryObserver interface {
+	// Watching reports whether the observer wants to learn of messages
+	// delivered to the sessions of the account bare. It is asked first,
+	// so that the recipient list is built, and allocated, only when
+	// someone reads it.
+	Watching(bare jid.JID) bool
 	MessageDelivered(ctx context.Context, st *stanza.Stanza, to []jid.JID)
 }
 
@@ -178,10 +183,21 @@ func (r *Router) Observe(o SessionObserver) { r.observers = append(r.observers, 
 // ObserveDeliveries adds a delivery observer.
 func (r *Router) ObserveDeliveries(o DeliveryObserver) { r.delivered = append(r.delivered, o) }
 
-func (r *Router) messageDelivered(ctx context.Context, st *stanza.Stanza, to []jid.JID) {
-	for _, o := range r.delivered {
-		o.MessageDelivered(ctx, st, to)
+// watched returns the delivery observers watching the account bare:
+// nil, without allocating, when there are none.
+func (r *Router) watched(bare jid.JID) []DeliveryObserver {
+	for i, o := range r.delivered {
+		if o.Watching(bare) {
+			out := []DeliveryObserver{o}
+			for _, o := range r.delivered[i+1:] {
+				if o.Watching(bare) {
+					out = append(out, o)
+				}
+			}
+			return out
+		}
 	}
+	return nil
 }
 
 // IsLocal reports whether domain is hosted here.
@@ -461,8 +477,10 @@ func (r *Router) noSuchUser(ctx context.Context, st *stanza.Stanza) {
 // toFull applies RFC 6121 §8.5.3.
 func (r *Router) toFull(ctx context.Context, st *stanza.Stanza) {
 	if r.Deliver(st.To, st.Element()) {
-		if st.Kind == stanza.Message && len(r.delivered) > 0 {
-			r.messageDelivered(ctx, st, []jid.JID{st.To})
+		if st.Kind == stanza.Message {
+			for _, o := range r.watched(st.To.Bare()) {
+				o.MessageDelivered(ctx, st, []jid.JID{st.To})
+			}
 		}
 		return
 	}
@@ -505,12 +523,17 @@ func (r *Router) toBare(ctx context.Context, st *stanza.Stanza) {
 		for _, res := range targets {
 			res.sess.Send(el)
 		}
-		if st.Kind == stanza.Message && len(r.delivered) > 0 {
+		if st.Kind != stanza.Message {
+			return
+		}
+		if obs := r.watched(st.To.Bare()); obs != nil {
 			to := make([]jid.JID, len(targets))
 			for i, res := range targets {
 				to[i] = res.full
 			}
-			r.messageDelivered(ctx, st, to)
+			for _, o := range obs {
+				o.MessageDelivered(ctx, st, to)
+			}
 		}
 		return
 	}

@@ -438,3 +438,60 @@ func TestResourceAccessors(t *testing.T) {
 		t.Errorf("AvailablePresences = %v; want balcony's presence stamped with its full JID", p)
 	}
 }
+
+// deliveryWatcher records the deliveries it is told of, for the accounts
+// it watches.
+type deliveryWatcher struct {
+	watch map[string]bool
+	got   []string // "bare: full,full"
+}
+
+func (d *deliveryWatcher) Watching(bare jid.JID) bool { return d.watch[bare.String()] }
+
+func (d *deliveryWatcher) MessageDelivered(_ context.Context, st *stanza.Stanza, to []jid.JID) {
+	var s []string
+	for _, j := range to {
+		s = append(s, j.String())
+	}
+	sort.Strings(s)
+	d.got = append(d.got, st.To.Bare().String()+": "+strings.Join(s, ","))
+}
+
+func TestDeliveryObservers(t *testing.T) {
+	tests := []struct {
+		name  string
+		to    string
+		watch string
+		want  string
+	}{
+		{"full JID, watched", "juliet@example.com/balcony", "juliet@example.com", "juliet@example.com: juliet@example.com/balcony"},
+		{"bare JID, watched, both resources at priority 1", "juliet@example.com", "juliet@example.com", "juliet@example.com: juliet@example.com/balcony,juliet@example.com/chamber"},
+		{"full JID, another account watched", "juliet@example.com/balcony", "romeo@example.com", ""},
+		{"bare JID, nobody watched", "juliet@example.com", "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := New(Options{Domains: []string{"example.com"}})
+			for _, full := range []string{"juliet@example.com/balcony", "juliet@example.com/chamber"} {
+				if err := r.Bind(context.Background(), mustJID(t, full), &countingSession{}); err != nil {
+					t.Fatal(err)
+				}
+				r.SetPresence(mustJID(t, full), true, 1, nil)
+			}
+			w := &deliveryWatcher{watch: map[string]bool{tc.watch: true}}
+			r.ObserveDeliveries(w)
+			st := xmpptest.Stanza(t, `<message to='`+tc.to+`' from='romeo@example.com/orchard' type='chat'><body>hi</body></message>`)
+			if err := r.Route(context.Background(), st); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(w.got, "; "); got != tc.want {
+				t.Errorf("observed %q, want %q", got, tc.want)
+			}
+			if tc.want == "" {
+				if n := testing.AllocsPerRun(50, func() { _ = r.Route(context.Background(), st) }); n != 0 {
+					t.Errorf("routing with an observer not watching allocates %v times, want 0", n)
+				}
+			}
+		})
+	}
+}

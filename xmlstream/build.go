@@ -187,6 +187,9 @@ func (sc *scratch) addText(off int) {
 	sc.ev = append(sc.ev, event{kind: evText, local: ref{off: int32(off), n: int32(n)}})
 }
 
+// stampRoom is the spare capacity of the top element's attributes.
+const stampRoom = 2
+
 // build turns the recorded events into a tree whose strings are all
 // substrings of s (the scratch data, converted once). It allocates one slab
 // each for elements, attributes and child nodes.
@@ -221,11 +224,22 @@ func (sc *scratch) build(s string) *Element {
 	if nNodes > 0 {
 		nodes = make([]Node, nNodes)
 	}
+	// The top element's attributes get room for stampRoom more, which
+	// the server sets in place on nearly every stanza (from, to) instead
+	// of copying the element.
 	var attrs []Attr
+	rootEnd, room := 0, 0
 	if len(sc.at) > 0 {
-		attrs = make([]Attr, len(sc.at))
+		if len(sc.ev) > 0 && sc.ev[0].kind == evStart && sc.ev[0].a1 > 0 {
+			rootEnd, room = int(sc.ev[0].a1), stampRoom
+		}
+		attrs = make([]Attr, len(sc.at)+room)
 		for i, a := range sc.at {
-			attrs[i] = Attr{Name: Name{Space: a.space.str(s), Local: a.local.str(s)}, Value: a.value.str(s)}
+			j := i
+			if i >= rootEnd {
+				j += room
+			}
+			attrs[j] = Attr{Name: Name{Space: a.space.str(s), Local: a.local.str(s)}, Value: a.value.str(s)}
 		}
 	}
 
@@ -239,8 +253,12 @@ func (sc *scratch) build(s string) *Element {
 		case evStart:
 			e := &elems[nextElem]
 			e.Name = Name{Space: ev.space.str(s), Local: ev.local.str(s)}
-			if ev.a1 > ev.a0 {
-				e.Attrs = attrs[ev.a0:ev.a1:ev.a1]
+			if a0, a1 := int(ev.a0), int(ev.a1); a1 > a0 {
+				if nextElem == 0 {
+					e.Attrs = attrs[a0 : a1 : a1+room]
+				} else {
+					e.Attrs = attrs[a0+room : a1+room : a1+room]
+				}
 			}
 			if c := counts[nextElem]; c > 0 {
 				e.Children = nodes[nextNode : nextNode+c : nextNode+c]

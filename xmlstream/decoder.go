@@ -3,6 +3,7 @@ package xmlstream
 import (
 	"errors"
 	"io"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -12,11 +13,14 @@ const (
 	DefaultMaxDepth       = 32
 	DefaultMaxAttrs       = 32
 
-	// readBufferSize is the fixed read buffer every decoder owns. It is
-	// small because an idle stream keeps it; TLS already buffers a whole
-	// record below us, so reading it in small slices costs copies, not
-	// system calls.
+	// readBufferSize is the read buffer a decoder borrows from a pool
+	// while it parses. TLS already buffers a whole record below us, so
+	// reading it in slices of this size costs copies, not system calls.
 	readBufferSize = 1024
+	// waitBufferSize is the fixed buffer a decoder waits with between
+	// elements, when it has given its read buffer back: an idle stream
+	// then holds only this.
+	waitBufferSize = 64
 
 	// maxBindings bounds the namespace declarations in scope inside one
 	// top-level element, which keeps prefix lookups cheap whatever a peer
@@ -64,7 +68,8 @@ type binding struct {
 type Decoder struct {
 	r    io.Reader
 	lim  Limits
-	buf  []byte
+	buf  []byte // nil while idle; borrowed from readBufs
+	wait [waitBufferSize]byte
 	pos  int
 	end  int
 	base int64 // stream offset of buf[0]
@@ -85,7 +90,6 @@ func NewDecoder(r io.Reader, lim Limits) *Decoder {
 	return &Decoder{
 		r:         r,
 		lim:       lim.withDefaults(),
-		buf:       make([]byte, readBufferSize),
 		elemStart: -1,
 	}
 }
@@ -110,7 +114,21 @@ func (d *Decoder) Reset(r io.Reader) {
 	d.base += int64(d.end)
 	d.pos, d.end = 0, 0
 	d.rerr = nil
+	d.release()
 }
+
+// release gives the read buffer back to the pool; nothing unread may be
+// in it.
+func (d *Decoder) release() {
+	if d.buf != nil {
+		readBufs.Put((*[readBufferSize]byte)(d.buf))
+		d.buf = nil
+	}
+}
+
+// readBufs is shared by all decoders: it holds no state, only memory that
+// idle decoders gave back.
+var readBufs = sync.Pool{New: func() any { return new([readBufferSize]byte) }}
 
 // Buffered returns how many bytes have been read from the input but not yet
 // parsed.
@@ -200,8 +218,9 @@ func (d *Decoder) ReadHeader() (*Element, error) {
 	d.streamQName = s[top.qoff : top.qoff+top.qn]
 	d.stream = make([]binding, 0, len(sc.ns))
 	for _, b := range sc.ns {
-		d.stream = append(d.stream, binding{prefix: b.prefix.str(s), uri: b.uri.str(s)})
+		d.stream = append(d.stream, binding{prefix: intern(b.prefix.str(s)), uri: intern(b.uri.str(s))})
 	}
+	d.streamQName = intern(d.streamQName)
 	d.headerRead = true
 	d.streamEmpty = selfClosing
 	return el, nil
@@ -932,13 +951,29 @@ func (d *Decoder) fillMore() error {
 	if d.rerr != nil {
 		return d.rerr
 	}
-	if d.pos > 0 {
-		n := copy(d.buf, d.buf[d.pos:d.end])
-		d.base += int64(d.pos)
-		d.pos, d.end = 0, n
+	if d.pos == d.end && d.elemStart < 0 {
+		// Between elements with nothing unread: the peer may be silent
+		// for hours. Wait with the small fixed buffer and give the read
+		// buffer back meanwhile.
+		d.base += int64(d.end)
+		d.pos, d.end = 0, 0
+		d.release()
+	}
+	into := d.wait[:]
+	if d.buf != nil {
+		if d.pos > 0 {
+			n := copy(d.buf, d.buf[d.pos:d.end])
+			d.base += int64(d.pos)
+			d.pos, d.end = 0, n
+		}
+		into = d.buf[d.end:]
 	}
 	for range 100 {
-		n, err := d.r.Read(d.buf[d.end:])
+		n, err := d.r.Read(into)
+		if d.buf == nil && n > 0 {
+			d.buf = readBufs.Get().(*[readBufferSize]byte)[:]
+			copy(d.buf, into[:n])
+		}
 		d.end += n
 		if err != nil {
 			// A timeout between elements leaves the stream intact: the
@@ -969,7 +1004,38 @@ func (d *Decoder) checkSize() error {
 }
 
 func (d *Decoder) errf(cond, reason string) error {
+	if d.elemStart >= 0 && d.Offset()-d.elemStart > int64(d.lim.MaxStanzaBytes) {
+		// Past the limit the element was too large whatever else is
+		// wrong with it: say so, so the answer does not depend on how the
+		// input happened to be split into reads.
+		cond, reason = CondPolicyViolation, "stanza too large"
+	}
 	return &Error{Condition: cond, Reason: reason, Offset: d.Offset()}
+}
+
+// intern returns the constant for the names and namespaces every stream
+// header declares, so that a stream does not keep its header's text alive
+// for as long as it lasts.
+func intern(s string) string {
+	switch s {
+	case "":
+		return ""
+	case "stream":
+		return "stream"
+	case "stream:stream":
+		return "stream:stream"
+	case NSClient:
+		return NSClient
+	case NSServer:
+		return NSServer
+	case NSStream:
+		return NSStream
+	case "db":
+		return "db"
+	case "jabber:server:dialback":
+		return "jabber:server:dialback"
+	}
+	return s
 }
 
 // eofErr turns io.EOF met inside a construct into io.ErrUnexpectedEOF.

@@ -540,3 +540,41 @@ func TestTimeoutBetweenElementsIsRecoverable(t *testing.T) {
 		})
 	}
 }
+
+// The top element of a stanza has room for the server to stamp from and
+// to in place; using it must not touch any other element's attributes.
+func TestStampRoom(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"children with attributes",
+			`<message to='a@b' id='1'><body xml:lang='en'>hi</body><x xmlns='urn:x' a='1' b='2'/></message>`,
+			`<message xmlns="jabber:client" to="c@d" id="1" from="e@f/g"><body xml:lang="en">hi</body><x xmlns="urn:x" a="1" b="2"/></message>`},
+		{"no attributes on the top element",
+			`<message><x xmlns='urn:x' a='1'/></message>`,
+			`<message xmlns="jabber:client" from="e@f/g" to="c@d"><x xmlns="urn:x" a="1"/></message>`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, els, _ := readAll(t, strings.NewReader(clientHeader+tc.in), Limits{})
+			if len(els) != 1 {
+				t.Fatalf("got %d elements", len(els))
+			}
+			el := els[0]
+			el.SetAttr("from", "e@f/g").SetAttr("to", "c@d")
+			if got := string(AppendElement(nil, el, "")); got != tc.want {
+				t.Errorf("stamped:\n got %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+	_, els, _ := readAll(t, strings.NewReader(clientHeader+`<message to='a@b' id='1'><body>hi</body></message>`), Limits{})
+	el := els[0]
+	if room := cap(el.Attrs) - len(el.Attrs); room < 2 {
+		t.Errorf("the top element has room for %d more attributes, want 2", room)
+	}
+	before := &el.Attrs[0]
+	el.SetAttr("from", "e@f/g").SetAttr("type", "chat")
+	if &el.Attrs[0] != before {
+		t.Error("stamping two attributes reallocated the attributes")
+	}
+}

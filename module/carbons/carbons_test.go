@@ -138,3 +138,47 @@ func TestEnableOnlyForOwnSessions(t *testing.T) {
 		t.Error("enabling carbons for someone else's account was accepted")
 	}
 }
+
+// The per-account count behind the fast path must follow enable, disable
+// and session end exactly, including repeated requests, or copies stop
+// (count too low) or the fast path is lost (count too high).
+func TestEnabledCount(t *testing.T) {
+	romeo := jid.MustParse("romeo@example.net")
+	tests := []struct {
+		name string
+		ops  []string // "enable R", "disable R", "end R"
+		want bool
+	}{
+		{"none", nil, false},
+		{"one", []string{"enable home"}, true},
+		{"enabled twice, disabled once", []string{"enable home", "enable home", "disable home"}, false},
+		{"two, one disabled", []string{"enable home", "enable phone", "disable home"}, true},
+		{"two, both ended", []string{"enable home", "enable phone", "end home", "end phone"}, false},
+		{"disable without enable", []string{"disable home", "enable phone", "disable work"}, true},
+		{"end of a session that never enabled", []string{"enable home", "end phone", "disable home"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := setup(t)
+			for _, op := range tc.ops {
+				verb, res, _ := strings.Cut(op, " ")
+				full := jid.MustParse("romeo@example.net/" + res)
+				if verb == "end" {
+					c.SessionEnded(context.Background(), full, true)
+					continue
+				}
+				st := xmpptest.Stanza(t, `<iq type='set' id='e'><`+verb+` xmlns='urn:xmpp:carbons:2'/></iq>`)
+				st.From = full
+				if _, err := c.HandleStanza(context.Background(), st); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := c.anyEnabled(romeo); got != tc.want {
+				t.Errorf("anyEnabled = %v, want %v (counts %v)", got, tc.want, c.accounts)
+			}
+			if got := c.anyEnabled(jid.MustParse("juliet@example.com")); got {
+				t.Error("another account counts as enabled")
+			}
+		})
+	}
+}
