@@ -22,6 +22,9 @@ type figure struct {
 	// (NaN when missing); known is false when a figure it needs is missing.
 	target string
 	met    func(roost, best, prosody, floor float64) (ok, known bool)
+	// need gives the value roost must reach for the target, so that a
+	// target not met says how far off it is.
+	need func(best, prosody, floor float64) float64
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -33,19 +36,22 @@ func (r *Report) figures() []figure {
 	return []figure{
 		{name: "resident memory after start", unit: "MiB", lower: true,
 			get:    func(s *ServerResult) (float64, bool) { return float64(s.RSSStart) / (1 << 20), s.RSSStart > 0 },
-			target: "≤ ½ Prosody's", met: func(r, _, pr, _ float64) (bool, bool) { return r <= pr/2, !math.IsNaN(pr) }},
+			target: "≤ ½ Prosody's", met: func(r, _, pr, _ float64) (bool, bool) { return r <= pr/2, !math.IsNaN(pr) },
+			need: func(_, pr, _ float64) float64 { return pr / 2 }},
 		{name: "of which anonymous (RssAnon: heap, stacks)", unit: "MiB", lower: true,
 			get: func(s *ServerResult) (float64, bool) { return float64(s.AnonStart) / (1 << 20), s.AnonStart > 0 }},
 		{name: "start to ready (restart with accounts)", unit: "ms", lower: true,
 			get:    func(s *ServerResult) (float64, bool) { return ms(s.Ready), s.Ready > 0 },
-			target: "< 100 ms", met: func(r, _, _, _ float64) (bool, bool) { return r < 100, true }},
+			target: "< 100 ms", met: func(r, _, _, _ float64) (bool, bool) { return r < 100, true },
+			need: func(_, _, _ float64) float64 { return 100 }},
 		{name: "start to ready, first start (empty data)", unit: "ms", lower: true,
 			get: func(s *ServerResult) (float64, bool) { return ms(s.FirstReady), s.FirstReady > 0 }},
 		{name: "memory per idle TLS session", unit: "KiB", lower: true,
 			get: func(s *ServerResult) (float64, bool) {
 				return nonNil(s.Conns, func(c *ConnsResult) float64 { return c.PerSession / 1024 })
 			},
-			target: "≤ ½ best peer", met: func(r, b, _, _ float64) (bool, bool) { return r <= b/2, !math.IsNaN(b) }},
+			target: "≤ ½ best peer", met: func(r, b, _, _ float64) (bool, bool) { return r <= b/2, !math.IsNaN(b) },
+			need: func(b, _, _ float64) float64 { return b / 2 }},
 		{name: fmt.Sprintf("idle sessions opened per second (%d)", p.Conns), unit: "/s",
 			get: func(s *ServerResult) (float64, bool) {
 				return nonNil(s.Conns, func(c *ConnsResult) float64 { return c.Rate })
@@ -60,7 +66,8 @@ func (r *Report) figures() []figure {
 			},
 			target: "≥ 3× best peer, ≥ 50 % of floor", met: func(r, b, _, f float64) (bool, bool) {
 				return r >= 3*b && r >= f/2, !math.IsNaN(b) && !math.IsNaN(f)
-			}},
+			},
+			need: func(b, _, f float64) float64 { return max(3*b, f/2) }},
 		{name: "latency p50, " + full, unit: "ms", lower: true, floor: true,
 			get: func(s *ServerResult) (float64, bool) {
 				return nonNil(s.Msgs, func(m *MsgsResult) float64 { return ms(m.Latency.P50) })
@@ -81,7 +88,8 @@ func (r *Report) figures() []figure {
 			get: func(s *ServerResult) (float64, bool) {
 				return nonNil(s.Latency, func(m *MsgsResult) float64 { return ms(m.Latency.P99) })
 			},
-			target: "≤ ¼ best peer", met: func(r, b, _, _ float64) (bool, bool) { return r <= b/4, !math.IsNaN(b) }},
+			target: "≤ ¼ best peer", met: func(r, b, _, _ float64) (bool, bool) { return r <= b/4, !math.IsNaN(b) },
+			need: func(b, _, _ float64) float64 { return b / 4 }},
 		{name: "messages per server CPU-second " + fixed, unit: "msg/CPU-s", floor: true,
 			get: func(s *ServerResult) (float64, bool) {
 				return nonNil(s.Latency, func(m *MsgsResult) float64 { return m.PerCPU })
@@ -94,7 +102,8 @@ func (r *Report) figures() []figure {
 			get: func(s *ServerResult) (float64, bool) {
 				return nonNil(s.Logins, func(l *LoginsResult) float64 { return l.PerCPU })
 			},
-			target: "≥ 2× best peer", met: func(r, b, _, _ float64) (bool, bool) { return r >= 2*b, !math.IsNaN(b) }},
+			target: "≥ 2× best peer", met: func(r, b, _, _ float64) (bool, bool) { return r >= 2*b, !math.IsNaN(b) },
+			need: func(b, _, _ float64) float64 { return 2 * b }},
 	}
 }
 
@@ -171,6 +180,13 @@ func (r *Report) rows() []row {
 				rw.met = "yes"
 			default:
 				rw.met = "NO"
+				if f.need != nil {
+					rel := "≥"
+					if f.lower {
+						rel = "≤"
+					}
+					rw.met = fmt.Sprintf("NO (needs %s %s)", rel, num(f.need(rw.best, rw.prosody, rw.floor)))
+				}
 			}
 		}
 		rows = append(rows, rw)

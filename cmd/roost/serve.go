@@ -92,6 +92,11 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	// may systemd start what depends on roost (Type=notify).
 	serving := fmt.Sprintf("serving %s", strings.Join(cfg.Domains, " "))
 	systemd.Ready(serving)
+	// Start-up leaves megabytes of garbage (configuration, certificates,
+	// the store's first reads) that the runtime would hand back to the
+	// system only over minutes; on a Pi that memory is better returned
+	// now, at the cost of one collection.
+	debug.FreeOSMemory()
 
 	go func() {
 		adm := admin.Client{Path: cfg.Admin.Socket}
