@@ -49,10 +49,18 @@ type conn struct {
 	cb            sasl.ChannelBinding
 	bare, full    jid.JID
 	pingID        string
+	smIn          bool   // stream management enabled: the reader counts
+	handled       uint32 // stanzas handled from the client (XEP-0198)
 
 	mu         sync.Mutex
 	items      []*xmlstream.Element // queued for the client; nil when empty
 	keepalive  bool                 // the sweep asks for a whitespace keepalive
+	inactive   bool                 // the client said it is inactive (XEP-0352)
+	held       []*xmlstream.Element // held back from an inactive client; see csi.go
+	smOut      bool                 // stream management: the writer counts (sm.go)
+	unacked    []*xmlstream.Element // written, not yet acknowledged
+	acked      uint32               // the client's last count
+	requested  bool                 // an <r/> awaits its <a/>
 	closing    bool
 	closed     bool  // the closing tag is written: nothing more will be
 	reason     error // stream error to send when closing
@@ -213,6 +221,8 @@ func (c *conn) features() *xmlstream.Element {
 		return stream.Features(
 			xmlstream.New(stream.NSBind, "bind"),
 			xmlstream.New(stream.NSSession, "session").Append(xmlstream.New(stream.NSSession, "optional")),
+			xmlstream.New(nsCSI, "csi"),
+			xmlstream.New(nsSM, "sm"),
 		).Append(c.srv.opts.Features...)
 	}
 }
@@ -258,6 +268,14 @@ func (c *conn) stage(ctx context.Context) (restart bool, err error) {
 				return false, &stream.Error{Condition: stream.NotAuthorized, Text: "authenticate first"}
 			}
 		default:
+			if el.Name.Space == nsSM && (el.Name.Local == "enable" || el.Name.Local == "resume") {
+				// XEP-0198 §3: enabling needs a bound resource; sessions
+				// are not resumable here.
+				if err := c.writeElement(smFailed("unexpected-request")); err != nil {
+					return false, err
+				}
+				continue
+			}
 			if el.Is(xmlstream.NSClient, "iq") && el.Get("type") == stanza.TypeSet && el.Child(stream.NSBind, "bind") != nil {
 				bound, err := c.bind(ctx, el)
 				if err != nil || bound {

@@ -24,23 +24,36 @@
 //
 // # Sessions
 //
-// A bound session has two goroutines: the connection's own, which reads
-// and routes stanzas, and a writer, tied by an errgroup. The router hands
-// stanzas to [Endpoint.Send], which appends to the session's queue without
-// blocking; the queue is a slice that exists only while it holds something,
-// so an idle session keeps no buffers. The writer serialises everything
-// queued into one pooled buffer, writes it with a deadline, and returns the
-// buffer. A queue that reaches [Options.QueueDepth] means the client reads
-// too slowly: the stream ends with policy-violation.
+// A bound session continues on a fresh goroutine, which reads and routes
+// stanzas, so that the stack the TLS handshake grew is left behind. The
+// router hands stanzas to [Endpoint.Send], which appends to the session's
+// queue without blocking and starts a writer goroutine if none runs; the
+// writer serialises everything queued into one pooled buffer, writes it
+// with a deadline, and ends when the queue is empty. An idle session thus
+// costs one blocked goroutine, no buffers and no timers. A queue that
+// reaches [Options.QueueDepth] means the client reads too slowly: the
+// stream ends with policy-violation.
 //
-// The read deadline moves forward with every read, so whitespace
-// keepalives (§4.6.1) keep a stream alive. After [Options.IdleTimeout] of
-// silence the server sends an XEP-0199 ping, and ends the stream with
-// connection-timeout if nothing arrives within [Options.PingTimeout]. When
-// it has written nothing for [Options.KeepaliveInterval], the writer sends
-// a whitespace keepalive.
+// The read deadline moves forward as data arrives (at most once a second),
+// so whitespace keepalives (§4.6.1) keep a stream alive. After
+// [Options.IdleTimeout] of silence the server sends an XEP-0199 ping, and
+// ends the stream with connection-timeout if nothing arrives within
+// [Options.PingTimeout]. One sweep goroutine per server asks sessions that
+// wrote nothing for [Options.KeepaliveInterval] for a whitespace keepalive.
+//
+// A client that says it is inactive (XEP-0352, offered after
+// authentication) gets urgent stanzas at once; presence updates and chat
+// states are held (an earlier presence of a sender superseded by a later
+// one) until it is active again, something urgent goes out, or enough
+// are held (csi.go).
+//
+// With stream management (XEP-0198, acknowledgements without resumption)
+// the writer keeps what it sent until the client acknowledges it and asks
+// for the client's count with each batch; what a session never got
+// acknowledged is handed to [Options.Undelivered] when it ends, so a
+// phone that lost its network loses no messages (sm.go).
 //
 // Stream errors (§4.9) are written, followed by the closing tag, before the
-// connection closes; a panic in either goroutine is logged with its stack
-// and closes only its own connection.
+// connection closes; a panic in the reader or the writer is logged with its
+// stack and closes only its own connection.
 package c2s

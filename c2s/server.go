@@ -85,7 +85,10 @@ type Options struct {
 	PreAuth PreAuthHandler
 	// PreAuthFeatures are added to the features offered with SASL.
 	PreAuthFeatures []*xmlstream.Element
-	Logger          *slog.Logger
+	// Undelivered takes what a session with stream management (XEP-0198)
+	// sent but never got acknowledged; nil drops it.
+	Undelivered UndeliveredHandler
+	Logger      *slog.Logger
 }
 
 // PreAuthHandler answers an IQ received on an encrypted but not yet

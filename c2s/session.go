@@ -46,6 +46,10 @@ func (c *conn) run(ctx context.Context) {
 	c.srv.router.Unbind(ctx, c.full, c)
 	c.Close(streamErrorFor(err))
 	c.writers.Wait()
+	if els := c.undelivered(); len(els) > 0 && c.srv.opts.Undelivered != nil {
+		c.logger().Info("unacknowledged stanzas handed back for delivery", "count", len(els))
+		c.srv.opts.Undelivered.Undelivered(ctx, c.full, els)
+	}
 	c.logger().Info("session ended", "reason", errString(err))
 }
 
@@ -115,6 +119,19 @@ func (c *conn) sendPing() {
 
 // handle processes one element from a bound client.
 func (c *conn) handle(ctx context.Context, el *xmlstream.Element) error {
+	if c.smIn && isStanza(el) {
+		c.handled++ // wraps at 2^32, as XEP-0198 §4 says
+	}
+	if el.Name.Space == nsSM {
+		return c.handleSM(el)
+	}
+	if el.Name.Space == nsCSI {
+		switch el.Name.Local {
+		case "active", "inactive":
+			c.setActive(el.Name.Local == "active")
+			return nil
+		}
+	}
 	st, err := stanza.Parse(el)
 	if errors.Is(err, stanza.ErrNotStanza) {
 		return &stream.Error{Condition: stream.UnsupportedStanzaType, Text: "unexpected element " + el.Name.Local}
@@ -163,12 +180,22 @@ func (c *conn) Send(el *xmlstream.Element) bool {
 	if c.closing {
 		return false
 	}
+	if c.inactive && !urgent(el) {
+		c.holdLocked(el)
+		if len(c.held) < maxHeld {
+			return true
+		}
+		el = nil // held enough: all of it goes now
+	}
+	c.releaseLocked()
 	if len(c.items) >= c.srv.opts.QueueDepth {
 		c.closing, c.reason = true, errQueueFull
 		c.startWriterLocked()
 		return false
 	}
-	c.items = append(c.items, el)
+	if el != nil {
+		c.items = append(c.items, el)
+	}
 	c.startWriterLocked()
 	return true
 }
@@ -180,6 +207,7 @@ func (c *conn) Close(reason error) {
 	defer c.mu.Unlock()
 	if !c.closing {
 		c.closing, c.reason = true, reason
+		c.releaseLocked() // what an inactive client was spared goes before the end
 	}
 	c.startWriterLocked()
 }
@@ -236,7 +264,7 @@ func (c *conn) writer() {
 	}()
 	for {
 		c.mu.Lock()
-		items, closing, reason, keepalive := c.items, c.closing, c.reason, c.keepalive
+		items, closing, reason, keepalive, counting := c.items, c.closing, c.reason, c.keepalive, c.smOut
 		c.items, c.keepalive = nil, false
 		if len(items) == 0 && !closing && !keepalive {
 			c.writing = false
@@ -255,9 +283,31 @@ func (c *conn) writer() {
 		}
 		bp := getBuf()
 		b := (*bp)[:0]
+		var sent []*xmlstream.Element // stanzas stream management keeps
 		for i, el := range items {
 			b = xmlstream.AppendElement(b, el, xmlstream.NSClient)
+			switch {
+			case counting && isStanza(el):
+				sent = append(sent, el)
+			case !counting && el.Name.Space == nsSM && el.Name.Local == "enabled":
+				counting = true
+			}
 			items[i] = nil
+		}
+		if counting {
+			c.mu.Lock()
+			c.smOut = true
+			c.unacked = append(c.unacked, sent...)
+			if len(c.unacked) > 0 && !c.requested && !closing {
+				// Ask for the client's count with every batch that
+				// leaves stanzas unacknowledged (XEP-0198 §4).
+				b = append(b, smRequest...)
+				c.requested = true
+			}
+			if len(c.unacked) > c.srv.opts.QueueDepth && !c.closing {
+				c.closing, c.reason = true, errTooManyUnacked
+			}
+			c.mu.Unlock()
 		}
 		if closing {
 			var se *stream.Error

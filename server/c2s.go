@@ -6,6 +6,7 @@ import (
 
 	"roost/c2s"
 	"roost/jid"
+	"roost/module/carbons"
 	"roost/router"
 	"roost/stanza"
 	"roost/xmlstream"
@@ -43,6 +44,7 @@ func (s *Server) setupC2S() error {
 		Features:             s.c2sFeatures,
 		PreAuth:              s.preAuth,
 		PreAuthFeatures:      s.preAuthFeatures,
+		Undelivered:          redeliverer{s.router},
 		Logger:               s.log.With("component", "c2s"),
 	}, c2sRouter{s.router}, s.accounts)
 	s.c2s = srv
@@ -90,4 +92,48 @@ func (a c2sRouter) Unbind(ctx context.Context, full jid.JID, s c2s.Endpoint) {
 
 func (a c2sRouter) FromClient(ctx context.Context, st *stanza.Stanza) error {
 	return a.r.FromClient(ctx, st)
+}
+
+// redeliverer takes back what a session with stream management (XEP-0198)
+// sent but never got acknowledged. Messages go to the account's bare JID
+// again, so another resource or offline storage gets them, as RFC 6121
+// §8.5.3.2.1 treats a message for a resource that is gone; carbon copies
+// are not sent twice. IQ requests are answered with an error on the gone
+// resource's behalf, so that the requester does not wait. Presence is
+// dropped: contacts are probed again at the next login.
+type redeliverer struct{ r *router.Router }
+
+func (d redeliverer) Undelivered(ctx context.Context, full jid.JID, els []*xmlstream.Element) {
+	for _, el := range els {
+		st, err := stanza.Parse(el)
+		if err != nil {
+			continue
+		}
+		switch st.Kind {
+		case stanza.Message:
+			if st.Type == stanza.TypeError || st.Type == stanza.TypeGroupchat || st.Type == stanza.TypeHeadline || isCarbon(el) {
+				continue
+			}
+			st.To = full.Bare()
+			_ = d.r.Route(ctx, &st)
+		case stanza.IQ:
+			if st.Type != stanza.TypeGet && st.Type != stanza.TypeSet || st.From.IsZero() {
+				continue
+			}
+			st.To = full
+			reply, err := stanza.Parse(stanza.ErrorReply(&st, stanza.NewError(stanza.ServiceUnavailable, "")))
+			if err == nil {
+				_ = d.r.Route(ctx, &reply)
+			}
+		}
+	}
+}
+
+func isCarbon(el *xmlstream.Element) bool {
+	for ch := range el.Elements() {
+		if ch.Name.Space == carbons.NS {
+			return true
+		}
+	}
+	return false
 }

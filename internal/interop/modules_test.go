@@ -250,3 +250,43 @@ func TestInteropRegistration(t *testing.T) {
 		}
 	})
 }
+
+// TestInteropCSI: slixmpp's XEP-0352 plugin finds client state indication
+// offered; while alice is inactive bob's presence changes and typing
+// notifications wait, his next message brings them in order (the earlier
+// of his two presences dropped), and <active/> releases what waits.
+func TestInteropCSI(t *testing.T) {
+	ca := xmpptest.NewCA(t)
+	r := startModules(t, ca)
+	ev := modules(t, r, ca, "csi")
+	want(t, event(t, ev, "csi"), "enabled", "true")
+	want(t, event(t, ev, "friends"), "ok", "true")
+	want(t, event(t, ev, "while-inactive"), "received", "[]")
+	want(t, event(t, ev, "urgent"), "received", "[message:composing presence:xa message:wake up]")
+	a := event(t, ev, "active")
+	want(t, a, "before", "[]")
+	want(t, a, "after", "[presence:dnd]")
+}
+
+// TestInteropStreamManagement: slixmpp's XEP-0198 plugin enables stream
+// management (roost offers no resumption), the server acknowledges
+// exactly the stanzas alice sent, and her answers to the server's
+// requests keep the stream up through bob's messages.
+func TestInteropStreamManagement(t *testing.T) {
+	ca := xmpptest.NewCA(t)
+	r := startModules(t, ca)
+	ev := modules(t, r, ca, "sm")
+	e := event(t, ev, "enabled")
+	want(t, e, "value", "true")
+	want(t, e, "resumable", "false")
+	a := event(t, ev, "acked")
+	if fmt.Sprint(a["seq"]) != fmt.Sprint(a["last_ack"]) || fmt.Sprint(a["seq"]) == "0" {
+		t.Errorf("alice sent %v stanzas, the server acknowledged %v", a["seq"], a["last_ack"])
+	}
+	rc := event(t, ev, "received")
+	want(t, rc, "count", "13")
+	want(t, rc, "last", "last")
+	if strings.Contains(r.Log(), "stream error") {
+		t.Errorf("a stream ended with an error:\n%s", r.Log())
+	}
+}

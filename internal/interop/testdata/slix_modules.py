@@ -3,9 +3,10 @@
 
 Scenarios: service discovery and entity capabilities (XEP-0030, XEP-0115),
 version (XEP-0092), last activity (XEP-0012), vCards (XEP-0054), private
-storage (XEP-0049 through XEP-0048 bookmarks), blocking (XEP-0191) and
-in-band registration (XEP-0077). Every observation is one JSON line; the Go
-test (modules_test.go) asserts on them.
+storage (XEP-0049 through XEP-0048 bookmarks), blocking (XEP-0191), in-band
+registration (XEP-0077), client state indication (XEP-0352) and stream
+management (XEP-0198). Every
+observation is one JSON line; the Go test (modules_test.go) asserts on them.
 """
 import argparse
 import asyncio
@@ -15,6 +16,8 @@ from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.plugins.xep_0048.stanza import Bookmarks
 from slixmpp.stanza import StreamFeatures
 from slixmpp.xmlstream import ET
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
 
 from slix import Client, emit
 
@@ -381,9 +384,120 @@ async def register(args):
     await asyncio.sleep(0.3)
 
 
+async def csi(args):
+    """XEP-0352: while alice says she is inactive, bob's presence changes
+    and typing notifications wait; his next real message brings them, in
+    order, the earlier of two presences dropped; <active/> releases the
+    rest."""
+    d = args.domain
+    a = await login(args, "alice@%s/phone" % d, "alice-secret", ("xep_0352",))
+    b = await login(args, "bob@%s/pc" % d, "bob-secret")
+    emit(event="csi", enabled=a["xep_0352"].enabled)
+    emit(event="friends", ok=await befriend(a, b))
+    bob = str(b.boundjid)
+    log = []  # what alice receives from bob, in order
+    got = asyncio.Event()
+
+    def on_presence(p):
+        if str(p["from"]) == bob:
+            log.append("presence:" + (p["show"] or p["type"]))
+            got.set()
+
+    def on_message(m):
+        if str(m["from"]) != bob:
+            return
+        if m["body"]:
+            log.append("message:" + m["body"])
+        elif m.xml.find("{http://jabber.org/protocol/chatstates}composing") is not None:
+            log.append("message:composing")
+        got.set()
+    a.add_event_handler("presence", on_presence)
+    # slixmpp's "message" event is for messages with a body only.
+    a.register_handler(Callback("every message", MatchXPath("{jabber:client}message"), on_message))
+
+    async def until(n, timeout=10):
+        loop = asyncio.get_event_loop()
+        end = loop.time() + timeout
+        while len(log) < n and loop.time() < end:
+            got.clear()
+            try:
+                await asyncio.wait_for(got.wait(), end - loop.time())
+            except asyncio.TimeoutError:
+                pass
+        return len(log) >= n
+
+    await asyncio.sleep(0.5)
+    log.clear()
+    a["xep_0352"].send_inactive()
+    await asyncio.sleep(0.3)
+    b.send_presence(pshow="away")
+    m = b.make_message(mto=a.boundjid, mtype="chat")
+    m.append(ET.fromstring("<composing xmlns='http://jabber.org/protocol/chatstates'/>"))
+    m.send()
+    b.send_presence(pshow="xa")
+    await asyncio.sleep(1.5)
+    emit(event="while-inactive", received=list(log))
+    b.send_message(mto=a.boundjid, mbody="wake up", mtype="chat")
+    await until(3)
+    emit(event="urgent", received=list(log))
+    log.clear()
+    b.send_presence(pshow="dnd")
+    await asyncio.sleep(1.5)
+    before = list(log)
+    a["xep_0352"].send_active()
+    await until(1)
+    emit(event="active", before=before, after=list(log))
+    await bye(a, b)
+
+
+async def sm(args):
+    """XEP-0198 with slixmpp's own plugin: enabled (without resumption),
+    and both sides' counts agree: the server acknowledges exactly what
+    alice sent, and answers to the server's requests for her count keep
+    her stream up while bob's messages arrive."""
+    d = args.domain
+    a = await login(args, "alice@%s/phone" % d, "alice-secret", ("xep_0198",), presence=False)
+    b = await login(args, "bob@%s/pc" % d, "bob-secret")
+    plugin = a["xep_0198"]
+    for _ in range(50):
+        if plugin.enabled_in:
+            break
+        await asyncio.sleep(0.1)
+    emit(event="enabled", value=plugin.enabled_in, resumable=bool(plugin.sm_id))
+    for i in range(7):
+        a.send_message(mto=b.boundjid, mbody="from alice %d" % i, mtype="chat")
+    # slixmpp writes its requests directly, ahead of the stanzas still in
+    # its send queue: let the queue drain first.
+    await asyncio.sleep(0.5)
+    plugin.request_ack()
+    for _ in range(50):
+        if plugin.last_ack == plugin.seq:
+            break
+        await asyncio.sleep(0.1)
+    emit(event="acked", seq=plugin.seq, last_ack=plugin.last_ack)
+    got = asyncio.Queue()
+    a.add_event_handler("message", lambda m: got.put_nowait(m["body"]))
+    bodies = []
+    for i in range(12):
+        b.send_message(mto=a.boundjid, mbody="to alice %d" % i, mtype="chat")
+    try:
+        for _ in range(12):
+            bodies.append(await asyncio.wait_for(got.get(), 10))
+    except asyncio.TimeoutError:
+        pass
+    await asyncio.sleep(0.5)  # the server's requests answered meanwhile
+    b.send_message(mto=a.boundjid, mbody="last", mtype="chat")
+    try:
+        bodies.append(await asyncio.wait_for(got.get(), 10))
+    except asyncio.TimeoutError:
+        pass
+    emit(event="received", count=len(bodies), last=bodies[-1] if bodies else "", handled=plugin.handled)
+    await bye(a, b)
+
+
 def main():
     scenarios = {"features": features, "last": last, "vcard-set": vcard_set, "vcard-get": vcard_get,
-                 "private": private, "blocking": blocking, "register": register}
+                 "private": private, "blocking": blocking, "register": register, "csi": csi, "sm": sm}
     p = argparse.ArgumentParser()
     p.add_argument("scenario", choices=sorted(scenarios))
     p.add_argument("--host", required=True)

@@ -1,0 +1,255 @@
+package c2s
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"roost/internal/client"
+	"roost/internal/xmpptest"
+	"roost/jid"
+	"roost/stream"
+	"roost/xmlstream"
+)
+
+// undeliveredLog records what sessions handed back.
+type undeliveredLog struct {
+	mu  sync.Mutex
+	got map[string][]string // full JID → serialised elements
+	ch  chan struct{}
+}
+
+func (u *undeliveredLog) Undelivered(_ context.Context, full jid.JID, els []*xmlstream.Element) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, el := range els {
+		u.got[full.String()] = append(u.got[full.String()], string(xmlstream.AppendElement(nil, el, xmlstream.NSClient)))
+	}
+	u.ch <- struct{}{}
+}
+
+// recvSkipping reads the next element that is not a stream management
+// request, counting the requests it skipped.
+func recvSkipping(t *testing.T, c *client.Conn, requests *int) *xmlstream.Element {
+	t.Helper()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	for {
+		el, err := c.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if el.Is(nsSM, "r") {
+			*requests++
+			continue
+		}
+		return el
+	}
+}
+
+func unackedOf(t *testing.T, h *harness, full string, n int) {
+	t.Helper()
+	eventually(t, h, full, fmt.Sprintf("with %d stanzas unacknowledged", n), func(c *conn) bool { return len(c.unacked) == n })
+}
+
+func enableSM(t *testing.T, c *client.Conn) {
+	t.Helper()
+	if c.Features.Child(nsSM, "sm") == nil {
+		t.Fatalf("features after authentication = %s; want stream management", c.Features)
+	}
+	if err := c.Send(xmlstream.New(nsSM, "enable").SetAttr("resume", "true")); err != nil {
+		t.Fatal(err)
+	}
+	var requests int
+	if el := recvSkipping(t, c, &requests); !el.Is(nsSM, "enabled") || el.Get("resume") != "" {
+		t.Fatalf("got %s; want <enabled/> without resumption", el)
+	}
+}
+
+func TestStreamManagementCounts(t *testing.T) {
+	h := newHarness(t, nil)
+	j := h.mustLogin("juliet", "balcony")
+	r := h.mustLogin("romeo", "orchard")
+	const juliet = "juliet@example.com/balcony"
+	enableSM(t, j)
+
+	// Nothing handled yet.
+	if err := j.Send(xmlstream.New(nsSM, "r")); err != nil {
+		t.Fatal(err)
+	}
+	var requests int
+	if el := recvSkipping(t, j, &requests); !el.Is(nsSM, "a") || el.Get("h") != "0" {
+		t.Fatalf("got %s; want <a h='0'/>", el)
+	}
+
+	// Two messages are sent, kept and asked about, then acknowledged.
+	for _, body := range []string{"one", "two"} {
+		if err := r.Send(xmpptest.Element(t, `<message to='`+juliet+`' type='chat'><body>`+body+`</body></message>`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{"one", "two"} {
+		if el := recvSkipping(t, j, &requests); el.ChildText(xmlstream.NSClient, "body") != want {
+			t.Fatalf("juliet got %s; want the message %q", el, want)
+		}
+	}
+	unackedOf(t, h, juliet, 2)
+	if requests == 0 {
+		_ = j.SetDeadline(time.Now().Add(5 * time.Second))
+		if el, err := j.Recv(); err != nil || !el.Is(nsSM, "r") {
+			t.Fatalf("got %v, %v; want the server to ask for an acknowledgement", el, err)
+		}
+	}
+	if err := j.Send(xmlstream.New(nsSM, "a").SetAttr("h", "1")); err != nil {
+		t.Fatal(err)
+	}
+	unackedOf(t, h, juliet, 1)
+	if err := j.Send(xmlstream.New(nsSM, "a").SetAttr("h", "2")); err != nil {
+		t.Fatal(err)
+	}
+	unackedOf(t, h, juliet, 0)
+
+	// Juliet's stanzas are counted, nonzas not.
+	for range 3 {
+		if err := j.Send(xmpptest.Element(t, `<presence to='romeo@example.com/orchard'/>`)); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.Send(xmlstream.New(nsCSI, "active")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Send(xmlstream.New(nsSM, "r")); err != nil {
+		t.Fatal(err)
+	}
+	if el := recvSkipping(t, j, &requests); !el.Is(nsSM, "a") || el.Get("h") != "3" {
+		t.Fatalf("got %s; want <a h='3'/>", el)
+	}
+
+	// Enabling twice fails without ending the stream.
+	if err := j.Send(xmlstream.New(nsSM, "enable")); err != nil {
+		t.Fatal(err)
+	}
+	if el := recvSkipping(t, j, &requests); !el.Is(nsSM, "failed") || el.Child(stanzaErrorNS, "unexpected-request") == nil {
+		t.Fatalf("got %s; want <failed><unexpected-request/></failed>", el)
+	}
+}
+
+func TestStreamManagementErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		enable bool
+		send   string
+		want   stream.Condition
+	}{
+		{"acknowledging more than was sent", true, `<a xmlns='urn:xmpp:sm:3' h='5'/>`, stream.UndefinedCondition},
+		{"an <a/> without h", true, `<a xmlns='urn:xmpp:sm:3'/>`, stream.BadFormat},
+		{"a request before enabling", false, `<r xmlns='urn:xmpp:sm:3'/>`, stream.UnsupportedStanzaType},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			j := h.mustLogin("juliet", "balcony")
+			if tc.enable {
+				enableSM(t, j)
+			}
+			if err := j.SendRaw([]byte(tc.send)); err != nil {
+				t.Fatal(err)
+			}
+			xmpptest.ExpectStreamError(t, j, tc.want)
+		})
+	}
+}
+
+// Enabling before binding fails (XEP-0198 §3) and the stream goes on.
+func TestStreamManagementBeforeBind(t *testing.T) {
+	h := newHarness(t, nil)
+	j, err := h.login("juliet", "balcony!", "", client.Options{NoBind: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Send(xmlstream.New(nsSM, "enable")); err != nil {
+		t.Fatal(err)
+	}
+	_ = j.SetDeadline(time.Now().Add(5 * time.Second))
+	el, err := j.Recv()
+	if err != nil || !el.Is(nsSM, "failed") || el.Child(stanzaErrorNS, "unexpected-request") == nil {
+		t.Fatalf("got %v, %v; want <failed><unexpected-request/></failed>", el, err)
+	}
+	if err := j.Bind("balcony"); err != nil {
+		t.Fatalf("bind after the failed enable: %v", err)
+	}
+}
+
+// A session that ends with stanzas unacknowledged hands them back, in
+// order, and only those.
+func TestStreamManagementUndelivered(t *testing.T) {
+	u := &undeliveredLog{got: map[string][]string{}, ch: make(chan struct{}, 1)}
+	h := newHarness(t, func(o *Options) { o.Undelivered = u })
+	j := h.mustLogin("juliet", "balcony")
+	r := h.mustLogin("romeo", "orchard")
+	const juliet = "juliet@example.com/balcony"
+	enableSM(t, j)
+	var requests int
+	for _, body := range []string{"one", "two", "three"} {
+		if err := r.Send(xmpptest.Element(t, `<message to='`+juliet+`' type='chat'><body>`+body+`</body></message>`)); err != nil {
+			t.Fatal(err)
+		}
+		recvSkipping(t, j, &requests)
+	}
+	unackedOf(t, h, juliet, 3)
+	if err := j.Send(xmlstream.New(nsSM, "a").SetAttr("h", "1")); err != nil {
+		t.Fatal(err)
+	}
+	unackedOf(t, h, juliet, 2)
+	_ = j.NetConn().Close() // the phone loses its network
+	select {
+	case <-u.ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing handed back after the session ended")
+	}
+	u.mu.Lock()
+	got := u.got[juliet]
+	u.mu.Unlock()
+	if len(got) != 2 || !strings.Contains(got[0], "<body>two</body>") || !strings.Contains(got[1], "<body>three</body>") {
+		t.Fatalf("handed back %q; want the messages two and three", got)
+	}
+}
+
+// Without stream management nothing is handed back: the client never
+// promised to acknowledge.
+func TestNoStreamManagementNothingHandedBack(t *testing.T) {
+	u := &undeliveredLog{got: map[string][]string{}, ch: make(chan struct{}, 1)}
+	h := newHarness(t, func(o *Options) { o.Undelivered = u })
+	j := h.mustLogin("juliet", "balcony")
+	r := h.mustLogin("romeo", "orchard")
+	if err := r.Send(xmpptest.Element(t, `<message to='juliet@example.com/balcony' type='chat'><body>hi</body></message>`)); err != nil {
+		t.Fatal(err)
+	}
+	var requests int
+	if el := recvSkipping(t, j, &requests); el.ChildText(xmlstream.NSClient, "body") != "hi" || requests != 0 {
+		t.Fatalf("got %s after %d requests; want the message and no request", el, requests)
+	}
+	_ = j.NetConn().Close()
+	// The session ends; wait until it is unbound, then check.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		h.router.mu.Lock()
+		_, bound := h.router.sessions["juliet@example.com/balcony"]
+		h.router.mu.Unlock()
+		if !bound {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the session was never unbound")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.got) != 0 {
+		t.Errorf("handed back %v without stream management", u.got)
+	}
+}
