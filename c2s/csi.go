@@ -90,6 +90,7 @@ func (c *conn) releaseLocked() {
 
 // setActive applies an <active/> or <inactive/> from the client.
 func (c *conn) setActive(active bool) {
+	c.logger().Debug("client state", "active", active)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.inactive = !active

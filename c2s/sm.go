@@ -61,6 +61,7 @@ func (c *conn) handleSM(el *xmlstream.Element) error {
 			return nil
 		}
 		c.smIn = true
+		c.logger().Debug("stream management enabled", "resume_asked", el.Get("resume") == "true" || el.Get("resume") == "1")
 		// The writer starts counting at <enabled/>, so that what was
 		// queued before it is not counted by one side only.
 		c.Send(xmlstream.New(nsSM, "enabled"))
