@@ -39,7 +39,7 @@ type conn struct {
 	tc        *tls.Conn
 	directTLS bool
 	negLog    *slog.Logger // until bound; see logger
-	rd        reader
+	rd        *reader
 	dec       *xmlstream.Decoder
 
 	domain        string
@@ -52,15 +52,28 @@ type conn struct {
 	smIn          bool   // stream management enabled: the reader counts
 	handled       uint32 // stanzas handled from the client (XEP-0198)
 
-	mu         sync.Mutex
-	items      []*xmlstream.Element // queued for the client; nil when empty
-	keepalive  bool                 // the sweep asks for a whitespace keepalive
-	inactive   bool                 // the client said it is inactive (XEP-0352)
-	held       []*xmlstream.Element // held back from an inactive client; see csi.go
-	smOut      bool                 // stream management: the writer counts (sm.go)
-	unacked    []*xmlstream.Element // written, not yet acknowledged
-	acked      uint32               // the client's last count
-	requested  bool                 // an <r/> awaits its <a/>
+	mu        sync.Mutex
+	items     []*xmlstream.Element // queued for the client; nil when empty
+	keepalive bool                 // the sweep asks for a whitespace keepalive
+	inactive  bool                 // the client said it is inactive (XEP-0352)
+	held      []*xmlstream.Element // held back from an inactive client; see csi.go
+	smOut     bool                 // stream management: the writer counts (sm.go)
+	unacked   []*xmlstream.Element // written, not yet acknowledged
+	acked     uint32               // the client's last count
+	requested bool                 // an <r/> awaits its <a/>
+	broken    bool                 // the connection failed: no writer may start
+	// Resumption (XEP-0198 §5, sm.go): smID names a resumable session;
+	// while hibernating it waits for a connection that resumes it
+	// (pending) or for wake (closed, timed out).
+	smID        string
+	hibernating bool
+	resumeOver  bool  // no resumption may take this session any more
+	pending     *conn // the connection resuming this session
+	wake        chan struct{}
+	// On a connection that resumes another session: the client's count
+	// and the answer of the session it resumes.
+	resumeH    uint32
+	adopted    chan bool
 	closing    bool
 	closed     bool  // the closing tag is written: nothing more will be
 	reason     error // stream error to send when closing
@@ -81,8 +94,8 @@ func (s *Server) newConn(nc net.Conn, directTLS bool) *conn {
 	}
 	c.id = s.nextID.Add(1)
 	c.negLog = s.log.With("conn", c.id, "remote", nc.RemoteAddr().String())
-	c.rd = reader{nc: nc, rate: s.opts.ReadRate, burst: s.opts.ReadBurst}
-	c.dec = xmlstream.NewDecoder(&c.rd, s.opts.Limits)
+	c.rd = &reader{nc: nc, rate: s.opts.ReadRate, burst: s.opts.ReadBurst}
+	c.dec = xmlstream.NewDecoder(c.rd, s.opts.Limits)
 	return c
 }
 
@@ -110,6 +123,12 @@ func (c *conn) serve(ctx context.Context, done func()) {
 		}
 	}
 	if err := c.negotiate(ctx); err != nil {
+		if errors.Is(err, errHandedOver) {
+			// The connection belongs to the session it resumed now.
+			handedOff = true
+			done()
+			return
+		}
 		c.fail(err)
 		return
 	}
@@ -268,9 +287,18 @@ func (c *conn) stage(ctx context.Context) (restart bool, err error) {
 				return false, &stream.Error{Condition: stream.NotAuthorized, Text: "authenticate first"}
 			}
 		default:
-			if el.Name.Space == nsSM && (el.Name.Local == "enable" || el.Name.Local == "resume") {
-				// XEP-0198 §3: enabling needs a bound resource; sessions
-				// are not resumable here.
+			if el.Is(nsSM, "resume") {
+				resumed, err := c.tryResume(el)
+				if err != nil {
+					return false, err
+				}
+				if resumed {
+					return false, errHandedOver
+				}
+				continue
+			}
+			if el.Is(nsSM, "enable") {
+				// XEP-0198 §3: enabling needs a bound resource.
 				if err := c.writeElement(smFailed("unexpected-request")); err != nil {
 					return false, err
 				}
@@ -315,7 +343,7 @@ func (c *conn) handshake(ctx context.Context) error {
 	}
 	c.tc, c.nc = tc, tc
 	c.rd.nc = tc
-	c.dec.Reset(&c.rd)
+	c.dec.Reset(c.rd)
 	c.headerSent = false
 	cs := tc.ConnectionState()
 	c.cb = sasl.TLSBinding(&cs, c.serverLeaf(cs.ServerName))

@@ -47,11 +47,13 @@
 // one) until it is active again, something urgent goes out, or enough
 // are held (csi.go).
 //
-// With stream management (XEP-0198, acknowledgements without resumption)
-// the writer keeps what it sent until the client acknowledges it and asks
-// for the client's count with each batch; what a session never got
-// acknowledged is handed to [Options.Undelivered] when it ends, so a
-// phone that lost its network loses no messages (sm.go).
+// With stream management (XEP-0198) the writer keeps what it sent until
+// the client acknowledges it and asks for the client's count with each
+// batch. A resumable session whose connection is lost waits
+// [Options.ResumeTimeout] for the client to resume it on a new
+// connection, which the session's goroutine then adopts; what a session
+// never got acknowledged is handed to [Options.Undelivered] when it ends
+// for good, so a phone that lost its network loses no messages (sm.go).
 //
 // Stream errors (§4.9) are written, followed by the closing tag, before the
 // connection closes; a panic in the reader or the writer is logged with its

@@ -85,6 +85,10 @@ type Options struct {
 	PreAuth PreAuthHandler
 	// PreAuthFeatures are added to the features offered with SASL.
 	PreAuthFeatures []*xmlstream.Element
+	// ResumeTimeout is how long a session with resumable stream
+	// management (XEP-0198 §5) waits for its client after losing the
+	// connection (5m; negative: sessions are not resumable).
+	ResumeTimeout time.Duration
 	// Undelivered takes what a session with stream management (XEP-0198)
 	// sent but never got acknowledged; nil drops it.
 	Undelivered UndeliveredHandler
@@ -110,6 +114,9 @@ func (o *Options) setDefaults() {
 	def(&o.PingTimeout, time.Minute)
 	def(&o.KeepaliveInterval, time.Minute)
 	def(&o.WriteTimeout, 30*time.Second)
+	if o.ResumeTimeout == 0 {
+		o.ResumeTimeout = 5 * time.Minute
+	}
 	if o.PingTimeout > o.IdleTimeout {
 		o.PingTimeout = o.IdleTimeout
 	}
@@ -142,7 +149,8 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	perIP     map[string]int
-	wg        sync.WaitGroup // connections and the keepalive sweep
+	resumable map[string]*conn // by stream management id
+	wg        sync.WaitGroup   // connections and the keepalive sweep
 
 	sweepOnce sync.Once
 	stopOnce  sync.Once
@@ -160,6 +168,7 @@ func New(opts Options, r Router, c Credentials) *Server {
 		log:       opts.Logger,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
+		resumable: make(map[string]*conn),
 		perIP:     make(map[string]int),
 		stopSweep: make(chan struct{}),
 	}
@@ -305,7 +314,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		s.mu.Lock()
 		for c := range s.conns {
-			_ = c.raw.Close()
+			c.mu.Lock()
+			raw := c.raw
+			c.mu.Unlock()
+			_ = raw.Close()
 		}
 		s.mu.Unlock()
 		return ctx.Err()

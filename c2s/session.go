@@ -41,6 +41,20 @@ func (c *conn) run(ctx context.Context) {
 	c.logger().Info("session started")
 
 	err := c.readLoop(ctx)
+	for c.connectionLost(err) {
+		// XEP-0198 §5: the session outlives its connection for a while.
+		n := c.hibernate()
+		if n == nil {
+			err = errResumeTimeout
+			break
+		}
+		if rerr := c.resume(n); rerr != nil {
+			err = rerr
+			break
+		}
+		err = c.readLoop(ctx)
+	}
+	c.endResumption()
 	// The router must stop handing us stanzas before the writer drains the
 	// queue for the last time.
 	c.srv.router.Unbind(ctx, c.full, c)
@@ -73,7 +87,7 @@ func (c *conn) readLoop(ctx context.Context) (err error) {
 	for {
 		el, err := c.dec.ReadElement()
 		if err != nil {
-			if c.isClosing() {
+			if c.isClosing() || c.isBroken() {
 				return err
 			}
 			if isTimeout(err) {
@@ -209,13 +223,16 @@ func (c *conn) Close(reason error) {
 		c.closing, c.reason = true, reason
 		c.releaseLocked() // what an inactive client was spared goes before the end
 	}
+	if c.hibernating {
+		c.wakeLocked()
+	}
 	c.startWriterLocked()
 }
 
 // startWriterLocked starts the writer goroutine if the session runs, none
 // is running and the closing tag has not been written. c.mu is held.
 func (c *conn) startWriterLocked() {
-	if !c.running || c.writing || c.closed {
+	if !c.running || c.writing || c.closed || c.broken {
 		return
 	}
 	c.writing = true
@@ -227,6 +244,12 @@ func (c *conn) isClosing() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.closing
+}
+
+func (c *conn) isBroken() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.broken
 }
 
 // keepaliveIfQuiet asks for a whitespace keepalive if the session has
@@ -254,10 +277,10 @@ func (c *conn) writer() {
 			c.logger().Error("panic in writer", "panic", r, "stack", string(debug.Stack()))
 		}
 		if failed {
-			// Nothing more can be written: end the session and cut the
-			// reader's read short.
+			// Nothing more can be written: cut the reader's read short;
+			// it ends the session or, if it is resumable, hibernates.
 			c.mu.Lock()
-			c.closing, c.closed, c.writing = true, true, false
+			c.broken, c.writing = true, false
 			c.mu.Unlock()
 			_ = c.nc.SetReadDeadline(time.Now())
 		}

@@ -54,18 +54,34 @@ func unackedOf(t *testing.T, h *harness, full string, n int) {
 	eventually(t, h, full, fmt.Sprintf("with %d stanzas unacknowledged", n), func(c *conn) bool { return len(c.unacked) == n })
 }
 
+// enableSM enables stream management without resumption.
 func enableSM(t *testing.T, c *client.Conn) {
 	t.Helper()
 	if c.Features.Child(nsSM, "sm") == nil {
 		t.Fatalf("features after authentication = %s; want stream management", c.Features)
 	}
+	if err := c.Send(xmlstream.New(nsSM, "enable")); err != nil {
+		t.Fatal(err)
+	}
+	var requests int
+	if el := recvSkipping(t, c, &requests); !el.Is(nsSM, "enabled") || el.Get("resume") != "" || el.Get("id") != "" {
+		t.Fatalf("got %s; want <enabled/> without resumption", el)
+	}
+}
+
+// enableResume enables stream management with resumption and returns
+// the session's id.
+func enableResume(t *testing.T, c *client.Conn, wantMax string) string {
+	t.Helper()
 	if err := c.Send(xmlstream.New(nsSM, "enable").SetAttr("resume", "true")); err != nil {
 		t.Fatal(err)
 	}
 	var requests int
-	if el := recvSkipping(t, c, &requests); !el.Is(nsSM, "enabled") || el.Get("resume") != "" {
-		t.Fatalf("got %s; want <enabled/> without resumption", el)
+	el := recvSkipping(t, c, &requests)
+	if !el.Is(nsSM, "enabled") || el.Get("resume") != "true" || len(el.Get("id")) < 16 || el.Get("max") != wantMax {
+		t.Fatalf("got %s; want <enabled/> with an id, resume='true' and max=%q", el, wantMax)
 	}
+	return el.Get("id")
 }
 
 func TestStreamManagementCounts(t *testing.T) {
@@ -251,5 +267,212 @@ func TestNoStreamManagementNothingHandedBack(t *testing.T) {
 	defer u.mu.Unlock()
 	if len(u.got) != 0 {
 		t.Errorf("handed back %v without stream management", u.got)
+	}
+}
+
+// resumeConn logs in as user without binding and asks to resume id.
+func resumeConn(t *testing.T, h *harness, user, password, id string, handled int) *client.Conn {
+	t.Helper()
+	c, err := h.login(user, password, "", client.Options{NoBind: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Send(xmlstream.New(nsSM, "resume").SetAttr("previd", id).SetAttr("h", fmt.Sprint(handled))); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func hibernating(t *testing.T, h *harness, full string) {
+	t.Helper()
+	eventually(t, h, full, "hibernating", func(c *conn) bool { return c.hibernating })
+}
+
+func sendChat(t *testing.T, from *client.Conn, to string, bodies ...string) {
+	t.Helper()
+	for _, b := range bodies {
+		if err := from.Send(xmpptest.Element(t, `<message to='`+to+`' type='chat'><body>`+b+`</body></message>`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// The phone loses its network; a message arrives meanwhile; it comes back
+// on a new connection, says what it had handled, and gets the rest: what
+// it had not acknowledged, then what queued, on the same session.
+func TestStreamManagementResume(t *testing.T) {
+	u := &undeliveredLog{got: map[string][]string{}, ch: make(chan struct{}, 1)}
+	h := newHarness(t, func(o *Options) { o.Undelivered = u })
+	j := h.mustLogin("juliet", "balcony")
+	r := h.mustLogin("romeo", "orchard")
+	const juliet = "juliet@example.com/balcony"
+	id := enableResume(t, j, "300")
+	h.router.mu.Lock()
+	session := h.router.sessions[juliet]
+	h.router.mu.Unlock()
+
+	// Juliet sends one stanza, so that the server's count is 1.
+	if err := j.Send(xmpptest.Element(t, `<presence to='romeo@example.com/orchard'/>`)); err != nil {
+		t.Fatal(err)
+	}
+	sendChat(t, r, juliet, "one", "two", "three")
+	var requests int
+	for range 3 {
+		recvSkipping(t, j, &requests)
+	}
+	unackedOf(t, h, juliet, 3)
+	_ = j.NetConn().Close()
+	hibernating(t, h, juliet)
+	sendChat(t, r, juliet, "four")
+	eventually(t, h, juliet, "queueing the message", func(c *conn) bool { return len(c.items) == 1 })
+
+	// She had handled "one" and "two" but not told the server.
+	j2 := resumeConn(t, h, "juliet", "balcony!", id, 2)
+	want := []string{"resumed", "three", "four"}
+	for _, w := range want {
+		el := recvSkipping(t, j2, &requests)
+		switch w {
+		case "resumed":
+			if !el.Is(nsSM, "resumed") || el.Get("previd") != id || el.Get("h") != "1" {
+				t.Fatalf("got %s; want <resumed previd=%q h='1'/>", el, id)
+			}
+		default:
+			if el.ChildText(xmlstream.NSClient, "body") != w {
+				t.Fatalf("got %s; want the message %q", el, w)
+			}
+		}
+	}
+	// The same session, still bound, goes on in both directions.
+	h.router.mu.Lock()
+	now := h.router.sessions[juliet]
+	h.router.mu.Unlock()
+	if now != session {
+		t.Fatal("the resumed session is not the one bound before")
+	}
+	sendChat(t, j2, "romeo@example.com/orchard", "back")
+	_ = r.SetDeadline(time.Now().Add(5 * time.Second))
+	for {
+		el, err := r.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if el.ChildText(xmlstream.NSClient, "body") == "back" {
+			if el.Get("from") != juliet {
+				t.Fatalf("romeo got %s; want it from %s", el, juliet)
+			}
+			break
+		}
+	}
+	if err := j2.Send(xmlstream.New(nsSM, "a").SetAttr("h", "4")); err != nil {
+		t.Fatal(err)
+	}
+	unackedOf(t, h, juliet, 0)
+	select {
+	case <-u.ch:
+		t.Fatalf("stanzas handed back although the session was resumed: %v", u.got)
+	default:
+	}
+}
+
+// A client that comes back before the server noticed its connection was
+// gone takes the session over from the old connection.
+func TestStreamManagementResumeTakesOver(t *testing.T) {
+	h := newHarness(t, nil)
+	j := h.mustLogin("juliet", "balcony")
+	id := enableResume(t, j, "300")
+	j2 := resumeConn(t, h, "juliet", "balcony!", id, 0)
+	var requests int
+	if el := recvSkipping(t, j2, &requests); !el.Is(nsSM, "resumed") {
+		t.Fatalf("got %s; want <resumed/>", el)
+	}
+	_ = j.SetDeadline(time.Now().Add(5 * time.Second))
+	for {
+		if _, err := j.Recv(); err != nil {
+			break // the old connection was dropped
+		}
+	}
+	if err := j2.Send(xmlstream.New(nsSM, "r")); err != nil {
+		t.Fatal(err)
+	}
+	if el := recvSkipping(t, j2, &requests); !el.Is(nsSM, "a") || el.Get("h") != "0" {
+		t.Fatalf("got %s; want <a h='0'/> on the resumed session", el)
+	}
+}
+
+// Nobody else resumes a session: not another account that learnt the id,
+// not an unknown id; the failure leaves the stream open for a bind.
+func TestStreamManagementResumeRefused(t *testing.T) {
+	h := newHarness(t, nil)
+	j := h.mustLogin("juliet", "balcony")
+	const juliet = "juliet@example.com/balcony"
+	id := enableResume(t, j, "300")
+	_ = j.NetConn().Close()
+	hibernating(t, h, juliet)
+	tests := []struct {
+		name, user, password, id string
+	}{
+		{"another account", "romeo", "orchard!", id},
+		{"an unknown id", "juliet", "balcony!", "no-such-session"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := resumeConn(t, h, tc.user, tc.password, tc.id, 0)
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			el, err := c.Recv()
+			if err != nil || !el.Is(nsSM, "failed") || el.Child(stanzaErrorNS, "item-not-found") == nil {
+				t.Fatalf("got %v, %v; want <failed><item-not-found/></failed>", el, err)
+			}
+			if err := c.Bind("elsewhere"); err != nil {
+				t.Fatalf("bind after the failed resumption: %v", err)
+			}
+		})
+	}
+	hibernating(t, h, juliet) // still waiting for juliet
+}
+
+// A session nobody resumes ends after the timeout and hands back what was
+// not acknowledged; a stream the client closes is not kept at all.
+func TestStreamManagementNotResumed(t *testing.T) {
+	for _, clean := range []bool{false, true} {
+		t.Run(fmt.Sprintf("clean close %v", clean), func(t *testing.T) {
+			u := &undeliveredLog{got: map[string][]string{}, ch: make(chan struct{}, 1)}
+			h := newHarness(t, func(o *Options) {
+				o.Undelivered = u
+				if clean {
+					o.ResumeTimeout = time.Hour // must not matter
+				} else {
+					o.ResumeTimeout = 200 * time.Millisecond
+				}
+			})
+			j := h.mustLogin("juliet", "balcony")
+			r := h.mustLogin("romeo", "orchard")
+			const juliet = "juliet@example.com/balcony"
+			id := enableResume(t, j, map[bool]string{false: "1", true: "3600"}[clean])
+			sendChat(t, r, juliet, "lost?")
+			var requests int
+			recvSkipping(t, j, &requests)
+			unackedOf(t, h, juliet, 1)
+			if clean {
+				_ = j.Close()
+			} else {
+				_ = j.NetConn().Close()
+			}
+			select {
+			case <-u.ch:
+			case <-time.After(10 * time.Second):
+				t.Fatal("nothing handed back")
+			}
+			u.mu.Lock()
+			got := u.got[juliet]
+			u.mu.Unlock()
+			if len(got) != 1 || !strings.Contains(got[0], "lost?") {
+				t.Fatalf("handed back %q; want the unacknowledged message", got)
+			}
+			c := resumeConn(t, h, "juliet", "balcony!", id, 1)
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			if el, err := c.Recv(); err != nil || !el.Is(nsSM, "failed") {
+				t.Fatalf("resuming an ended session: %v, %v; want <failed/>", el, err)
+			}
+		})
 	}
 }

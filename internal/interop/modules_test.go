@@ -269,7 +269,7 @@ func TestInteropCSI(t *testing.T) {
 }
 
 // TestInteropStreamManagement: slixmpp's XEP-0198 plugin enables stream
-// management (roost offers no resumption), the server acknowledges
+// management with resumption, the server acknowledges
 // exactly the stanzas alice sent, and her answers to the server's
 // requests keep the stream up through bob's messages.
 func TestInteropStreamManagement(t *testing.T) {
@@ -278,7 +278,7 @@ func TestInteropStreamManagement(t *testing.T) {
 	ev := modules(t, r, ca, "sm")
 	e := event(t, ev, "enabled")
 	want(t, e, "value", "true")
-	want(t, e, "resumable", "false")
+	want(t, e, "resumable", "true")
 	a := event(t, ev, "acked")
 	if fmt.Sprint(a["seq"]) != fmt.Sprint(a["last_ack"]) || fmt.Sprint(a["seq"]) == "0" {
 		t.Errorf("alice sent %v stanzas, the server acknowledged %v", a["seq"], a["last_ack"])
@@ -288,5 +288,22 @@ func TestInteropStreamManagement(t *testing.T) {
 	want(t, rc, "last", "last")
 	if strings.Contains(r.Log(), "stream error") {
 		t.Errorf("a stream ended with an error:\n%s", r.Log())
+	}
+}
+
+// TestInteropStreamResumption: slixmpp loses its connection without a
+// closing tag, bob writes meanwhile, and slixmpp resumes the session on a
+// new connection (XEP-0198 §5): the message arrives, the full JID is the
+// same, and no new session starts.
+func TestInteropStreamResumption(t *testing.T) {
+	ca := xmpptest.NewCA(t)
+	r := startModules(t, ca)
+	e := event(t, modules(t, r, ca, "sm-resume"), "resumed")
+	want(t, e, "resumed", "true")
+	want(t, e, "body", "while you were away")
+	want(t, e, "new_sessions", "0")
+	want(t, e, "same_jid", "true")
+	if !strings.Contains(r.Log(), "session resumed") {
+		t.Errorf("roost's log shows no resumed session:\n%s", r.Log())
 	}
 }

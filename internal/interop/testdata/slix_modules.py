@@ -495,9 +495,50 @@ async def sm(args):
     await bye(a, b)
 
 
+async def sm_resume(args):
+    """XEP-0198 §5 with slixmpp: alice's connection drops without a word,
+    bob writes to her meanwhile, and slixmpp resumes the session on a new
+    connection and gets the message, without a new session."""
+    d = args.domain
+    a = await login(args, "alice@%s/phone" % d, "alice-secret", ("xep_0198",))
+    b = await login(args, "bob@%s/pc" % d, "bob-secret")
+    plugin = a["xep_0198"]
+    for _ in range(50):
+        if plugin.enabled_in and plugin.sm_id:
+            break
+        await asyncio.sleep(0.1)
+    starts = []
+    a.add_event_handler("session_start", lambda _: starts.append(1))
+    resumed = asyncio.Event()
+    a.add_event_handler("session_resumed", lambda _: resumed.set())
+    gone = asyncio.Event()
+    a.add_event_handler("disconnected", lambda _: gone.set())
+    got = asyncio.Queue()
+    a.add_event_handler("message", lambda m: got.put_nowait(m["body"]))
+    full = str(a.boundjid)
+    a.transport.abort()  # the network goes away: no closing tag
+    await asyncio.wait_for(gone.wait(), 10)
+    await asyncio.sleep(0.5)
+    b.send_message(mto=full, mbody="while you were away", mtype="chat")
+    await asyncio.sleep(0.5)
+    a.connect(address=(args.host, 5222))
+    ok = True
+    try:
+        await asyncio.wait_for(resumed.wait(), 10)
+    except asyncio.TimeoutError:
+        ok = False
+    body = ""
+    try:
+        body = await asyncio.wait_for(got.get(), 10)
+    except asyncio.TimeoutError:
+        pass
+    emit(event="resumed", resumed=ok, body=body, new_sessions=len(starts), jid=str(a.boundjid), same_jid=str(a.boundjid) == full)
+    await bye(a, b)
+
+
 def main():
     scenarios = {"features": features, "last": last, "vcard-set": vcard_set, "vcard-get": vcard_get,
-                 "private": private, "blocking": blocking, "register": register, "csi": csi, "sm": sm}
+                 "private": private, "blocking": blocking, "register": register, "csi": csi, "sm": sm, "sm-resume": sm_resume}
     p = argparse.ArgumentParser()
     p.add_argument("scenario", choices=sorted(scenarios))
     p.add_argument("--host", required=True)
