@@ -476,3 +476,17 @@ func TestStreamManagementNotResumed(t *testing.T) {
 		})
 	}
 }
+
+// With resumption turned off, a client asking for it gets stream
+// management without it.
+func TestStreamManagementResumeOff(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.ResumeTimeout = -1 })
+	j := h.mustLogin("juliet", "balcony")
+	if err := j.Send(xmlstream.New(nsSM, "enable").SetAttr("resume", "true")); err != nil {
+		t.Fatal(err)
+	}
+	var requests int
+	if el := recvSkipping(t, j, &requests); !el.Is(nsSM, "enabled") || el.Get("resume") != "" || el.Get("id") != "" {
+		t.Fatalf("got %s; want <enabled/> without resumption", el)
+	}
+}

@@ -184,6 +184,10 @@ type Limits struct {
 	// IdleTimeout: a client silent this long is pinged (XEP-0199), then
 	// disconnected if it stays silent.
 	IdleTimeout time.Duration `toml:"idle_timeout"`
+	// ResumeTimeout is how long a client session with stream management
+	// (XEP-0198) outlives a lost connection, waiting for the client to
+	// resume it; 0 makes sessions not resumable.
+	ResumeTimeout time.Duration `toml:"resume_timeout"`
 	// KeepaliveInterval: a whitespace keepalive (RFC 6120 §4.6.1) is sent on
 	// streams quiet this long, to keep NAT mappings open.
 	KeepaliveInterval time.Duration `toml:"keepalive_interval"`
@@ -250,6 +254,7 @@ func Default() Config {
 			MaxAttributes:       32,
 			NegotiationTimeout:  30 * time.Second,
 			IdleTimeout:         5 * time.Minute,
+			ResumeTimeout:       5 * time.Minute,
 			KeepaliveInterval:   60 * time.Second,
 			WriteTimeout:        30 * time.Second,
 			MaxAuthFailures:     3,

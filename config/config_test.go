@@ -221,8 +221,9 @@ func TestParse(t *testing.T) {
 		{
 			name: "sizes and durations",
 			file: "[limits]\nmax_stanza_bytes = \"1 MiB\"\nread_rate_bytes = \"128KiB\"\n" +
-				"read_burst_bytes = 1_048_576\nidle_timeout = \"1h30m\"\nwrite_timeout = \"2.5s\"\n",
+				"read_burst_bytes = 1_048_576\nidle_timeout = \"1h30m\"\nwrite_timeout = \"2.5s\"\nresume_timeout = \"0s\"\n",
 			want: func(c *Config) {
+				c.Limits.ResumeTimeout = 0
 				c.Limits.MaxStanzaBytes = 1 << 20
 				c.Limits.ReadRateBytes = 128 << 10
 				c.Limits.ReadBurstBytes = 1 << 20
@@ -479,6 +480,11 @@ func TestParseErrors(t *testing.T) {
 				"roost.toml:5: limits.idle_timeout: -5m: must be from 10s to 24h\n" +
 				"roost.toml:6: limits.keepalive_interval: 100ms: must be from 1s to 24h\n" +
 				"roost.toml:7: limits.read_burst_bytes: 262144: smaller than limits.read_rate_bytes (1048576)",
+		},
+		{
+			name: "resume timeout too short",
+			file: "[limits]\nresume_timeout = \"5s\"\n",
+			want: "roost.toml:2: limits.resume_timeout: 5s: must be from 10s to 24h",
 		},
 		{
 			name: "files source without certificates",

@@ -438,6 +438,9 @@ func (v *validator) limits(l Limits) {
 	v.intRange("limits.max_attributes", int64(l.MaxAttributes), 4, 256, "")
 	v.duration("limits.negotiation_timeout", l.NegotiationTimeout, time.Second, 10*time.Minute)
 	v.duration("limits.idle_timeout", l.IdleTimeout, 10*time.Second, 24*time.Hour)
+	if l.ResumeTimeout != 0 {
+		v.duration("limits.resume_timeout", l.ResumeTimeout, 10*time.Second, 24*time.Hour)
+	}
 	v.duration("limits.keepalive_interval", l.KeepaliveInterval, time.Second, 24*time.Hour)
 	v.duration("limits.write_timeout", l.WriteTimeout, time.Second, 10*time.Minute)
 	v.intRange("limits.max_auth_failures", int64(l.MaxAuthFailures), 1, 100, "")

@@ -520,9 +520,18 @@ func (r *Router) toBare(ctx context.Context, st *stanza.Stanza) {
 	targets := r.pick(buf[:0], st)
 	if len(targets) > 0 {
 		el := st.Element()
+		sent := targets[:0]
 		for _, res := range targets {
-			res.sess.Send(el)
+			if res.sess.Send(el) {
+				sent = append(sent, res)
+			}
 		}
+		targets = sent
+	}
+	// A session that refuses is ending (closed, or its client too slow):
+	// with no other taker, a message is handled as for an account with
+	// no available resource rather than lost.
+	if len(targets) > 0 {
 		if st.Kind != stanza.Message {
 			return
 		}

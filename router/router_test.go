@@ -495,3 +495,63 @@ func TestDeliveryObservers(t *testing.T) {
 		})
 	}
 }
+
+// refusingSession is a session that is ending: it takes nothing more.
+type refusingSession struct{ tried int }
+
+func (r *refusingSession) Send(*xmlstream.Element) bool { r.tried++; return false }
+func (r *refusingSession) Close(error)                  {}
+
+// A message whose only takers refuse it (their sessions are ending) goes
+// where it would for an account with no available resource; one taker
+// that accepts is enough.
+func TestRefusedDeliveryFallsBackToOffline(t *testing.T) {
+	tests := []struct {
+		name       string
+		to         string
+		accepting  bool // a second, accepting resource is available
+		wantStored bool
+	}{
+		{"bare JID, the only resource refuses", "juliet@example.com", false, true},
+		{"full JID, that resource refuses", "juliet@example.com/balcony", false, true},
+		{"bare JID, another resource accepts", "juliet@example.com", true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := New(Options{Domains: []string{"example.com"}})
+			ctx := context.Background()
+			refusing := &refusingSession{}
+			balcony := mustJID(t, "juliet@example.com/balcony")
+			if err := r.Bind(ctx, balcony, refusing); err != nil {
+				t.Fatal(err)
+			}
+			r.SetPresence(balcony, true, 1, nil)
+			accepting := &countingSession{}
+			if tc.accepting {
+				garden := mustJID(t, "juliet@example.com/garden")
+				if err := r.Bind(ctx, garden, accepting); err != nil {
+					t.Fatal(err)
+				}
+				r.SetPresence(garden, true, 1, nil)
+			}
+			stored := false
+			r.UseOffline(InterceptorFunc(func(context.Context, *stanza.Stanza) (bool, error) {
+				stored = true
+				return true, nil
+			}))
+			st := xmpptest.Stanza(t, `<message to='`+tc.to+`' from='romeo@example.com/orchard' type='chat'><body>hi</body></message>`)
+			if err := r.Route(ctx, st); err != nil {
+				t.Fatal(err)
+			}
+			if refusing.tried == 0 {
+				t.Error("the refusing session was not tried")
+			}
+			if stored != tc.wantStored {
+				t.Errorf("stored offline: %v, want %v", stored, tc.wantStored)
+			}
+			if tc.accepting && accepting.n != 1 {
+				t.Errorf("the accepting session got %d messages, want 1", accepting.n)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"time"
 
 	"roost/c2s"
 	"roost/jid"
@@ -34,6 +35,7 @@ func (s *Server) setupC2S() error {
 		Limits:               xmlstream.Limits{MaxStanzaBytes: int(lim.MaxStanzaBytes), MaxDepth: lim.MaxDepth, MaxAttrs: lim.MaxAttributes},
 		NegotiationTimeout:   lim.NegotiationTimeout,
 		IdleTimeout:          lim.IdleTimeout,
+		ResumeTimeout:        resumeTimeout(lim.ResumeTimeout),
 		KeepaliveInterval:    lim.KeepaliveInterval,
 		WriteTimeout:         lim.WriteTimeout,
 		QueueDepth:           lim.QueueDepth,
@@ -70,6 +72,15 @@ func (s *Server) setupC2S() error {
 	}
 	s.stops = append(s.stops, stop{"c2s", srv.Shutdown})
 	return nil
+}
+
+// resumeTimeout maps the configuration's 0 (no resumption) to what c2s
+// takes for it.
+func resumeTimeout(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 func ignoreClosed(err error) error {
