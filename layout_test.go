@@ -25,6 +25,7 @@ var allowed = map[string][]string{
 	// L0
 	"jid":       nil,
 	"xmlstream": nil,
+	"accept":    nil,
 	// L1
 	"stanza":   {"jid", "xmlstream"},
 	"stream":   {"jid", "xmlstream"},
@@ -40,12 +41,12 @@ var allowed = map[string][]string{
 	"certs":    nil,
 	"admin":    nil,
 	"systemd":  nil,
-	"httpd":    {"jid", "xmlstream"},
+	"httpd":    {"jid", "xmlstream", "accept"},
 	"checkdns": {"srv"},
 	"loadtool": {"internal/client", "jid", "xmlstream", "stanza", "stream", "sasl"},
 	// L3
-	"c2s": {"jid", "xmlstream", "stanza", "stream", "sasl"},
-	"s2s": {"jid", "xmlstream", "stanza", "stream", "sasl", "dialback", "srv"},
+	"c2s": {"jid", "xmlstream", "stanza", "stream", "sasl", "accept"},
+	"s2s": {"jid", "xmlstream", "stanza", "stream", "sasl", "dialback", "srv", "accept"},
 	// L4
 	"server": {"*"},
 	// L5

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"roost/jid"
+	"roost/stanza"
 	"roost/stream"
 	"roost/xmlstream"
 )
@@ -50,27 +51,19 @@ type UndeliveredHandler interface {
 	Undelivered(ctx context.Context, full jid.JID, els []*xmlstream.Element)
 }
 
-// isStanza reports whether el counts for stream management: a message,
-// presence or IQ, as opposed to a nonza (RFC 6120 §8, XEP-0198 §4).
+// isStanza reports whether el counts for stream management: a stanza, as
+// opposed to a nonza (XEP-0198 §4).
 func isStanza(el *xmlstream.Element) bool {
-	switch el.Name.Space {
-	case xmlstream.NSClient, xmlstream.NSServer:
-		switch el.Name.Local {
-		case "message", "presence", "iq":
-			return true
-		}
-	}
-	return false
+	_, ok := stanza.KindOf(el)
+	return ok
 }
 
 func smFailed(cond string) *xmlstream.Element {
-	return xmlstream.New(nsSM, "failed").Append(xmlstream.New(stanzaErrorNS, cond))
+	return xmlstream.New(nsSM, "failed").Append(xmlstream.New(stanza.NSStanzas, cond))
 }
 
 // smRequest asks the client for its count.
 var smRequest = []byte(`<r xmlns="urn:xmpp:sm:3"/>`)
-
-const stanzaErrorNS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 
 // handleSM handles a stream management nonza from a bound client.
 func (c *conn) handleSM(el *xmlstream.Element) error {

@@ -11,6 +11,7 @@ import (
 	"roost/internal/client"
 	"roost/internal/xmpptest"
 	"roost/jid"
+	"roost/stanza"
 	"roost/stream"
 	"roost/xmlstream"
 )
@@ -147,7 +148,7 @@ func TestStreamManagementCounts(t *testing.T) {
 	if err := j.Send(xmlstream.New(nsSM, "enable")); err != nil {
 		t.Fatal(err)
 	}
-	if el := recvSkipping(t, j, &requests); !el.Is(nsSM, "failed") || el.Child(stanzaErrorNS, "unexpected-request") == nil {
+	if el := recvSkipping(t, j, &requests); !el.Is(nsSM, "failed") || el.Child(stanza.NSStanzas, "unexpected-request") == nil {
 		t.Fatalf("got %s; want <failed><unexpected-request/></failed>", el)
 	}
 }
@@ -190,7 +191,7 @@ func TestStreamManagementBeforeBind(t *testing.T) {
 	}
 	_ = j.SetDeadline(time.Now().Add(5 * time.Second))
 	el, err := j.Recv()
-	if err != nil || !el.Is(nsSM, "failed") || el.Child(stanzaErrorNS, "unexpected-request") == nil {
+	if err != nil || !el.Is(nsSM, "failed") || el.Child(stanza.NSStanzas, "unexpected-request") == nil {
 		t.Fatalf("got %v, %v; want <failed><unexpected-request/></failed>", el, err)
 	}
 	if err := j.Bind("balcony"); err != nil {
@@ -419,7 +420,7 @@ func TestStreamManagementResumeRefused(t *testing.T) {
 			c := resumeConn(t, h, tc.user, tc.password, tc.id, 0)
 			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 			el, err := c.Recv()
-			if err != nil || !el.Is(nsSM, "failed") || el.Child(stanzaErrorNS, "item-not-found") == nil {
+			if err != nil || !el.Is(nsSM, "failed") || el.Child(stanza.NSStanzas, "item-not-found") == nil {
 				t.Fatalf("got %v, %v; want <failed><item-not-found/></failed>", el, err)
 			}
 			if err := c.Bind("elsewhere"); err != nil {

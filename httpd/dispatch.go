@@ -12,6 +12,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"roost/accept"
 )
 
 // Sentinel errors.
@@ -226,26 +228,11 @@ func (d *Dispatcher) Serve(ctx context.Context, ln net.Listener) error {
 		d.mu.Unlock()
 	}()
 
-	var delay time.Duration
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if d.isClosing() {
-				return ErrServerClosed
-			}
-			var te interface{ Temporary() bool }
-			if errors.As(err, &te) && te.Temporary() {
-				// Retry with backoff, as net/http does (e.g. EMFILE).
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				d.log.Warn("accept failed; retrying", "err", err, "delay_s", delay.Seconds())
-				time.Sleep(delay)
-				continue
-			}
-			return fmt.Errorf("accept connection: %w", err)
-		}
-		delay = 0
-		d.serveConn(ctx, nc)
+	err := accept.Loop(ln, d.log, func(nc net.Conn) { d.serveConn(ctx, nc) })
+	if d.isClosing() {
+		return ErrServerClosed
 	}
+	return fmt.Errorf("accept connection: %w", err)
 }
 
 func (d *Dispatcher) isClosing() bool {

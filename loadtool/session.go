@@ -12,15 +12,15 @@ import (
 	"sync"
 	"time"
 
+	"roost/stanza"
 	"roost/stream"
 	"roost/xmlstream"
 )
 
 // Namespaces the tool uses beyond those of package stream.
 const (
-	nsRegister     = "jabber:iq:register" // XEP-0077
-	nsPing         = "urn:xmpp:ping"      // XEP-0199
-	nsStanzas      = "urn:ietf:params:xml:ns:xmpp-stanzas"
+	nsRegister     = "jabber:iq:register"                    // XEP-0077
+	nsPing         = "urn:xmpp:ping"                         // XEP-0199
 	nsChatStates   = "http://jabber.org/protocol/chatstates" // XEP-0085
 	defaultTimeout = 30 * time.Second
 	// closeWait bounds how long a closing session waits for the server's
@@ -406,7 +406,7 @@ func answer(iq *xmlstream.Element) *xmlstream.Element {
 		return reply.SetAttr("type", "result")
 	}
 	return reply.SetAttr("type", "error").Append(xmlstream.New(xmlstream.NSClient, "error").SetAttr("type", "cancel").
-		Append(xmlstream.New(nsStanzas, "service-unavailable")))
+		Append(xmlstream.New(stanza.NSStanzas, "service-unavailable")))
 }
 
 // CloseStream sends the closing stream tag and gives the server closeWait
@@ -472,7 +472,7 @@ func stanzaError(iq *xmlstream.Element) *StanzaError {
 		return se
 	}
 	for c := range e.Elements() {
-		if c.Name.Space != nsStanzas {
+		if c.Name.Space != stanza.NSStanzas {
 			continue
 		}
 		if c.Name.Local == "text" {

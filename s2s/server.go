@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"roost/accept"
 	"roost/dialback"
 	"roost/jid"
 	"roost/srv"
@@ -224,26 +225,11 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, directTLS bool) err
 		delete(s.listeners, ln)
 		s.mu.Unlock()
 	}()
-	var delay time.Duration
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if s.isClosing() {
-				return ErrServerClosed
-			}
-			var te interface{ Temporary() bool }
-			if errors.As(err, &te) && te.Temporary() {
-				// Retry with backoff, as net/http does (e.g. EMFILE).
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.log.Warn("accept failed; retrying", "err", err, "delay_s", delay.Seconds())
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
-		s.accept(ctx, nc, directTLS)
+	err := accept.Loop(ln, s.log, func(nc net.Conn) { s.accept(ctx, nc, directTLS) })
+	if s.isClosing() {
+		return ErrServerClosed
 	}
+	return err
 }
 
 // ServeConn serves one inbound stream on nc, a TLS connection whose

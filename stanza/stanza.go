@@ -73,23 +73,32 @@ type Stanza struct {
 	El       *xmlstream.Element
 }
 
+// KindOf tells a stanza (RFC 6120 §8: message, presence or iq in a
+// content namespace) from any other top-level element, a nonza.
+func KindOf(el *xmlstream.Element) (Kind, bool) {
+	if !xmlstream.IsContentNamespace(el.Name.Space) {
+		return 0, false
+	}
+	switch el.Name.Local {
+	case "message":
+		return Message, true
+	case "presence":
+		return Presence, true
+	case "iq":
+		return IQ, true
+	}
+	return 0, false
+}
+
 // Parse checks el and returns its routing view. Errors are [ErrNotStanza]
 // or an [*Error] to return to the sender (jid-malformed, bad-request).
 func Parse(el *xmlstream.Element) (Stanza, error) {
 	s := Stanza{El: el}
-	if !xmlstream.IsContentNamespace(el.Name.Space) {
+	kind, ok := KindOf(el)
+	if !ok {
 		return s, ErrNotStanza
 	}
-	switch el.Name.Local {
-	case "message":
-		s.Kind = Message
-	case "presence":
-		s.Kind = Presence
-	case "iq":
-		s.Kind = IQ
-	default:
-		return s, ErrNotStanza
-	}
+	s.Kind = kind
 	for _, a := range el.Attrs {
 		if a.Name.Space != "" {
 			continue

@@ -1,11 +1,9 @@
 package private
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"roost/stanza"
@@ -145,23 +143,13 @@ func empty(el *xmlstream.Element) bool {
 	return true
 }
 
-// decode parses one stored fragment with the stream decoder.
+// decode parses one stored fragment with the stream decoder. The data
+// passed the configured limits when it arrived; the generous bounds only
+// keep it readable if an operator lowers them later.
 func decode(b []byte) (*xmlstream.Element, error) {
-	const header = "<s>"
-	d := xmlstream.NewDecoder(io.MultiReader(strings.NewReader(header), bytes.NewReader(b)),
-		// The data passed the configured limits when it arrived; the
-		// generous depth and attribute bounds only keep it readable if an
-		// operator lowers them later.
-		xmlstream.Limits{MaxStanzaBytes: len(b) + len(header) + 1, MaxDepth: 1024, MaxAttrs: 1024})
-	if _, err := d.ReadHeader(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
-	}
-	el, err := d.ReadElement()
+	el, err := xmlstream.Parse(b, xmlstream.Limits{MaxStanzaBytes: len(b) + 128, MaxDepth: 1024, MaxAttrs: 1024})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
-	}
-	if _, err := d.ReadElement(); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: data after the fragment", ErrCorrupt)
 	}
 	return el, nil
 }

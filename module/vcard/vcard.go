@@ -1,11 +1,9 @@
 package vcard
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"roost/stanza"
@@ -113,28 +111,17 @@ func empty(el *xmlstream.Element) bool {
 	return true
 }
 
-// decode parses one stored element. It uses the stream decoder, wrapping
-// the bytes in a stream header, so stored data meets the same limits as
-// data from the network.
+// decode parses a stored vCard with the stream decoder, so stored data
+// meets the same restrictions as data from the network. The generous
+// bounds keep data that passed the limits when it arrived readable if an
+// operator lowers them later.
 func decode(b []byte) (*xmlstream.Element, error) {
-	const header = "<s>"
-	d := xmlstream.NewDecoder(io.MultiReader(strings.NewReader(header), bytes.NewReader(b)),
-		// The data passed the configured limits when it arrived; the
-		// generous depth and attribute bounds only keep it readable if an
-		// operator lowers them later.
-		xmlstream.Limits{MaxStanzaBytes: len(b) + len(header) + 1, MaxDepth: 1024, MaxAttrs: 1024})
-	if _, err := d.ReadHeader(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
-	}
-	el, err := d.ReadElement()
+	el, err := xmlstream.Parse(b, xmlstream.Limits{MaxStanzaBytes: len(b) + 128, MaxDepth: 1024, MaxAttrs: 1024})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	if !el.Is(NS, "vCard") {
 		return nil, fmt.Errorf("%w: root is {%s}%s", ErrCorrupt, el.Name.Space, el.Name.Local)
-	}
-	if _, err := d.ReadElement(); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: data after the vCard", ErrCorrupt)
 	}
 	return el, nil
 }

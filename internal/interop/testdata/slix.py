@@ -48,6 +48,52 @@ class Client(slixmpp.ClientXMPP):
             self.ready.set_exception(PermissionError("authentication failed"))
 
 
+class RosterClient(Client):
+    """A client that answers no subscription by itself (the scenario
+    decides) and records presence events, to wait for them and read roster
+    states."""
+
+    def __init__(self, jid, password, ca, name):
+        super().__init__(jid, password, None, ca)
+        self.name = name
+        self.roster.auto_authorize = None
+        self.roster.auto_subscribe = False
+        self.events = asyncio.Queue()
+        for ev in ("presence_subscribe", "presence_subscribed", "presence_available",
+                   "presence_unavailable", "changed_status"):
+            self.add_event_handler(ev, self._presence(ev))
+
+    def _presence(self, kind):
+        def handler(p):
+            self.events.put_nowait((kind, str(p["from"]), p["show"] if kind == "changed_status" else ""))
+        return handler
+
+    async def wait(self, kind, frm, show=None, timeout=10, any_resource=False):
+        """Wait for a presence event of kind from frm (with any_resource,
+        from any resource of the bare JID frm); True if seen."""
+        end = asyncio.get_event_loop().time() + timeout
+        while True:
+            left = end - asyncio.get_event_loop().time()
+            if left <= 0:
+                return False
+            try:
+                k, f, s = await asyncio.wait_for(self.events.get(), left)
+            except asyncio.TimeoutError:
+                return False
+            if k == kind and (f == frm or (any_resource and f.split("/")[0] == frm)) and (show is None or s == show):
+                return True
+
+    def state(self, contact):
+        """The roster state of contact as this client sees it."""
+        if contact not in self.client_roster:
+            return "absent"
+        item = self.client_roster[contact]
+        s = item["subscription"]
+        if item["pending_out"]:
+            s += "+ask"
+        return s
+
+
 def connect(args, jid, password, mech):
     c = Client(jid, password, mech, args.ca)
     if args.alpn:

@@ -19,56 +19,19 @@ import sys
 from slixmpp.exceptions import IqError
 from slixmpp.xmlstream import ET
 
-from slix import Client, emit
+from slix import RosterClient, emit
 
 
-class IMClient(Client):
+class IMClient(RosterClient):
     def __init__(self, jid, password, ca, name):
-        super().__init__(jid, password, None, ca)
-        self.name = name
-        # Answer nothing by ourselves: the test decides.
-        self.roster.auto_authorize = None
-        self.roster.auto_subscribe = False
-        self.events = asyncio.Queue()
-        for ev in ("presence_subscribe", "presence_subscribed", "presence_available",
-                   "presence_unavailable", "changed_status"):
-            self.add_event_handler(ev, self._presence(ev))
+        super().__init__(jid, password, ca, name)
         self.register_plugin("xep_0203")
         self.add_event_handler("roster_update", self._roster_push)
         self.pushes = []
 
-    def _presence(self, kind):
-        def handler(p):
-            self.events.put_nowait((kind, str(p["from"]), p["show"] if kind == "changed_status" else ""))
-        return handler
-
     def _roster_push(self, iq):
         for jid, item in iq["roster"]["items"].items():
             self.pushes.append((str(jid), item["subscription"], bool(item.get("ask"))))
-
-    async def wait(self, kind, frm, show=None, timeout=10):
-        """Wait for a presence event of kind from frm; returns True if seen."""
-        end = asyncio.get_event_loop().time() + timeout
-        while True:
-            left = end - asyncio.get_event_loop().time()
-            if left <= 0:
-                return False
-            try:
-                k, f, s = await asyncio.wait_for(self.events.get(), left)
-            except asyncio.TimeoutError:
-                return False
-            if k == kind and f == frm and (show is None or s == show):
-                return True
-
-    def state(self, contact):
-        """The roster state of contact as this client sees it."""
-        if contact not in self.client_roster:
-            return "absent"
-        item = self.client_roster[contact]
-        s = item["subscription"]
-        if item["pending_out"]:
-            s += "+ask"
-        return s
 
 
 async def login(args, jid, password, name, priority=None):

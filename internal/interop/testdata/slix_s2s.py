@@ -16,27 +16,14 @@ import asyncio
 import sys
 import time
 
-from slix import Client, emit
+from slix import RosterClient, emit
 
 
-class FedClient(Client):
+class FedClient(RosterClient):
     def __init__(self, jid, password, ca, name):
-        super().__init__(jid, password, None, ca)
-        self.name = name
-        # Answer nothing by ourselves: the scenario decides.
-        self.roster.auto_authorize = None
-        self.roster.auto_subscribe = False
-        self.events = asyncio.Queue()
-        for ev in ("presence_subscribe", "presence_subscribed", "presence_available",
-                   "presence_unavailable", "changed_status"):
-            self.add_event_handler(ev, self._presence(ev))
+        super().__init__(jid, password, ca, name)
         self.errors = asyncio.Queue()
         self.add_event_handler("message_error", self.errors.put_nowait)
-
-    def _presence(self, kind):
-        def handler(p):
-            self.events.put_nowait((kind, str(p["from"]), p["show"] if kind == "changed_status" else ""))
-        return handler
 
     @property
     def bare(self):
@@ -47,28 +34,9 @@ class FedClient(Client):
         return str(self.boundjid)
 
     async def wait(self, kind, frm, show=None, timeout=20):
-        """Wait for a presence event of kind from frm; True if seen."""
-        end = asyncio.get_event_loop().time() + timeout
-        while True:
-            left = end - asyncio.get_event_loop().time()
-            if left <= 0:
-                return False
-            try:
-                k, f, s = await asyncio.wait_for(self.events.get(), left)
-            except asyncio.TimeoutError:
-                return False
-            if k == kind and (f == frm or f.split("/")[0] == frm) and (show is None or s == show):
-                return True
-
-    def state(self, contact):
-        """The roster state of contact as this client sees it."""
-        if contact not in self.client_roster:
-            return "absent"
-        item = self.client_roster[contact]
-        s = item["subscription"]
-        if item["pending_out"]:
-            s += "+ask"
-        return s
+        """Across servers, presence may come from any of frm's resources
+        and take longer."""
+        return await super().wait(kind, frm, show, timeout, any_resource=True)
 
 
 async def login(jid, password, host, ca, name, timeout):
