@@ -87,7 +87,7 @@ func (c *conn) readLoop(ctx context.Context) (err error) {
 	for {
 		el, err := c.dec.ReadElement()
 		if err != nil {
-			if c.isClosing() || c.isBroken() {
+			if c.ended() {
 				return err
 			}
 			if isTimeout(err) {
@@ -246,10 +246,12 @@ func (c *conn) isClosing() bool {
 	return c.closing
 }
 
-func (c *conn) isBroken() bool {
+// ended reports whether the session is closing or its connection failed:
+// either way the reader has nothing more to read for.
+func (c *conn) ended() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.broken
+	return c.closing || c.broken
 }
 
 // keepaliveIfQuiet asks for a whitespace keepalive if the session has

@@ -139,8 +139,7 @@ func (c *conn) undelivered() []*xmlstream.Element {
 	if !c.smOut {
 		return nil
 	}
-	var out []*xmlstream.Element
-	out = append(out, c.unacked...)
+	out := c.unacked // dropped below: its array may be reused
 	for _, el := range c.items {
 		if isStanza(el) {
 			out = append(out, el)

@@ -3,7 +3,6 @@ package im
 import (
 	"context"
 	"log/slog"
-	"strconv"
 
 	"roost/jid"
 	"roost/stanza"
@@ -109,7 +108,7 @@ func (m *IM) broadcast(ctx context.Context, st *stanza.Stanza) {
 
 	probes := m.announce(ctx, full, st.El, initial, directed)
 	if !initial {
-		if available && priority(st.El) >= 0 && m.onAvail != nil {
+		if available && stanza.Priority(st.El) >= 0 && m.onAvail != nil {
 			m.onAvail(ctx, full)
 		}
 		return
@@ -129,7 +128,7 @@ func (m *IM) broadcast(ctx context.Context, st *stanza.Stanza) {
 	for _, req := range m.pendingRequests(user) {
 		m.r.Deliver(full, req)
 	}
-	if priority(st.El) >= 0 && m.onAvail != nil {
+	if stanza.Priority(st.El) >= 0 && m.onAvail != nil {
 		m.onAvail(ctx, full)
 	}
 }
@@ -372,14 +371,4 @@ func (m *IM) sendUnavailable(ctx context.Context, user, contact jid.JID) {
 	for _, full := range m.r.Available(user) {
 		m.route(ctx, stanza.Presence, stanza.TypeUnavailable, full, contact, presence(stanza.TypeUnavailable, full, contact))
 	}
-}
-
-// priority reads <priority/>: -128..127, default 0 (§4.7.2.3).
-func priority(el *xmlstream.Element) int {
-	t := el.ChildText(el.Name.Space, "priority")
-	p, err := strconv.Atoi(t)
-	if err != nil || p < -128 || p > 127 {
-		return 0
-	}
-	return p
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strconv"
 	"sync"
 
 	"roost/jid"
@@ -389,7 +388,7 @@ func (r *Router) CloseAll(reason error) {
 func (r *Router) FromClient(ctx context.Context, st *stanza.Stanza) error {
 	if st.Kind == stanza.Presence && st.To.IsZero() && (st.Type == "" || st.Type == stanza.TypeUnavailable) {
 		// Kept with its from stamped, ready to answer probes.
-		r.SetPresence(st.From, st.Type == "", priority(st.El), st.Element())
+		r.SetPresence(st.From, st.Type == "", stanza.Priority(st.El), st.Element())
 	}
 	if r.intercept(ctx, r.outbound, st) {
 		return nil
@@ -661,10 +660,10 @@ func (r *Router) replyErr(ctx context.Context, st *stanza.Stanza, err error) {
 
 // bounce returns an error for st to its sender, never for an error.
 func (r *Router) bounce(ctx context.Context, st *stanza.Stanza, se *stanza.Error) {
-	if st.IsError() || (st.Kind == stanza.IQ && st.Type == stanza.TypeResult) || st.From.IsZero() {
+	if st.IsError() || (st.Kind == stanza.IQ && st.Type == stanza.TypeResult) {
 		return
 	}
-	r.reply(ctx, st, stanza.ErrorReply(st, se))
+	r.reply(ctx, st, stanza.ErrorReply(st, se)) // nothing without a sender
 }
 
 // reply routes el, built as an answer to st, back to st's sender.
@@ -673,31 +672,12 @@ func (r *Router) reply(ctx context.Context, st *stanza.Stanza, el *xmlstream.Ele
 		return
 	}
 	rs := &stanza.Stanza{Kind: st.Kind, To: st.From, From: st.To, ID: st.ID, Type: el.Get("type"), El: el}
-	switch el.Name.Local {
-	case "message":
-		rs.Kind = stanza.Message
-	case "presence":
-		rs.Kind = stanza.Presence
-	case "iq":
-		rs.Kind = stanza.IQ
+	if k, ok := stanza.KindOf(el); ok {
+		rs.Kind = k
 	}
 	if err := r.Route(ctx, rs); err != nil {
 		r.log.LogAttrs(ctx, slog.LevelDebug, "routing reply", slog.Any("err", err))
 	}
-}
-
-// priority reads <priority/> from a presence: -128..127, default 0
-// (RFC 6121 §4.7.2.3).
-func priority(el *xmlstream.Element) int {
-	t := el.ChildText(el.Name.Space, "priority")
-	if t == "" {
-		return 0
-	}
-	p, err := strconv.Atoi(t)
-	if err != nil || p < -128 || p > 127 {
-		return 0
-	}
-	return p
 }
 
 // CloseUser ends every session of the account bare, for example when the

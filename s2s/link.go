@@ -263,6 +263,7 @@ type reader struct {
 	nc      net.Conn
 	until   time.Time     // absolute deadline, if set
 	idle    time.Duration // sliding deadline, if until is zero
+	moved   time.Time     // when the sliding deadline was last moved
 	lingers bool
 }
 
@@ -292,7 +293,8 @@ func (r *reader) setIdle(d time.Duration) {
 	}
 	r.until, r.idle = time.Time{}, d
 	if d > 0 {
-		_ = r.nc.SetReadDeadline(time.Now().Add(d))
+		r.moved = time.Now()
+		_ = r.nc.SetReadDeadline(r.moved.Add(d))
 	} else {
 		_ = r.nc.SetReadDeadline(time.Time{})
 	}
@@ -320,11 +322,19 @@ func (r *reader) interrupt() {
 	_ = r.nc.SetReadDeadline(r.until)
 }
 
+// maxSlack bounds how stale the sliding read deadline may get: moving it
+// costs a timer update in the runtime, so it moves at most once a second
+// (and at most every quarter of the idle time), as in c2s.
+const maxSlack = time.Second
+
 func (r *reader) Read(p []byte) (int, error) {
 	r.mu.Lock()
 	nc := r.nc
 	if r.idle > 0 {
-		_ = nc.SetReadDeadline(time.Now().Add(r.idle))
+		if now := time.Now(); now.Sub(r.moved) >= min(maxSlack, r.idle/4) {
+			_ = nc.SetReadDeadline(now.Add(r.idle))
+			r.moved = now
+		}
 	}
 	r.mu.Unlock()
 	return nc.Read(p)

@@ -40,7 +40,6 @@ type outConn struct {
 	headerSent  bool // our header for the current stream is written
 	lingers     bool // our closing tag is sent: wait for the peer's
 	saslPending bool
-	authFailed  bool // SASL EXTERNAL was refused: dialback is left
 	dbErrors    bool // the peer announced dialback with error handling
 
 	pairs  dialback.Pairs         // (ours, theirs) pairs on this stream
@@ -316,7 +315,7 @@ func (c *outConn) readLoop(deadline time.Time) error {
 				return err
 			}
 		case el.Is(stream.NSSASL, "failure") && c.saslPending:
-			c.saslPending, c.authFailed = false, true
+			c.saslPending = false
 			c.log.Info("SASL EXTERNAL refused; trying dialback", "condition", saslCondition(el))
 			if err := c.startDialback(c.local); err != nil {
 				return err
@@ -525,7 +524,6 @@ func (c *outConn) abort() {
 // stanzas bounce with.
 func (c *outConn) negotiationFailed(err error) *stanza.Error {
 	var re remoteError
-	var se *stream.Error
 	switch {
 	case errors.Is(err, errNegotiationTimeout) || isTimeout(err) || errors.Is(err, context.DeadlineExceeded):
 		return stanza.NewError(stanza.RemoteServerTimeout, c.remote+" did not complete the stream negotiation in time")
@@ -540,9 +538,6 @@ func (c *outConn) negotiationFailed(err error) *stanza.Error {
 		return stanza.NewError(stanza.RemoteServerNotFound, c.remote+" has no valid certificate")
 	case errors.Is(err, ErrAuthFailed):
 		return stanza.NewError(stanza.RemoteServerTimeout, c.remote+" did not accept us")
-	case errors.As(err, &se):
-		c.log.Info("stream failed", "err", err)
-		return stanza.NewError(stanza.RemoteServerTimeout, "the stream to "+c.remote+" failed")
 	}
 	c.log.Info("stream failed", "err", err)
 	return stanza.NewError(stanza.RemoteServerTimeout, "the stream to "+c.remote+" failed")

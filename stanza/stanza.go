@@ -3,6 +3,7 @@ package stanza
 import (
 	"errors"
 	"fmt"
+	"strconv"
 
 	"roost/jid"
 	"roost/xmlstream"
@@ -88,6 +89,16 @@ func KindOf(el *xmlstream.Element) (Kind, bool) {
 		return IQ, true
 	}
 	return 0, false
+}
+
+// Priority reads a presence's <priority/>: -128..127, 0 when absent or
+// invalid (RFC 6121 §4.7.2.3).
+func Priority(el *xmlstream.Element) int {
+	p, err := strconv.Atoi(el.ChildText(el.Name.Space, "priority"))
+	if err != nil || p < -128 || p > 127 {
+		return 0
+	}
+	return p
 }
 
 // Parse checks el and returns its routing view. Errors are [ErrNotStanza]

@@ -179,7 +179,22 @@ func open(path string, opts Options, migs []migration) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	db.MaxBatchDelay = batchDelay
-	if err := db.Update(func(tx *bbolt.Tx) error { return migrate(tx, migs) }); err != nil {
+	// A file already at this schema is only checked: a bbolt commit
+	// writes and syncs even when nothing changed, and commands such as
+	// `roost cert status` open the store to read it.
+	current := false
+	err = db.View(func(tx *bbolt.Tx) error {
+		have, err := schemaVersion(tx)
+		if err != nil || have != uint32(len(migs)) {
+			return err
+		}
+		current = true
+		return checkBuckets(tx)
+	})
+	if err == nil && !current {
+		err = db.Update(func(tx *bbolt.Tx) error { return migrate(tx, migs) })
+	}
+	if err != nil {
 		_ = db.Close() // The migration error is the one worth reporting.
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -274,6 +289,11 @@ func migrate(tx *bbolt.Tx, migs []migration) error {
 			return fmt.Errorf("record schema version: %w", err)
 		}
 	}
+	return checkBuckets(tx)
+}
+
+// checkBuckets fails when a bucket of the schema is missing.
+func checkBuckets(tx *bbolt.Tx) error {
 	for _, name := range v1Buckets() {
 		if tx.Bucket([]byte(name)) == nil {
 			return fmt.Errorf("find bucket %s: %w", name, ErrCorrupt)

@@ -490,3 +490,30 @@ func TestNameValidation(t *testing.T) {
 		})
 	}
 }
+
+// Opening a file already at the current schema reads it and writes
+// nothing, so read-only commands leave it untouched.
+func TestOpenCurrentSchemaWritesNothing(t *testing.T) {
+	s, path := openTest(t, Options{})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Error("opening and closing a current store changed the file")
+	}
+}

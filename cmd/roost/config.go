@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 
 	"roost/config"
 )
@@ -45,9 +44,6 @@ func loadConfig(path string) (config.Config, error) {
 	path = configPath(path)
 	if path == "" {
 		c := config.Default()
-		if c.Admin.Socket == "" {
-			c.Admin.Socket = filepath.Join(c.DataDir, "admin.sock")
-		}
 		return c, c.Validate()
 	}
 	c, err := config.Load(path)

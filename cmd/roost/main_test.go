@@ -121,7 +121,7 @@ func TestBackupRestoreWhileStopped(t *testing.T) {
 
 func TestJournalLogFormat(t *testing.T) {
 	var buf bytes.Buffer
-	log := newLogger(&buf, config.Log{Level: slog.LevelDebug, Format: config.FormatJournal})
+	log := newLeveledLogger(&buf, config.FormatJournal, slog.LevelDebug)
 	log.With("conn", 7).Warn("queue full", "jid", "a@b/c")
 	log.Debug("trace")
 	want := "<4>msg=\"queue full\" conn=7 jid=a@b/c\n<7>msg=trace\n"

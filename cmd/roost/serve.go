@@ -201,13 +201,9 @@ func restartNeeded(running, next config.Config) []string {
 	return out
 }
 
-// newLogger builds the process's log handler. The journal format leaves
-// timestamps to journald and prefixes each line with its syslog priority
-// (sd-daemon(3)), so that journalctl shows levels and colours.
-func newLogger(w io.Writer, c config.Log) *slog.Logger {
-	return newLeveledLogger(w, c.Format, c.Level)
-}
-
+// newLeveledLogger builds the process's log handler. The journal format
+// leaves timestamps to journald and prefixes each line with its syslog
+// priority (sd-daemon(3)), so that journalctl shows levels and colours.
 func newLeveledLogger(w io.Writer, format config.LogFormat, level slog.Leveler) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
 	switch format {

@@ -145,8 +145,9 @@ func (c *Carbons) InterceptOutbound(_ context.Context, st *stanza.Stanza) (bool,
 // MessageDelivered sends <received/> copies of an eligible message
 // delivered to some of an account's sessions to its other enabled ones.
 func (c *Carbons) MessageDelivered(_ context.Context, st *stanza.Stanza, to []jid.JID) {
+	// The router asked Watching first; eligible refuses <private/>.
 	user := st.To.Bare()
-	if !c.anyEnabled(user) || !eligible(st) || st.El.Child(NS, "private") != nil {
+	if !eligible(st) {
 		return
 	}
 	if st.From.Bare().Equal(user) {
@@ -166,15 +167,12 @@ func (c *Carbons) MessageDelivered(_ context.Context, st *stanza.Stanza, to []ji
 
 // targets returns the enabled sessions of user, less those skip excludes.
 func (c *Carbons) targets(user jid.JID, skip func(jid.JID) bool) []jid.JID {
+	connected := c.r.Connected(user)
 	var out []jid.JID
-	for _, full := range c.r.Connected(user) {
-		if skip(full) {
-			continue
-		}
-		c.mu.Lock()
-		_, on := c.enabled[full.String()]
-		c.mu.Unlock()
-		if on {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, full := range connected {
+		if _, on := c.enabled[full.String()]; on && !skip(full) {
 			out = append(out, full)
 		}
 	}
