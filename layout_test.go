@@ -34,10 +34,17 @@ var allowed = map[string][]string{
 	"store":    nil,
 	"config":   nil,
 	"dialback": {"jid", "xmlstream", "stream", "stanza"},
+	// XEP-0004 data forms and XEP-0030/0115 disco data, shared by the
+	// features.
+	"form":      {"xmlstream"},
+	"discoinfo": {"xmlstream", "form"},
 	// L2
-	"router":   {"jid", "xmlstream", "stanza", "stream"},
-	"im":       {"jid", "xmlstream", "stanza"},
-	"module/*": {"jid", "xmlstream", "stanza"},
+	"router": {"jid", "xmlstream", "stanza", "stream"},
+	// The shape of a feature, between the router and the features.
+	"module": {"jid", "xmlstream", "stanza", "router", "form", "discoinfo"},
+	// L3: the features. They reach the router only through module.
+	"im":       {"jid", "xmlstream", "stanza", "module"},
+	"module/*": {"jid", "xmlstream", "stanza", "module", "form", "discoinfo"},
 	"certs":    nil,
 	"admin":    nil,
 	"systemd":  nil,
@@ -70,6 +77,8 @@ var testOnly = []string{"internal/xmpptest", "internal/dnstest", "internal/acmet
 var thirdParty = map[string][]string{
 	"jid":       {"golang.org/x/text", "golang.org/x/net"},
 	"xmlstream": {},
+	"form":      {},
+	"discoinfo": {},
 	"stanza":    {},
 	"stream":    {},
 	"store":     {"go.etcd.io/bbolt"},

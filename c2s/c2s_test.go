@@ -50,7 +50,7 @@ func (r *fakeRouter) Unbind(_ context.Context, full jid.JID, s Endpoint) {
 	}
 }
 
-func (r *fakeRouter) FromClient(_ context.Context, st *stanza.Stanza) error {
+func (r *fakeRouter) FromClient(_ context.Context, st *stanza.Stanza) {
 	if r.onRoute != nil {
 		r.onRoute(st)
 	}
@@ -60,7 +60,6 @@ func (r *fakeRouter) FromClient(_ context.Context, st *stanza.Stanza) error {
 	if dst != nil {
 		dst.Send(st.Element())
 	}
-	return nil
 }
 
 type creds map[string]string // bare JID → password

@@ -26,7 +26,7 @@ type Router interface {
 	// Unbind removes the session.
 	Unbind(ctx context.Context, full jid.JID, s Endpoint)
 	// FromClient routes a stanza from the session; st.From is stamped.
-	FromClient(ctx context.Context, st *stanza.Stanza) error
+	FromClient(ctx context.Context, st *stanza.Stanza)
 }
 
 // Endpoint is a bound session as the router sees it.

@@ -184,7 +184,8 @@ func (c *conn) handle(ctx context.Context, el *xmlstream.Element) error {
 		(st.To.IsZero() || st.To.String() == c.domain) {
 		return nil // the answer to our idle ping: reading it was the point
 	}
-	return c.srv.router.FromClient(ctx, &st)
+	c.srv.router.FromClient(ctx, &st)
+	return nil
 }
 
 // Send queues el for the client without blocking.

@@ -2,7 +2,6 @@ package im
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"roost/jid"
+	"roost/module"
 	"roost/stanza"
 	"roost/xmlstream"
 )
@@ -27,7 +27,7 @@ type Store interface {
 // Router is what im needs from the session table; *router.Router
 // satisfies it.
 type Router interface {
-	Route(ctx context.Context, st *stanza.Stanza) error
+	Route(ctx context.Context, st *stanza.Stanza)
 	Deliver(full jid.JID, el *xmlstream.Element) bool
 	Available(bare jid.JID) []jid.JID
 	Interested(bare jid.JID) []jid.JID
@@ -110,18 +110,52 @@ func (m *IM) Features() []*xmlstream.Element {
 	return []*xmlstream.Element{xmlstream.New(nsRosterVer, "ver"), xmlstream.New(nsPreApproval, "sub")}
 }
 
+// Name implements module.Module.
+func (m *IM) Name() string { return "im" }
+
+// Register implements module.Module: the roster, and presence and
+// subscriptions in both directions.
+func (m *IM) Register(r *module.Registry) {
+	r.IQ("", NSRoster, "query", m)
+	r.Outbound(module.InterceptorFunc(m.InterceptOutbound))
+	r.Inbound(module.InterceptorFunc(m.InterceptInbound))
+	r.ObserveSessions(m)
+	r.StreamFeatures(module.AfterAuth, m.Features()...)
+}
+
 // Subscription returns the state of user's subscription with contact:
 // "none", "to", "from" or "both".
-func (m *IM) Subscription(_ context.Context, user, contact jid.JID) (string, error) {
-	it, err := m.item(user, contact)
+func (m *IM) Subscription(ctx context.Context, user, contact jid.JID) (string, error) {
+	return Rosters{m.st}.Subscription(ctx, user, contact)
+}
+
+func (m *IM) item(user, contact jid.JID) (item, error) {
+	return Rosters{m.st}.item(user, contact)
+}
+
+// RosterReader reads one roster item; *store.Store satisfies it.
+type RosterReader interface {
+	RosterItem(user, contact string) (item []byte, found bool, err error)
+}
+
+// Rosters reads subscription states straight from the stored rosters. It
+// needs no IM, so that features built before im in the server's module
+// list (blocking, last activity, service discovery) can ask who may see
+// an account's presence.
+type Rosters struct{ Store RosterReader }
+
+// Subscription returns the state of user's subscription with contact:
+// "none", "to", "from" or "both" (RFC 6121 §2.1.2.5).
+func (r Rosters) Subscription(_ context.Context, user, contact jid.JID) (string, error) {
+	it, err := r.item(user, contact)
 	if err != nil {
 		return "", err
 	}
 	return it.Sub.String(), nil
 }
 
-func (m *IM) item(user, contact jid.JID) (item, error) {
-	b, found, err := m.st.RosterItem(user.Bare().String(), contact.Bare().String())
+func (r Rosters) item(user, contact jid.JID) (item, error) {
+	b, found, err := r.Store.RosterItem(user.Bare().String(), contact.Bare().String())
 	if err != nil || !found {
 		return item{}, err
 	}
@@ -178,13 +212,10 @@ func (m *IM) pushItem(user, contact jid.JID, old, it item, ver uint64) {
 	}
 }
 
-// route sends a stanza built by the server, logging failures: the router
-// answers delivery problems itself.
+// route sends a stanza built by the server; the router answers delivery
+// problems itself.
 func (m *IM) route(ctx context.Context, kind stanza.Kind, typ string, from, to jid.JID, el *xmlstream.Element) {
-	st := &stanza.Stanza{Kind: kind, Type: typ, From: from, To: to, El: el}
-	if err := m.r.Route(ctx, st); err != nil && !errors.Is(err, context.Canceled) {
-		m.log.LogAttrs(ctx, slog.LevelWarn, "routing presence", slog.String("to", to.String()), slog.Any("err", err))
-	}
+	m.r.Route(ctx, &stanza.Stanza{Kind: kind, Type: typ, From: from, To: to, El: el})
 }
 
 // presence builds a presence stanza with the given type (may be "").

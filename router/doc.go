@@ -19,6 +19,10 @@
 // may consume it; what remains goes to [Router.Route].
 //
 // [Router.Route] delivers a stanza whose from is trusted:
+//   - to a hosted service domain (group chat, upload, an external
+//     component; see [Router.Host]) or any JID at it: handed to the
+//     service's [Handler], whoever sent it, IQ results and errors
+//     included, since a service may be waiting for them;
 //   - to another domain: handed to the [Remote] (server-to-server);
 //   - to a hosted domain itself: answered by the [Handler];
 //   - to an account: inbound interceptors first (subscriptions, probes,

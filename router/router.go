@@ -127,6 +127,7 @@ type Router struct {
 	log      *slog.Logger
 
 	handler   Handler
+	services  map[string]Handler // hosted service domain → its handler
 	remote    Remote
 	outbound  []Interceptor
 	inbound   []Interceptor
@@ -146,6 +147,7 @@ func New(opts Options) *Router {
 		accounts: opts.Accounts,
 		log:      opts.Logger,
 		users:    make(map[string][]*resource),
+		services: make(map[string]Handler),
 	}
 	if r.maxRes <= 0 {
 		r.maxRes = 10
@@ -161,6 +163,11 @@ func New(opts Options) *Router {
 
 // SetHandler sets the handler for server-answered stanzas.
 func (r *Router) SetHandler(h Handler) { r.handler = h }
+
+// Host makes domain a hosted service (conference.example.org, an external
+// component): every stanza addressed to it, or to any JID at it, goes to
+// h, whoever sent it.
+func (r *Router) Host(domain string, h Handler) { r.services[domain] = h }
 
 // SetRemote sets where stanzas for other domains go.
 func (r *Router) SetRemote(rm Remote) { r.remote = rm }
@@ -199,7 +206,7 @@ func (r *Router) watched(bare jid.JID) []DeliveryObserver {
 	return nil
 }
 
-// IsLocal reports whether domain is hosted here.
+// IsLocal reports whether domain is an account domain hosted here.
 func (r *Router) IsLocal(domain string) bool {
 	_, ok := r.domains[domain]
 	return ok
@@ -385,41 +392,46 @@ func (r *Router) CloseAll(reason error) {
 }
 
 // FromClient handles a stanza sent by the local session st.From.
-func (r *Router) FromClient(ctx context.Context, st *stanza.Stanza) error {
+func (r *Router) FromClient(ctx context.Context, st *stanza.Stanza) {
 	if st.Kind == stanza.Presence && st.To.IsZero() && (st.Type == "" || st.Type == stanza.TypeUnavailable) {
 		// Kept with its from stamped, ready to answer probes.
 		r.SetPresence(st.From, st.Type == "", stanza.Priority(st.El), st.Element())
 	}
 	if r.intercept(ctx, r.outbound, st) {
-		return nil
+		return
 	}
 	if st.To.IsZero() {
 		switch st.Kind {
 		case stanza.IQ:
 			// RFC 6120 §10.3.3: handled on behalf of the account.
-			r.serve(ctx, st)
-			return nil
+			r.serve(ctx, r.handler, st)
+			return
 		case stanza.Message:
 			// RFC 6120 §10.3.1: as if addressed to the sender's bare JID.
 			st.To = st.From.Bare()
 		default:
-			return nil // broadcast presence: the interceptors' business
+			return // broadcast presence: the interceptors' business
 		}
 	}
-	return r.Route(ctx, st)
+	r.Route(ctx, st)
 }
 
-// Route delivers a stanza whose from address is trusted.
-func (r *Router) Route(ctx context.Context, st *stanza.Stanza) error {
+// Route delivers a stanza whose from address is trusted. Failures go back
+// to the sender as error stanzas.
+func (r *Router) Route(ctx context.Context, st *stanza.Stanza) {
 	to := st.To
 	if to.IsZero() {
-		r.serve(ctx, st)
-		return nil
+		r.serve(ctx, r.handler, st)
+		return
+	}
+	if h, ok := r.services[to.Domain()]; ok {
+		r.serveService(ctx, h, st)
+		return
 	}
 	if !r.IsLocal(to.Domain()) {
 		if r.remote == nil {
 			r.bounce(ctx, st, stanza.NewError(stanza.RemoteServerNotFound, "federation is disabled"))
-			return nil
+			return
 		}
 		if err := r.remote.SendRemote(ctx, st); err != nil {
 			var se *stanza.Error
@@ -428,33 +440,32 @@ func (r *Router) Route(ctx context.Context, st *stanza.Stanza) error {
 			}
 			r.bounce(ctx, st, se)
 		}
-		return nil
+		return
 	}
 	if to.Local() == "" {
-		r.serve(ctx, st)
-		return nil
+		r.serve(ctx, r.handler, st)
+		return
 	}
 	if r.accounts != nil {
 		ok, err := r.accounts.AccountExists(ctx, to.Bare())
 		if err != nil {
 			r.log.LogAttrs(ctx, slog.LevelError, "account lookup", slog.String("jid", to.Bare().String()), slog.Any("err", err))
 			r.bounce(ctx, st, stanza.NewError(stanza.InternalServerError, ""))
-			return nil
+			return
 		}
 		if !ok {
 			r.noSuchUser(ctx, st)
-			return nil
+			return
 		}
 	}
 	if r.intercept(ctx, r.inbound, st) {
-		return nil
+		return
 	}
 	if to.Resource() != "" {
 		r.toFull(ctx, st)
 	} else {
 		r.toBare(ctx, st)
 	}
-	return nil
 }
 
 // noSuchUser applies RFC 6121 §8.5.1.
@@ -468,7 +479,7 @@ func (r *Router) noSuchUser(ctx context.Context, st *stanza.Stanza) {
 			el := xmlstream.New(xmlstream.NSClient, "presence")
 			el.Attrs = make([]xmlstream.Attr, 0, 3)
 			el.SetAttr("type", stanza.TypeUnsubscribed).SetAttr("from", st.To.Bare().String()).SetAttr("to", st.From.Bare().String())
-			_ = r.Route(ctx, &stanza.Stanza{Kind: stanza.Presence, Type: stanza.TypeUnsubscribed, From: st.To.Bare(), To: st.From.Bare(), El: el})
+			r.Route(ctx, &stanza.Stanza{Kind: stanza.Presence, Type: stanza.TypeUnsubscribed, From: st.To.Bare(), To: st.From.Bare(), El: el})
 		}
 	}
 }
@@ -504,7 +515,7 @@ func (r *Router) toFull(ctx context.Context, st *stanza.Stanza) {
 func (r *Router) toBare(ctx context.Context, st *stanza.Stanza) {
 	switch st.Kind {
 	case stanza.IQ:
-		r.serve(ctx, st)
+		r.serve(ctx, r.handler, st)
 		return
 	case stanza.Message:
 		switch st.Type {
@@ -615,16 +626,23 @@ func (r *Router) intercept(ctx context.Context, ics []Interceptor, st *stanza.St
 	return false
 }
 
-// serve has the handler answer st on behalf of the server or an account.
-func (r *Router) serve(ctx context.Context, st *stanza.Stanza) {
+// serve has h answer st on behalf of the server or an account.
+func (r *Router) serve(ctx context.Context, h Handler, st *stanza.Stanza) {
 	if st.Kind == stanza.IQ && (st.Type == stanza.TypeResult || st.Type == stanza.TypeError) {
 		return // answers to the server's own requests: nothing waits for them here
 	}
-	if r.handler == nil {
+	r.serveService(ctx, h, st)
+}
+
+// serveService has h answer st. Unlike serve it hands over IQ results and
+// errors too: a service (a group chat relaying an IQ, an external
+// component) may be waiting for them.
+func (r *Router) serveService(ctx context.Context, h Handler, st *stanza.Stanza) {
+	if h == nil {
 		r.replyErr(ctx, st, ErrNoHandler)
 		return
 	}
-	reply, err := r.handler.HandleStanza(ctx, st)
+	reply, err := h.HandleStanza(ctx, st)
 	if errors.Is(err, stanza.ErrReplied) {
 		return
 	}
@@ -632,7 +650,7 @@ func (r *Router) serve(ctx context.Context, st *stanza.Stanza) {
 		r.replyErr(ctx, st, err)
 		return
 	}
-	if reply == nil && st.Kind == stanza.IQ {
+	if reply == nil && st.Kind == stanza.IQ && (st.Type == stanza.TypeGet || st.Type == stanza.TypeSet) {
 		reply = stanza.ResultIQ(st, nil)
 	}
 	if reply != nil {
@@ -675,9 +693,7 @@ func (r *Router) reply(ctx context.Context, st *stanza.Stanza, el *xmlstream.Ele
 	if k, ok := stanza.KindOf(el); ok {
 		rs.Kind = k
 	}
-	if err := r.Route(ctx, rs); err != nil {
-		r.log.LogAttrs(ctx, slog.LevelDebug, "routing reply", slog.Any("err", err))
-	}
+	r.Route(ctx, rs)
 }
 
 // CloseUser ends every session of the account bare, for example when the

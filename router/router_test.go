@@ -90,9 +90,7 @@ func (w *world) presence(t *testing.T, full string, prio string) {
 	}
 	st := xmpptest.Stanza(t, xml)
 	st.From = mustJID(t, full)
-	if err := w.r.FromClient(context.Background(), st); err != nil {
-		t.Fatal(err)
-	}
+	w.r.FromClient(context.Background(), st)
 }
 
 func (w *world) received() map[string]string {
@@ -247,9 +245,7 @@ func TestDelivery(t *testing.T) {
 			w.received() // discard
 			st := xmpptest.Stanza(t, tc.stanza)
 			st.From = mustJID(t, tc.from)
-			if err := w.r.FromClient(context.Background(), st); err != nil {
-				t.Fatal(err)
-			}
+			w.r.FromClient(context.Background(), st)
 			got := w.received()
 			if len(got) != len(tc.want) {
 				t.Fatalf("got %v, want %v", got, tc.want)
@@ -335,9 +331,7 @@ func TestHandlerContract(t *testing.T) {
 			w.r.SetHandler(tc.handler)
 			st := xmpptest.Stanza(t, tc.stanza)
 			st.From = mustJID(t, "romeo@example.com/orchard")
-			if err := w.r.FromClient(context.Background(), st); err != nil {
-				t.Fatal(err)
-			}
+			w.r.FromClient(context.Background(), st)
 			if got := w.received()["romeo@example.com/orchard"]; got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
@@ -361,9 +355,7 @@ func TestInterceptorsAndOffline(t *testing.T) {
 	for _, body := range []string{"hello", "blocked"} {
 		st := xmpptest.Stanza(t, `<message to='juliet@example.com' type='chat'><body>`+body+`</body></message>`)
 		st.From = mustJID(t, "romeo@example.com/orchard")
-		if err := w.r.FromClient(context.Background(), st); err != nil {
-			t.Fatal(err)
-		}
+		w.r.FromClient(context.Background(), st)
 	}
 	if len(stored) != 1 || stored[0] != "hello" {
 		t.Errorf("offline got %v, want [hello]", stored)
@@ -387,9 +379,7 @@ func BenchmarkRouteFullJID(b *testing.B) {
 	st := xmpptest.Stanza(b, `<message to='juliet@example.com/balcony' from='romeo@example.com/orchard' type='chat'><body>hi</body></message>`)
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := r.Route(context.Background(), st); err != nil {
-			b.Fatal(err)
-		}
+		r.Route(context.Background(), st)
 	}
 }
 
@@ -400,7 +390,7 @@ func TestRouteFullJIDAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := xmpptest.Stanza(t, `<message to='juliet@example.com/balcony' from='romeo@example.com/orchard' type='chat'><body>hi</body></message>`)
-	if n := testing.AllocsPerRun(100, func() { _ = r.Route(context.Background(), st) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { r.Route(context.Background(), st) }); n != 0 {
 		t.Errorf("routing a stamped message to a full JID allocates %v times, want 0", n)
 	}
 }
@@ -481,14 +471,12 @@ func TestDeliveryObservers(t *testing.T) {
 			w := &deliveryWatcher{watch: map[string]bool{tc.watch: true}}
 			r.ObserveDeliveries(w)
 			st := xmpptest.Stanza(t, `<message to='`+tc.to+`' from='romeo@example.com/orchard' type='chat'><body>hi</body></message>`)
-			if err := r.Route(context.Background(), st); err != nil {
-				t.Fatal(err)
-			}
+			r.Route(context.Background(), st)
 			if got := strings.Join(w.got, "; "); got != tc.want {
 				t.Errorf("observed %q, want %q", got, tc.want)
 			}
 			if tc.want == "" {
-				if n := testing.AllocsPerRun(50, func() { _ = r.Route(context.Background(), st) }); n != 0 {
+				if n := testing.AllocsPerRun(50, func() { r.Route(context.Background(), st) }); n != 0 {
 					t.Errorf("routing with an observer not watching allocates %v times, want 0", n)
 				}
 			}
@@ -540,9 +528,7 @@ func TestRefusedDeliveryFallsBackToOffline(t *testing.T) {
 				return true, nil
 			}))
 			st := xmpptest.Stanza(t, `<message to='`+tc.to+`' from='romeo@example.com/orchard' type='chat'><body>hi</body></message>`)
-			if err := r.Route(ctx, st); err != nil {
-				t.Fatal(err)
-			}
+			r.Route(ctx, st)
 			if refusing.tried == 0 {
 				t.Error("the refusing session was not tried")
 			}
@@ -553,5 +539,56 @@ func TestRefusedDeliveryFallsBackToOffline(t *testing.T) {
 				t.Errorf("the accepting session got %d messages, want 1", accepting.n)
 			}
 		})
+	}
+}
+
+// remoteRecorder is a Remote that keeps what it is handed.
+type remoteRecorder struct{ sent []string }
+
+func (r *remoteRecorder) SendRemote(_ context.Context, st *stanza.Stanza) error {
+	r.sent = append(r.sent, st.From.String()+" → "+st.To.String())
+	return nil
+}
+
+// TestHostedService: stanzas from local sessions and from other servers
+// reach the service at its domain and at JIDs under it; the service's
+// own stanzas leave for local accounts and other servers alike; a
+// hosted domain never goes to s2s.
+func TestHostedService(t *testing.T) {
+	w := newWorld(t)
+	remote := &remoteRecorder{}
+	w.r.SetRemote(remote)
+	var seen []string
+	w.r.Host("conference.example.com", HandlerFunc(func(ctx context.Context, st *stanza.Stanza) (*xmlstream.Element, error) {
+		seen = append(seen, st.From.String()+" → "+st.To.String()+" "+st.Kind.String()+":"+st.Type)
+		if st.Kind == stanza.Message && st.Type == stanza.TypeGroupchat {
+			// A room reflects the message to an occupant here and one
+			// on another server.
+			for _, to := range []string{"juliet@example.com/balcony", "mercutio@remote.example/x"} {
+				el := xmlstream.New(xmlstream.NSClient, "message").SetAttr("type", "groupchat").SetAttr("from", "room@conference.example.com/romeo").SetAttr("to", to)
+				w.r.Route(ctx, &stanza.Stanza{Kind: stanza.Message, Type: stanza.TypeGroupchat, From: mustJID(t, "room@conference.example.com/romeo"), To: mustJID(t, to), El: el})
+			}
+		}
+		return nil, nil
+	}))
+	st := xmpptest.Stanza(t, `<message type='groupchat' to='room@conference.example.com'><body>hi</body></message>`)
+	st.From = mustJID(t, "romeo@example.com/orchard")
+	w.r.FromClient(context.Background(), st)
+	w.r.Route(context.Background(), xmpptest.Stanza(t, `<presence from='mercutio@remote.example/x' to='room@conference.example.com/mercutio'/>`))
+	w.r.Route(context.Background(), xmpptest.Stanza(t, `<iq type='error' id='p1' from='mercutio@remote.example/x' to='conference.example.com'><ping xmlns='urn:xmpp:ping'/></iq>`))
+
+	want := []string{
+		"romeo@example.com/orchard → room@conference.example.com message:groupchat",
+		"mercutio@remote.example/x → room@conference.example.com/mercutio presence:",
+		"mercutio@remote.example/x → conference.example.com iq:error",
+	}
+	if strings.Join(seen, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the service saw\n%s\nwant\n%s", strings.Join(seen, "\n"), strings.Join(want, "\n"))
+	}
+	if got := w.received()["juliet@example.com/balcony"]; got != "message:groupchat" {
+		t.Errorf("juliet received %q, want the reflected message", got)
+	}
+	if got, want := strings.Join(remote.sent, ","), "room@conference.example.com/romeo → mercutio@remote.example/x"; got != want {
+		t.Errorf("s2s got %q, want %q", got, want)
 	}
 }

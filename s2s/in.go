@@ -370,7 +370,8 @@ func (c *inConn) handle(ctx context.Context, el *xmlstream.Element) error {
 		}
 		return nil
 	}
-	return c.srv.router.Route(ctx, &st)
+	c.srv.router.Route(ctx, &st)
+	return nil
 }
 
 // authenticate handles SASL EXTERNAL (XEP-0178): one exchange, success if

@@ -27,7 +27,7 @@ type Router interface {
 	// Route delivers a stanza whose from address this package has
 	// authenticated; error replies to remote senders come back through
 	// SendRemote.
-	Route(ctx context.Context, st *stanza.Stanza) error
+	Route(ctx context.Context, st *stanza.Stanza)
 }
 
 // Resolver finds where a domain's XMPP server listens. *srv.Resolver
@@ -479,9 +479,7 @@ func (s *Server) bounce(st *stanza.Stanza, se *stanza.Error) {
 	}
 	el := stanza.ErrorReply(st, se)
 	reply := &stanza.Stanza{Kind: st.Kind, To: st.From, From: st.To, ID: st.ID, Type: stanza.TypeError, El: el}
-	if err := s.router.Route(s.ctx, reply); err != nil {
-		s.log.Debug("routing a bounce", "err", err)
-	}
+	s.router.Route(s.ctx, reply)
 }
 
 // verifier asks Authoritative Servers to verify dialback keys, over the

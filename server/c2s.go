@@ -7,6 +7,7 @@ import (
 
 	"roost/c2s"
 	"roost/jid"
+	"roost/module"
 	"roost/module/carbons"
 	"roost/router"
 	"roost/stanza"
@@ -43,9 +44,9 @@ func (s *Server) setupC2S() error {
 		ReadRate:             int(lim.ReadRateBytes),
 		ReadBurst:            int(lim.ReadBurstBytes),
 		MaxConnsPerIP:        lim.MaxConnectionsPerIP,
-		Features:             s.c2sFeatures,
-		PreAuth:              s.preAuth,
-		PreAuthFeatures:      s.preAuthFeatures,
+		Features:             s.modules.StreamFeatures(module.AfterAuth),
+		PreAuth:              s.modules.PreAuth(),
+		PreAuthFeatures:      s.modules.StreamFeatures(module.BeforeAuth),
 		Undelivered:          redeliverer{s.router},
 		Logger:               s.log.With("component", "c2s"),
 	}, c2sRouter{s.router}, s.accounts)
@@ -101,8 +102,8 @@ func (a c2sRouter) Unbind(ctx context.Context, full jid.JID, s c2s.Endpoint) {
 	a.r.Unbind(ctx, full, s)
 }
 
-func (a c2sRouter) FromClient(ctx context.Context, st *stanza.Stanza) error {
-	return a.r.FromClient(ctx, st)
+func (a c2sRouter) FromClient(ctx context.Context, st *stanza.Stanza) {
+	a.r.FromClient(ctx, st)
 }
 
 // redeliverer takes back what a session with stream management (XEP-0198)
@@ -126,7 +127,7 @@ func (d redeliverer) Undelivered(ctx context.Context, full jid.JID, els []*xmlst
 				continue
 			}
 			st.To = full.Bare()
-			_ = d.r.Route(ctx, &st)
+			d.r.Route(ctx, &st)
 		case stanza.IQ:
 			if st.Type != stanza.TypeGet && st.Type != stanza.TypeSet || st.From.IsZero() {
 				continue
@@ -134,7 +135,7 @@ func (d redeliverer) Undelivered(ctx context.Context, full jid.JID, els []*xmlst
 			st.To = full
 			reply, err := stanza.Parse(stanza.ErrorReply(&st, stanza.NewError(stanza.ServiceUnavailable, "")))
 			if err == nil {
-				_ = d.r.Route(ctx, &reply)
+				d.r.Route(ctx, &reply)
 			}
 		}
 	}

@@ -5,122 +5,196 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
+	"roost/im"
 	"roost/jid"
+	"roost/module"
 	"roost/module/blocking"
+	"roost/module/carbons"
 	"roost/module/disco"
 	"roost/module/last"
+	"roost/module/offline"
 	"roost/module/ping"
 	"roost/module/private"
 	"roost/module/register"
 	"roost/module/vcard"
 	"roost/module/version"
-	"roost/router"
 	"roost/store"
 )
 
-// setupModules builds the handlers for stanzas the server answers itself.
-// The module list is static: each module is a package under module/. It
-// runs before setupIM, so that the blocking interceptors see stanzas before
-// im does, and before the protocol servers are set up, so that modules can
-// add stream features (s.c2sFeatures, s.preAuthFeatures) and a pre-auth
-// handler (s.preAuth).
+// step builds one module of the list; a nil module is a feature the
+// configuration turns off.
+type step struct {
+	name  string
+	build func() (module.Module, error)
+}
+
+// wiring builds the modules. Its fields are what later modules take from
+// earlier ones: every dependency between features is a field here, set
+// by the step that builds it and read by the steps after it.
+type wiring struct {
+	s   *Server
+	set module.Set
+	// rosters answers "may this contact see that account's presence?"
+	// from the store, for the features built before im.
+	rosters  im.Rosters
+	blocking *blocking.Module
+	offline  *offline.Offline
+}
+
+// modules is the server's feature list, in the order features see
+// stanzas: interceptors and observers run in this order (as coredns's
+// plugin.cfg orders its chain). Each feature declares what it serves in
+// its Register method; nothing is wired anywhere else.
+func (w *wiring) modules() []step {
+	return []step{
+		// First, in both directions: nothing else may see a stanza a
+		// block list refuses (XEP-0191 §3.3).
+		{"blocking", w.newBlocking},
+		// Records a logout before im turns it into unavailable presence.
+		{"last", w.newLast},
+		// Before im, which hands stored messages over once a resource
+		// sends initial presence.
+		{"offline", w.newOffline},
+		{"im", w.newIM},
+		// After im: sent copies are made of what im let through.
+		{"carbons", w.newCarbons},
+		{"ping", func() (module.Module, error) { return ping.Handler{}, nil }},
+		{"version", w.newVersion},
+		{"vcard", w.newVCard},
+		{"private", w.newPrivate},
+		{"register", w.newRegister},
+		// Last: it lists what the modules before it serve.
+		{"disco", w.newDisco},
+	}
+}
+
+// setupModules builds the module list and installs it on the router. It
+// runs before the protocol servers, which offer the stream features and
+// the pre-authentication handler the modules declare.
 func (s *Server) setupModules() error {
-	cfg := s.cfg
-	logger := func(name string) *slog.Logger { return s.log.With("component", name) }
-
-	blk := blocking.New(blocking.Options{
-		Store:        s.store,
-		Router:       s.router,
-		Subscription: s.subscription,
-		Logger:       logger("blocking"),
-	})
-	s.isBlocked = blk.IsBlocked
-	lst := last.New(last.Options{
-		Store:        lastStore{s.store},
-		Sessions:     s.router,
-		Subscription: s.subscription,
-		Started:      s.started,
-		Logger:       logger("last"),
-	})
-	vc := vcard.New(vcard.Options{Store: s.store, MaxBytes: int(cfg.Limits.MaxStanzaBytes)})
-	priv := private.New(private.Options{Store: s.store, MaxBytes: int(cfg.Limits.MaxStanzaBytes)})
-	ver := version.New(version.Options{Version: s.opts.Version})
-	reg := register.New(register.Options{
-		Accounts: registerAccounts{s.accounts},
-		Sessions: s.router,
-		Allow:    cfg.C2S.Registration,
-		Logger:   logger("register"),
-	})
-
-	// Blocking comes first in both directions: nothing else may see a
-	// stanza a block list refuses (XEP-0191 §3.3).
-	s.router.UseInbound(router.InterceptorFunc(blk.Inbound))
-	s.router.UseOutbound(router.InterceptorFunc(blk.Outbound), lst)
-	s.router.Observe(blk)
-	s.router.Observe(lst)
-	prev := s.accounts.onDelete
-	s.accounts.onDelete = func(j jid.JID) {
-		blk.Forget(j)
-		if prev != nil {
-			prev(j)
+	w := &wiring{s: s, rosters: im.Rosters{Store: s.store}}
+	for _, st := range w.modules() {
+		m, err := st.build()
+		if err != nil {
+			return fmt.Errorf("module %s: %w", st.name, err)
+		}
+		if m == nil {
+			continue
+		}
+		w.set.Add(m)
+	}
+	if err := w.set.Err(); err != nil {
+		return err
+	}
+	enabled := serviceNames(s.cfg)
+	for _, svc := range w.set.Services() {
+		if !slices.Contains(enabled, svc.Domain) {
+			return fmt.Errorf("module: service %s is not among the names the configuration enables (%v)", svc.Domain, enabled)
 		}
 	}
-
-	s.mux.IQ(ping.NS, "ping", ping.Handler{})
-	s.mux.IQ(version.NS, "query", ver)
-	s.mux.IQ(last.NS, "query", lst)
-	s.mux.IQ(vcard.NS, "vCard", vc)
-	s.mux.IQ(private.NS, "query", priv)
-	s.mux.IQ(blocking.NS, "blocklist", blk)
-	s.mux.IQ(blocking.NS, "block", blk)
-	s.mux.IQ(blocking.NS, "unblock", blk)
-	s.mux.IQ(register.NS, "query", reg)
-
-	// Service discovery lists exactly what is served: the features of the
-	// handlers above here, im's in setupIM; setupDisco builds it last.
-	s.discoFeatures = append(s.discoFeatures, ping.NS)
-	for _, m := range []interface{ Features() []string }{ver, lst, vc, priv, blk, reg} {
-		s.discoFeatures = append(s.discoFeatures, m.Features()...)
+	w.set.Install(s.router)
+	for _, j := range w.set.Jobs() {
+		s.jobs = append(s.jobs, job{j.Name, j.Run})
 	}
-	// Registration requests before login are always answered (closed:
-	// service-unavailable); the feature is advertised only when open.
-	s.preAuth = reg
-	s.preAuthFeatures = append(s.preAuthFeatures, reg.StreamFeatures()...)
+	s.modules = &w.set
 	return nil
 }
 
-// setupDisco builds service discovery (XEP-0030) and the server's entity
-// capabilities (XEP-0115) from s.discoFeatures, once every other module
-// has added its features (it runs after setupIM) and before setupC2S,
-// which offers the caps as a stream feature.
-func (s *Server) setupDisco() error {
+func (w *wiring) logger(name string) *slog.Logger { return w.s.log.With("component", name) }
+
+func (w *wiring) newBlocking() (module.Module, error) {
+	w.blocking = blocking.New(blocking.Options{
+		Store:        w.s.store,
+		Router:       w.s.router,
+		Subscription: w.rosters.Subscription,
+		Logger:       w.logger("blocking"),
+	})
+	return w.blocking, nil
+}
+
+func (w *wiring) newLast() (module.Module, error) {
+	return last.New(last.Options{
+		Store:        lastStore{w.s.store},
+		Sessions:     w.s.router,
+		Subscription: w.rosters.Subscription,
+		Started:      w.s.started,
+		Logger:       w.logger("last"),
+	}), nil
+}
+
+func (w *wiring) newOffline() (module.Module, error) {
+	keep := w.s.cfg.Limits.MaxOfflineMessages
+	if keep == 0 {
+		keep = -1 // keep none
+	}
+	w.offline = offline.New(offline.Options{
+		Store:  w.s.store,
+		Router: w.s.router,
+		Max:    keep,
+		Logger: w.logger("offline"),
+	})
+	return w.offline, nil
+}
+
+func (w *wiring) newIM() (module.Module, error) {
+	return im.New(im.Options{
+		Store:          w.s.store,
+		Router:         w.s.router,
+		MaxRosterItems: w.s.cfg.Limits.MaxRosterItems,
+		Blocked:        w.blocking.IsBlocked,
+		OnAvailable:    w.offline.Deliver,
+		Logger:         w.logger("im"),
+	}), nil
+}
+
+func (w *wiring) newCarbons() (module.Module, error) { return carbons.New(w.s.router), nil }
+
+func (w *wiring) newVersion() (module.Module, error) {
+	return version.New(version.Options{Version: w.s.opts.Version}), nil
+}
+
+func (w *wiring) newVCard() (module.Module, error) {
+	return vcard.New(vcard.Options{Store: w.s.store, MaxBytes: int(w.s.cfg.Limits.MaxStanzaBytes)}), nil
+}
+
+func (w *wiring) newPrivate() (module.Module, error) {
+	return private.New(private.Options{Store: w.s.store, MaxBytes: int(w.s.cfg.Limits.MaxStanzaBytes)}), nil
+}
+
+func (w *wiring) newRegister() (module.Module, error) {
+	return register.New(register.Options{
+		Accounts: registerAccounts{w.s.accounts},
+		Sessions: w.s.router,
+		Allow:    w.s.cfg.C2S.Registration,
+		Logger:   w.logger("register"),
+	}), nil
+}
+
+func (w *wiring) newDisco() (module.Module, error) {
 	d, err := disco.New(disco.Options{
-		Features: s.discoFeatures,
-		// What the server answers on an account's behalf (RFC 6121
-		// §8.5.2.1.3).
-		AccountFeatures: []string{last.NS, vcard.NS},
-		Subscription:    s.subscription,
-		Logger:          s.log.With("component", "disco"),
+		Catalog:      w.set.Catalog(),
+		Subscription: w.rosters.Subscription,
+		Logger:       w.logger("disco"),
 	})
 	if err != nil {
-		return fmt.Errorf("service discovery: %w", err)
+		return nil, fmt.Errorf("service discovery: %w", err)
 	}
-	s.mux.IQ(disco.NSInfo, "query", d)
-	s.mux.IQ(disco.NSItems, "query", d)
-	s.c2sFeatures = append(s.c2sFeatures, d.Caps())
-	return nil
+	return d, nil
 }
 
-// subscription looks up a roster subscription in im, which setupIM builds
-// after the modules; until then (and if im is absent) nobody is
-// subscribed, which only ever hides information.
-func (s *Server) subscription(ctx context.Context, user, contact jid.JID) (string, error) {
-	if s.im == nil {
-		return "none", nil
+// accountDeleted ends the deleted account's sessions and tells the
+// modules, which forget what they keep about it in memory.
+func (s *Server) accountDeleted(j jid.JID) {
+	s.router.CloseUser(j, errAccountDeleted)
+	if s.modules == nil {
+		return
 	}
-	return s.im.Subscription(ctx, user, contact)
+	for _, o := range s.modules.AccountObservers() {
+		o.AccountDeleted(context.Background(), j)
+	}
 }
 
 // lastStore records last activity; an account deleted while its last

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"roost/admin"
+	"roost/discoinfo"
 	"roost/internal/client"
-	"roost/jid"
 	"roost/module/disco"
 	"roost/module/register"
 	"roost/stanza"
@@ -79,16 +79,11 @@ func TestDiscoAndCaps(t *testing.T) {
 	}
 	defer c.Close()
 	info := iq(t, c, "get", "example.org", xmlstream.New(disco.NSInfo, "query"))
-	var ids []disco.Identity
-	var features []string
-	for el := range info.FirstChild().Elements() {
-		switch el.Name.Local {
-		case "identity":
-			ids = append(ids, disco.Identity{Category: el.Get("category"), Type: el.Get("type"), Name: el.Get("name")})
-		case "feature":
-			features = append(features, el.Get("var"))
-		}
+	parsed, err := discoinfo.Parse(info.FirstChild())
+	if err != nil {
+		t.Fatal(err)
 	}
+	features := parsed.Features
 	want := []string{
 		"http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/disco#items",
 		"jabber:iq:last", "jabber:iq:private", "jabber:iq:register", "jabber:iq:version",
@@ -99,7 +94,7 @@ func TestDiscoAndCaps(t *testing.T) {
 	}
 	// Every advertised IQ namespace has a handler.
 	served := map[string]bool{"msgoffline": true}
-	for _, n := range r.srv.mux.Features() {
+	for _, n := range r.srv.modules.IQs() {
 		served[n.Space] = true
 	}
 	for _, f := range features {
@@ -118,8 +113,8 @@ func TestDiscoAndCaps(t *testing.T) {
 	if caps == nil {
 		t.Fatalf("no caps in the stream features %s", c.Features)
 	}
-	if got := disco.Ver(ids, features); got != caps.Get("ver") {
-		t.Errorf("caps ver %s, disco#info hashes to %s", caps.Get("ver"), got)
+	if got, err := parsed.Ver(); err != nil || got != caps.Get("ver") {
+		t.Errorf("caps ver %s, disco#info hashes to %s (%v)", caps.Get("ver"), got, err)
 	}
 }
 
@@ -197,8 +192,14 @@ func TestBlockingEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	addUsers(t, r, "alice")
-	if r.srv.isBlocked(jid.MustParse("alice@example.org"), jid.MustParse("bob@example.org")) {
-		t.Error("a recreated account inherits the old block list")
+	again, err := r.login(t, "alice@example.org/laptop", "alice-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	res := iq(t, again, "get", "", xmlstream.New("urn:xmpp:blocking", "blocklist"))
+	if res.Get("type") != "result" || res.FirstChild().FirstChild() != nil {
+		t.Errorf("a recreated account inherits the old block list: %s", res)
 	}
 }
 

@@ -17,17 +17,18 @@ import (
 	"roost/c2s"
 	"roost/certs"
 	"roost/config"
-	"roost/im"
-	"roost/jid"
+	"roost/module"
 	"roost/router"
 	"roost/s2s"
 	"roost/store"
 	"roost/stream"
-	"roost/xmlstream"
 )
 
 // StoreFile is the name of the data file inside the data directory.
 const StoreFile = "roost.db"
+
+// errAccountDeleted ends the sessions of a deleted account.
+var errAccountDeleted = &stream.Error{Condition: stream.NotAuthorized, Text: "the account was deleted"}
 
 // Options configure a Server.
 type Options struct {
@@ -55,22 +56,10 @@ type Server struct {
 	accounts *Accounts
 	certs    *certs.Manager
 	router   *router.Router
-	mux      *router.Mux // handlers for server-answered stanzas; modules register on it
+	modules  *module.Set // the features, built by setupModules
 	c2s      *c2s.Server
 	s2s      *s2s.Server // nil when federation is disabled
 	started  time.Time
-
-	// Filled by setupModules and setupIM for setupC2S.
-	c2sFeatures, preAuthFeatures []*xmlstream.Element
-	preAuth                      c2s.PreAuthHandler
-	// isBlocked, when a blocking module is enabled, reports whether a
-	// user blocks an entity (XEP-0191); im leaves blocked contacts out of
-	// presence.
-	isBlocked func(user, other jid.JID) bool
-	im        *im.IM
-	// discoFeatures are the service discovery features of what
-	// setupModules and setupIM enable; setupDisco builds disco from them.
-	discoFeatures []string
 
 	listeners map[string][]net.Listener // bound, by listener name
 	jobs      []job                     // started by Run
@@ -133,14 +122,10 @@ func New(opts Options) (_ *Server, err error) {
 		Accounts:     s.accounts,
 		Logger:       s.log.With("component", "router"),
 	})
-	s.mux = router.NewMux()
-	s.router.SetHandler(s.mux)
-	s.accounts.onDelete = func(j jid.JID) {
-		s.router.CloseUser(j, &stream.Error{Condition: stream.NotAuthorized, Text: "the account was deleted"})
-	}
-	// Modules first (their interceptors run before im's), then im, then
-	// the protocol servers, which take the stream features both add.
-	for _, setup := range []func() error{s.setupModules, s.setupIM, s.setupDisco, s.setupC2S, s.setupS2S, s.setupHTTPS, s.setupAdmin} {
+	s.accounts.onDelete = s.accountDeleted
+	// Modules first: the protocol servers offer the stream features and
+	// serve the hosted services they declare.
+	for _, setup := range []func() error{s.setupModules, s.setupC2S, s.setupS2S, s.setupHTTPS, s.setupAdmin} {
 		if err := setup(); err != nil {
 			return nil, err
 		}

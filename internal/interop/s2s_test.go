@@ -351,9 +351,8 @@ func multiplexing(t *testing.T, z *zone) {
 		DialbackSecret: []byte("m.example's secret"),
 		Resolver:       res,
 		Logger:         slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}, routerFunc(func(_ context.Context, st *stanza.Stanza) error {
+	}, routerFunc(func(_ context.Context, st *stanza.Stanza) {
 		delivered <- st
-		return nil
 	}))
 	go func() { _ = server.Serve(context.Background(), ln) }()
 	defer func() {
@@ -387,6 +386,6 @@ func multiplexing(t *testing.T, z *zone) {
 }
 
 // routerFunc adapts a function to s2s.Router.
-type routerFunc func(ctx context.Context, st *stanza.Stanza) error
+type routerFunc func(ctx context.Context, st *stanza.Stanza)
 
-func (f routerFunc) Route(ctx context.Context, st *stanza.Stanza) error { return f(ctx, st) }
+func (f routerFunc) Route(ctx context.Context, st *stanza.Stanza) { f(ctx, st) }

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"roost/jid"
+	"roost/module"
 	"roost/stanza"
 	"roost/xmlstream"
 )
@@ -35,7 +36,7 @@ type Store interface {
 // it.
 type Router interface {
 	// Route delivers a stanza whose from is trusted.
-	Route(ctx context.Context, st *stanza.Stanza) error
+	Route(ctx context.Context, st *stanza.Stanza)
 	// Deliver sends el to one session.
 	Deliver(full jid.JID, el *xmlstream.Element) bool
 	// AvailablePresences returns the last presence of each available
@@ -301,8 +302,25 @@ func (m *Module) markInterested(full jid.JID) {
 	}
 }
 
-// Features returns the namespaces this package serves.
-func (m *Module) Features() []string { return []string{NS} }
+// Name implements module.Module.
+func (m *Module) Name() string { return "blocking" }
+
+// Register implements module.Module. Blocking must come first in the
+// module list, in both directions: nothing else may see a stanza a block
+// list refuses (XEP-0191 §3.3).
+func (m *Module) Register(r *module.Registry) {
+	for _, local := range []string{"blocklist", "block", "unblock"} {
+		r.IQ("", NS, local, m)
+	}
+	r.Inbound(module.InterceptorFunc(m.Inbound))
+	r.Outbound(module.InterceptorFunc(m.Outbound))
+	r.ObserveSessions(m)
+	r.ObserveAccounts(m)
+	r.ServerFeatures(NS)
+}
+
+// AccountDeleted forgets the account's list.
+func (m *Module) AccountDeleted(_ context.Context, bare jid.JID) { m.Forget(bare) }
 
 // HandleStanza serves <blocklist/>, <block/> and <unblock/>.
 func (m *Module) HandleStanza(ctx context.Context, st *stanza.Stanza) (*xmlstream.Element, error) {
@@ -415,7 +433,7 @@ func (m *Module) block(ctx context.Context, st *stanza.Stanza, jids []jid.JID) e
 			el := xmlstream.New(xmlstream.NSClient, "presence")
 			el.Attrs = make([]xmlstream.Attr, 0, 3)
 			el.SetAttr("type", stanza.TypeUnavailable).SetAttr("from", from.String()).SetAttr("to", j.String())
-			m.route(ctx, &stanza.Stanza{Kind: stanza.Presence, Type: stanza.TypeUnavailable, From: from, To: j, El: el})
+			m.router.Route(ctx, &stanza.Stanza{Kind: stanza.Presence, Type: stanza.TypeUnavailable, From: from, To: j, El: el})
 		}
 	}
 	m.push(user, "block", jids)
@@ -472,14 +490,14 @@ func (m *Module) unblock(ctx context.Context, st *stanza.Stanza, jids []jid.JID)
 				if err != nil {
 					continue
 				}
-				m.route(ctx, &stanza.Stanza{Kind: stanza.Presence, From: from, To: j, El: p.WithAttr("to", j.String())})
+				m.router.Route(ctx, &stanza.Stanza{Kind: stanza.Presence, From: from, To: j, El: p.WithAttr("to", j.String())})
 			}
 		}
 		if m.sharesPresence(ctx, user, j, "to") {
 			el := xmlstream.New(xmlstream.NSClient, "presence")
 			el.Attrs = make([]xmlstream.Attr, 0, 3)
 			el.SetAttr("type", stanza.TypeProbe).SetAttr("from", user.String()).SetAttr("to", j.Bare().String())
-			m.route(ctx, &stanza.Stanza{Kind: stanza.Presence, Type: stanza.TypeProbe, From: user, To: j.Bare(), El: el})
+			m.router.Route(ctx, &stanza.Stanza{Kind: stanza.Presence, Type: stanza.TypeProbe, From: user, To: j.Bare(), El: el})
 		}
 	}
 	m.push(user, "unblock", jids)
@@ -498,12 +516,6 @@ func (m *Module) sharesPresence(ctx context.Context, user, contact jid.JID, dir 
 		return false
 	}
 	return sub == dir || sub == "both"
-}
-
-func (m *Module) route(ctx context.Context, st *stanza.Stanza) {
-	if err := m.router.Route(ctx, st); err != nil {
-		m.log.LogAttrs(ctx, slog.LevelDebug, "routing presence after a block list change", slog.Any("err", err))
-	}
 }
 
 // push sends a block or unblock push to each resource that asked for the

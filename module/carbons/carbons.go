@@ -21,6 +21,7 @@ import (
 	"sync"
 
 	"roost/jid"
+	"roost/module"
 	"roost/stanza"
 	"roost/xmlstream"
 )
@@ -57,8 +58,19 @@ func New(r Router) *Carbons {
 	return &Carbons{r: r, enabled: make(map[string]struct{}), accounts: make(map[string]int)}
 }
 
-// Features returns the disco features served.
-func (c *Carbons) Features() []string { return []string{NS} }
+// Name implements module.Module.
+func (c *Carbons) Name() string { return "carbons" }
+
+// Register implements module.Module. Carbons come after im in the module
+// list: a sent copy is made of what im let through.
+func (c *Carbons) Register(r *module.Registry) {
+	r.IQ("", NS, "enable", c)
+	r.IQ("", NS, "disable", c)
+	r.Outbound(module.InterceptorFunc(c.InterceptOutbound))
+	r.ObserveDeliveries(c)
+	r.ObserveSessions(c)
+	r.ServerFeatures(NS)
+}
 
 // HandleStanza answers enable and disable requests (§4, §5).
 func (c *Carbons) HandleStanza(_ context.Context, st *stanza.Stanza) (*xmlstream.Element, error) {

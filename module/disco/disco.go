@@ -1,24 +1,21 @@
 package disco
 
 import (
-	"cmp"
 	"context"
-	"crypto/sha1" //nolint:gosec // XEP-0115 §5.1 names SHA-1; it is an identifier, not a security boundary
-	"encoding/base64"
-	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 
+	"roost/discoinfo"
 	"roost/jid"
+	"roost/module"
 	"roost/stanza"
 	"roost/xmlstream"
 )
 
 // Namespaces.
 const (
-	NSInfo  = "http://jabber.org/protocol/disco#info"
-	NSItems = "http://jabber.org/protocol/disco#items"
+	NSInfo  = discoinfo.NSInfo
+	NSItems = discoinfo.NSItems
 	NSCaps  = "http://jabber.org/protocol/caps"
 )
 
@@ -26,23 +23,12 @@ const (
 // verification string (XEP-0115 §4: a URI naming the application).
 const DefaultCapsNode = "https://roost.im/caps"
 
-// Errors.
-var (
-	// ErrDuplicateIdentity refuses identities that XEP-0115 §5.4 would make
-	// invalid for caps (the same category/type/lang/name twice).
-	ErrDuplicateIdentity = errors.New("disco: duplicate identity")
-)
+// serverIdentity is the identity every account domain has (XEP-0030 §3.1
+// and the registry's "server" category).
+var serverIdentity = discoinfo.Identity{Category: "server", Type: "im", Name: "roost"}
 
-// Identity is one <identity/> of a disco#info result.
-type Identity struct {
-	Category, Type, Lang, Name string
-}
-
-// Item is one <item/> of a disco#items result.
-type Item struct {
-	JID        jid.JID
-	Node, Name string
-}
+// accountIdentity is the identity of every account's bare JID.
+var accountIdentity = discoinfo.Identity{Category: "account", Type: "registered"}
 
 // Subscription returns the subscription state ("none", "to", "from" or
 // "both", RFC 6121 §2.1.2.5) of contact in user's roster. "from" and "both"
@@ -51,15 +37,9 @@ type Subscription func(ctx context.Context, user, contact jid.JID) (string, erro
 
 // Options configure a Handler.
 type Options struct {
-	// Identities of the server; default one server/im named "roost".
-	Identities []Identity
-	// Features the server serves, besides disco's own.
-	Features []string
-	// AccountFeatures the server serves on behalf of an account's bare JID,
-	// besides disco's own.
-	AccountFeatures []string
-	// Items of the server (services such as conference.<domain>).
-	Items []Item
+	// Catalog is what the modules before disco declare: the features of
+	// the server and of accounts, and the hosted services.
+	Catalog module.Catalog
 	// CapsNode is the caps node (default DefaultCapsNode).
 	CapsNode string
 	// Subscription decides who may discover an account; nil lets only the
@@ -74,26 +54,16 @@ type Handler struct {
 	log      *slog.Logger
 	node     string
 	ver      string
-	server   *xmlstream.Element // disco#info query of the server
-	caps     *xmlstream.Element // the same with node="<node>#<ver>"
-	account  *xmlstream.Element // disco#info query of an account
-	items    *xmlstream.Element // disco#items query of the server
-	empty    *xmlstream.Element // empty disco#items query
-	capsNode string             // node + "#" + ver
+	server   *xmlstream.Element            // disco#info query of the server
+	caps     *xmlstream.Element            // the same with node="<node>#<ver>"
+	account  *xmlstream.Element            // disco#info query of an account
+	items    map[string]*xmlstream.Element // disco#items query of each domain with services
+	empty    *xmlstream.Element            // empty disco#items query
+	capsNode string                        // node + "#" + ver
 }
 
 // New builds the replies and the caps verification string.
 func New(opts Options) (*Handler, error) {
-	ids := slices.Clone(opts.Identities)
-	if len(ids) == 0 {
-		ids = []Identity{{Category: "server", Type: "im", Name: "roost"}}
-	}
-	slices.SortFunc(ids, compareIdentity)
-	for i := 1; i < len(ids); i++ {
-		if ids[i] == ids[i-1] {
-			return nil, fmt.Errorf("build disco info: %w: %+v", ErrDuplicateIdentity, ids[i])
-		}
-	}
 	h := &Handler{subs: opts.Subscription, log: opts.Logger, node: opts.CapsNode}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -101,82 +71,49 @@ func New(opts Options) (*Handler, error) {
 	if h.node == "" {
 		h.node = DefaultCapsNode
 	}
-	features := normalise(opts.Features)
-	h.ver = Ver(ids, features)
+	server := opts.Catalog.Server
+	server.Identities = append([]discoinfo.Identity{serverIdentity}, server.Identities...)
+	server = server.Normalized()
+	ver, err := server.Ver()
+	if err != nil {
+		return nil, fmt.Errorf("build disco info: %w", err)
+	}
+	h.ver = ver
 	h.capsNode = h.node + "#" + h.ver
-	h.server = infoQuery("", ids, features)
-	h.caps = infoQuery(h.capsNode, ids, features)
-	h.account = infoQuery("", []Identity{{Category: "account", Type: "registered"}}, normalise(opts.AccountFeatures))
-	h.items = xmlstream.New(NSItems, "query")
-	for _, it := range opts.Items {
-		el := xmlstream.New(NSItems, "item").SetAttr("jid", it.JID.String())
-		if it.Node != "" {
-			el.SetAttr("node", it.Node)
+	h.server = server.Query("")
+	h.caps = server.Query(h.capsNode)
+	account := opts.Catalog.Account
+	account.Identities = append([]discoinfo.Identity{accountIdentity}, account.Identities...)
+	h.account = account.Normalized().Query("")
+	h.items = make(map[string]*xmlstream.Element)
+	for _, svc := range opts.Catalog.Services {
+		if svc.Parent == "" {
+			continue
 		}
-		if it.Name != "" {
-			el.SetAttr("name", it.Name)
+		q := h.items[svc.Parent]
+		if q == nil {
+			q = xmlstream.New(NSItems, "query")
+			h.items[svc.Parent] = q
 		}
-		h.items.Append(el)
+		el := xmlstream.New(NSItems, "item").SetAttr("jid", svc.Domain)
+		if svc.Name != "" {
+			el.SetAttr("name", svc.Name)
+		}
+		q.Append(el)
 	}
 	h.empty = xmlstream.New(NSItems, "query")
 	return h, nil
 }
 
-// normalise adds disco's own features, sorts and deduplicates.
-func normalise(features []string) []string {
-	out := append([]string{NSInfo, NSItems}, features...)
-	slices.Sort(out)
-	return slices.Compact(out)
-}
+// Name implements module.Module.
+func (h *Handler) Name() string { return "disco" }
 
-func compareIdentity(a, b Identity) int {
-	return cmp.Or(cmp.Compare(a.Category, b.Category), cmp.Compare(a.Type, b.Type),
-		cmp.Compare(a.Lang, b.Lang), cmp.Compare(a.Name, b.Name))
-}
-
-func infoQuery(node string, ids []Identity, features []string) *xmlstream.Element {
-	q := xmlstream.New(NSInfo, "query")
-	if node != "" {
-		q.SetAttr("node", node)
-	}
-	q.Children = make([]xmlstream.Node, 0, len(ids)+len(features))
-	for _, id := range ids {
-		el := xmlstream.New(NSInfo, "identity").SetAttr("category", id.Category).SetAttr("type", id.Type)
-		if id.Lang != "" {
-			el.SetAttrNS(xmlstream.NSXML, "lang", id.Lang)
-		}
-		if id.Name != "" {
-			el.SetAttr("name", id.Name)
-		}
-		q.Append(el)
-	}
-	for _, f := range features {
-		q.Append(xmlstream.New(NSInfo, "feature").SetAttr("var", f))
-	}
-	return q
-}
-
-// Ver computes the XEP-0115 §5.1 verification string of identities and
-// features, which must already be sorted (identities by category, type,
-// lang, name; features by octet) and free of duplicates.
-func Ver(ids []Identity, features []string) string {
-	var s []byte
-	for _, id := range ids {
-		s = append(s, id.Category...)
-		s = append(s, '/')
-		s = append(s, id.Type...)
-		s = append(s, '/')
-		s = append(s, id.Lang...)
-		s = append(s, '/')
-		s = append(s, id.Name...)
-		s = append(s, '<')
-	}
-	for _, f := range features {
-		s = append(s, f...)
-		s = append(s, '<')
-	}
-	sum := sha1.Sum(s) //nolint:gosec // see the import
-	return base64.StdEncoding.EncodeToString(sum[:])
+// Register implements module.Module. disco comes last in the module list:
+// it lists what the modules before it serve.
+func (h *Handler) Register(r *module.Registry) {
+	r.IQ("", NSInfo, "query", h)
+	r.IQ("", NSItems, "query", h)
+	r.StreamFeatures(module.AfterAuth, h.Caps())
 }
 
 // Ver returns the server's verification string.
@@ -187,9 +124,6 @@ func (h *Handler) Ver() string { return h.ver }
 func (h *Handler) Caps() *xmlstream.Element {
 	return xmlstream.New(NSCaps, "c").SetAttr("hash", "sha-1").SetAttr("node", h.node).SetAttr("ver", h.ver)
 }
-
-// Features returns the namespaces this package serves.
-func (h *Handler) Features() []string { return []string{NSInfo, NSItems} }
 
 // HandleStanza answers a disco#info or disco#items get addressed to the
 // server, to an account's bare JID, or to no one (the sender's account).
@@ -207,19 +141,22 @@ func (h *Handler) HandleStanza(ctx context.Context, st *stanza.Stanza) (*xmlstre
 		account = st.From.Bare() // RFC 6120 §10.3.3: on behalf of the sender's account
 	}
 	if account.Local() == "" {
-		return h.serverReply(st, q, node)
+		return h.serverReply(st, q, account.Domain(), node)
 	}
 	return h.accountReply(ctx, st, q, account.Bare(), node)
 }
 
-func (h *Handler) serverReply(st *stanza.Stanza, q *xmlstream.Element, node string) (*xmlstream.Element, error) {
+func (h *Handler) serverReply(st *stanza.Stanza, q *xmlstream.Element, domain, node string) (*xmlstream.Element, error) {
 	switch {
 	case q.Name.Space == NSInfo && node == "":
 		return stanza.ResultIQ(st, h.server), nil
 	case q.Name.Space == NSInfo && node == h.capsNode:
 		return stanza.ResultIQ(st, h.caps), nil
 	case q.Name.Space == NSItems && node == "":
-		return stanza.ResultIQ(st, h.items), nil
+		if items, ok := h.items[domain]; ok {
+			return stanza.ResultIQ(st, items), nil
+		}
+		return stanza.ResultIQ(st, h.empty), nil
 	}
 	return nil, stanza.NewError(stanza.ItemNotFound, "no such node")
 }

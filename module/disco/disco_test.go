@@ -2,14 +2,14 @@ package disco
 
 import (
 	"context"
-	"crypto/sha1" //nolint:gosec // XEP-0115
-	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
 
+	"roost/discoinfo"
 	"roost/internal/xmpptest"
 	"roost/jid"
+	"roost/module"
 	"roost/stanza"
 	"roost/xmlstream"
 )
@@ -30,10 +30,12 @@ func (s subs) lookup(_ context.Context, user, contact jid.JID) (string, error) {
 func newHandler(t testing.TB) *Handler {
 	t.Helper()
 	h, err := New(Options{
-		Features:        []string{"urn:xmpp:ping", "jabber:iq:version", "urn:xmpp:ping"},
-		AccountFeatures: []string{"jabber:iq:last"},
-		Items:           []Item{{JID: jid.MustParse("conference.example.com"), Name: "Chatrooms"}},
-		CapsNode:        "https://roost.test",
+		Catalog: module.Catalog{
+			Server:   discoinfo.Info{Features: []string{"urn:xmpp:ping", "jabber:iq:version", "urn:xmpp:ping"}},
+			Account:  discoinfo.Info{Features: []string{"jabber:iq:last"}},
+			Services: []module.Service{{Domain: "conference.example.com", Parent: "example.com", Name: "Chatrooms"}},
+		},
+		CapsNode: "https://roost.test",
 		Subscription: subs{
 			"juliet@example.com romeo@example.com":   "from",
 			"juliet@example.com nurse@example.com":   "both",
@@ -154,32 +156,6 @@ func TestNoSubscriptionLookup(t *testing.T) {
 	}
 }
 
-// TestVer checks the verification string against XEP-0115 §5.2 and §5.3.
-func TestVer(t *testing.T) {
-	tests := []struct {
-		name     string
-		ids      []Identity
-		features []string
-		want     string
-	}{
-		{"simple example (§5.2)",
-			[]Identity{{Category: "client", Type: "pc", Name: "Exodus 0.9.1"}},
-			[]string{"http://jabber.org/protocol/caps", "http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/disco#items", "http://jabber.org/protocol/muc"},
-			"QgayPKawpkPSDYmwT/WM94uAlu0="},
-		{"identities with languages (§5.3 without the form)",
-			[]Identity{{Category: "client", Type: "pc", Lang: "el", Name: "Ψ 0.11"}, {Category: "client", Type: "pc", Lang: "en", Name: "Psi 0.11"}},
-			[]string{"http://jabber.org/protocol/caps", "http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/disco#items", "http://jabber.org/protocol/muc"},
-			verOf("client/pc/el/Ψ 0.11<client/pc/en/Psi 0.11<http://jabber.org/protocol/caps<http://jabber.org/protocol/disco#info<http://jabber.org/protocol/disco#items<http://jabber.org/protocol/muc<")},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := Ver(tc.ids, tc.features); got != tc.want {
-				t.Errorf("got %s, want %s", got, tc.want)
-			}
-		})
-	}
-}
-
 // TestCapsMatchesInfo recomputes the advertised string from the reply a
 // client would fetch, as slixmpp and Conversations do before caching it.
 func TestCapsMatchesInfo(t *testing.T) {
@@ -193,26 +169,25 @@ func TestCapsMatchesInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ids []Identity
-	var features []string
-	for el := range reply.FirstChild().Elements() {
-		switch el.Name.Local {
-		case "identity":
-			lang, _ := el.Attr(xmlstream.NSXML, "lang")
-			ids = append(ids, Identity{el.Get("category"), el.Get("type"), lang, el.Get("name")})
-		case "feature":
-			features = append(features, el.Get("var"))
-		}
+	info, err := discoinfo.Parse(reply.FirstChild())
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := Ver(ids, features); got != c.Get("ver") {
-		t.Errorf("recomputed %s, advertised %s", got, c.Get("ver"))
+	if got, err := info.Ver(); err != nil || got != c.Get("ver") {
+		t.Errorf("recomputed %s (%v), advertised %s", got, err, c.Get("ver"))
 	}
 }
 
-func TestDuplicateIdentity(t *testing.T) {
-	id := Identity{Category: "server", Type: "im"}
-	if _, err := New(Options{Identities: []Identity{id, id}}); !errors.Is(err, ErrDuplicateIdentity) {
-		t.Fatalf("err = %v, want ErrDuplicateIdentity", err)
+// TestItemsPerDomain: a domain lists only its own services.
+func TestItemsPerDomain(t *testing.T) {
+	h := newHandler(t)
+	st := xmpptest.Stanza(t, `<iq type='get' id='1' from='juliet@example.com/balcony' to='other.example'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>`)
+	reply, err := h.HandleStanza(context.Background(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := encode(reply.FirstChild()), `<query xmlns="http://jabber.org/protocol/disco#items"/>`; got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }
 
@@ -261,11 +236,4 @@ func FuzzHandleStanza(f *testing.F) {
 			t.Fatalf("no error and reply %v", reply)
 		}
 	})
-}
-
-// verOf hashes the string S that XEP-0115 §5.1 spells out, independently
-// of how Ver builds it.
-func verOf(s string) string {
-	sum := sha1.Sum([]byte(s)) //nolint:gosec // XEP-0115
-	return base64.StdEncoding.EncodeToString(sum[:])
 }

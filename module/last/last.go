@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"roost/jid"
+	"roost/module"
 	"roost/stanza"
 	"roost/xmlstream"
 )
@@ -84,9 +85,18 @@ func New(opts Options) *Module {
 	return m
 }
 
-// Features returns the namespaces this package serves, for the server and
-// for accounts alike.
-func (m *Module) Features() []string { return []string{NS} }
+// Name implements module.Module.
+func (m *Module) Name() string { return "last" }
+
+// Register implements module.Module: it answers for the server and for
+// accounts, and records logouts from presence and ended sessions.
+func (m *Module) Register(r *module.Registry) {
+	r.IQ("", NS, "query", m)
+	r.Outbound(m)
+	r.ObserveSessions(m)
+	r.ServerFeatures(NS)
+	r.AccountFeatures(NS)
+}
 
 // HandleStanza answers a last activity get.
 func (m *Module) HandleStanza(ctx context.Context, st *stanza.Stanza) (*xmlstream.Element, error) {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"roost/jid"
+	"roost/module"
 	"roost/stanza"
 	"roost/xmlstream"
 )
@@ -51,7 +52,9 @@ type Deliverer interface {
 type Options struct {
 	Store  Store
 	Router Deliverer
-	// Max is the most messages kept per user (default 500).
+	// Max is the most messages kept per user (0: 500). Negative stores
+	// none: the router answers service-unavailable, and what was stored
+	// before is still delivered.
 	Max    int
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -69,7 +72,7 @@ type Offline struct {
 // New returns an Offline.
 func New(o Options) *Offline {
 	off := &Offline{st: o.Store, r: o.Router, max: o.Max, now: o.Now, log: o.Logger}
-	if off.max <= 0 {
+	if off.max == 0 {
 		off.max = 500
 	}
 	if off.now == nil {
@@ -79,6 +82,21 @@ func New(o Options) *Offline {
 		off.log = slog.New(slog.DiscardHandler)
 	}
 	return off
+}
+
+// Name implements module.Module.
+func (o *Offline) Name() string { return "offline" }
+
+// Register implements module.Module. Delivery of what is stored is not
+// registered here: im calls [Offline.Deliver] once a resource has sent
+// its initial presence (XEP-0160 §3), a dependency the server's module
+// list makes explicit.
+func (o *Offline) Register(r *module.Registry) {
+	if o.max < 0 {
+		return
+	}
+	r.Offline(o)
+	r.ServerFeatures(Feature)
 }
 
 // Intercept stores a message that found no available resource.

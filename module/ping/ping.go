@@ -7,6 +7,7 @@ package ping
 import (
 	"context"
 
+	"roost/module"
 	"roost/stanza"
 	"roost/xmlstream"
 )
@@ -16,6 +17,15 @@ const NS = "urn:xmpp:ping"
 
 // Handler answers pings with an empty result.
 type Handler struct{}
+
+// Name implements module.Module.
+func (Handler) Name() string { return "ping" }
+
+// Register implements module.Module.
+func (h Handler) Register(r *module.Registry) {
+	r.IQ("", NS, "ping", h)
+	r.ServerFeatures(NS)
+}
 
 // HandleStanza answers a ping get; a set is not defined (XEP-0199 §3).
 func (Handler) HandleStanza(_ context.Context, st *stanza.Stanza) (*xmlstream.Element, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"roost/module"
 	"roost/stanza"
 	"roost/xmlstream"
 )
@@ -55,8 +56,14 @@ func New(opts Options) *Handler {
 	return h
 }
 
-// Features returns the namespaces this package serves.
-func (h *Handler) Features() []string { return []string{NS} }
+// Name implements module.Module.
+func (h *Handler) Name() string { return "private" }
+
+// Register implements module.Module.
+func (h *Handler) Register(r *module.Registry) {
+	r.IQ("", NS, "query", h)
+	r.ServerFeatures(NS)
+}
 
 // HandleStanza answers a private storage get or set.
 func (h *Handler) HandleStanza(_ context.Context, st *stanza.Stanza) (*xmlstream.Element, error) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"roost/jid"
+	"roost/module"
 	"roost/stanza"
 	"roost/xmlstream"
 )
@@ -111,9 +112,19 @@ func New(opts Options) *Module {
 	return m
 }
 
-// Features returns the namespaces this package serves after
-// authentication (password change and removal are always on).
-func (m *Module) Features() []string { return []string{NS} }
+// Name implements module.Module.
+func (m *Module) Name() string { return "register" }
+
+// Register implements module.Module. Password change and removal are
+// always served after authentication; registration requests before login
+// are always answered (closed: service-unavailable), but the stream
+// feature is offered only when registration is open.
+func (m *Module) Register(r *module.Registry) {
+	r.IQ("", NS, "query", m)
+	r.ServerFeatures(NS)
+	r.PreAuth(m)
+	r.StreamFeatures(module.BeforeAuth, m.StreamFeatures()...)
+}
 
 // StreamFeatures returns the features to offer before authentication.
 func (m *Module) StreamFeatures() []*xmlstream.Element {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"roost/module"
 	"roost/stanza"
 	"roost/xmlstream"
 )
@@ -51,9 +52,16 @@ func New(opts Options) *Handler {
 	return h
 }
 
-// Features returns the namespaces this package serves, for the server and
-// for accounts alike.
-func (h *Handler) Features() []string { return []string{NS} }
+// Name implements module.Module.
+func (h *Handler) Name() string { return "vcard" }
+
+// Register implements module.Module: vCards of the server and, on their
+// behalf, of accounts (RFC 6121 §8.5.2.1.3).
+func (h *Handler) Register(r *module.Registry) {
+	r.IQ("", NS, "vCard", h)
+	r.ServerFeatures(NS)
+	r.AccountFeatures(NS)
+}
 
 // HandleStanza answers a vCard get or set.
 func (h *Handler) HandleStanza(_ context.Context, st *stanza.Stanza) (*xmlstream.Element, error) {

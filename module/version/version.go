@@ -3,6 +3,7 @@ package version
 import (
 	"context"
 
+	"roost/module"
 	"roost/stanza"
 	"roost/xmlstream"
 )
@@ -42,8 +43,14 @@ func New(opts Options) *Handler {
 	return &Handler{query: q}
 }
 
-// Features returns the namespaces this package serves.
-func (h *Handler) Features() []string { return []string{NS} }
+// Name implements module.Module.
+func (h *Handler) Name() string { return "version" }
+
+// Register implements module.Module.
+func (h *Handler) Register(r *module.Registry) {
+	r.IQ("", NS, "query", h)
+	r.ServerFeatures(NS)
+}
 
 // HandleStanza answers a version get addressed to a hosted domain.
 func (h *Handler) HandleStanza(_ context.Context, st *stanza.Stanza) (*xmlstream.Element, error) {
