@@ -16,7 +16,10 @@ package offline
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"log/slog"
+	"slices"
+	"sync"
 	"time"
 
 	"roost/jid"
@@ -46,6 +49,8 @@ type Store interface {
 // satisfies it.
 type Deliverer interface {
 	Deliver(full jid.JID, el *xmlstream.Element) bool
+	// Available returns the account's available resources.
+	Available(bare jid.JID) []jid.JID
 }
 
 // Options configure Offline.
@@ -67,11 +72,24 @@ type Offline struct {
 	max int
 	now func() time.Time
 	log *slog.Logger
+
+	// locks serialise storing and delivering for one user (by a hash of
+	// the bare JID), so that a message stored while its recipient's
+	// initial presence is being handled is never left behind: the router
+	// decides "nobody available" before the store commits, and the
+	// presence may hand over the stored messages in between.
+	locks [32]sync.Mutex
+
+	mu sync.Mutex
+	// online are the resources that got their stored messages since they
+	// became available (XEP-0160 §3); a message stored for their account
+	// meanwhile goes to them at once.
+	online map[string][]jid.JID
 }
 
 // New returns an Offline.
 func New(o Options) *Offline {
-	off := &Offline{st: o.Store, r: o.Router, max: o.Max, now: o.Now, log: o.Logger}
+	off := &Offline{st: o.Store, r: o.Router, max: o.Max, now: o.Now, log: o.Logger, online: make(map[string][]jid.JID)}
 	if off.max == 0 {
 		off.max = 500
 	}
@@ -96,11 +114,32 @@ func (o *Offline) Register(r *module.Registry) {
 		return
 	}
 	r.Offline(o)
+	r.ObserveSessions(o)
 	r.ServerFeatures(Feature)
 }
 
+// lock returns the lock of user's stored messages.
+func (o *Offline) lock(user string) *sync.Mutex {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(user))
+	return &o.locks[h.Sum32()%uint32(len(o.locks))]
+}
+
+// SessionEnded forgets a resource that had its messages.
+func (o *Offline) SessionEnded(_ context.Context, full jid.JID, _ bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	user := full.Bare().String()
+	list := slices.DeleteFunc(o.online[user], full.Equal)
+	if len(list) == 0 {
+		delete(o.online, user)
+	} else {
+		o.online[user] = list
+	}
+}
+
 // Intercept stores a message that found no available resource.
-func (o *Offline) Intercept(_ context.Context, st *stanza.Stanza) (bool, error) {
+func (o *Offline) Intercept(ctx context.Context, st *stanza.Stanza) (bool, error) {
 	if st.Kind != stanza.Message || (st.Type != stanza.TypeChat && st.Type != stanza.TypeNormal) {
 		return false, nil
 	}
@@ -108,14 +147,36 @@ func (o *Offline) Intercept(_ context.Context, st *stanza.Stanza) (bool, error) 
 		return true, nil
 	}
 	b := xmlstream.AppendElement(nil, st.Element(), "")
-	stored, err := o.st.AppendOffline(st.To.Bare().String(), b, o.now().UTC(), o.max)
+	user := st.To.Bare()
+	l := o.lock(user.String())
+	l.Lock()
+	defer l.Unlock()
+	stored, err := o.st.AppendOffline(user.String(), b, o.now().UTC(), o.max)
 	if err != nil {
 		return true, err
 	}
 	if !stored {
 		return true, &stanza.Error{Type: stanza.Cancel, Condition: stanza.ServiceUnavailable, Text: "the recipient's offline storage is full"}
 	}
+	// A resource that became available after the router found none got
+	// its stored messages before this one was stored: hand it over now.
+	for _, full := range o.latecomers(user) {
+		o.deliverLocked(ctx, full)
+	}
 	return true, nil
+}
+
+// latecomers returns the resources of user that had their stored messages
+// handed over and are still available.
+func (o *Offline) latecomers(user jid.JID) []jid.JID {
+	o.mu.Lock()
+	had := slices.Clone(o.online[user.String()])
+	o.mu.Unlock()
+	if len(had) == 0 {
+		return nil
+	}
+	avail := o.r.Available(user)
+	return slices.DeleteFunc(had, func(j jid.JID) bool { return !slices.ContainsFunc(avail, j.Equal) })
 }
 
 // worthStoring drops messages that are only about the moment: chat
@@ -142,6 +203,19 @@ var errStop = errors.New("session gone")
 // Deliver sends the user's stored messages to the session full, oldest
 // first, each with a delay stamp, and deletes what was handed over.
 func (o *Offline) Deliver(ctx context.Context, full jid.JID) {
+	user := full.Bare().String()
+	l := o.lock(user)
+	l.Lock()
+	defer l.Unlock()
+	o.mu.Lock()
+	if !slices.ContainsFunc(o.online[user], full.Equal) {
+		o.online[user] = append(o.online[user], full)
+	}
+	o.mu.Unlock()
+	o.deliverLocked(ctx, full)
+}
+
+func (o *Offline) deliverLocked(ctx context.Context, full jid.JID) {
 	user := full.Bare().String()
 	var last uint64
 	err := o.st.Offline(user, func(seq uint64, stamp time.Time, b []byte) error {

@@ -16,9 +16,12 @@ import (
 )
 
 type sink struct {
-	got   []*xmlstream.Element
-	limit int // refuse after this many (0: never)
+	got       []*xmlstream.Element
+	limit     int       // refuse after this many (0: never)
+	available []jid.JID // what Available answers
 }
+
+func (s *sink) Available(jid.JID) []jid.JID { return s.available }
 
 func (s *sink) Deliver(_ jid.JID, el *xmlstream.Element) bool {
 	if s.limit > 0 && len(s.got) >= s.limit {
@@ -115,5 +118,33 @@ func TestDeliverStopsWhenSessionRefuses(t *testing.T) {
 	o.Deliver(context.Background(), jid.MustParse("juliet@example.com/x"))
 	if len(s.got) != 3 || s.got[0].ChildText(xmlstream.NSClient, "body") != "c" {
 		t.Fatalf("second delivery: %d messages starting %v", len(s.got), s.got)
+	}
+}
+
+// TestStoredAfterInitialPresence: the router found no available resource,
+// but the recipient's initial presence handed over the stored messages
+// before this one was stored. It must reach the resource at once, not
+// wait for the next login; once the resource is gone it stays stored.
+func TestStoredAfterInitialPresence(t *testing.T) {
+	o, st, s := setup(t, 10)
+	juliet := jid.MustParse("juliet@example.com/balcony")
+	s.available = []jid.JID{juliet}
+	o.Deliver(context.Background(), juliet) // nothing stored yet
+	msg := `<message from='romeo@example.net/o' to='juliet@example.com' type='chat'><body>late</body></message>`
+	if done, err := o.Intercept(context.Background(), xmpptest.Stanza(t, msg)); !done || err != nil {
+		t.Fatalf("Intercept = %v, %v", done, err)
+	}
+	if len(s.got) != 1 || s.got[0].ChildText(xmlstream.NSClient, "body") != "late" {
+		t.Fatalf("delivered %v, want the late message", s.got)
+	}
+	if n, _ := st.OfflineCount("juliet@example.com"); n != 0 {
+		t.Errorf("%d messages left in storage after delivery", n)
+	}
+	o.SessionEnded(context.Background(), juliet, true)
+	if _, err := o.Intercept(context.Background(), xmpptest.Stanza(t, msg)); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := st.OfflineCount("juliet@example.com"); n != 1 || len(s.got) != 1 {
+		t.Errorf("after the session ended: %d stored, %d delivered; want 1 stored, none delivered", n, len(s.got)-1)
 	}
 }
