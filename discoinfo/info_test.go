@@ -9,7 +9,6 @@ import (
 	"roost/xmlstream"
 )
 
-
 // The worked examples of XEP-0115 §5.2 and §5.3.
 const (
 	simple = `<query xmlns='http://jabber.org/protocol/disco#info' node='http://code.google.com/p/exodus#QgayPKawpkPSDYmwT/WM94uAlu0='>

@@ -9,7 +9,6 @@ import (
 	"roost/xmlstream"
 )
 
-
 const roomConfig = `<x xmlns='jabber:x:data' type='submit'>
 <field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field>
 <field var='muc#roomconfig_roomname'><value>Family</value></field>
