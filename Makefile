@@ -22,7 +22,8 @@ run: build
 	$(BIN)/roost serve
 
 # All tests: unit tests with the race detector, then the interoperability
-# tests against real clients and servers (slixmpp, Prosody, ejabberd).
+# tests against real clients and servers (slixmpp, aioxmpp, profanity,
+# mcabber, go-sendxmpp, poezio, Prosody, ejabberd).
 test: unit interop
 
 unit:
@@ -30,6 +31,16 @@ unit:
 
 interop:
 	$(GO) test -count=1 -tags interop -timeout 20m ./internal/interop/...
+
+# The client matrix (TestInteropClients, part of `make interop`): slixmpp,
+# aioxmpp, profanity, mcabber, go-sendxmpp and poezio log in to one roost
+# over STARTTLS and direct TLS and exchange messages; this target runs it
+# and rewrites docs/clients.md from the run (also when a client fails: the
+# table then says which).
+.PHONY: clients-doc
+clients-doc:
+	$(GO) test -count=1 -v -tags interop -timeout 5m -run '^TestInteropClients$$' ./internal/interop/ \
+		-args -clients-doc=$(CURDIR)/docs/clients.md
 
 check:
 	@out=$$(gofmt -l .); \

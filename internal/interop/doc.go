@@ -1,8 +1,14 @@
 // Package interop tests roost against software nobody here wrote: real
-// XMPP clients (slixmpp) and, for federation, real servers (Prosody,
-// ejabberd). The tests build the roost binary, run it as a separate
-// process on its own loopback address (127.0.0.2, 127.0.0.3, ...) with
-// standard ports, and drive it with the peers.
+// XMPP clients (slixmpp, aioxmpp, profanity, mcabber, go-sendxmpp,
+// poezio) and, for federation, real servers (Prosody, ejabberd). The tests
+// build the roost binary, run it as a separate process on its own loopback
+// address (127.0.0.2, 127.0.0.3, ...) with standard ports, and drive it
+// with the peers: python drivers in testdata for the libraries, tmux for
+// the terminal clients (keys typed, screens read).
+//
+// TestInteropClients is the client matrix: each client on each transport
+// is a seat that runs in parallel with the others against one roost; it
+// writes docs/clients.md when run with -clients-doc (make clients-doc).
 //
 // The tests carry the build tag "interop" and run with `make interop`
 // (part of `make test`); they need the Debian packages .ci/run installs.

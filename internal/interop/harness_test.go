@@ -5,6 +5,7 @@ package interop
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -21,6 +22,9 @@ import (
 
 // roostBin is the roost binary built for this test run.
 var roostBin string
+
+// pyTimeout bounds one run of a python driver.
+const pyTimeout = 5 * time.Minute
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "roost-interop-")
@@ -56,6 +60,7 @@ type Roost struct {
 // defaults written by startRoost.
 type roostConfig struct {
 	Top    string // top-level keys (before any table)
+	Log    string // added to [log] (level = "debug" is set)
 	TLS    string // replaces the [tls] body (default: files from the test CA)
 	C2S    string // added to [c2s]
 	S2S    string // replaces the [s2s] body (default: enabled = false)
@@ -79,7 +84,7 @@ data_dir = %q
 %s
 [log]
 level = "debug"
-
+%s
 [admin]
 socket = %q
 
@@ -94,7 +99,7 @@ listen_tls = ["%s:5223"]
 [limits]
 %s
 %s
-`, domain, filepath.Join(dir, "data"), rc.Top, filepath.Join(dir, "admin.sock"), rc.TLS, ip, ip, rc.C2S, rc.S2S, rc.Limits, rc.Tables)
+`, domain, filepath.Join(dir, "data"), rc.Top, rc.Log, filepath.Join(dir, "admin.sock"), rc.TLS, ip, ip, rc.C2S, rc.S2S, rc.Limits, rc.Tables)
 	path := filepath.Join(dir, "roost.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -181,10 +186,14 @@ func slix(t *testing.T, args ...string) []map[string]any {
 }
 
 // runPy runs a slixmpp script with Debian's python (not a pyenv one on
-// PATH) and returns the JSON events it printed, one per line.
+// PATH) and returns the JSON events it printed, one per line. The scripts
+// time their own waits; pyTimeout only keeps a wedged one from holding
+// the suite until go test's own timeout.
 func runPy(t *testing.T, script string, args ...string) []map[string]any {
 	t.Helper()
-	cmd := exec.Command("/usr/bin/python3", append([]string{script}, args...)...)
+	ctx, cancel := context.WithTimeout(context.Background(), pyTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "/usr/bin/python3", append([]string{script}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -82,11 +82,11 @@ func (z *zone) publish(domain, ip string, p srvPublish) {
 	z.AddA(domain, 300, ip)
 }
 
-// process is a peer server's process, stopped at the end of the test.
+// process is a peer's process, stopped at the end of the test.
 type process struct {
 	name string
 	cmd  *exec.Cmd
-	log  string // file with its log, shown when the test fails
+	log  string // file with its log, shown when the test fails; "": its output
 	out  *syncBuffer
 	done chan error
 	// stop asks the process to end; the default sends SIGTERM.
@@ -121,17 +121,30 @@ func (p *process) terminate(t *testing.T) {
 		<-p.done
 	}
 	if t.Failed() {
+		if p.log == "" {
+			t.Logf("%s output:\n%s", p.name, tail(p.out.String(), 60))
+			return
+		}
 		logText, _ := os.ReadFile(p.log)
 		t.Logf("%s output:\n%s\n%s log (%s):\n%s", p.name, tail(p.out.String(), 20), p.name, p.log, tail(string(logText), 400))
 	}
 }
 
-// waitFor polls the process's log file for want.
+// logText is the process's log, or its output when it has no log file.
+func (p *process) logText() []byte {
+	if p.log == "" {
+		return []byte(p.out.String())
+	}
+	b, _ := os.ReadFile(p.log)
+	return b
+}
+
+// waitFor polls the process's log for want.
 func (p *process) waitFor(t *testing.T, want string, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		b, _ := os.ReadFile(p.log)
+		b := p.logText()
 		if bytes.Contains(b, []byte(want)) {
 			return
 		}

@@ -7,14 +7,11 @@ Run with Debian's /usr/bin/python3 (python3-slixmpp).
 """
 import argparse
 import asyncio
-import json
 import sys
 
 import slixmpp
 
-
-def emit(**kw):
-    print(json.dumps(kw), flush=True)
+from driver import add_connection_args, emit
 
 
 class Client(slixmpp.ClientXMPP):
@@ -94,8 +91,10 @@ class RosterClient(Client):
         return s
 
 
-def connect(args, jid, password, mech):
+def connect(args, jid, password, mech, plugins=()):
     c = Client(jid, password, mech, args.ca)
+    for name in plugins:
+        c.register_plugin(name)
     if args.alpn:
         # XEP-0368: offer the ALPN protocol, as on a port shared with HTTPS.
         c.ssl_context.set_alpn_protocols([args.alpn])
@@ -133,24 +132,38 @@ async def chat(args):
     await asyncio.sleep(0.2)
 
 
+async def client(args):
+    """One seat of the client matrix: log in with stream management and
+    carbons, send args.send to args.peer, and wait for a reply from it."""
+    c = connect(args, args.jid, args.password, args.mech, ("xep_0198", "xep_0280"))
+    await asyncio.wait_for(c.ready, args.timeout)
+    emit(event="login", jid=str(c.boundjid), mechanism=c.mechanism)
+    await c["xep_0280"].enable(timeout=args.timeout)
+    emit(event="carbons", enabled=True)
+    c.send_message(mto=args.peer, mbody=args.send, mtype="chat")
+    while True:
+        m = await asyncio.wait_for(c.messages.get(), args.timeout)
+        if m["body"] and m["from"].bare == args.peer:
+            break
+    emit(event="message", frm=str(m["from"]), body=m["body"])
+    c.disconnect()
+    await asyncio.sleep(0.2)
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("scenario", choices=["login", "chat"])
-    p.add_argument("--host", required=True)
-    p.add_argument("--port", type=int, default=5222)
-    p.add_argument("--direct-tls", action="store_true")
+    p.add_argument("scenario", choices=["login", "chat", "client"])
+    add_connection_args(p)
     p.add_argument("--alpn", default=None)
-    p.add_argument("--ca", required=True)
-    p.add_argument("--jid", required=True)
-    p.add_argument("--password", required=True)
     p.add_argument("--mech", default=None)
     p.add_argument("--jid2")
     p.add_argument("--password2")
     p.add_argument("--mech2", default=None)
-    p.add_argument("--timeout", type=float, default=15)
+    p.add_argument("--peer")
+    p.add_argument("--send")
     args = p.parse_args()
     try:
-        asyncio.run({"login": login, "chat": chat}[args.scenario](args))
+        asyncio.run({"login": login, "chat": chat, "client": client}[args.scenario](args))
     except Exception as e:  # report, so the Go side shows what broke
         emit(event="error", error=type(e).__name__ + ": " + str(e))
         sys.exit(1)
