@@ -36,7 +36,7 @@ import (
 	"syscall"
 	"time"
 
-	"roost/loadtool"
+	"roost/internal/loadtool"
 )
 
 var errUsage = errors.New("usage")
