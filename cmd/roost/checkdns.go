@@ -2,12 +2,11 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
+	"roost/certs"
 	"roost/checkdns"
 )
 
@@ -29,16 +28,11 @@ func cmdCheckDNS(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if len(domains) == 0 {
 		domains = cfg.Domains
 	}
-	roots, err := x509.SystemCertPool()
-	if err != nil || roots == nil {
-		roots = x509.NewCertPool()
-	}
-	if cfg.S2S.CAFile != "" {
-		pem, err := os.ReadFile(cfg.S2S.CAFile)
-		if err != nil {
-			return fmt.Errorf("s2s.ca_file: %w", err)
-		}
-		roots.AppendCertsFromPEM(pem)
+	// The roots the server checks peers against: a ca_file it would refuse
+	// to start with is refused here too.
+	roots, err := certs.Roots(cfg.S2S.CAFile)
+	if err != nil {
+		return fmt.Errorf("s2s.ca_file: %w", err)
 	}
 	checker, err := checkdns.New(checkdns.Options{
 		DNSServer: cfg.S2S.Resolver,
