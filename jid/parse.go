@@ -50,6 +50,22 @@ func Parse(s string) (JID, error) {
 	return j, nil
 }
 
+// ParseDomain parses s as the address of a server or service, a JID with
+// neither localpart nor resourcepart, and returns its canonical domainpart
+// (RFC 7622 §3.2). An address with a localpart or resourcepart fails with
+// [ErrNotDomain]; other failures are those of [Parse]. A canonical ASCII
+// domain is returned without allocating: the result is then s itself.
+func ParseDomain(s string) (string, error) {
+	j, err := parse(s, true)
+	if err != nil {
+		return "", fmt.Errorf("parse domain: %w", err)
+	}
+	if j.domainStart != 0 || int(j.domainEnd) != len(j.s) {
+		return "", fmt.Errorf("parse domain: %w", ErrNotDomain)
+	}
+	return j.s, nil
+}
+
 // New builds a JID from its parts, canonicalising each of them as [Parse]
 // does. An empty local or resource means the part is absent; the domain is
 // mandatory. A single trailing '.' is removed from the domain.
