@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 
@@ -14,14 +13,7 @@ import (
 // each configured domain (or the ones named), in plain words. It fails
 // when a problem was found, so that scripts can use it.
 func cmdCheckDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("check dns", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := configFlag(fs)
-	domains, err := flags(fs, args)
-	if err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*cfgPath)
+	domains, cfg, err := newCommand("check dns", stderr).load(args, nil)
 	if err != nil {
 		return err
 	}
