@@ -62,8 +62,8 @@ var allowed = map[string][]string{
 	"bench/roostprof": {"server", "config"},
 	// Helpers for tests and tools.
 	"internal/client":   {"jid", "xmlstream", "stream", "sasl"},
-	"internal/loadtool": {"internal/client", "jid", "xmlstream", "stanza", "stream", "sasl"},
-	"internal/xmpptest": {"jid", "xmlstream", "stanza", "stream", "internal/client"},
+	"internal/loadtool": {"internal/client", "jid", "xmlstream", "stanza", "stream", "sasl", "certs"},
+	"internal/xmpptest": {"jid", "xmlstream", "stanza", "stream", "internal/client", "certs"},
 	"internal/dnstest":  nil,
 	"internal/acmetest": nil,
 	"internal/interop":  {"*"},
