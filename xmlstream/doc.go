@@ -65,7 +65,9 @@
 // XML names and namespace resolution; chardata.go character data, CDATA
 // sections and references; input.go the read buffer, the only place input
 // enters; limits.go [Limits]. build.go turns what was read into an
-// [Element]; element.go and encode.go are the tree and its encoder.
+// [Element]; element.go and encode.go are the tree and its encoder;
+// condition.go the content stream and stanza errors share (RFC 6120
+// §4.9.2, §8.3.2).
 //
 // # Concurrency
 //
