@@ -89,7 +89,7 @@ fuzz:
 	done
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./xmlstream ./jid ./router ./stanza ./c2s ./loadtool
+	$(GO) test -run '^$$' -bench . -benchmem ./xmlstream ./jid ./router ./stanza ./c2s ./internal/loadtool
 
 clean:
 	rm -rf $(BIN)

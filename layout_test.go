@@ -50,7 +50,6 @@ var allowed = map[string][]string{
 	"systemd":  nil,
 	"httpd":    {"jid", "xmlstream", "accept"},
 	"checkdns": {"srv"},
-	"loadtool": {"internal/client", "jid", "xmlstream", "stanza", "stream", "sasl"},
 	// L3
 	"c2s": {"jid", "xmlstream", "stanza", "stream", "sasl", "accept"},
 	"s2s": {"jid", "xmlstream", "stanza", "stream", "sasl", "dialback", "srv", "accept"},
@@ -58,12 +57,13 @@ var allowed = map[string][]string{
 	"server": {"*"},
 	// L5
 	"cmd/roost":      {"server", "admin", "config", "store", "systemd", "certs", "srv", "checkdns", "jid"},
-	"cmd/roostbench": {"internal/client", "jid", "xmlstream", "stanza", "stream", "sasl", "loadtool"},
+	"cmd/roostbench": {"internal/client", "jid", "xmlstream", "stanza", "stream", "sasl", "internal/loadtool"},
 	// bench/roostprof is roost serve plus net/http/pprof, for profiling.
 	"bench/roostprof": {"server", "config"},
 	// Helpers for tests and tools.
 	"internal/client":   {"jid", "xmlstream", "stream", "sasl"},
-	"internal/xmpptest": {"jid", "xmlstream", "stanza", "stream", "internal/client"},
+	"internal/loadtool": {"internal/client", "jid", "xmlstream", "stanza", "stream", "sasl", "certs"},
+	"internal/xmpptest": {"jid", "xmlstream", "stanza", "stream", "internal/client", "certs"},
 	"internal/dnstest":  nil,
 	"internal/acmetest": nil,
 	"internal/interop":  {"*"},

@@ -11,7 +11,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -102,18 +101,9 @@ func (m *Manager) initACME() error {
 	if o.DirectoryURL == "" {
 		o.DirectoryURL = autocert.DefaultACMEDirectory
 	}
-	pool, err := x509.SystemCertPool()
+	pool, err := Roots(o.CAFile)
 	if err != nil {
-		pool = x509.NewCertPool()
-	}
-	if o.CAFile != "" {
-		data, err := os.ReadFile(o.CAFile)
-		if err != nil {
-			return fmt.Errorf("read %s: %w: %w", o.CAFile, ErrCAFile, err)
-		}
-		if !pool.AppendCertsFromPEM(data) {
-			return fmt.Errorf("read %s: no PEM certificate: %w", o.CAFile, ErrCAFile)
-		}
+		return err
 	}
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}

@@ -18,8 +18,9 @@ var (
 	ErrNoFiles = errors.New("certs: no certificate files configured")
 	// ErrNoChallenge: Source is SourceACME but neither challenge type is enabled.
 	ErrNoChallenge = errors.New("certs: no ACME challenge type enabled")
-	// ErrCAFile: ACMEOptions.CAFile cannot be read or holds no PEM certificate.
-	ErrCAFile = errors.New("certs: invalid ACME CA file")
+	// ErrCAFile: a CA file given to [Roots] (such as ACMEOptions.CAFile)
+	// cannot be read or holds no PEM certificate.
+	ErrCAFile = errors.New("certs: invalid CA file")
 	// ErrBadKeyPair: a PEM certificate chain or private key is malformed, or
 	// the key does not match the certificate.
 	ErrBadKeyPair = errors.New("certs: invalid certificate or key")

@@ -3,14 +3,11 @@ package certs
 import (
 	"bytes"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"math/big"
 	"slices"
 	"time"
 )
@@ -88,40 +85,26 @@ func (m *Manager) selfSignedDue() time.Time {
 // generateSelfSigned creates an ECDSA P-256 certificate for names, valid from
 // now, and returns it with its PEM encoding (key, then certificate).
 func generateSelfSigned(names []string, now time.Time) (*tls.Certificate, []byte, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, fmt.Errorf("generate self-signed key: %w", err)
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return nil, nil, fmt.Errorf("generate self-signed serial: %w", err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: names[0], Organization: []string{"roost self-signed"}},
-		DNSNames:     slices.Clone(names),
-		NotBefore:    now.Add(-clockSkew),
-		NotAfter:     now.Add(selfSignedLifetime),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
+	c, err := NewCertificate(&x509.Certificate{
+		Subject:   pkix.Name{CommonName: names[0], Organization: []string{"roost self-signed"}},
+		DNSNames:  slices.Clone(names),
+		NotBefore: now.Add(-clockSkew),
+		NotAfter:  now.Add(selfSignedLifetime),
+		KeyUsage:  x509.KeyUsageDigitalSignature,
 		// clientAuth as well: the same certificate authenticates outgoing
 		// server-to-server streams (RFC 6120 §13.7.1).
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	}, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("create self-signed certificate: %w", err)
+		return nil, nil, fmt.Errorf("make self-signed certificate: %w", err)
 	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
+	keyDER, err := x509.MarshalECPrivateKey(c.PrivateKey.(*ecdsa.PrivateKey))
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode self-signed key: %w", err)
 	}
 	var buf bytes.Buffer
 	_ = pem.Encode(&buf, &pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-	_ = pem.Encode(&buf, &pem.Block{Type: "CERTIFICATE", Bytes: der})
-	c, err := parseKeyPair(buf.Bytes(), buf.Bytes())
-	if err != nil {
-		return nil, nil, fmt.Errorf("parse self-signed certificate: %w", err)
-	}
+	_ = pem.Encode(&buf, &pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]})
 	return c, buf.Bytes(), nil
 }

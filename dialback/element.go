@@ -142,14 +142,7 @@ func domain(s string) (string, error) {
 	if s == "" {
 		return "", errMissing
 	}
-	j, err := jid.Parse(s)
-	if err != nil {
-		return "", err
-	}
-	if j.Local() != "" || j.Resource() != "" {
-		return "", errNotDomain
-	}
-	return j.Domain(), nil
+	return jid.ParseDomain(s)
 }
 
 // parseError reads the <error/> child of a type='error' answer. XEP-0220

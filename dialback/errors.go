@@ -28,7 +28,6 @@ var (
 	errAddress     = errors.New("invalid address")
 	errFormat      = errors.New("invalid format")
 	errMissing     = errors.New("missing")
-	errNotDomain   = errors.New("not a domain")
 	errUnknownType = errors.New("unknown type")
 	errKeyTooLong  = errors.New("key too long")
 )

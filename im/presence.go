@@ -247,16 +247,9 @@ func (m *IM) outboundSubscription(ctx context.Context, st *stanza.Stanza) error 
 			}
 		}
 	}
-	var o outcome
-	old, it, ver, err := m.update(user, contact, func(it item) item {
-		it, o = outbound(it, st.Type)
-		return it
-	})
+	_, _, o, err := m.applySubscription(user, contact, func(it item) (item, outcome) { return outbound(it, st.Type) })
 	if err != nil {
 		return err
-	}
-	if o.changed {
-		m.pushItem(user, contact, old, it, ver)
 	}
 	if o.route {
 		m.route(ctx, stanza.Presence, st.Type, user, contact, st.El.WithAttrs("from", user.String(), "to", contact.String()))
@@ -268,6 +261,24 @@ func (m *IM) outboundSubscription(ctx context.Context, st *stanza.Stanza) error 
 		m.sendUnavailable(ctx, user, contact)
 	}
 	return nil
+}
+
+// applySubscription runs one step of the subscription state machine
+// (Appendix A) on user's item for contact, stores the new item and pushes
+// it to user's interested resources if it changed (§2.1.6). It returns the
+// item before and after, and what else the step asks for.
+func (m *IM) applySubscription(user, contact jid.JID, step func(item) (item, outcome)) (old, it item, o outcome, err error) {
+	old, it, ver, err := m.update(user, contact, func(it item) item {
+		it, o = step(it)
+		return it
+	})
+	if err != nil {
+		return item{}, item{}, outcome{}, err
+	}
+	if o.changed {
+		m.pushItem(user, contact, old, it, ver)
+	}
+	return old, it, o, nil
 }
 
 // inboundSubscription applies a subscription stanza from a contact to a
@@ -293,16 +304,9 @@ func (m *IM) inboundSubscription(ctx context.Context, st *stanza.Stanza) error {
 		}
 		request = xmlstream.AppendElement(nil, el, "")
 	}
-	var o outcome
-	old, it, ver, err := m.update(user, contact, func(it item) item {
-		it, o = inbound(it, st.Type, request)
-		return it
-	})
+	old, it, o, err := m.applySubscription(user, contact, func(it item) (item, outcome) { return inbound(it, st.Type, request) })
 	if err != nil {
 		return err
-	}
-	if o.changed {
-		m.pushItem(user, contact, old, it, ver)
 	}
 	if o.route {
 		// Subscribe waits in the roster item if nobody is online.

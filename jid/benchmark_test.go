@@ -31,6 +31,19 @@ func BenchmarkParse(b *testing.B) {
 	}
 }
 
+func BenchmarkParseDomain(b *testing.B) {
+	for _, in := range []string{"example.org", "Example.ORG.", "bücher.example"} {
+		b.Run(in, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ParseDomain(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 func BenchmarkBare(b *testing.B) {
 	j := MustParse("alice@example.org/phone")
 	b.ReportAllocs()

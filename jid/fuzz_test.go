@@ -36,6 +36,39 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
+// FuzzParseDomain checks, for any input: no panic; ParseDomain accepts
+// exactly what Parse accepts as a bare domain, giving its domainpart, and
+// otherwise fails with Parse's sentinel, or ErrNotDomain when Parse found a
+// localpart or resourcepart; and an accepted domain is a fixed point.
+func FuzzParseDomain(f *testing.F) {
+	for _, tc := range parseCases {
+		f.Add(tc.in)
+	}
+	for _, s := range []string{
+		"example.org", "Example.ORG.", "conference.example.org", "bücher.example", "xn--bcher-kva.example",
+		"[2001:DB8::1]", "192.0.2.1", "alice@example.org", "example.org/phone", "", ".", "@example.org",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDomain(s)
+		j, perr := Parse(s)
+		want, wantErr := j.Domain(), sentinelOf(t, perr)
+		if perr == nil && !j.Equal(j.DomainJID()) {
+			want, wantErr = "", ErrNotDomain
+		}
+		if got := sentinelOf(t, err); got != wantErr || d != want {
+			t.Fatalf("ParseDomain(%q) = %q, %v; Parse gives %q, %v", s, d, err, j, perr)
+		}
+		if err != nil {
+			return
+		}
+		if again, err := ParseDomain(d); err != nil || again != d {
+			t.Fatalf("ParseDomain(%q) = %q, but ParseDomain of that = %q, %v", s, d, again, err)
+		}
+	})
+}
+
 // checkCanonical checks the invariants of a JID returned by Parse(in).
 func checkCanonical(t *testing.T, in string, j JID) {
 	t.Helper()

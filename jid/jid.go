@@ -5,7 +5,7 @@ import (
 	"strconv"
 )
 
-// Errors returned by [Parse], [New], [JID.WithResource] and
+// Errors returned by [Parse], [ParseDomain], [New], [JID.WithResource] and
 // [JID.UnmarshalText]. Each returned error wraps exactly one of them, and a
 // server maps any of them to the stanza error jid-malformed (RFC 6120
 // §8.3.3.8).
@@ -31,6 +31,11 @@ var (
 	// ErrInvalidResource means the resourcepart is not valid UTF-8 or
 	// violates the OpaqueString profile (RFC 8265 §4.2, RFC 7622 §3.4).
 	ErrInvalidResource = errors.New("invalid resourcepart")
+
+	// ErrNotDomain means an address that must be a bare domain, such as a
+	// stream header's to or from (RFC 6120 §4.7.1, §4.7.2) or a dialback
+	// element's (XEP-0220 §2.1), has a localpart or a resourcepart.
+	ErrNotDomain = errors.New("not a domain")
 )
 
 // maxPart is the longest a canonical part may be, in octets (RFC 7622 §3.1).

@@ -9,7 +9,7 @@ import (
 )
 
 // sentinels are the errors every failure must wrap exactly one of.
-var sentinels = []error{ErrEmptyPart, ErrTooLong, ErrInvalidLocal, ErrInvalidDomain, ErrInvalidResource}
+var sentinels = []error{ErrEmptyPart, ErrTooLong, ErrInvalidLocal, ErrInvalidDomain, ErrInvalidResource, ErrNotDomain}
 
 // sentinelOf returns the one sentinel err wraps, nil for a nil err, and fails
 // the test if err wraps none or several.
@@ -212,6 +212,57 @@ func TestParse(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestParseDomain(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want string
+		err  error
+	}{
+		{"canonical", "example.org", "example.org", nil},
+		{"upper case", "Example.ORG", "example.org", nil},
+		{"trailing dot", "example.org.", "example.org", nil},
+		{"single label", "localhost", "localhost", nil},
+		{"subdomain", "conference.example.org", "conference.example.org", nil},
+		{"unicode", "Bücher.example", "bücher.example", nil},
+		{"a-label", "xn--bcher-kva.example", "bücher.example", nil},
+		{"ipv4", "192.0.2.1", "192.0.2.1", nil},
+		{"ipv6", "[2001:DB8::1]", "[2001:db8::1]", nil},
+		{"localpart", "alice@example.org", "", ErrNotDomain},
+		{"resourcepart", "example.org/phone", "", ErrNotDomain},
+		{"full jid", "alice@example.org/phone", "", ErrNotDomain},
+		{"empty", "", "", ErrEmptyPart},
+		{"empty localpart", "@example.org", "", ErrEmptyPart},
+		{"empty resourcepart", "example.org/", "", ErrEmptyPart},
+		{"only a dot", ".", "", ErrEmptyPart},
+		{"invalid domain", "exa mple.org", "", ErrInvalidDomain},
+		{"too long", domain1023 + ".a", "", ErrTooLong},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseDomain(tc.in)
+			if s := sentinelOf(t, err); s != tc.err || got != tc.want {
+				t.Errorf("ParseDomain(%q) = %q, %v; want %q, %v", tc.in, got, err, tc.want, tc.err)
+			}
+		})
+	}
+	// Every Parse case: ParseDomain accepts exactly the bare domains Parse
+	// accepts, with the same domainpart, and fails like Parse otherwise.
+	for _, tc := range parseCases {
+		want, wantErr := tc.dom, tc.err
+		if wantErr == nil && (tc.local != "" || tc.res != "") {
+			wantErr = ErrNotDomain
+		}
+		if wantErr != nil {
+			want = ""
+		}
+		got, err := ParseDomain(tc.in)
+		if s := sentinelOf(t, err); s != wantErr || got != want {
+			t.Errorf("%s: ParseDomain(%q) = %q, %v; want %q, %v", tc.name, tc.in, got, err, want, wantErr)
+		}
 	}
 }
 
@@ -529,6 +580,8 @@ func TestZeroAllocs(t *testing.T) {
 		{"Parse ipv4", func() { _, _ = Parse("alice@192.0.2.1/x") }},
 		{"Parse ipv6", func() { _, _ = Parse("alice@[2001:db8::1]/x") }},
 		{"Parse trailing dot bare", func() { _, _ = Parse("example.org.") }},
+		{"ParseDomain", func() { _, _ = ParseDomain("example.org") }},
+		{"ParseDomain trailing dot", func() { _, _ = ParseDomain("example.org.") }},
 		{"Bare", func() { _ = full.Bare() }},
 		{"DomainJID", func() { _ = full.DomainJID() }},
 		{"Equal", func() { _ = full.Equal(other) }},

@@ -50,6 +50,22 @@ func Parse(s string) (JID, error) {
 	return j, nil
 }
 
+// ParseDomain parses s as the address of a server or service, a JID with
+// neither localpart nor resourcepart, and returns its canonical domainpart
+// (RFC 7622 §3.2). An address with a localpart or resourcepart fails with
+// [ErrNotDomain]; other failures are those of [Parse]. A canonical ASCII
+// domain is returned without allocating: the result is then s itself.
+func ParseDomain(s string) (string, error) {
+	j, err := parse(s, true)
+	if err != nil {
+		return "", fmt.Errorf("parse domain: %w", err)
+	}
+	if j.domainStart != 0 || int(j.domainEnd) != len(j.s) {
+		return "", fmt.Errorf("parse domain: %w", ErrNotDomain)
+	}
+	return j.s, nil
+}
+
 // New builds a JID from its parts, canonicalising each of them as [Parse]
 // does. An empty local or resource means the part is absent; the domain is
 // mandatory. A single trailing '.' is removed from the domain.
@@ -194,14 +210,7 @@ func fastLocal(l string) (string, bool) {
 // enforceLocal applies the UsernameCaseMapped profile (RFC 8265 §3.3) and the
 // additional exclusions of RFC 7622 §3.3.1.
 func enforceLocal(l string) (string, error) {
-	if !utf8.ValidString(l) {
-		return "", fmt.Errorf("%w: not valid UTF-8", ErrInvalidLocal)
-	}
-	out, err := stable(l, mapLocal, ErrInvalidLocal)
-	if err != nil {
-		return "", err
-	}
-	return checkLen("localpart", out)
+	return enforce("localpart", l, mapLocal, ErrInvalidLocal)
 }
 
 // mapLocal is one pass of the localpart rules.
@@ -221,6 +230,28 @@ func mapLocal(l string) (string, error) {
 		return "", fmt.Errorf("%w: forbidden character %q", ErrInvalidLocal, out[i])
 	}
 	return out, nil
+}
+
+// enforce is the slow path of every part: the input must be valid UTF-8,
+// pass (the part's rules) is applied until the result is stable, and the
+// result must not be empty and must fit the length limit. name is the part
+// for error messages and invalid its sentinel.
+func enforce(name, in string, pass func(string) (string, error), invalid error) (string, error) {
+	if !utf8.ValidString(in) {
+		return "", fmt.Errorf("%w: not valid UTF-8", invalid)
+	}
+	out, err := stable(in, pass, invalid)
+	if err != nil {
+		return "", err
+	}
+	if out == "" {
+		// Only a domainpart can come out empty, when the UTS #46 mapping
+		// ignores every code point (U+00AD SOFT HYPHEN, say): the PRECIS
+		// profiles of the other parts never delete a code point they
+		// accept.
+		return "", fmt.Errorf("%s: %w", name, ErrEmptyPart)
+	}
+	return checkLen(name, out)
 }
 
 // stable applies one pass of a part's rules and makes sure the result is a
@@ -269,14 +300,7 @@ func fastResource(r string) bool {
 // enforceResource applies the OpaqueString profile (RFC 8265 §4.2) as RFC
 // 7622 §3.4 requires.
 func enforceResource(r string) (string, error) {
-	if !utf8.ValidString(r) {
-		return "", fmt.Errorf("%w: not valid UTF-8", ErrInvalidResource)
-	}
-	out, err := stable(r, mapResource, ErrInvalidResource)
-	if err != nil {
-		return "", err
-	}
-	return checkLen("resourcepart", out)
+	return enforce("resourcepart", r, mapResource, ErrInvalidResource)
 }
 
 // mapResource is one pass of the resourcepart rules.
@@ -376,18 +400,7 @@ func fastLabel(l string) bool {
 // enforceDomain processes a domain name with IDNA2008 (RFC 7622 §3.2.1 and
 // §3.2.2) and returns it in U-label form.
 func enforceDomain(d string) (string, error) {
-	if !utf8.ValidString(d) {
-		return "", fmt.Errorf("%w: not valid UTF-8", ErrInvalidDomain)
-	}
-	out, err := stable(d, mapDomain, ErrInvalidDomain)
-	if err != nil {
-		return "", err
-	}
-	if out == "" {
-		// Everything was ignorable, such as U+00AD SOFT HYPHEN.
-		return "", fmt.Errorf("domainpart: %w", ErrEmptyPart)
-	}
-	return checkLen("domainpart", out)
+	return enforce("domainpart", d, mapDomain, ErrInvalidDomain)
 }
 
 // mapDomain is one pass of the domainpart rules for a name (not an

@@ -17,6 +17,7 @@ type Client struct {
 	username string // prepared
 	password string // prepared; dropped once the salted password is known
 	authzid  string
+	keys     *KeyCache // nil derives the keys every time
 
 	cbFlag byte   // 'n', 'y' or 'p'
 	cbName string // with 'p'
@@ -89,6 +90,11 @@ func NewClient(mechanism, username, password string, b ChannelBinding) (*Client,
 // by default none is sent. It must be called before the first Step.
 func (c *Client) SetAuthzid(authzid string) { c.authzid = authzid }
 
+// SetKeyCache makes a SCRAM client take its keys from kc, and leave the
+// keys it derives there ([KeyCache]). It must be called before the first
+// Step.
+func (c *Client) SetKeyCache(kc *KeyCache) { c.keys = kc }
+
 // Step takes the raw data of the server's last <challenge/> or <success/>
 // (nil for the first call, which produces the initial response) and returns
 // the next response. For SCRAM the third call takes the
@@ -152,12 +158,11 @@ func (c *Client) serverFirst(msg string) ([]byte, error) {
 		return nil, serverMessageError("server-first-message", "nonce does not extend the client nonce")
 	}
 	h := c.mech.hash
-	salted, err := saltedPassword(h, c.password, sf.salt, sf.iterations)
+	ck, sk, err := c.keys.keys(h, c.password, sf.salt, sf.iterations)
 	c.password = ""
 	if err != nil {
 		return nil, err
 	}
-	ck := clientKey(h, salted)
 	cbind := append([]byte(c.gs2Header), c.cbData...)
 	out := appendClientFinalWithoutProof(nil, cbind, sf.nonce, nil)
 	authMessage := c.bare + "," + msg + "," + string(out)
@@ -165,7 +170,7 @@ func (c *Client) serverFirst(msg string) ([]byte, error) {
 	for i := range proof {
 		proof[i] ^= ck[i]
 	}
-	c.serverSig = mac(h, mac(h, salted, "Server Key"), authMessage)
+	c.serverSig = mac(h, sk, authMessage)
 	out = append(out, ",p="...)
 	return base64.StdEncoding.AppendEncode(out, proof), nil
 }

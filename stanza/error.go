@@ -106,11 +106,7 @@ func (e *Error) Element() *xmlstream.Element {
 	if cond == "" {
 		cond = UndefinedCondition
 	}
-	el.Append(xmlstream.New(NSStanzas, string(cond)))
-	if e.Text != "" {
-		el.Append(xmlstream.New(NSStanzas, "text").SetAttrNS(xmlstream.NSXML, "lang", "en").AppendText(e.Text))
-	}
-	return el.Append(e.App)
+	return el.AppendCondition(NSStanzas, string(cond), e.Text, e.App)
 }
 
 // ParseError reads the <error/> child of a received error stanza. It
@@ -125,15 +121,10 @@ func ParseError(stanza *xmlstream.Element) *Error {
 		e.Type = t
 	}
 	e.By = el.Get("by")
-	for c := range el.Elements() {
-		switch {
-		case c.Name.Space != NSStanzas:
-			e.App = c
-		case c.Name.Local == "text":
-			e.Text = c.Text()
-		default:
-			e.Condition = Condition(c.Name.Local)
-		}
+	cond, text, app := el.ReadCondition(NSStanzas)
+	if cond != "" {
+		e.Condition = Condition(cond)
 	}
+	e.Text, e.App = text, app
 	return e
 }

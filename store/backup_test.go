@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"go.etcd.io/bbolt"
 )
 
@@ -227,5 +228,31 @@ func TestRestore(t *testing.T) {
 				t.Errorf("restored OfflineCount = %d, %v; want 1", n, err)
 			}
 		})
+	}
+}
+
+func TestStats(t *testing.T) {
+	s, _ := openTest(t, testOptions())
+	mustCreate(t, s, "alice", "bob")
+	for _, c := range []string{"x@example.org", "y@example.org"} {
+		if _, _, err := s.UpdateRosterItem("alice", c, func([]byte) ([]byte, error) { return []byte("i"), nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.AppendOffline("bob", []byte("<message/>"), time.Now(), 10); err != nil {
+		t.Fatal(err)
+	}
+	must(t, s.PutBlob("k", []byte("v")))
+	got, err := s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Size <= 0 {
+		t.Errorf("Stats().Size = %d, want > 0", got.Size)
+	}
+	got.Size = 0
+	want := Stats{Schema: SchemaVersion, Accounts: 2, RosterItems: 2, OfflineMessages: 1, Blobs: 1}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Stats() mismatch (-want +got):\n%s", diff)
 	}
 }

@@ -49,6 +49,35 @@ func splitItem(v []byte) (uint64, []byte, error) {
 	return binary.BigEndian.Uint64(v[:8]), v[8:], nil
 }
 
+// viewRoster runs fn in a read transaction with user's roster state and
+// returns the roster version fn saw.
+func (s *Store) viewRoster(user string, fn func(tx *bbolt.Tx, st rosterState) error) (ver uint64, err error) {
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		st, err := loadRosterState(tx, user)
+		if err != nil {
+			return err
+		}
+		ver = st.ver
+		return fn(tx, st)
+	})
+	return ver, err
+}
+
+// eachRosterItem calls fn with every item in the roster bucket under
+// prefix (one user's roster), ordered by contact, and the version that last
+// changed it. contact and item belong to bbolt: fn must copy what it keeps
+// beyond the transaction.
+func eachRosterItem(c *bbolt.Cursor, prefix []byte, fn func(contact []byte, ver uint64, item []byte)) error {
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		ver, item, err := splitItem(v)
+		if err != nil {
+			return err
+		}
+		fn(k[len(prefix):], ver, item)
+	}
+	return nil
+}
+
 // RosterItems calls fn for every item in user's roster, ordered by contact,
 // and returns the roster version those items are at. A user without a
 // roster has version 0.
@@ -63,25 +92,15 @@ func (s *Store) RosterItems(user string, fn func(contact string, item []byte) er
 		items []entry
 	)
 	prefix := userPrefix(user)
-	err = s.db.View(func(tx *bbolt.Tx) error {
-		st, err := loadRosterState(tx, user)
-		if err != nil {
-			return err
-		}
-		ver = st.ver
+	ver, err = s.viewRoster(user, func(tx *bbolt.Tx, _ rosterState) error {
 		c := tx.Bucket([]byte(bucketRoster)).Cursor()
 		n, tailBytes, valBytes := measurePrefix(c, prefix)
 		keys.grow(tailBytes)
 		vals.grow(valBytes) // A little more than needed: values hold the version too.
 		items = make([]entry, 0, n)
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			_, item, err := splitItem(v)
-			if err != nil {
-				return err
-			}
-			items = append(items, entry{keys.add(k[len(prefix):]), vals.add(item)})
-		}
-		return nil
+		return eachRosterItem(c, prefix, func(contact []byte, _ uint64, item []byte) {
+			items = append(items, entry{keys.add(contact), vals.add(item)})
+		})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("list roster: %w", err)
@@ -247,26 +266,19 @@ func (s *Store) RosterChanges(user string, since uint64, fn func(contact string,
 		changes []change
 	)
 	prefix := userPrefix(user)
-	err = s.db.View(func(tx *bbolt.Tx) error {
-		st, err := loadRosterState(tx, user)
-		if err != nil {
-			return err
-		}
-		ver = st.ver
+	ver, err = s.viewRoster(user, func(tx *bbolt.Tx, st rosterState) error {
 		if since > st.ver || since < st.floor {
 			return nil
 		}
 		ok = true
 		roster := tx.Bucket([]byte(bucketRoster))
-		c := roster.Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			iv, item, err := splitItem(v)
-			if err != nil {
-				return err
-			}
+		err := eachRosterItem(roster.Cursor(), prefix, func(contact []byte, iv uint64, item []byte) {
 			if iv > since {
-				changes = append(changes, change{ver: iv, contact: keys.add(k[len(prefix):]), item: vals.add(item)})
+				changes = append(changes, change{ver: iv, contact: keys.add(contact), item: vals.add(item)})
 			}
+		})
+		if err != nil {
+			return err
 		}
 		// A tombstone counts when its contact is still absent: a contact
 		// removed and added again has an item with a newer version, which

@@ -62,25 +62,15 @@ func (e *Error) Element() *xmlstream.Element {
 	if cond == "" {
 		cond = UndefinedCondition
 	}
-	el := xmlstream.New(xmlstream.NSStream, "error").Append(xmlstream.New(NSStreams, string(cond)))
-	if e.Text != "" {
-		el.Append(xmlstream.New(NSStreams, "text").SetAttrNS(xmlstream.NSXML, "lang", "en").AppendText(e.Text))
-	}
-	return el.Append(e.App)
+	return xmlstream.New(xmlstream.NSStream, "error").AppendCondition(NSStreams, string(cond), e.Text, e.App)
 }
 
 // ParseError reads a received <stream:error/>.
 func ParseError(el *xmlstream.Element) *Error {
-	e := &Error{Condition: UndefinedCondition}
-	for c := range el.Elements() {
-		switch {
-		case c.Name.Space != NSStreams:
-			e.App = c
-		case c.Name.Local == "text":
-			e.Text = c.Text()
-		default:
-			e.Condition = Condition(c.Name.Local)
-		}
+	cond, text, app := el.ReadCondition(NSStreams)
+	e := &Error{Condition: UndefinedCondition, Text: text, App: app}
+	if cond != "" {
+		e.Condition = Condition(cond)
 	}
 	return e
 }

@@ -57,6 +57,18 @@
 // server stream can be written to a client stream unchanged. Elements in the
 // streams namespace are written with the "stream" prefix (§4.8.1).
 //
+// # Source files
+//
+// The decoder is one type spread over files by concern: decoder.go holds
+// [Decoder] and the loop over top-level elements; header.go the XML
+// declaration and the stream header; tag.go start and end tags; names.go
+// XML names and namespace resolution; chardata.go character data, CDATA
+// sections and references; input.go the read buffer, the only place input
+// enters; limits.go [Limits]. build.go turns what was read into an
+// [Element]; element.go and encode.go are the tree and its encoder;
+// condition.go the content stream and stanza errors share (RFC 6120
+// §4.9.2, §8.3.2).
+//
 // # Concurrency
 //
 // A Decoder is used by one goroutine. Elements may be read concurrently by

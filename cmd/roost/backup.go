@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,18 +14,7 @@ import (
 )
 
 func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := configFlag(fs)
-	pos, err := flags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		fmt.Fprint(stderr, usage)
-		return errUsage
-	}
-	cfg, err := loadConfig(*cfgPath)
+	pos, cfg, err := newCommand("backup", stderr).load(args, oneArg)
 	if err != nil {
 		return err
 	}
@@ -39,16 +27,12 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer f.Close()
 
 	var n int64
-	if c := (admin.Client{Path: cfg.Admin.Socket}); c.Running() {
-		err = c.Backup(ctx, f, func(size int64) error { n = size; return nil })
-	} else {
-		var st *store.Store
-		if st, err = openStore(cfg); err != nil {
-			return err
-		}
+	err = withData(cfg, true, func(c admin.Client) error {
+		return c.Backup(ctx, f, func(size int64) error { n = size; return nil })
+	}, func(st *store.Store) (err error) {
 		n, err = st.Backup(f)
-		_ = st.Close()
-	}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
@@ -63,18 +47,7 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func cmdRestore(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := configFlag(fs)
-	pos, err := flags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		fmt.Fprint(stderr, usage)
-		return errUsage
-	}
-	cfg, err := loadConfig(*cfgPath)
+	pos, cfg, err := newCommand("restore", stderr).load(args, oneArg)
 	if err != nil {
 		return err
 	}

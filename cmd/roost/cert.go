@@ -4,12 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -24,19 +20,9 @@ import (
 // renewals) or, while it is stopped, from the data file and the
 // certificate files.
 func cmdCert(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("cert", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := configFlag(fs)
-	asJSON := fs.Bool("json", false, "print JSON (the admin protocol's CertStatus list)")
-	pos, err := flags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 || pos[0] != "status" {
-		fmt.Fprint(stderr, usage)
-		return errUsage
-	}
-	cfg, err := loadConfig(*cfgPath)
+	cmd := newCommand("cert", stderr)
+	asJSON := cmd.fs.Bool("json", false, "print JSON (the admin protocol's CertStatus list)")
+	_, cfg, err := cmd.load(args, func(pos []string) bool { return len(pos) == 1 && pos[0] == "status" })
 	if err != nil {
 		return err
 	}
@@ -55,28 +41,22 @@ func cmdCert(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // certStatus asks the running server, or inspects the stopped server's
 // data without writing to it.
-func certStatus(ctx context.Context, cfg config.Config) (_ []admin.CertStatus, running bool, _ error) {
-	if c := (admin.Client{Path: cfg.Admin.Socket}); c.Running() {
-		list, err := c.CertStatus(ctx)
-		return list, true, err
-	}
-	path := filepath.Join(cfg.DataDir, server.StoreFile)
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		// Before the first start: report the files and what is missing,
-		// without creating a data file.
-		list, err := server.InspectCerts(cfg, emptyCache{})
-		return list, false, err
-	}
-	st, err := store.Open(path, store.Options{})
-	if errors.Is(err, store.ErrLocked) {
-		return nil, false, fmt.Errorf("the data file is in use, but the server's admin socket %s does not answer: %w", cfg.Admin.Socket, err)
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	defer st.Close()
-	list, err := server.InspectCerts(cfg, st)
-	return list, false, err
+func certStatus(ctx context.Context, cfg config.Config) (list []admin.CertStatus, running bool, err error) {
+	err = withData(cfg, false, func(c admin.Client) (err error) {
+		running = true
+		list, err = c.CertStatus(ctx)
+		return err
+	}, func(st *store.Store) (err error) {
+		if st == nil {
+			// Before the first start: report the files and what is
+			// missing, without creating a data file.
+			list, err = server.InspectCerts(cfg, emptyCache{})
+			return err
+		}
+		list, err = server.InspectCerts(cfg, st)
+		return err
+	})
+	return list, running, err
 }
 
 // emptyCache is the certificate cache of a server that never ran.

@@ -1,23 +1,17 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 )
 
 func cmdCheck(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := configFlag(fs)
-	if _, err := flags(fs, args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*cfgPath)
+	cmd := newCommand("check", stderr)
+	_, cfg, err := cmd.load(args, nil)
 	if err != nil {
 		return err
 	}
-	name := configPath(*cfgPath)
+	name := configPath(*cmd.config)
 	if name == "" {
 		name = "built-in defaults"
 	}

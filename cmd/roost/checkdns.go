@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 
+	"roost/certs"
 	"roost/checkdns"
 )
 
@@ -15,30 +13,18 @@ import (
 // each configured domain (or the ones named), in plain words. It fails
 // when a problem was found, so that scripts can use it.
 func cmdCheckDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("check dns", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := configFlag(fs)
-	domains, err := flags(fs, args)
-	if err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*cfgPath)
+	domains, cfg, err := newCommand("check dns", stderr).load(args, nil)
 	if err != nil {
 		return err
 	}
 	if len(domains) == 0 {
 		domains = cfg.Domains
 	}
-	roots, err := x509.SystemCertPool()
-	if err != nil || roots == nil {
-		roots = x509.NewCertPool()
-	}
-	if cfg.S2S.CAFile != "" {
-		pem, err := os.ReadFile(cfg.S2S.CAFile)
-		if err != nil {
-			return fmt.Errorf("s2s.ca_file: %w", err)
-		}
-		roots.AppendCertsFromPEM(pem)
+	// The roots the server checks peers against: a ca_file it would refuse
+	// to start with is refused here too.
+	roots, err := certs.Roots(cfg.S2S.CAFile)
+	if err != nil {
+		return fmt.Errorf("s2s.ca_file: %w", err)
 	}
 	checker, err := checkdns.New(checkdns.Options{
 		DNSServer: cfg.S2S.Resolver,

@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"roost/certs"
 	"roost/config"
 	"roost/internal/dnstest"
 	"roost/internal/xmpptest"
@@ -135,5 +138,28 @@ ca_file = %q
 				t.Errorf("took %v", d)
 			}
 		})
+	}
+}
+
+// TestCheckDNSRejectsEmptyCAFile: a ca_file with no certificate in it is
+// refused, as `roost serve` refuses it, instead of checking peers against
+// fewer roots than the server would.
+func TestCheckDNSRejectsEmptyCAFile(t *testing.T) {
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := writeConfig(t, fmt.Sprintf(`domains = ["a.example"]
+data_dir = %q
+[s2s]
+ca_file = %q
+`, filepath.Join(dir, "data"), caFile))
+	out, _, err := roost(t, "", "check", "dns", "-config", path)
+	if !errors.Is(err, certs.ErrCAFile) || !strings.HasPrefix(err.Error(), "s2s.ca_file: ") {
+		t.Errorf("roost check dns = %v, want an s2s.ca_file error wrapping certs.ErrCAFile", err)
+	}
+	if out != "" {
+		t.Errorf("printed a report with unusable roots:\n%s", out)
 	}
 }

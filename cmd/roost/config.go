@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 
@@ -52,3 +53,36 @@ func loadConfig(path string) (config.Config, error) {
 	}
 	return c, nil
 }
+
+// command is a subcommand's flags: -config, and whatever else the
+// subcommand registers on fs before calling load.
+type command struct {
+	fs     *flag.FlagSet
+	config *string
+	stderr io.Writer
+}
+
+func newCommand(name string, stderr io.Writer) command {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return command{fs: fs, config: configFlag(fs), stderr: stderr}
+}
+
+// load parses args and loads the configuration. Unless ok (nil accepts
+// anything) approves of the positional arguments, it prints the usage and
+// fails with errUsage.
+func (c command) load(args []string, ok func(pos []string) bool) ([]string, config.Config, error) {
+	pos, err := flags(c.fs, args)
+	if err != nil {
+		return nil, config.Config{}, err
+	}
+	if ok != nil && !ok(pos) {
+		fmt.Fprint(c.stderr, usage)
+		return nil, config.Config{}, errUsage
+	}
+	cfg, err := loadConfig(*c.config)
+	return pos, cfg, err
+}
+
+// oneArg approves of exactly one positional argument.
+func oneArg(pos []string) bool { return len(pos) == 1 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,21 +37,16 @@ const (
 const gcPercent = 50
 
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := configFlag(fs)
-	level := fs.String("log-level", "", "override the configured log level (debug, info, warn, error)")
-	format := fs.String("log-format", "", "override the configured log format (text, json, journal)")
-	if _, err := flags(fs, args); err != nil {
-		return err
-	}
-	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(gcPercent)
-	}
-	path := configPath(*cfgPath)
-	cfg, err := loadConfig(path)
+	cmd := newCommand("serve", stderr)
+	level := cmd.fs.String("log-level", "", "override the configured log level (debug, info, warn, error)")
+	format := cmd.fs.String("log-format", "", "override the configured log format (text, json, journal)")
+	_, cfg, err := cmd.load(args, nil)
 	if err != nil {
 		return err
+	}
+	path := configPath(*cmd.config)
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(gcPercent)
 	}
 	if *level != "" {
 		if err := cfg.Log.Level.UnmarshalText([]byte(*level)); err != nil {

@@ -4,17 +4,14 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"golang.org/x/term"
 
 	"roost/admin"
-	"roost/config"
 	"roost/server"
 	"roost/store"
 )
@@ -29,36 +26,27 @@ type userAdmin interface {
 }
 
 func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("user", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := configFlag(fs)
-	pos, err := flags(fs, args)
+	pos, cfg, err := newCommand("user", stderr).load(args, func(pos []string) bool {
+		// list takes no USER, the other operations one.
+		return len(pos) == 1 && pos[0] == "list" || len(pos) == 2 && pos[0] != "list"
+	})
 	if err != nil {
 		return err
-	}
-	if len(pos) == 0 {
-		fmt.Fprint(stderr, usage)
-		return errUsage
 	}
 	op, pos := pos[0], pos[1:]
-	wantArgs := 1
-	if op == "list" {
-		wantArgs = 0
-	}
-	if len(pos) != wantArgs {
-		fmt.Fprint(stderr, usage)
-		return errUsage
-	}
-	cfg, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	ua, done, err := openAdmin(cfg)
-	if err != nil {
-		return err
-	}
-	defer done()
+	return withData(cfg, true, func(c admin.Client) error {
+		return userOp(ctx, c, op, pos, stdin, stdout, stderr)
+	}, func(st *store.Store) error {
+		accts, err := server.NewAccounts(st, cfg.Domains)
+		if err != nil {
+			return err
+		}
+		return userOp(ctx, accts, op, pos, stdin, stdout, stderr)
+	})
+}
 
+// userOp runs one user operation through ua.
+func userOp(ctx context.Context, ua userAdmin, op string, pos []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	switch op {
 	case "add", "passwd":
 		pw, err := readPassword(stdin, stderr, pos[0])
@@ -92,44 +80,6 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return errUsage
 	}
 	return nil
-}
-
-// openAdmin reaches the running server, or opens the store directly when
-// none runs.
-func openAdmin(cfg config.Config) (userAdmin, func(), error) {
-	c := admin.Client{Path: cfg.Admin.Socket}
-	if c.Running() {
-		return c, func() {}, nil
-	}
-	st, err := openStore(cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	accts, err := server.NewAccounts(st, cfg.Domains)
-	if err != nil {
-		_ = st.Close()
-		return nil, nil, err
-	}
-	return accts, func() { _ = st.Close() }, nil
-}
-
-func openStore(cfg config.Config) (*store.Store, error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
-	}
-	path := filepath.Join(cfg.DataDir, server.StoreFile)
-	st, err := store.Open(path, store.Options{})
-	if errors.Is(err, store.ErrLocked) {
-		return nil, fmt.Errorf("the data file is in use, but the server's admin socket %s does not answer: %w", cfg.Admin.Socket, err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := adoptOwner(path, cfg.DataDir); err != nil {
-		_ = st.Close()
-		return nil, err
-	}
-	return st, nil
 }
 
 // readPassword asks twice on a terminal, without echo, or reads one line

@@ -36,7 +36,7 @@ import (
 	"syscall"
 	"time"
 
-	"roost/loadtool"
+	"roost/internal/loadtool"
 )
 
 var errUsage = errors.New("usage")
@@ -131,6 +131,30 @@ func (c *common) names(n int) []string {
 
 func (c *common) dialer() *loadtool.Dialer { return &loadtool.Dialer{Mechanism: c.mech} }
 
+// newFlags returns a subcommand's flag set, which reports to stderr.
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// loadFlags returns the flag set of a load, with the flags every load
+// shares registered on it.
+func loadFlags(name string, stderr io.Writer) (*flag.FlagSet, *common) {
+	fs, c := newFlags(name, stderr), new(common)
+	c.register(fs)
+	return fs, c
+}
+
+// server parses args and returns the server (-addr, -domain, -pid) that
+// a single-server load runs against.
+func (c *common) server(fs *flag.FlagSet, args []string) (loadtool.Target, error) {
+	if err := parse(fs, args); err != nil {
+		return loadtool.Target{}, err
+	}
+	return c.target("server", c.addr, c.domain, c.pid)
+}
+
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -152,17 +176,11 @@ func output(w io.Writer, jsonOut bool, v any, text string) error {
 }
 
 func cmdConns(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("conns", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c common
-	c.register(fs)
+	fs, c := loadFlags("conns", stderr)
 	n := fs.Int("n", 500, "sessions")
 	rate := fs.Float64("rate", 200, "sessions started per second")
 	settle := fs.Duration("settle", 2*time.Second, "idle time before memory is read")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	t, err := c.target("server", c.addr, c.domain, c.pid)
+	t, err := c.server(fs, args)
 	if err != nil {
 		return err
 	}
@@ -211,39 +229,35 @@ func (m *msgsFlags) register(fs *flag.FlagSet) {
 	m.duration = fs.Duration("duration", 10*time.Second, "measured time")
 }
 
-func cmdMsgs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("msgs", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c common
-	var m msgsFlags
-	c.register(fs)
-	m.register(fs)
-	relay := fs.Bool("relay", false, "-addr is a `roostbench relay`, not an XMPP server")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	t, err := c.target("server", c.addr, c.domain, c.pid)
-	if err != nil {
-		return err
-	}
-	names := c.names(2 * *m.pairs)
-	r, err := loadtool.Msgs(ctx, loadtool.MsgsOptions{
-		A: t, B: t, AUsers: names[:*m.pairs], BUsers: names[*m.pairs:], Password: c.password,
-		Pairs: *m.pairs, Window: *m.window, Rate: *m.rate, Warmup: *m.warmup, Duration: *m.duration,
-		Relay: *relay, Dialer: c.dialer(),
-	})
+// run runs the msgs load o with the message flags and prints the result.
+func (m *msgsFlags) run(ctx context.Context, stdout io.Writer, c *common, o loadtool.MsgsOptions) error {
+	o.Password, o.Dialer = c.password, c.dialer()
+	o.Pairs, o.Window, o.Rate, o.Warmup, o.Duration = *m.pairs, *m.window, *m.rate, *m.warmup, *m.duration
+	r, err := loadtool.Msgs(ctx, o)
 	if err != nil {
 		return err
 	}
 	return output(stdout, c.jsonOut, r, msgsText(r))
 }
 
-func cmdS2S(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("s2s", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c common
+func cmdMsgs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, c := loadFlags("msgs", stderr)
 	var m msgsFlags
-	c.register(fs)
+	m.register(fs)
+	relay := fs.Bool("relay", false, "-addr is a `roostbench relay`, not an XMPP server")
+	t, err := c.server(fs, args)
+	if err != nil {
+		return err
+	}
+	names := c.names(2 * *m.pairs)
+	return m.run(ctx, stdout, c, loadtool.MsgsOptions{
+		A: t, B: t, AUsers: names[:*m.pairs], BUsers: names[*m.pairs:], Relay: *relay,
+	})
+}
+
+func cmdS2S(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, c := loadFlags("s2s", stderr)
+	var m msgsFlags
 	m.register(fs)
 	addr2 := fs.String("addr2", "127.0.73.14:5222", "the second server's client port")
 	domain2 := fs.String("domain2", "", "the second server's domain")
@@ -260,29 +274,16 @@ func cmdS2S(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	names := c.names(*m.pairs)
-	r, err := loadtool.Msgs(ctx, loadtool.MsgsOptions{
-		A: a, B: b, AUsers: names, BUsers: names, Password: c.password,
-		Pairs: *m.pairs, Window: *m.window, Rate: *m.rate, Warmup: *m.warmup, Duration: *m.duration, Dialer: c.dialer(),
-	})
-	if err != nil {
-		return err
-	}
-	return output(stdout, c.jsonOut, r, msgsText(r))
+	return m.run(ctx, stdout, c, loadtool.MsgsOptions{A: a, B: b, AUsers: names, BUsers: names})
 }
 
 func cmdLogins(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("logins", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c common
-	c.register(fs)
+	fs, c := loadFlags("logins", stderr)
 	workers := fs.Int("workers", 4, "concurrent workers")
 	nusers := fs.Int("n", 50, "accounts used in turn")
 	warmup := fs.Duration("warmup", 2*time.Second, "unmeasured time first")
 	duration := fs.Duration("duration", 10*time.Second, "measured time")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	t, err := c.target("server", c.addr, c.domain, c.pid)
+	t, err := c.server(fs, args)
 	if err != nil {
 		return err
 	}
@@ -299,10 +300,7 @@ func cmdLogins(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func cmdRegister(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("register", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c common
-	c.register(fs)
+	fs, c := loadFlags("register", stderr)
 	n := fs.Int("n", 100, "accounts")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -328,8 +326,7 @@ func cmdRegister(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
-	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("relay", stderr)
 	listen := fs.String("listen", "127.0.73.13:5222", "address to listen on")
 	certFile := fs.String("cert", "", "PEM certificate")
 	keyFile := fs.String("key", "", "PEM key")
@@ -352,8 +349,7 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 }
 
 func cmdSuite(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("suite", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("suite", stderr)
 	peers := fs.String("peers", "bench/peers", "directory of the server configurations and NOTES.md")
 	roostBin := fs.String("roost", "bin/roost", "roost binary")
 	roostCLI := fs.String("roost-cli", "", "roost binary for `user add` (default: -roost)")

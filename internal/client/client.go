@@ -38,11 +38,22 @@ type Options struct {
 	ClaimBinding bool
 	// NoBind stops after authentication.
 	NoBind bool
+	// Lang is the xml:lang of the stream headers the client sends; empty
+	// sends none.
+	Lang string
+	// KeyCache, if set, caches the SCRAM keys derived from the password
+	// (see [sasl.KeyCache]).
+	KeyCache *sasl.KeyCache
 }
 
 // Errors.
 var (
+	// ErrAuth: the server refused the credentials.
 	ErrAuth = errors.New("client: authentication failed")
+	// ErrNoTLS: the server offered no STARTTLS, or refused it.
+	ErrNoTLS = errors.New("client: tls not available")
+	// ErrUnexpected: the server sent something out of place.
+	ErrUnexpected = errors.New("client: unexpected element")
 )
 
 // StreamError is returned when the server ends the stream with an error.
@@ -55,6 +66,8 @@ type Conn struct {
 	raw  net.Conn // the transport under TLS
 	nc   net.Conn
 	dec  *xmlstream.Decoder
+	to   string // the domain the stream headers name
+	lang string
 	JID  jid.JID
 	wmu  sync.Mutex
 	wbuf []byte
@@ -79,25 +92,45 @@ func Dial(ctx context.Context, addr string, o Options) (*Conn, error) {
 	return c, nil
 }
 
-// Login runs the stream negotiation over nc.
+// Login runs the stream negotiation over nc: [Secure], [Conn.Authenticate],
+// [Conn.Restart] and, unless o.NoBind, [Conn.Bind]. The context's
+// deadline, if any, bounds it.
 func Login(ctx context.Context, nc net.Conn, o Options) (*Conn, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = nc.SetDeadline(dl)
 		defer nc.SetDeadline(time.Time{})
 	}
-	c := &Conn{nc: nc, raw: nc}
-	if o.DirectTLS {
-		if err := c.startTLS(ctx, o.TLS); err != nil {
-			return nil, err
-		}
-	} else {
+	c, err := Secure(ctx, nc, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Authenticate(o); err != nil {
+		return nil, err
+	}
+	if err := c.Restart(); err != nil {
+		return nil, err
+	}
+	c.JID = o.JID.Bare()
+	if o.NoBind {
+		return c, nil
+	}
+	return c, c.Bind(o.JID.Resource())
+}
+
+// Secure opens a stream to o.JID's domain over nc and secures it: with
+// STARTTLS (RFC 6120 §5), or with TLS from the first byte when o.DirectTLS
+// (XEP-0368). Features are then those offered over TLS. It sets no
+// deadline on nc.
+func Secure(ctx context.Context, nc net.Conn, o Options) (*Conn, error) {
+	c := &Conn{nc: nc, raw: nc, to: o.JID.Domain(), lang: o.Lang}
+	if !o.DirectTLS {
 		c.dec = xmlstream.NewDecoder(nc, xmlstream.Limits{})
-		f, err := c.open(o.JID.Domain())
+		f, err := c.open()
 		if err != nil {
 			return nil, err
 		}
 		if f.Child(stream.NSTLS, "starttls") == nil {
-			return nil, errors.New("client: server offers no STARTTLS")
+			return nil, fmt.Errorf("start tls: %w: not offered", ErrNoTLS)
 		}
 		if err := c.Send(xmlstream.New(stream.NSTLS, "starttls")); err != nil {
 			return nil, err
@@ -107,28 +140,24 @@ func Login(ctx context.Context, nc net.Conn, o Options) (*Conn, error) {
 			return nil, err
 		}
 		if !el.Is(stream.NSTLS, "proceed") {
-			return nil, fmt.Errorf("client: STARTTLS refused: %s", el)
-		}
-		if err := c.startTLS(ctx, o.TLS); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("start tls: %w: refused with %s", ErrNoTLS, el)
 		}
 	}
-	if _, err := c.open(o.JID.Domain()); err != nil {
+	if err := c.startTLS(ctx, o.TLS); err != nil {
 		return nil, err
 	}
-	if err := c.Authenticate(o); err != nil {
-		return nil, err
-	}
-	f, err := c.open(o.JID.Domain())
+	return c, c.Restart()
+}
+
+// Restart opens a new stream on the connection, as after TLS or SASL (RFC
+// 6120 §4.3.3), and keeps the server's new features in Features.
+func (c *Conn) Restart() error {
+	f, err := c.open()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	c.Features = f
-	c.JID = o.JID.Bare()
-	if o.NoBind {
-		return c, nil
-	}
-	return c, c.Bind(o.JID.Resource())
+	return nil
 }
 
 func (c *Conn) startTLS(ctx context.Context, cfg *tls.Config) error {
@@ -145,25 +174,41 @@ func (c *Conn) startTLS(ctx context.Context, cfg *tls.Config) error {
 		c.Binding = sasl.TLSBinding(&cs, leaf[0])
 	}
 	c.nc = tc
-	c.dec = xmlstream.NewDecoder(tc, xmlstream.Limits{})
+	if c.dec == nil {
+		c.dec = xmlstream.NewDecoder(tc, xmlstream.Limits{})
+	} else {
+		c.dec.Reset(tc)
+	}
 	return nil
 }
 
+// ConnectionState describes the connection's TLS.
+func (c *Conn) ConnectionState() tls.ConnectionState {
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		return tc.ConnectionState()
+	}
+	return tls.ConnectionState{}
+}
+
 // open sends a stream header, reads the server's and its features.
-func (c *Conn) open(domain string) (*xmlstream.Element, error) {
+func (c *Conn) open() (*xmlstream.Element, error) {
 	c.dec.Restart()
-	if err := c.write(stream.AppendHeader(nil, stream.Header{To: domain, Version: "1.0", ContentNS: xmlstream.NSClient})); err != nil {
-		return nil, err
+	c.wmu.Lock()
+	c.wbuf = stream.AppendHeader(c.wbuf[:0], stream.Header{To: c.to, Version: "1.0", Lang: c.lang, ContentNS: xmlstream.NSClient})
+	_, err := c.nc.Write(c.wbuf)
+	c.wmu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("send stream header: %w", err)
 	}
 	if _, err := c.dec.ReadHeader(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read stream header: %w", err)
 	}
 	el, err := c.Recv()
 	if err != nil {
 		return nil, err
 	}
 	if !el.Is(xmlstream.NSStream, "features") {
-		return nil, fmt.Errorf("client: expected features, got %s", el)
+		return nil, fmt.Errorf("read features: %w: got %s", ErrUnexpected, el)
 	}
 	return el, nil
 }
@@ -190,6 +235,7 @@ func (c *Conn) Authenticate(o Options) error {
 	if err != nil {
 		return err
 	}
+	cl.SetKeyCache(o.KeyCache)
 	out, err := cl.Step(nil)
 	if err != nil {
 		return err
@@ -237,7 +283,7 @@ func (c *Conn) Authenticate(o Options) error {
 			}
 			return fmt.Errorf("%w: %s", ErrAuth, cond)
 		default:
-			return fmt.Errorf("client: unexpected %s during SASL", el)
+			return fmt.Errorf("authenticate: %w: got %s", ErrUnexpected, el)
 		}
 	}
 }
@@ -283,13 +329,6 @@ func (c *Conn) SendRaw(b []byte) error {
 	return err
 }
 
-func (c *Conn) write(b []byte) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	_, err := c.nc.Write(b)
-	return err
-}
-
 // Recv reads the next element. A stream error from the server is returned
 // as *StreamError.
 func (c *Conn) Recv() (*xmlstream.Element, error) {
@@ -310,7 +349,7 @@ func (c *Conn) SetDeadline(t time.Time) error { return c.nc.SetDeadline(t) }
 // the server's closing tag, nor send a TLS close_notify.
 func (c *Conn) Close() error {
 	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-	_ = c.write([]byte(stream.Close))
+	_ = c.SendRaw([]byte(stream.Close))
 	return c.raw.Close()
 }
 

@@ -5,9 +5,6 @@
 package xmpptest
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -21,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"roost/certs"
 	"roost/internal/client"
 	"roost/stanza"
 	"roost/stream"
@@ -29,8 +27,7 @@ import (
 
 // CA is a throwaway certificate authority.
 type CA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
+	cert *tls.Certificate
 	// File is the CA certificate in PEM, for peers that read a file.
 	File string
 	Pool *x509.CertPool
@@ -39,8 +36,7 @@ type CA struct {
 // NewCA makes a CA valid for a day.
 func NewCA(t testing.TB) *CA {
 	t.Helper()
-	key := newKey(t)
-	tmpl := &x509.Certificate{
+	c, err := certs.NewCertificate(&x509.Certificate{
 		SerialNumber:          big.NewInt(1),
 		Subject:               pkix.Name{CommonName: "roost test CA"},
 		NotBefore:             time.Now().Add(-time.Hour),
@@ -48,18 +44,13 @@ func NewCA(t testing.TB) *CA {
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca := &CA{cert: cert, key: key, File: filepath.Join(t.TempDir(), "ca.pem"), Pool: x509.NewCertPool()}
-	ca.Pool.AddCert(cert)
-	writePEM(t, ca.File, "CERTIFICATE", der)
+	ca := &CA{cert: c, File: filepath.Join(t.TempDir(), "ca.pem"), Pool: x509.NewCertPool()}
+	ca.Pool.AddCert(c.Leaf)
+	writePEM(t, ca.File, "CERTIFICATE", c.Certificate[0])
 	return ca
 }
 
@@ -67,25 +58,18 @@ func NewCA(t testing.TB) *CA {
 // (as Let's Encrypt issues them since 2026).
 func (ca *CA) Issue(t testing.TB, names ...string) tls.Certificate {
 	t.Helper()
-	key := newKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: names[0]},
-		DNSNames:     names,
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	c, err := certs.NewCertificate(&x509.Certificate{
+		Subject:     pkix.Name{CommonName: names[0]},
+		DNSNames:    names,
+		NotBefore:   time.Now().Add(-time.Hour),
+		NotAfter:    time.Now().Add(24 * time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}, ca.cert)
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+	return *c
 }
 
 // IssueFiles is Issue writing PEM files into dir.
@@ -116,15 +100,6 @@ func TLS(t testing.TB, names ...string) (server, client *tls.Config) {
 	client = ca.ClientTLS(names[0])
 	client.NextProtos = []string{"xmpp-client"}
 	return server, client
-}
-
-func newKey(t testing.TB) *ecdsa.PrivateKey {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key
 }
 
 func writePEM(t testing.TB, path, typ string, der []byte) {

@@ -130,7 +130,7 @@ func TestPeerConfigs(t *testing.T) {
 	for _, kind := range []string{KindRoost, KindProsody, KindEjabberd} {
 		t.Run(kind, func(t *testing.T) {
 			spec := specFor(kind)
-			text, err := os.ReadFile(filepath.Join("..", "bench", "peers", spec.template))
+			text, err := os.ReadFile(filepath.Join("..", "..", "bench", "peers", spec.template))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,7 +1,6 @@
 package loadtool
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -350,7 +349,6 @@ func FuzzProcParsers(f *testing.F) {
 		}
 		parseProcAddr(string(b))
 		listeningInode(b, netip.MustParseAddrPort("127.0.0.1:5222"))
-		scramAttrs(string(bytes.TrimSpace(b)))
 	})
 }
 

@@ -110,10 +110,7 @@ func TestSCRAMKeysAreCached(t *testing.T) {
 		}
 		s.Logout()
 	}
-	d.keys.mu.Lock()
-	n := len(d.keys.m)
-	d.keys.mu.Unlock()
-	if n != 1 {
+	if n := d.keys.Len(); n != 1 {
 		t.Errorf("cached keys = %d after three logins as one user, want 1", n)
 	}
 }

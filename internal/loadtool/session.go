@@ -3,15 +3,16 @@ package loadtool
 import (
 	"context"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
+	"roost/internal/client"
+	"roost/jid"
+	"roost/sasl"
 	"roost/stanza"
 	"roost/stream"
 	"roost/xmlstream"
@@ -26,6 +27,15 @@ const (
 	// closeWait bounds how long a closing session waits for the server's
 	// closing tag (RFC 6120 §4.4) before it drops the connection.
 	closeWait = 2 * time.Second
+)
+
+// Errors of the c2s client the sessions are built on (internal/client).
+// A server whose SASL messages make no sense gets an error wrapping
+// package sasl's ErrServerMessage or ErrServerSignature.
+var (
+	ErrAuth       = client.ErrAuth       // the server refused the credentials
+	ErrNoTLS      = client.ErrNoTLS      // no STARTTLS offered, or refused
+	ErrUnexpected = client.ErrUnexpected // something out of place
 )
 
 // Target is one server under load.
@@ -65,7 +75,7 @@ type Dialer struct {
 	// Timeout bounds each negotiation (30s when zero).
 	Timeout time.Duration
 
-	keys keyCache
+	keys sasl.KeyCache
 }
 
 // LoginOptions say how far a login goes.
@@ -77,20 +87,18 @@ type LoginOptions struct {
 	Presence bool
 }
 
-// Session is an established client stream.
+// Session is an established client stream: an internal/client connection
+// with what the loads need on top (TLS figures, ping answers, polite
+// closing).
 type Session struct {
-	raw net.Conn // TCP
-	nc  net.Conn // TLS over raw
-	dec *xmlstream.Decoder
+	raw net.Conn // TCP, under the TLS of c
+	c   *client.Conn
 	// JID is the full JID the server bound.
 	JID string
 	// TLSVersion, CipherSuite and Curve describe the negotiated TLS
 	// connection.
 	TLSVersion, CipherSuite uint16
 	Curve                   tls.CurveID
-
-	wmu  sync.Mutex
-	wbuf []byte
 }
 
 func (d *Dialer) timeout() time.Duration {
@@ -107,95 +115,42 @@ func (d *Dialer) mechanism() string {
 	return MechSCRAMSHA1
 }
 
-// connect opens a stream, secures it with TLS and returns it with the
-// features offered over TLS. The connection's deadline is the context's,
-// or Timeout from now.
-func (d *Dialer) connect(ctx context.Context, t Target) (*Session, *xmlstream.Element, error) {
+// connect opens a stream and secures it with TLS; the session's client
+// connection then holds the features offered over TLS. The connection's
+// deadline is the context's, or Timeout from now.
+func (d *Dialer) connect(ctx context.Context, t Target) (*Session, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout())
 	defer cancel()
+	domain, err := jid.New("", t.Domain, "")
+	if err != nil {
+		return nil, fmt.Errorf("target %s: %w", t.Name, err)
+	}
 	var nd net.Dialer
 	raw, err := nd.DialContext(ctx, "tcp", t.Addr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("dial %s: %w", t.Addr, err)
+		return nil, fmt.Errorf("dial %s: %w", t.Addr, err)
 	}
 	dl, _ := ctx.Deadline()
 	_ = raw.SetDeadline(dl)
-	s := &Session{raw: raw, nc: raw}
-	f, err := s.secure(ctx, t)
+	c, err := client.Secure(ctx, raw, client.Options{
+		JID: domain, TLS: t.tlsConfig(), DirectTLS: t.DirectTLS, Lang: "en",
+	})
 	if err != nil {
 		_ = raw.Close()
-		return nil, nil, err
-	}
-	return s, f, nil
-}
-
-func (s *Session) secure(ctx context.Context, t Target) (*xmlstream.Element, error) {
-	if !t.DirectTLS {
-		s.dec = xmlstream.NewDecoder(s.raw, xmlstream.Limits{})
-		f, err := s.open(t.Domain)
-		if err != nil {
-			return nil, err
-		}
-		if f.Child(stream.NSTLS, "starttls") == nil {
-			return nil, fmt.Errorf("start tls: %w", ErrNoTLS)
-		}
-		if err := s.WriteElement(xmlstream.New(stream.NSTLS, "starttls")); err != nil {
-			return nil, err
-		}
-		el, err := s.Read()
-		if err != nil {
-			return nil, err
-		}
-		if !el.Is(stream.NSTLS, "proceed") {
-			return nil, fmt.Errorf("start tls: %w: got %s", ErrNoTLS, el.Name.Local)
-		}
-	}
-	tc := tls.Client(s.raw, t.tlsConfig())
-	if err := tc.HandshakeContext(ctx); err != nil {
-		return nil, fmt.Errorf("tls handshake: %w", err)
-	}
-	cs := tc.ConnectionState()
-	s.TLSVersion, s.CipherSuite, s.Curve = cs.Version, cs.CipherSuite, cs.CurveID
-	s.nc = tc
-	if s.dec == nil {
-		s.dec = xmlstream.NewDecoder(tc, xmlstream.Limits{})
-	} else {
-		s.dec.Reset(tc)
-	}
-	return s.open(t.Domain)
-}
-
-// open sends a stream header and reads the server's header and features.
-func (s *Session) open(domain string) (*xmlstream.Element, error) {
-	s.dec.Restart()
-	s.wmu.Lock()
-	s.wbuf = stream.AppendHeader(s.wbuf[:0], stream.Header{To: domain, Version: "1.0", Lang: "en", ContentNS: xmlstream.NSClient})
-	_, err := s.nc.Write(s.wbuf)
-	s.wmu.Unlock()
-	if err != nil {
-		return nil, fmt.Errorf("send stream header: %w", err)
-	}
-	if _, err := s.dec.ReadHeader(); err != nil {
-		return nil, fmt.Errorf("read stream header: %w", err)
-	}
-	el, err := s.Read()
-	if err != nil {
 		return nil, err
 	}
-	if !el.Is(xmlstream.NSStream, "features") {
-		return nil, fmt.Errorf("read features: %w: got %s", ErrUnexpected, el.Name.Local)
-	}
-	return el, nil
+	cs := c.ConnectionState()
+	return &Session{raw: raw, c: c, TLSVersion: cs.Version, CipherSuite: cs.CipherSuite, Curve: cs.CurveID}, nil
 }
 
 // Login opens a session for user@t.Domain: STARTTLS (or direct TLS), SASL,
 // resource binding and, if asked, initial presence.
 func (d *Dialer) Login(ctx context.Context, t Target, user, password string, o LoginOptions) (*Session, error) {
-	s, f, err := d.connect(ctx, t)
+	s, err := d.connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	if err := d.login(s, f, t, user, password, o); err != nil {
+	if err := d.login(s, t, user, password, o); err != nil {
 		_ = s.raw.Close()
 		return nil, fmt.Errorf("log in %s@%s: %w", user, t.Domain, err)
 	}
@@ -203,10 +158,10 @@ func (d *Dialer) Login(ctx context.Context, t Target, user, password string, o L
 	return s, nil
 }
 
-func (d *Dialer) login(s *Session, f *xmlstream.Element, t Target, user, password string, o LoginOptions) error {
+func (d *Dialer) login(s *Session, t Target, user, password string, o LoginOptions) error {
 	mech := d.mechanism()
 	var offered []string
-	if m := f.Child(stream.NSSASL, "mechanisms"); m != nil {
+	if m := s.c.Features.Child(stream.NSSASL, "mechanisms"); m != nil {
 		for el := range m.Elements() {
 			offered = append(offered, el.Text())
 		}
@@ -214,53 +169,14 @@ func (d *Dialer) login(s *Session, f *xmlstream.Element, t Target, user, passwor
 	if !slices.Contains(offered, mech) {
 		return fmt.Errorf("%w: %s not among %v", ErrMechanism, mech, offered)
 	}
-	sc, err := newSASLClient(mech, user, password, &d.keys)
+	j, err := jid.New(user, t.Domain, "")
 	if err != nil {
+		return fmt.Errorf("account: %w", err)
+	}
+	if err := s.c.Authenticate(client.Options{JID: j, Password: password, Mechanism: mech, KeyCache: &d.keys}); err != nil {
 		return err
 	}
-	if err := s.WriteElement(xmlstream.New(stream.NSSASL, "auth").SetAttr("mechanism", mech).AppendText(b64(sc.start()))); err != nil {
-		return err
-	}
-	for done := false; !done; {
-		el, err := s.Read()
-		if err != nil {
-			return err
-		}
-		switch {
-		case el.Is(stream.NSSASL, "challenge"):
-			in, err := base64.StdEncoding.DecodeString(el.Text())
-			if err != nil {
-				return fmt.Errorf("decode challenge: %w", ErrSASLProtocol)
-			}
-			out, err := sc.step(in)
-			if err != nil {
-				return err
-			}
-			if err := s.WriteElement(xmlstream.New(stream.NSSASL, "response").AppendText(b64(out))); err != nil {
-				return err
-			}
-		case el.Is(stream.NSSASL, "success"):
-			var data []byte
-			if t := el.Text(); t != "" && t != "=" {
-				if data, err = base64.StdEncoding.DecodeString(t); err != nil {
-					return fmt.Errorf("decode success: %w", ErrSASLProtocol)
-				}
-			}
-			if err := sc.finish(data); err != nil {
-				return err
-			}
-			done = true
-		case el.Is(stream.NSSASL, "failure"):
-			cond := ""
-			if c := el.FirstChild(); c != nil {
-				cond = c.Name.Local
-			}
-			return fmt.Errorf("%w: %s", ErrAuth, cond)
-		default:
-			return fmt.Errorf("authenticate: %w: got %s", ErrUnexpected, el.Name.Local)
-		}
-	}
-	if _, err := s.open(t.Domain); err != nil {
+	if err := s.c.Restart(); err != nil {
 		return err
 	}
 	bind := xmlstream.New(stream.NSBind, "bind")
@@ -311,7 +227,7 @@ func (s *Session) request(iq *xmlstream.Element) (*xmlstream.Element, error) {
 // (XEP-0077 §3.1) on a fresh stream, then closes it. An account that
 // exists already is reported as ErrExists.
 func (d *Dialer) Register(ctx context.Context, t Target, user, password string) error {
-	s, _, err := d.connect(ctx, t)
+	s, err := d.connect(ctx, t)
 	if err != nil {
 		return err
 	}
@@ -333,10 +249,7 @@ func (d *Dialer) Register(ctx context.Context, t Target, user, password string) 
 
 // WriteElement sends one element.
 func (s *Session) WriteElement(el *xmlstream.Element) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	s.wbuf = xmlstream.AppendElement(s.wbuf[:0], el, xmlstream.NSClient)
-	if _, err := s.nc.Write(s.wbuf); err != nil {
+	if err := s.c.Send(el); err != nil {
 		return fmt.Errorf("write %s: %w", el.Name.Local, err)
 	}
 	return nil
@@ -344,9 +257,7 @@ func (s *Session) WriteElement(el *xmlstream.Element) error {
 
 // Write sends bytes as they are, in one TLS record when they fit.
 func (s *Session) Write(b []byte) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	if _, err := s.nc.Write(b); err != nil {
+	if err := s.c.SendRaw(b); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
 	return nil
@@ -355,12 +266,9 @@ func (s *Session) Write(b []byte) error {
 // Read returns the next element. A stream error from the server is
 // returned as *StreamError.
 func (s *Session) Read() (*xmlstream.Element, error) {
-	el, err := s.dec.ReadElement()
+	el, err := s.c.Recv()
 	if err != nil {
 		return nil, err
-	}
-	if el.Is(xmlstream.NSStream, "error") {
-		return nil, &StreamError{Err: stream.ParseError(el)}
 	}
 	return el, nil
 }
@@ -451,9 +359,7 @@ func tlsName(version, suite uint16, curve tls.CurveID) string {
 }
 
 // StreamError is a stream error the server sent (RFC 6120 §4.9).
-type StreamError struct{ Err *stream.Error }
-
-func (e *StreamError) Error() string { return "server sent stream error: " + e.Err.Error() }
+type StreamError = client.StreamError
 
 // StanzaError is an IQ error the server answered with (RFC 6120 §8.3).
 type StanzaError struct{ Condition, Text string }
@@ -482,11 +388,4 @@ func stanzaError(iq *xmlstream.Element) *StanzaError {
 		}
 	}
 	return se
-}
-
-func b64(b []byte) string {
-	if len(b) == 0 {
-		return "="
-	}
-	return base64.StdEncoding.EncodeToString(b)
 }

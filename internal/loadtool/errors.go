@@ -11,14 +11,6 @@ var (
 	ErrNoProcess = errors.New("no such process")
 	// ErrMechanism: the SASL mechanism is unknown or not offered.
 	ErrMechanism = errors.New("sasl mechanism not available")
-	// ErrSASLProtocol: the server's SASL messages made no sense.
-	ErrSASLProtocol = errors.New("sasl protocol violation")
-	// ErrAuth: the server refused the credentials.
-	ErrAuth = errors.New("authentication failed")
-	// ErrNoTLS: the server offered no STARTTLS or refused it.
-	ErrNoTLS = errors.New("tls not available")
-	// ErrUnexpected: the server sent something out of place.
-	ErrUnexpected = errors.New("unexpected element")
 	// ErrExists: in-band registration found the account already there.
 	ErrExists = errors.New("account exists")
 	// ErrTooManyErrors: a load stopped because most of its work failed.

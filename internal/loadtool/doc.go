@@ -5,14 +5,15 @@
 //
 // # Loads
 //
-// The tool speaks c2s itself ([Dialer], [Session]): STARTTLS (RFC 6120
-// §5) or direct TLS (XEP-0368), SASL SCRAM-SHA-1, SCRAM-SHA-256 or PLAIN
-// (RFC 5802, RFC 4616), resource binding (§7), initial presence (RFC 6121
-// §4.2) and in-band registration (XEP-0077) to create accounts. Its SCRAM
-// client caches the keys derived from each password and salt (RFC 5802
-// §5.1), so that thousands of client-side PBKDF2 rounds per login do not
-// compete with the server for the same cores. Sessions answer the server's
-// pings (XEP-0199) and close their streams politely (§4.4).
+// The tool speaks c2s itself ([Dialer], [Session], built on
+// internal/client): STARTTLS (RFC 6120 §5) or direct TLS (XEP-0368), SASL
+// SCRAM-SHA-1, SCRAM-SHA-256 or PLAIN (RFC 5802, RFC 4616), resource
+// binding (§7), initial presence (RFC 6121 §4.2) and in-band registration
+// (XEP-0077) to create accounts. Its SCRAM client (package sasl's) caches
+// the keys derived from each password and salt in a [sasl.KeyCache] (RFC
+// 5802 §5.1), so that thousands of client-side PBKDF2 rounds per login do
+// not compete with the server for the same cores. Sessions answer the
+// server's pings (XEP-0199) and close their streams politely (§4.4).
 //
 //   - [Conns]: N idle, authenticated, available sessions opened at a
 //     bounded rate; the server's resident memory before and after gives

@@ -1,9 +1,6 @@
 package loadtool
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -12,25 +9,22 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"roost/certs"
 	"time"
 )
 
 // benchCA issues the certificates of one suite run. Every server gets the
 // same kind of key (ECDSA P-256, what Let's Encrypt issues by default
-// today), so that the TLS handshake costs the same work on each and the
-// login figures compare servers, not key types.
+// today, and what certs.NewCertificate makes), so that the TLS handshake
+// costs the same work on each and the login figures compare servers, not
+// key types.
 type benchCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
+	cert *tls.Certificate
 	pem  []byte
 }
 
 func newBenchCA() (*benchCA, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generate ca key: %w", err)
-	}
-	tmpl := &x509.Certificate{
+	c, err := certs.NewCertificate(&x509.Certificate{
 		SerialNumber:          big.NewInt(1),
 		Subject:               pkix.Name{CommonName: "roost bench CA"},
 		NotBefore:             time.Now().Add(-time.Hour),
@@ -38,16 +32,11 @@ func newBenchCA() (*benchCA, error) {
 		IsCA:                  true,
 		BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	}, nil)
 	if err != nil {
-		return nil, fmt.Errorf("create ca certificate: %w", err)
+		return nil, fmt.Errorf("make ca: %w", err)
 	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("parse ca certificate: %w", err)
-	}
-	return &benchCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}, nil
+	return &benchCA{cert: c, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]})}, nil
 }
 
 // certFiles are the PEM files of one server's certificate.
@@ -57,32 +46,22 @@ type certFiles struct {
 
 // issue writes a certificate for names into dir.
 func (ca *benchCA) issue(dir string, names ...string) (certFiles, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, err := certs.NewCertificate(&x509.Certificate{
+		Subject:     pkix.Name{CommonName: names[0]},
+		DNSNames:    names,
+		NotBefore:   time.Now().Add(-time.Hour),
+		NotAfter:    time.Now().Add(7 * 24 * time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}, ca.cert)
 	if err != nil {
-		return certFiles{}, fmt.Errorf("generate key: %w", err)
+		return certFiles{}, fmt.Errorf("issue certificate: %w", err)
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
-	if err != nil {
-		return certFiles{}, fmt.Errorf("generate serial: %w", err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: names[0]},
-		DNSNames:     names,
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(7 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		return certFiles{}, fmt.Errorf("create certificate: %w", err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	kder, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
 	if err != nil {
 		return certFiles{}, fmt.Errorf("marshal key: %w", err)
 	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]})
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
 	f := certFiles{
 		Cert: filepath.Join(dir, "cert.pem"),
@@ -107,7 +86,7 @@ func (ca *benchCA) issue(dir string, names ...string) (certFiles, error) {
 // session cache: every login pays for a full handshake.
 func (ca *benchCA) clientTLS(domain string) *tls.Config {
 	pool := x509.NewCertPool()
-	pool.AddCert(ca.cert)
+	pool.AddCert(ca.cert.Leaf)
 	return &tls.Config{RootCAs: pool, ServerName: domain, MinVersion: tls.VersionTLS12, CurvePreferences: ClientCurves()}
 }
 

@@ -59,20 +59,22 @@ func Logins(ctx context.Context, o LoginsOptions) (LoginsResult, error) {
 	}
 	res := LoginsResult{Workers: o.Workers}
 	var (
-		phase            atomic.Int32
-		next, total      atomic.Int64
-		logins, failed   atomic.Int64
-		errOnce          sync.Once
-		firstErr         string
-		mu               sync.Mutex
-		all              hist
-		workers          sync.WaitGroup
-		closing          sync.WaitGroup
-		stop             = make(chan struct{})
-		maxFail          = int64(20)
-		failedTooOften   = make(chan struct{})
-		failedTooOftenFn = sync.OnceFunc(func() { close(failedTooOften) })
+		phase          atomic.Int32
+		next, total    atomic.Int64
+		logins, failed atomic.Int64
+		errOnce        sync.Once
+		firstErr       string
+		mu             sync.Mutex
+		all            hist
+		workers        sync.WaitGroup
+		closing        sync.WaitGroup
+		stop           = make(chan struct{})
+		maxFail        = int64(20)
 	)
+	// waitCtx ends the warmup or the measurement early when the logins
+	// fail too often; the workers keep ctx.
+	waitCtx, failedTooOften := context.WithCancel(ctx)
+	defer failedTooOften()
 	for range o.Workers {
 		workers.Go(func() {
 			var h hist
@@ -99,7 +101,7 @@ func Logins(ctx context.Context, o LoginsOptions) (LoginsResult, error) {
 					}
 					errOnce.Do(func() { firstErr = err.Error() })
 					if failed.Add(1) >= maxFail {
-						failedTooOftenFn()
+						failedTooOften()
 						return
 					}
 					continue
@@ -118,18 +120,7 @@ func Logins(ctx context.Context, o LoginsOptions) (LoginsResult, error) {
 		})
 	}
 	finish := func() { close(stop); workers.Wait(); waitTimeout(&closing, 2*closeWait) }
-	wait := func(d time.Duration) bool {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			return true
-		case <-ctx.Done():
-		case <-failedTooOften:
-		}
-		return false
-	}
-	if !wait(o.Warmup) {
+	if !sleepCtx(waitCtx, o.Warmup) {
 		finish()
 		return res, loginsErr(ctx, failed.Load(), firstErr)
 	}
@@ -140,7 +131,7 @@ func Logins(ctx context.Context, o LoginsOptions) (LoginsResult, error) {
 	}
 	t0 := time.Now()
 	phase.Store(phaseMeasure)
-	ok := wait(o.Duration)
+	ok := sleepCtx(waitCtx, o.Duration)
 	phase.Store(phaseDrain)
 	t1 := time.Now()
 	after, err := cpuOf(o.Proc, []Target{o.Target})
