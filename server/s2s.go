@@ -2,12 +2,11 @@ package server
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 
+	"roost/certs"
 	"roost/s2s"
 	"roost/srv"
 	"roost/xmlstream"
@@ -31,9 +30,9 @@ func (s *Server) setupS2S() error {
 	if err != nil {
 		return err
 	}
-	roots, err := trustRoots(cfg.CAFile)
+	roots, err := certs.Roots(cfg.CAFile)
 	if err != nil {
-		return err
+		return fmt.Errorf("s2s.ca_file: %w", err)
 	}
 	res, err := srv.New(srv.Options{Server: cfg.Resolver, Timeout: min(cfg.ConnectTimeout, srv.DefaultTimeout)})
 	if err != nil {
@@ -88,24 +87,4 @@ func ignoreS2SClosed(err error) error {
 		return nil
 	}
 	return err
-}
-
-// trustRoots returns the roots peer certificates are checked against: the
-// system's, plus those in caFile.
-func trustRoots(caFile string) (*x509.CertPool, error) {
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
-	if caFile == "" {
-		return pool, nil
-	}
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, fmt.Errorf("s2s.ca_file: %w", err)
-	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("s2s.ca_file: %s holds no PEM certificate", caFile)
-	}
-	return pool, nil
 }
