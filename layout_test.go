@@ -38,13 +38,16 @@ var allowed = map[string][]string{
 	// features.
 	"form":      {"xmlstream"},
 	"discoinfo": {"xmlstream", "form"},
+	// XEP-0313 queries, results and ids, shared by the account and room
+	// archives (module/mam, module/muc).
+	"archive": {"jid", "xmlstream", "stanza", "form"},
 	// L2
 	"router": {"jid", "xmlstream", "stanza", "stream"},
 	// The shape of a feature, between the router and the features.
 	"module": {"jid", "xmlstream", "stanza", "router", "form", "discoinfo"},
 	// L3: the features. They reach the router only through module.
 	"im":       {"jid", "xmlstream", "stanza", "module"},
-	"module/*": {"jid", "xmlstream", "stanza", "module", "form", "discoinfo"},
+	"module/*": {"jid", "xmlstream", "stanza", "module", "form", "discoinfo", "archive"},
 	"certs":    nil,
 	"admin":    nil,
 	"systemd":  nil,
@@ -79,6 +82,7 @@ var thirdParty = map[string][]string{
 	"xmlstream": {},
 	"form":      {},
 	"discoinfo": {},
+	"archive":   {},
 	"stanza":    {},
 	"stream":    {},
 	"store":     {"go.etcd.io/bbolt"},

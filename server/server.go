@@ -110,6 +110,10 @@ func New(opts Options) (_ *Server, err error) {
 			s.log.Error("closing the store", "err", err)
 		}
 	})
+	// Archived messages wait in memory for a group commit; this job
+	// commits them (and what is left at shutdown, before the store
+	// closes).
+	s.jobs = append(s.jobs, job{"archive commits", func(ctx context.Context) error { return st.RunArchive(ctx, archiveCommitEvery) }})
 	if s.accounts, err = NewAccounts(s.store, cfg.Domains); err != nil {
 		return nil, err
 	}

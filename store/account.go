@@ -246,7 +246,8 @@ func (s *Store) SetCredentials(username string, scram map[string]SCRAMKeys) erro
 }
 
 // DeleteAccount removes the account and all of the user's data (roster,
-// roster history, offline messages, documents, block list) in one
+// roster history, offline messages, documents, block list, message
+// archive) in one
 // transaction. It reports whether the account existed; data left under the
 // name without an account is removed either way.
 func (s *Store) DeleteAccount(username string) (existed bool, err error) {
@@ -265,7 +266,9 @@ func (s *Store) DeleteAccount(username string) (existed bool, err error) {
 				return fmt.Errorf("clear %s: %w", name, err)
 			}
 		}
-		return nil
+		// Records still queued for the archive are dropped at commit:
+		// their account no longer exists.
+		return deleteArchiveTx(tx, username)
 	})
 	if err != nil {
 		return false, fmt.Errorf("delete account: %w", err)

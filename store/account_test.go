@@ -98,7 +98,14 @@ func TestDeleteAccountRemovesEverything(t *testing.T) {
 		must(t, s.PutPrivateXML(u, "storage\x00storage:bookmarks", []byte("<storage/>")))
 		must(t, s.SetLastActivity(u, stamp, "gone"))
 		must(t, s.Block(u, "spam@example.net", "more@example.net"))
+		must(t, s.PutArchivePrefs(u, []byte("always")))
+		for _, w := range []string{"bob@example.org", ""} {
+			if _, err := s.AppendArchive(ArchiveRecord{Owner: u, Account: true, With: w, Stanza: []byte("<message/>")}, stamp); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
+	must(t, s.SyncArchive(t.Context()))
 	must(t, s.PutBlob("alice", []byte("a server blob that happens to share the name")))
 	before := keysByBucket(t, s)
 

@@ -25,6 +25,7 @@
 //
 //	bucket     key                            value
 //	meta       "schema"                       uint32 schema version
+//	           "archive-ids"                  u64 archive identifier reservation
 //	accounts   user                           account record (see below)
 //	roster     user \0 contact                u64 item version | item
 //	rosterlog  user \0 u64 version            contact (a removal tombstone)
@@ -32,10 +33,16 @@
 //	docs       user \0 "vcard"                vCard XML (XEP-0054)
 //	           user \0 "last"                 time | status (XEP-0012)
 //	           user \0 "private" \0 key       private XML (XEP-0049)
+//	           user \0 "mamprefs"             archive preferences (XEP-0441)
 //	blocklist  user \0 jid                    empty (XEP-0191)
 //	userstate  user \0 "roster"               u64 version | u64 history floor
 //	           user \0 "offline"              u64 message count
 //	blobs      key                            value (server-wide)
+//	archive    owner \0 u64 id                u32 tag | with | resource | stanza
+//	archivewith owner \0 with \0 u64 id       resource (the with index)
+//	archivestate owner \0                     u64 count | u64 size
+//
+// In archive records, with and resource are uvarint length-prefixed.
 //
 // The account record is a custom binary encoding: a format byte (1), the
 // creation time, then a uvarint count of SCRAM entries sorted by hash name,
@@ -94,6 +101,60 @@
 // not notice on an offline message. Sequence numbers come from the offline
 // bucket's sequence, so per-user order is commit order, and a per-user
 // counter in userstate makes the cap check O(1) and exact.
+//
+// # Message archives
+//
+// An archive (XEP-0313) belongs to an owner: an account's bare JID or a
+// group chat room's, and one set of methods serves both, so that a room
+// archive is the same code as a user's. The archive buckets are keyed by
+// owner rather than by account, which is why they are not among the
+// per-user buckets; [Store.DeleteAccount] clears the account's archive in
+// its own transaction, and [Store.DeleteArchive] clears a room's.
+//
+// A message's identifier is its time in microseconds since the Unix
+// epoch, made unique and strictly increasing across the store (an append
+// in the same microsecond as the last gets the next one), so an archive
+// is in time order, a time range is a key range, and a lookup by
+// identifier is one seek. XEP-0313 §3 wants identifiers unpredictable:
+// each message also gets a random 32-bit tag, stored with it, which the
+// protocol layer makes part of the identifier it shows, and a query naming
+// a message checks the tag ([ArchiveQuery].Check). Identifiers are never
+// reused: each commit records in the meta bucket a reservation a minute
+// past the newest identifier it wrote, and [Open] starts above it, so
+// identifiers handed out just before a crash (stamped on delivered
+// messages, never committed) are not handed out again even if the clock
+// went back.
+//
+// The with index lists each owner's messages by the other party's bare
+// JID, so that a query filtered by it reads only the matching messages;
+// its value is the party's resource, for filters by full JID. The state
+// record counts each owner's messages and bytes, which the size cap and
+// the archive metadata read without walking the archive.
+//
+// # Group commits
+//
+// Every archived message is written once per archive on the routing path,
+// so an append must cost neither an fsync nor a transaction.
+// [Store.AppendArchive] only copies the record into a queue in memory and
+// hands out its identifier; a commit then writes everything queued in one
+// transaction (one fsync pair, shared by all). Commits happen when
+// [Store.SyncArchive] is called (the server calls it before acknowledging
+// stanzas with stream management, XEP-0198, so that an acknowledged
+// message survives a crash), every interval of [Store.RunArchive] (the
+// server's background committer), when 512 records or 1 MiB are queued,
+// before a query or a summary (which therefore see every message appended
+// before them), and at [Store.Close]. If the committer falls ten times
+// behind those thresholds, appends wait for a commit, which bounds the
+// queue's memory. A group commit is led by whichever caller finds no
+// commit running; callers that find one running wait for it and then
+// check whether their records were in it.
+//
+// Records of account archives are dropped at commit if the account no
+// longer exists, so an account deleted while its messages were queued
+// leaves nothing behind. [Store.TrimArchives] applies retention (an age
+// and a size cap per owner) a bounded number of deletions per
+// transaction, always from the oldest end (XEP-0313 §3.2: no holes), so
+// that a sweep never holds the writer for long.
 //
 // # Callbacks and copying
 //

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	crand "crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -17,7 +18,7 @@ import (
 // SchemaVersion is the version of the file layout this package writes. It
 // is the number of migrations: [Open] upgrades older files to it and
 // refuses newer ones.
-const SchemaVersion uint32 = 1
+const SchemaVersion uint32 = 2
 
 // Errors returned by the store; test for them with [errors.Is].
 var (
@@ -96,6 +97,7 @@ func (o Options) withDefaults() Options {
 type Store struct {
 	db            *bbolt.DB
 	rosterHistory int
+	archive       *archiveQueue
 }
 
 // Bucket names. The list in v1Buckets is the version 1 schema.
@@ -110,7 +112,14 @@ const (
 	bucketUserState = "userstate"
 	bucketBlobs     = "blobs"
 
-	metaSchemaKey = "schema"
+	// Wave 2 (schema version 2).
+	bucketArchive      = "archive"
+	bucketArchiveWith  = "archivewith"
+	bucketArchiveState = "archivestate"
+
+	metaSchemaKey    = "schema"
+	metaArchiveIDKey = "archive-ids"
+	docArchivePrefs  = "mamprefs"
 )
 
 // v1Buckets are the top-level buckets of schema version 1.
@@ -119,8 +128,18 @@ func v1Buckets() []string {
 		bucketOffline, bucketDocs, bucketBlocks, bucketUserState, bucketBlobs}
 }
 
+// v2Buckets are the top-level buckets schema version 2 adds, for the
+// features of the second wave.
+func v2Buckets() []string {
+	return []string{bucketArchive, bucketArchiveWith, bucketArchiveState}
+}
+
+// schemaBuckets are the buckets of the current schema.
+func schemaBuckets() []string { return append(v1Buckets(), v2Buckets()...) }
+
 // userBuckets are the buckets keyed by user+"\x00"; DeleteAccount clears the
-// user's range in each of them.
+// user's range in each of them. The archive buckets are keyed by owner, an
+// account or a room, and DeleteAccount clears them apart.
 func userBuckets() []string {
 	return []string{bucketRoster, bucketRosterLog, bucketOffline, bucketDocs,
 		bucketBlocks, bucketUserState}
@@ -140,6 +159,14 @@ func migrations() []migration {
 	return []migration{
 		{to: 1, what: "create the version 1 buckets", up: func(tx *bbolt.Tx) error {
 			for _, name := range v1Buckets() {
+				if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+					return fmt.Errorf("create bucket %s: %w", name, err)
+				}
+			}
+			return nil
+		}},
+		{to: 2, what: "create the wave-2 buckets", up: func(tx *bbolt.Tx) error {
+			for _, name := range v2Buckets() {
 				if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 					return fmt.Errorf("create bucket %s: %w", name, err)
 				}
@@ -198,7 +225,18 @@ func open(path string, opts Options, migs []migration) (*Store, error) {
 		_ = db.Close() // The migration error is the one worth reporting.
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	return &Store{db: db, rosterHistory: opts.RosterHistory}, nil
+	var reserved uint64
+	err = db.View(func(tx *bbolt.Tx) error {
+		reserved, err = loadArchiveReservation(tx)
+		return err
+	})
+	if err != nil {
+		_ = db.Close() // The read error is the one worth reporting.
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	var seed [32]byte
+	_, _ = crand.Read(seed[:]) // never fails (crypto/rand.Read)
+	return &Store{db: db, rosterHistory: opts.RosterHistory, archive: newArchiveQueue(reserved, seed)}, nil
 }
 
 // checkSize fails when the file is shorter than the pages its meta page
@@ -225,9 +263,17 @@ func lockErr(err error) error {
 	return err
 }
 
-// Close releases the file and its lock. Calling it twice is harmless.
+// Close commits the queued archive records, then releases the file and its
+// lock. Calling it twice is harmless.
 func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil {
+	var err error
+	if s.db.Path() != "" { // still open
+		err = s.syncIfQueued()
+	}
+	if cerr := s.db.Close(); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	if err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}
 	return nil
@@ -294,7 +340,7 @@ func migrate(tx *bbolt.Tx, migs []migration) error {
 
 // checkBuckets fails when a bucket of the schema is missing.
 func checkBuckets(tx *bbolt.Tx) error {
-	for _, name := range v1Buckets() {
+	for _, name := range schemaBuckets() {
 		if tx.Bucket([]byte(name)) == nil {
 			return fmt.Errorf("find bucket %s: %w", name, ErrCorrupt)
 		}

@@ -111,6 +111,7 @@ func checkInvariants(t testing.TB, tx *bbolt.Tx, rosterHistory int) {
 			return nil
 		})
 	}
+	checkArchiveInvariants(t, tx)
 	for user, d := range users {
 		n, err := loadOfflineCount(tx, user)
 		if err != nil || n != uint64(d.offline) {
@@ -129,6 +130,60 @@ func checkInvariants(t testing.TB, tx *bbolt.Tx, rosterHistory int) {
 		}
 		if d.tombstones > rosterHistory {
 			t.Errorf("user %q: %d tombstones, want at most %d", user, d.tombstones, rosterHistory)
+		}
+	}
+}
+
+// checkArchiveInvariants verifies the archive buckets: every record
+// decodes, each owner's state counts its records and their size, and the
+// with index has exactly one entry per record with a With, carrying its
+// resource.
+func checkArchiveInvariants(t testing.TB, tx *bbolt.Tx) {
+	t.Helper()
+	states := make(map[string]archiveState)
+	index := make(map[string]string) // with index key → resource
+	_ = tx.Bucket([]byte(bucketArchiveWith)).ForEach(func(k, v []byte) error {
+		index[string(k)] = string(v)
+		return nil
+	})
+	_ = tx.Bucket([]byte(bucketArchive)).ForEach(func(k, v []byte) error {
+		owner, rest, ok := bytes.Cut(k, []byte{0})
+		if !ok || len(rest) != 8 {
+			t.Errorf("archive key %q is not owner \\0 id", k)
+			return nil
+		}
+		_, with, res, _, err := decodeArchiveValue(v)
+		if err != nil {
+			t.Errorf("archive record %q: %v", k, err)
+			return nil
+		}
+		st := states[string(owner)]
+		st.n++
+		st.size += recordSize(k, v)
+		states[string(owner)] = st
+		if len(with) > 0 {
+			wk := string(owner) + "\x00" + string(with) + "\x00" + string(rest)
+			if got, ok := index[wk]; !ok || got != string(res) {
+				t.Errorf("archive record %q: with index entry = %q, %t; want %q", k, got, ok, res)
+			}
+			delete(index, wk)
+		}
+		return nil
+	})
+	for k := range index {
+		t.Errorf("with index entry %q has no record", k)
+	}
+	_ = tx.Bucket([]byte(bucketArchiveState)).ForEach(func(k, _ []byte) error {
+		owner := string(bytes.TrimSuffix(k, []byte{0}))
+		if _, ok := states[owner]; !ok {
+			t.Errorf("archive state for %q, which has no records", owner)
+		}
+		return nil
+	})
+	for owner, want := range states {
+		got, err := loadArchiveState(tx, owner)
+		if err != nil || got != want {
+			t.Errorf("archive state of %q = %+v, %v; records say %+v", owner, got, err, want)
 		}
 	}
 }
@@ -367,7 +422,8 @@ func TestMigrate(t *testing.T) {
 
 	var runs int
 	fail := true
-	v2 := append(migrations(), migration{to: 2, what: "test", up: func(tx *bbolt.Tx) error {
+	cur, next := SchemaVersion, SchemaVersion+1
+	v2 := append(migrations(), migration{to: next, what: "test", up: func(tx *bbolt.Tx) error {
 		runs++
 		b, err := tx.CreateBucket([]byte("extra"))
 		if err != nil {
@@ -391,10 +447,10 @@ func TestMigrate(t *testing.T) {
 		wantSchema uint32
 		wantExtra  bool
 	}{
-		{name: "failing migration", migs: v2, fail: true, wantErr: nil, wantRuns: 1, wantSchema: 1},
-		{name: "upgrade", migs: v2, wantRuns: 2, wantSchema: 2, wantExtra: true},
-		{name: "reopen runs nothing", migs: v2, wantRuns: 2, wantSchema: 2, wantExtra: true},
-		{name: "older code refuses", migs: migrations(), wantRuns: 2, wantErr: ErrSchema, wantSchema: 2, wantExtra: true},
+		{name: "failing migration", migs: v2, fail: true, wantErr: nil, wantRuns: 1, wantSchema: cur},
+		{name: "upgrade", migs: v2, wantRuns: 2, wantSchema: next, wantExtra: true},
+		{name: "reopen runs nothing", migs: v2, wantRuns: 2, wantSchema: next, wantExtra: true},
+		{name: "older code refuses", migs: migrations(), wantRuns: 2, wantErr: ErrSchema, wantSchema: next, wantExtra: true},
 	}
 	for _, st := range steps {
 		fail = st.fail
