@@ -17,6 +17,7 @@ import (
 	"roost/internal/client"
 	"roost/internal/xmpptest"
 	"roost/jid"
+	"roost/netconn"
 	"roost/sasl"
 	"roost/stanza"
 	"roost/stream"
@@ -451,7 +452,7 @@ func TestWhitespaceKeepalives(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := <-done; !isTimeout(err) {
+	if err := <-done; !netconn.IsTimeout(err) {
 		t.Fatalf("client sending keepalives got %v; want nothing (no ping) until its own read deadline", err)
 	}
 }

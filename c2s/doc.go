@@ -22,6 +22,16 @@
 //
 // Any stanza before authentication ends the stream with not-authorized.
 //
+// The negotiation's state (negotiate.go) lives only as long as the
+// negotiation: a bound session keeps none of it. What stays is the
+// session (session.go): its transport, its queue, and small structs for
+// client state indication (csi.go) and stream management (sm.go).
+//
+// Accepting, the per-address limit ([Options.MaxConnsPerIP], an IPv6 /64
+// counting as one address), the read deadline and rate
+// ([Options.ReadRate]), write buffers and lingering come from package
+// netconn, shared with s2s, httpd and admin.
+//
 // # Sessions
 //
 // A bound session continues on a fresh goroutine, which reads and routes

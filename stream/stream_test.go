@@ -2,6 +2,8 @@ package stream
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -125,5 +127,57 @@ func TestNewID(t *testing.T) {
 	a, b := NewID(), NewID()
 	if a == b || len(a) < 22 {
 		t.Errorf("NewID() = %q, %q: want distinct ids of 128 bits", a, b)
+	}
+}
+
+func TestCloseReason(t *testing.T) {
+	if r := CloseReason(errors.New("connection reset")); r != nil {
+		t.Errorf("CloseReason(I/O error) = %#v, want an untyped nil", r)
+	}
+	se := &Error{Condition: PolicyViolation}
+	if r := CloseReason(fmt.Errorf("reading: %w", se)); r != se {
+		t.Errorf("CloseReason(wrapped stream error) = %v, want it", r)
+	}
+}
+
+func TestNegotiationFailure(t *testing.T) {
+	shutdown := &Error{Condition: SystemShutdown}
+	tests := []struct {
+		name     string
+		err      error
+		shutdown error
+		want     Condition // "" with send: the closing tag alone
+		send     bool
+	}{
+		{"a stream error", &Error{Condition: HostUnknown}, nil, HostUnknown, true},
+		{"a parse error", &xmlstream.Error{Condition: xmlstream.CondRestrictedXML}, nil, RestrictedXML, true},
+		{"interrupted by shutdown", os.ErrDeadlineExceeded, shutdown, SystemShutdown, true},
+		{"a parse error wins over shutdown", &Error{Condition: NotWellFormed}, shutdown, NotWellFormed, true},
+		{"too slow", os.ErrDeadlineExceeded, nil, ConnectionTimeout, true},
+		{"the peer closed its stream", xmlstream.ErrStreamEnd, nil, "", true},
+		{"the connection failed", errors.New("connection reset"), nil, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			se, send := NegotiationFailure(tc.err, tc.shutdown)
+			got := Condition("")
+			if se != nil {
+				got = se.Condition
+			}
+			if got != tc.want || send != tc.send {
+				t.Errorf("NegotiationFailure(%v, %v) = %q, %v; want %q, %v", tc.err, tc.shutdown, got, send, tc.want, tc.send)
+			}
+		})
+	}
+}
+
+func TestAppendEnd(t *testing.T) {
+	if got := string(AppendEnd([]byte("x"), nil, xmlstream.NSClient)); got != "x"+Close {
+		t.Errorf("AppendEnd without error = %q", got)
+	}
+	got := string(AppendEnd(nil, &Error{Condition: PolicyViolation, Text: "no"}, xmlstream.NSServer))
+	want := `<stream:error><policy-violation xmlns="urn:ietf:params:xml:ns:xmpp-streams"/><text xmlns="urn:ietf:params:xml:ns:xmpp-streams" xml:lang="en">no</text></stream:error></stream:stream>`
+	if got != want {
+		t.Errorf("AppendEnd = %s\nwant %s", got, want)
 	}
 }
