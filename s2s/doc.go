@@ -44,7 +44,9 @@
 //
 // An inbound stream must start TLS before anything else (only a
 // <db:verify/> is answered in the clear: some servers open a connection
-// just for that). The peer's certificate, if any, is checked accepting
+// just for that). Inbound streams count against [Options.MaxConnsPerIP]
+// per address (an IPv6 /64 counting as one), and every stream is read at
+// most at [Options.ReadRate], as client streams are. The peer's certificate, if any, is checked accepting
 // serverAuth as well as clientAuth, since public CAs no longer issue
 // clientAuth. SASL EXTERNAL is offered when it is valid for the domain the
 // stream claims to come from. A <db:result/> is checked with the

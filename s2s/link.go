@@ -48,10 +48,11 @@ type link struct {
 	wake    chan struct{}
 }
 
-// init sets the link up on nc with the server's options.
+// init sets the link up on nc with the server's limits: the read rate
+// holds from the first byte, as for clients.
 func (l *link) init(nc net.Conn, o *Options, log *slog.Logger) {
 	l.nc = nc
-	l.rd = netconn.NewReader(nc, 0, 0)
+	l.rd = netconn.NewReader(nc, o.ReadRate, o.ReadBurst)
 	l.dec = xmlstream.NewDecoder(l.rd, o.Limits)
 	l.writeTimeout = o.WriteTimeout
 	l.log = log

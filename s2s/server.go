@@ -79,7 +79,17 @@ type Options struct {
 	QueueDepth int
 	// Limits for the XML parser.
 	Limits xmlstream.Limits
-	Logger *slog.Logger
+	// ReadRate and ReadBurst limit the bytes per second read from one
+	// stream, in either direction (0: unlimited), as for clients: a peer
+	// carries what its users send ours, which a family's server reads at
+	// a walking pace (Prosody reads 30 KiB/s per inbound stream by
+	// default).
+	ReadRate, ReadBurst int
+	// MaxConnsPerIP bounds simultaneous inbound streams from one address
+	// (0: unlimited). A peer opens one per domain pair it sends from,
+	// plus one for each dialback check.
+	MaxConnsPerIP int
+	Logger        *slog.Logger
 }
 
 func (o *Options) setDefaults() {
@@ -170,7 +180,7 @@ func New(opts Options, r Router) *Server {
 		log:    opts.Logger,
 		ctx:    ctx,
 		cancel: cancel,
-		ins:    netconn.NewSet[*inConn](0, opts.Logger),
+		ins:    netconn.NewSet[*inConn](opts.MaxConnsPerIP, opts.Logger),
 		outs:   make(map[*outConn]struct{}),
 		routes: make(map[dialback.Pair]*route),
 	}
@@ -222,7 +232,8 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, directTLS bool) err
 // handshake is done (or still to do) — for example one that a port-443
 // dispatcher accepted with ALPN "xmpp-server" (XEP-0368). For SASL EXTERNAL
 // its handshake must have asked for a client certificate; without one the
-// peer can still use dialback. It returns at once.
+// peer can still use dialback. It returns at once. The connection counts
+// against [Options.MaxConnsPerIP].
 func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 	s.accept(ctx, nc, true)
 }

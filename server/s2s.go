@@ -51,6 +51,9 @@ func (s *Server) setupS2S() error {
 		WriteTimeout:             lim.WriteTimeout,
 		QueueDepth:               lim.QueueDepth,
 		Limits:                   xmlstream.Limits{MaxStanzaBytes: int(lim.MaxStanzaBytes), MaxDepth: lim.MaxDepth, MaxAttrs: lim.MaxAttributes},
+		ReadRate:                 int(lim.ReadRateBytes), // as for clients: see config/roost.toml
+		ReadBurst:                int(lim.ReadBurstBytes),
+		MaxConnsPerIP:            lim.MaxConnectionsPerIP,
 		Logger:                   s.log.With("component", "s2s"),
 	}, s.router)
 	s.s2s = server
