@@ -495,19 +495,11 @@ func (n *negotiation) writeRaw(b []byte) error {
 // fail ends a stream that could not be negotiated, sending the stream
 // error err maps to, if any.
 func (n *negotiation) fail(err error) {
-	se, send := stream.NegotiationFailure(err, n.phase.Stopped())
-	if !send {
-		n.log.Debug("stream ended during negotiation", "err", err)
-		return
-	}
-	_ = n.nc.SetWriteDeadline(time.Now().Add(n.srv.opts.WriteTimeout))
-	var b []byte
+	var hdr []byte
 	if !n.headerSent {
-		b = stream.AppendHeader(b, stream.Header{From: n.domain, ID: stream.NewID(), Version: "1.0", Lang: "en", ContentNS: xmlstream.NSClient})
+		hdr = stream.AppendHeader(nil, stream.Header{From: n.domain, ID: stream.NewID(), Version: "1.0", Lang: "en", ContentNS: xmlstream.NSClient})
 	}
-	if se != nil {
-		n.log.Info("stream error", "condition", string(se.Condition), "text", se.Text)
+	if stream.EndNegotiation(n.nc, err, n.phase.Stopped(), hdr, xmlstream.NSClient, n.srv.opts.WriteTimeout, n.log) {
+		netconn.Linger(n.nc)
 	}
-	_ = n.writeRaw(stream.AppendEnd(b, se, xmlstream.NSClient))
-	netconn.Linger(n.nc)
 }

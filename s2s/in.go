@@ -239,18 +239,13 @@ func (c *inConn) fail(err error) {
 	if errors.Is(err, errHandled) {
 		return
 	}
-	se, send := stream.NegotiationFailure(err, c.phase.Stopped())
-	if !send {
-		c.log.Debug("stream ended during negotiation", "err", err)
-		return
-	}
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
 	var hdr []byte
 	if !c.sent {
 		hdr = stream.AppendHeader(nil, stream.Header{From: c.local, ID: stream.NewID(), Version: "1.0", ContentNS: xmlstream.NSServer, Dialback: true})
 	}
-	c.failNow(hdr, se)
-	c.rd.Drain()
+	if stream.EndNegotiation(c.nc, err, c.phase.Stopped(), hdr, xmlstream.NSServer, c.srv.opts.WriteTimeout, c.log) {
+		c.rd.Drain()
+	}
 }
 
 // run serves the stream once TLS is up: SASL, dialback and stanzas.

@@ -2,6 +2,9 @@ package stream
 
 import (
 	"errors"
+	"log/slog"
+	"net"
+	"time"
 
 	"roost/xmlstream"
 )
@@ -108,6 +111,28 @@ func NegotiationFailure(err, shutdown error) (se *Error, send bool) {
 		return nil, false
 	}
 	return se, true
+}
+
+// EndNegotiation ends a stream whose negotiation failed with err, on nc,
+// which no writer goroutine uses yet. stopped is why the server
+// interrupted the negotiation, if it did (see NegotiationFailure). It
+// writes, within timeout, header if not nil (our stream header, not sent
+// yet), the stream error, if any, and the closing tag (RFC 6120 §4.9), and
+// logs what it does on log. It reports false when the connection itself
+// failed, so that nothing was written: the caller only closes it;
+// otherwise the caller should linger for the peer's closing tag (§4.4).
+func EndNegotiation(nc net.Conn, err, stopped error, header []byte, contentNS string, timeout time.Duration, log *slog.Logger) bool {
+	se, send := NegotiationFailure(err, stopped)
+	if !send {
+		log.Debug("stream ended during negotiation", "err", err)
+		return false
+	}
+	if se != nil {
+		log.Info("stream error", "condition", string(se.Condition), "text", se.Text)
+	}
+	_ = nc.SetWriteDeadline(time.Now().Add(timeout))
+	_, _ = nc.Write(AppendEnd(header, se, contentNS))
+	return true
 }
 
 // AppendEnd appends what ends a stream: the stream error se, if not nil,

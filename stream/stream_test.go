@@ -3,9 +3,13 @@ package stream
 import (
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"roost/xmlstream"
 )
@@ -179,5 +183,43 @@ func TestAppendEnd(t *testing.T) {
 	want := `<stream:error><policy-violation xmlns="urn:ietf:params:xml:ns:xmpp-streams"/><text xmlns="urn:ietf:params:xml:ns:xmpp-streams" xml:lang="en">no</text></stream:error></stream:stream>`
 	if got != want {
 		t.Errorf("AppendEnd = %s\nwant %s", got, want)
+	}
+}
+
+func TestEndNegotiation(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	tests := []struct {
+		name   string
+		err    error
+		header string
+		want   string // what the peer reads; "" with sent false
+		sent   bool
+	}{
+		{"stream error after our header", &Error{Condition: HostUnknown}, "",
+			`<stream:error><host-unknown xmlns="urn:ietf:params:xml:ns:xmpp-streams"/></stream:error></stream:stream>`, true},
+		{"stream error before our header", &Error{Condition: HostUnknown}, "<stream:stream>",
+			`<stream:stream><stream:error><host-unknown xmlns="urn:ietf:params:xml:ns:xmpp-streams"/></stream:error></stream:stream>`, true},
+		{"the peer closed its stream", xmlstream.ErrStreamEnd, "", Close, true},
+		{"the connection failed", errors.New("connection reset"), "", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := net.Pipe()
+			defer a.Close()
+			got := make(chan string, 1)
+			go func() {
+				all, _ := io.ReadAll(b)
+				got <- string(all)
+			}()
+			var hdr []byte
+			if tc.header != "" {
+				hdr = []byte(tc.header)
+			}
+			sent := EndNegotiation(a, tc.err, nil, hdr, xmlstream.NSClient, time.Second, log)
+			a.Close()
+			if s := <-got; sent != tc.sent || s != tc.want {
+				t.Errorf("EndNegotiation sent %v, the peer read %q; want %v, %q", sent, s, tc.sent, tc.want)
+			}
+		})
 	}
 }
