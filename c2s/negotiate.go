@@ -251,10 +251,8 @@ func (n *negotiation) stage(ctx context.Context) (restart bool, err error) {
 
 // startTLS answers <starttls/> and runs the handshake (RFC 6120 §5.4).
 func (n *negotiation) startTLS(ctx context.Context) error {
-	if n.dec.Buffered() > 0 {
-		// Data pipelined after <starttls/> would be read as if it had come
-		// over TLS: refuse it.
-		return &stream.Error{Condition: stream.PolicyViolation, Text: "data sent before the TLS handshake"}
+	if err := stream.BeforeTLS(n.dec); err != nil {
+		return err
 	}
 	if n.srv.opts.TLS == nil {
 		_ = n.writeElement(xmlstream.New(stream.NSTLS, "failure"))

@@ -205,8 +205,8 @@ func (c *inConn) features() *xmlstream.Element {
 
 // startTLS answers <starttls/> and runs the handshake (RFC 6120 §5.4).
 func (c *inConn) startTLS(ctx context.Context) error {
-	if c.dec.Buffered() > 0 {
-		return &stream.Error{Condition: stream.PolicyViolation, Text: "data sent before the TLS handshake"}
+	if err := stream.BeforeTLS(c.dec); err != nil {
+		return err
 	}
 	if c.srv.inTLS == nil {
 		_ = c.writeNow(item{el: xmlstream.New(stream.NSTLS, "failure")})

@@ -62,7 +62,7 @@ func (l *link) init(nc net.Conn, o *Options, log *slog.Logger) {
 }
 
 // useTLS switches the link to tc after a handshake, dropping nothing
-// (callers check dec.Buffered before the handshake: bytes sent in the
+// (callers check stream.BeforeTLS before the handshake: bytes sent in the
 // clear must not be read as if they had come over TLS).
 func (l *link) useTLS(tc *tls.Conn) {
 	l.tc, l.nc = tc, tc

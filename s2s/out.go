@@ -197,8 +197,8 @@ func (c *outConn) negotiateTLS(ctx context.Context, direct bool) (*xmlstream.Ele
 		if !el.Is(stream.NSTLS, "proceed") {
 			return nil, fmt.Errorf("starttls: %w", ErrNoTLS)
 		}
-		if c.dec.Buffered() > 0 {
-			return nil, errors.New("starttls: data sent before the TLS handshake")
+		if err := stream.BeforeTLS(c.dec); err != nil {
+			return nil, fmt.Errorf("starttls: %w", err)
 		}
 		tc := tls.Client(c.nc, c.srv.clientTLS(c.local, c.remote, false))
 		if err := tc.HandshakeContext(ctx); err != nil {

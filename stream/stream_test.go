@@ -186,6 +186,39 @@ func TestAppendEnd(t *testing.T) {
 	}
 }
 
+func TestBeforeTLS(t *testing.T) {
+	const hdr = `<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>`
+	tests := []struct {
+		name  string
+		after string
+		want  Condition // "" for accepted
+	}{
+		{"nothing", "", ""},
+		{"a newline", "\n", ""},
+		{"spaces and tabs", " \t \t", ""},
+		{"an element", "<message/>", PolicyViolation},
+		{"whitespace, then an element", "\r\n<message/>", PolicyViolation},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := xmlstream.NewDecoder(strings.NewReader(hdr+`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`+tc.after), xmlstream.Limits{})
+			if _, err := d.ReadHeader(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := d.ReadElement(); err != nil {
+				t.Fatal(err)
+			}
+			err := BeforeTLS(d)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("BeforeTLS = %v, want nil", err)
+			case tc.want != "" && !errors.Is(err, &Error{Condition: tc.want}):
+				t.Errorf("BeforeTLS = %v, want %s", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestEndNegotiation(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	tests := []struct {
