@@ -25,7 +25,7 @@ var allowed = map[string][]string{
 	// L0
 	"jid":       nil,
 	"xmlstream": nil,
-	"accept":    nil,
+	"netconn":   nil,
 	// L1
 	"stanza":   {"jid", "xmlstream"},
 	"stream":   {"jid", "xmlstream"},
@@ -49,13 +49,13 @@ var allowed = map[string][]string{
 	"im":       {"jid", "xmlstream", "stanza", "module"},
 	"module/*": {"jid", "xmlstream", "stanza", "module", "form", "discoinfo", "archive"},
 	"certs":    nil,
-	"admin":    nil,
+	"admin":    {"netconn"},
 	"systemd":  nil,
-	"httpd":    {"jid", "xmlstream", "accept"},
+	"httpd":    {"jid", "xmlstream", "netconn"},
 	"checkdns": {"srv"},
 	// L3
-	"c2s": {"jid", "xmlstream", "stanza", "stream", "sasl", "accept"},
-	"s2s": {"jid", "xmlstream", "stanza", "stream", "sasl", "dialback", "srv", "accept"},
+	"c2s": {"jid", "xmlstream", "stanza", "stream", "sasl", "netconn"},
+	"s2s": {"jid", "xmlstream", "stanza", "stream", "sasl", "dialback", "srv", "netconn"},
 	// L4
 	"server": {"*"},
 	// L5
@@ -83,6 +83,7 @@ var thirdParty = map[string][]string{
 	"form":      {},
 	"discoinfo": {},
 	"archive":   {},
+	"netconn":   {"golang.org/x/time/rate"},
 	"stanza":    {},
 	"stream":    {},
 	"store":     {"go.etcd.io/bbolt"},

@@ -12,8 +12,9 @@ import (
 	"os"
 	"os/user"
 	"strconv"
-	"sync"
 	"time"
+
+	"roost/netconn"
 )
 
 // Operations.
@@ -120,29 +121,33 @@ func Listen(path, group string) (net.Listener, error) {
 	return ln, nil
 }
 
-// Serve answers admin requests on ln until ctx is done.
+// Serve answers admin requests on ln until ctx is done, then waits for
+// the requests under way. A temporary Accept error (running out of file
+// descriptors) is retried, not the end of the server.
 func Serve(ctx context.Context, ln net.Listener, b Backend, log *slog.Logger) error {
-	stop := context.AfterFunc(ctx, func() { _ = ln.Close() })
+	conns := netconn.NewSet[net.Conn](0, log)
+	stop := context.AfterFunc(ctx, func() {
+		conns.Close()
+		_ = ln.Close() // also when ctx ended before Serve registered it
+	})
 	defer stop()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("accept admin connection: %w", err)
+	err := conns.Serve(ln, func(c net.Conn) {
+		if _, ok := conns.Add(c, func() net.Conn { return c }); !ok {
+			return
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		conns.Go(c, func() {
 			defer c.Close()
 			if err := serveConn(ctx, c, b); err != nil {
 				log.Warn("admin request", "err", err)
 			}
-		}()
+		})
+	})
+	// The requests under way finish; a backup may take a while.
+	_ = conns.Shutdown(context.Background(), nil, nil)
+	if errors.Is(err, netconn.ErrServerClosed) {
+		return nil
 	}
+	return fmt.Errorf("accept admin connection: %w", err)
 }
 
 func serveConn(ctx context.Context, c net.Conn, b Backend) error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -83,6 +84,13 @@ func (f *fakeBackend) CertStatus(context.Context) ([]CertStatus, error) {
 
 func serve(t *testing.T, b Backend) (Client, string) {
 	t.Helper()
+	return serveOn(t, b, func(ln net.Listener) net.Listener { return ln })
+}
+
+// serveOn serves b on the listener wrap makes of the admin socket's; the
+// test fails unless Serve runs until the test ends, and then returns nil.
+func serveOn(t *testing.T, b Backend, wrap func(net.Listener) net.Listener) (Client, string) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "admin.sock")
 	ln, err := Listen(path, "")
 	if err != nil {
@@ -90,7 +98,7 @@ func serve(t *testing.T, b Backend) (Client, string) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, ln, b, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- Serve(ctx, wrap(ln), b, slog.New(slog.DiscardHandler)) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -213,5 +221,54 @@ func TestMalformedRequest(t *testing.T) {
 	_, err := c.simple(context.Background(), Request{Op: "format.disk"})
 	if !errors.Is(err, ErrRemote) {
 		t.Fatalf("unknown op: %v, want a server error", err)
+	}
+}
+
+// tempErr is what Accept returns when the process is out of file
+// descriptors (EMFILE): a temporary error.
+type tempErr struct{}
+
+func (tempErr) Error() string   { return "accept: too many open files" }
+func (tempErr) Temporary() bool { return true }
+func (tempErr) Timeout() bool   { return false }
+
+// emfileOnce fails its first Accept with a temporary error, then accepts.
+type emfileOnce struct {
+	net.Listener
+	once sync.Once
+}
+
+func (l *emfileOnce) Accept() (net.Conn, error) {
+	failed := false
+	l.once.Do(func() { failed = true })
+	if failed {
+		return nil, tempErr{}
+	}
+	return l.Listener.Accept()
+}
+
+// TestServeSurvivesTemporaryAcceptError: running out of file descriptors
+// for a moment does not end the admin server; it answers the next
+// request, and ends only when told to (serveOn checks that).
+func TestServeSurvivesTemporaryAcceptError(t *testing.T) {
+	c, _ := serveOn(t, &fakeBackend{}, func(ln net.Listener) net.Listener { return &emfileOnce{Listener: ln} })
+	type result struct {
+		st  map[string]string
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		// Client reads its answer without a deadline: a server that
+		// stopped accepting leaves it waiting.
+		st, err := c.Status(context.Background())
+		got <- result{st, err}
+	}()
+	select {
+	case r := <-got:
+		if r.err != nil || r.st["sessions"] != "3" {
+			t.Errorf("Status after a temporary Accept error = %v, %v; want the backend's status", r.st, r.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no answer after a temporary Accept error: the server stopped accepting")
 	}
 }

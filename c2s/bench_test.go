@@ -36,8 +36,8 @@ func (s *sinkConn) SetWriteDeadline(time.Time) error { return nil }
 // works and are written in batches, as under load.
 func benchSend(b *testing.B, nc net.Conn, written func() int64, one bool) {
 	srv := New(Options{Domains: []string{"example.com"}, TLS: &tls.Config{}, QueueDepth: 1 << 30}, &fakeRouter{sessions: map[string]Endpoint{}}, creds{})
-	c := srv.newConn(nc, false)
-	c.running = true // as after bind: Send starts the writer as needed
+	c := srv.newSession(nc)
+	c.q.running = true // as after bind: Send starts the writer as needed
 	el := xmpptest.Element(b, `<message xmlns='jabber:client' to='juliet@example.com/balcony' from='romeo@example.net/orchard' type='chat' id='ktx72v49'><body>Are we still on for dinner tonight? I can bring the salad.</body><active xmlns='http://jabber.org/protocol/chatstates'/></message>`)
 	size := int64(len(xmlstream.AppendElement(nil, el, xmlstream.NSClient)))
 	start := written()

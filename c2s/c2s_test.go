@@ -17,6 +17,7 @@ import (
 	"roost/internal/client"
 	"roost/internal/xmpptest"
 	"roost/jid"
+	"roost/netconn"
 	"roost/sasl"
 	"roost/stanza"
 	"roost/stream"
@@ -336,6 +337,46 @@ func TestBeforeTLSAndAuth(t *testing.T) {
 	})
 }
 
+// TestWhitespaceAfterStartTLS: whitespace sent with <starttls/> (as
+// go-xmpp does) is dropped before the handshake (RFC 6120 §11.7); any
+// other byte is refused as before (§5.4.3.3).
+func TestWhitespaceAfterStartTLS(t *testing.T) {
+	const starttls = `<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`
+	tests := []struct {
+		name  string
+		after string
+		ok    bool
+	}{
+		{"a newline", "\n", true},
+		{"spaces and tabs", " \t  \t ", true},
+		{"an element", "<message to='romeo@example.com'/>", false},
+		{"whitespace, then an element", "\n<message to='romeo@example.com'/>", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			rc := rawStream(t, h.pipe(false))
+			rc.features()
+			rc.send(starttls + tc.after) // one write: it arrives in one read
+			if !tc.ok {
+				rc.expectStreamError(stream.PolicyViolation)
+				return
+			}
+			if el := rc.recv(); !el.Is(stream.NSTLS, "proceed") {
+				t.Fatalf("got %s, want proceed", el)
+			}
+			secure := tls.Client(rc.nc, h.clientTLS)
+			if err := secure.Handshake(); err != nil {
+				t.Fatalf("TLS handshake after the whitespace: %v", err)
+			}
+			f := rawStream(t, secure).features()
+			if f.Child(stream.NSSASL, "mechanisms") == nil {
+				t.Errorf("features over TLS = %s, want the SASL mechanisms", f)
+			}
+		})
+	}
+}
+
 func TestResourceConflictReplacesOldSession(t *testing.T) {
 	h := newHarness(t, nil)
 	first := h.mustLogin("juliet", "balcony")
@@ -451,7 +492,7 @@ func TestWhitespaceKeepalives(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := <-done; !isTimeout(err) {
+	if err := <-done; !netconn.IsTimeout(err) {
 		t.Fatalf("client sending keepalives got %v; want nothing (no ping) until its own read deadline", err)
 	}
 }

@@ -65,37 +65,47 @@ func chatStateOnly(el *xmlstream.Element) bool {
 	return state
 }
 
+// csiState is a session's client state (XEP-0352). The session's lock
+// guards it.
+type csiState struct {
+	inactive bool                 // the client said it is inactive
+	held     []*xmlstream.Element // held back from it, in order
+}
+
 // hold adds el to what an inactive session holds back. A presence drops
-// an earlier held presence of the same sender. c.mu is held.
-func (c *conn) holdLocked(el *xmlstream.Element) {
+// an earlier held presence of the same sender. It reports false once
+// maxHeld stanzas are held: then all of them must go.
+func (s *csiState) hold(el *xmlstream.Element) bool {
 	if el.Name.Local == "presence" {
 		from := el.Get("from")
-		c.held = slices.DeleteFunc(c.held, func(h *xmlstream.Element) bool {
+		s.held = slices.DeleteFunc(s.held, func(h *xmlstream.Element) bool {
 			return h.Name.Local == "presence" && h.Get("from") == from
 		})
 	}
-	c.held = append(c.held, el)
+	s.held = append(s.held, el)
+	return len(s.held) < maxHeld
 }
 
-// releaseLocked queues what was held, ahead of anything sent after it.
-// c.mu is held.
-func (c *conn) releaseLocked() {
-	if len(c.held) == 0 {
-		return
+// release appends what was held to queue, ahead of anything sent after
+// it, and returns the queue.
+func (s *csiState) release(queue []*xmlstream.Element) []*xmlstream.Element {
+	if len(s.held) == 0 {
+		return queue
 	}
-	c.items = append(c.items, c.held...)
-	clear(c.held)
-	c.held = nil
+	queue = append(queue, s.held...)
+	clear(s.held)
+	s.held = nil
+	return queue
 }
 
 // setActive applies an <active/> or <inactive/> from the client.
-func (c *conn) setActive(active bool) {
+func (c *session) setActive(active bool) {
 	c.logger().Debug("client state", "active", active)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.inactive = !active
-	if active && len(c.held) > 0 {
-		c.releaseLocked()
+	c.csi.inactive = !active
+	if active && len(c.csi.held) > 0 {
+		c.q.items = c.csi.release(c.q.items)
 		c.startWriterLocked()
 	}
 }

@@ -42,12 +42,12 @@ func TestUrgent(t *testing.T) {
 
 // eventually waits until cond holds for the session bound to full,
 // checked under the session's lock.
-func eventually(t *testing.T, h *harness, full, what string, cond func(c *conn) bool) {
+func eventually(t *testing.T, h *harness, full, what string, cond func(c *session) bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		h.router.mu.Lock()
-		c, _ := h.router.sessions[full].(*conn)
+		c, _ := h.router.sessions[full].(*session)
 		h.router.mu.Unlock()
 		ok := false
 		if c != nil {
@@ -67,12 +67,12 @@ func eventually(t *testing.T, h *harness, full, what string, cond func(c *conn) 
 
 func waitInactive(t *testing.T, h *harness, full string) {
 	t.Helper()
-	eventually(t, h, full, "inactive", func(c *conn) bool { return c.inactive })
+	eventually(t, h, full, "inactive", func(c *session) bool { return c.csi.inactive })
 }
 
 func heldCount(t *testing.T, h *harness, full string, n int) {
 	t.Helper()
-	eventually(t, h, full, fmt.Sprintf("holding %d stanzas", n), func(c *conn) bool { return len(c.held) == n })
+	eventually(t, h, full, fmt.Sprintf("holding %d stanzas", n), func(c *session) bool { return len(c.csi.held) == n })
 }
 
 func TestClientStateIndication(t *testing.T) {

@@ -7,8 +7,9 @@
 // goroutine, under one deadline ([Options.NegotiationTimeout]):
 //   - TLS: STARTTLS is required (§5.3.1); until it is done only
 //     <starttls/> is offered and anything else ends the stream with
-//     policy-violation. Bytes received after <starttls/> and before the
-//     handshake are refused (§5.4.3.3). TLS 1.2 or later only.
+//     policy-violation. Whitespace received with <starttls/> is dropped
+//     (§11.7); any other byte before the handshake is refused
+//     (§5.4.3.3, stream.BeforeTLS). TLS 1.2 or later only.
 //   - SASL (§6): SCRAM-SHA-256 and SCRAM-SHA-1, each with -PLUS channel
 //     binding (tls-exporter, tls-server-end-point) when the connection
 //     allows it and advertised per XEP-0440, and PLAIN unless disabled. An
@@ -21,6 +22,16 @@
 //     establishment request (RFC 3921) is accepted and answered.
 //
 // Any stanza before authentication ends the stream with not-authorized.
+//
+// The negotiation's state (negotiate.go) lives only as long as the
+// negotiation: a bound session keeps none of it. What stays is the
+// session (session.go): its transport, its queue, and small structs for
+// client state indication (csi.go) and stream management (sm.go).
+//
+// Accepting, the per-address limit ([Options.MaxConnsPerIP], an IPv6 /64
+// counting as one address), the read deadline and rate
+// ([Options.ReadRate]), write buffers and lingering come from package
+// netconn, shared with s2s, httpd and admin.
 //
 // # Sessions
 //

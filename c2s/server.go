@@ -10,15 +10,16 @@ import (
 	"sync/atomic"
 	"time"
 
-	"roost/accept"
 	"roost/jid"
+	"roost/netconn"
 	"roost/sasl"
 	"roost/stanza"
 	"roost/stream"
 	"roost/xmlstream"
 )
 
-// Router is what a session needs from the session table.
+// Router is what a session needs from the session table. *router.Router
+// satisfies it: [Endpoint] is the router's Session type.
 type Router interface {
 	// Bind registers the session for full; an error (a *stanza.Error) is
 	// returned to the client in the bind result.
@@ -29,9 +30,17 @@ type Router interface {
 	FromClient(ctx context.Context, st *stanza.Stanza)
 }
 
-// Endpoint is a bound session as the router sees it.
-type Endpoint interface {
+// Endpoint is a bound session as the router sees it. It is an alias of an
+// unnamed interface type, and package router declares its Session the
+// same way, so that the two are one type and *router.Router satisfies
+// [Router] without either package importing the other.
+type Endpoint = interface {
+	// Send queues el for the client without blocking; false when the
+	// session cannot take it (closing, or its queue is full, in which
+	// case it closes itself).
 	Send(el *xmlstream.Element) bool
+	// Close ends the session with reason, a *stream.Error to send if the
+	// session can.
 	Close(reason error)
 }
 
@@ -132,8 +141,9 @@ func (o *Options) setDefaults() {
 	}
 }
 
-// ErrServerClosed is returned by Serve after Shutdown.
-var ErrServerClosed = errors.New("c2s: server closed")
+// ErrServerClosed is returned by Serve after Shutdown. It matches
+// netconn.ErrServerClosed.
+var ErrServerClosed = netconn.ServerClosed("c2s")
 
 // Server accepts client connections.
 type Server struct {
@@ -142,20 +152,15 @@ type Server struct {
 	creds   Credentials
 	domains map[string]string // each hosted domain to itself, so sessions keep the configured string
 	log     *slog.Logger
+	conns   *netconn.Set[*session]
 
 	nextID atomic.Uint64
 
 	mu        sync.Mutex
-	closing   bool
-	listeners map[net.Listener]struct{}
-	conns     map[*conn]struct{}
-	perIP     map[string]int
-	resumable map[string]*conn // by stream management id
-	wg        sync.WaitGroup   // connections and the keepalive sweep
+	resumable map[string]*session // by stream management id
 
 	sweepOnce sync.Once
-	stopOnce  sync.Once
-	stopSweep chan struct{}
+	sweeping  sync.WaitGroup
 }
 
 // New returns a server; it serves nothing until Serve is called.
@@ -167,11 +172,8 @@ func New(opts Options, r Router, c Credentials) *Server {
 		creds:     c,
 		domains:   make(map[string]string, len(opts.Domains)),
 		log:       opts.Logger,
-		listeners: make(map[net.Listener]struct{}),
-		conns:     make(map[*conn]struct{}),
-		resumable: make(map[string]*conn),
-		perIP:     make(map[string]int),
-		stopSweep: make(chan struct{}),
+		conns:     netconn.NewSet[*session](opts.MaxConnsPerIP, opts.Logger),
+		resumable: make(map[string]*session),
 	}
 	for _, d := range opts.Domains {
 		s.domains[d] = d
@@ -190,21 +192,8 @@ func (s *Server) ServeTLS(ctx context.Context, ln net.Listener) error {
 }
 
 func (s *Server) serve(ctx context.Context, ln net.Listener, directTLS bool) error {
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		return ErrServerClosed
-	}
-	s.listeners[ln] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, ln)
-		s.mu.Unlock()
-	}()
-
-	err := accept.Loop(ln, s.log, func(nc net.Conn) { s.ServeConn(ctx, nc, directTLS) })
-	if s.isClosing() {
+	err := s.conns.Serve(ln, func(nc net.Conn) { s.ServeConn(ctx, nc, directTLS) })
+	if errors.Is(err, netconn.ErrServerClosed) {
 		return ErrServerClosed
 	}
 	return err
@@ -213,118 +202,45 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, directTLS bool) err
 // ServeConn serves one connection in a new goroutine. With directTLS the
 // connection starts with a TLS handshake, unless it already is a
 // *tls.Conn whose handshake is done (handed over by an ALPN dispatcher).
+// The connection counts against [Options.MaxConnsPerIP].
 func (s *Server) ServeConn(ctx context.Context, nc net.Conn, directTLS bool) {
-	ip := remoteIP(nc)
-	s.mu.Lock()
-	if s.closing || (s.opts.MaxConnsPerIP > 0 && s.perIP[ip] >= s.opts.MaxConnsPerIP) {
-		over := !s.closing
-		s.mu.Unlock()
-		if over {
-			s.log.Warn("too many connections from one address", "remote", ip, "limit", s.opts.MaxConnsPerIP)
-		}
-		_ = nc.Close()
+	c, ok := s.conns.Add(nc, func() *session { return s.newSession(nc) })
+	if !ok {
 		return
 	}
-	c := s.newConn(nc, directTLS)
-	s.conns[c] = struct{}{}
-	s.perIP[ip]++
-	s.wg.Add(1)
-	s.mu.Unlock()
 	s.sweepOnce.Do(func() {
-		s.wg.Add(1)
+		s.sweeping.Add(1)
 		go s.sweep()
 	})
-	go c.serve(ctx, func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		if s.perIP[ip]--; s.perIP[ip] <= 0 {
-			delete(s.perIP, ip)
-		}
-		s.mu.Unlock()
-		s.wg.Done()
-	})
+	go c.serve(ctx, directTLS, func() { s.conns.Done(c) })
 }
 
 // sweep sends whitespace keepalives (RFC 6120 §4.6.1) to the sessions
 // that have written nothing for KeepaliveInterval. One goroutine for the
 // server instead of a timer per session keeps idle sessions small.
 func (s *Server) sweep() {
-	defer s.wg.Done()
+	defer s.sweeping.Done()
 	t := time.NewTicker(max(s.opts.KeepaliveInterval/2, time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
-		case <-s.stopSweep:
+		case <-s.conns.Closing():
 			return
 		case now := <-t.C:
-			s.mu.Lock()
-			for c := range s.conns {
-				c.keepaliveIfQuiet(now, s.opts.KeepaliveInterval)
-			}
-			s.mu.Unlock()
+			s.conns.Range(func(c *session) { c.keepaliveIfQuiet(now, s.opts.KeepaliveInterval) })
 		}
 	}
-}
-
-func (s *Server) isClosing() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
 }
 
 // Shutdown stops accepting, ends every stream with system-shutdown and
-// waits for the connections to finish, or for ctx.
+// waits for the connections to finish, or for ctx, after which those left
+// are dropped.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closing = true
-	for ln := range s.listeners {
-		_ = ln.Close()
-	}
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		c.shutdown(&stream.Error{Condition: stream.SystemShutdown, Text: "the server is shutting down"})
-	}
-	s.stopOnce.Do(func() { close(s.stopSweep) })
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		s.mu.Lock()
-		for c := range s.conns {
-			c.mu.Lock()
-			raw := c.raw
-			c.mu.Unlock()
-			_ = raw.Close()
-		}
-		s.mu.Unlock()
-		return ctx.Err()
-	}
+	shut := &stream.Error{Condition: stream.SystemShutdown, Text: "the server is shutting down"}
+	err := s.conns.Shutdown(ctx, func(c *session) { c.shutdown(shut) }, (*session).abort)
+	s.sweeping.Wait() // it stops as the set closes
+	return err
 }
 
 // ConnCount returns the number of open connections.
-func (s *Server) ConnCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
-
-func remoteIP(nc net.Conn) string {
-	a := nc.RemoteAddr()
-	if a == nil {
-		return ""
-	}
-	host, _, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.String()
-	}
-	return host
-}
+func (s *Server) ConnCount() int { return s.conns.Len() }

@@ -3,11 +3,15 @@ package c2s
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"roost/jid"
+	"roost/netconn"
 	"roost/stanza"
 	"roost/stream"
 	"roost/xmlstream"
@@ -18,6 +22,99 @@ const nsPing = "urn:xmpp:ping"
 // errQueueFull closes a session whose client does not read fast enough.
 var errQueueFull = &stream.Error{Condition: stream.PolicyViolation, Text: "too many stanzas waiting: the client reads too slowly"}
 
+// session is one client stream, from accept to close. Its negotiation
+// (negotiate.go) runs on it until a resource is bound; from then on it is
+// the bound session that the router sees as its [Endpoint].
+//
+// The fields above mu belong to the goroutine that reads the connection.
+// Those below are shared with the router's goroutines, the writer and the
+// keepalive sweep; mu guards them all, because one stanza touches several
+// at once: Send holds it back for CSI or queues it, the writer takes the
+// queue and keeps what stream management must resend.
+type session struct {
+	srv *Server
+	id  uint64
+	link
+
+	domain     string
+	bare, full jid.JID
+	pingID     string
+	count      smCount       // stanzas handled from the client (sm.go)
+	phase      netconn.Phase // negotiating or running, for Server.Shutdown
+
+	mu        sync.Mutex
+	q         queue
+	csi       csiState   // csi.go
+	unacked   smUnacked  // sm.go
+	res       resumption // sm.go
+	writers   sync.WaitGroup
+	lastWrite atomic.Int64 // unix nanoseconds of the last write
+	wmoved    int64        // when the writer last moved the write deadline
+}
+
+// link is a session's transport. The negotiation builds it; a session
+// resumed on a new connection (sm.go) takes that connection's link as a
+// whole, under the session's lock, while no writer runs.
+type link struct {
+	raw net.Conn // as accepted
+	nc  net.Conn // raw, or TLS once negotiated
+	rd  *netconn.Reader
+	dec *xmlstream.Decoder
+}
+
+// queue is what the writer goroutine sends, and its state.
+type queue struct {
+	items     []*xmlstream.Element // queued for the client; nil when empty
+	keepalive bool                 // the sweep asks for a whitespace keepalive
+	closing   bool
+	reason    error // stream error to send when closing
+	closed    bool  // the closing tag is written: nothing more will be
+	running   bool  // the session runs: writes belong to the writer
+	writing   bool  // a writer goroutine is running
+	broken    bool  // the connection failed: no writer may start
+}
+
+func (s *Server) newSession(nc net.Conn) *session {
+	rd := netconn.NewReader(nc, s.opts.ReadRate, s.opts.ReadBurst)
+	return &session{
+		srv:  s,
+		id:   s.nextID.Add(1),
+		link: link{raw: nc, nc: nc, rd: rd, dec: xmlstream.NewDecoder(rd, s.opts.Limits)},
+	}
+}
+
+// logger returns the bound session's logger. It is built when the session
+// logs, which is a few times in its life, rather than kept: a kept logger
+// would cost every idle session its own copy of the attributes.
+func (c *session) logger() *slog.Logger {
+	return c.srv.log.With("conn", c.id, "jid", c.full.String())
+}
+
+// close drops the connection. The closing stream tag has ended the
+// stream; a TLS close_notify would add nothing but a write that can block
+// for seconds on a peer that does not read.
+func (c *session) close() { _ = c.raw.Close() }
+
+// shutdown ends the stream for a server shutdown: a bound session closes
+// with reason; a negotiation is interrupted, and fail sends reason.
+func (c *session) shutdown(reason error) {
+	if c.phase.Stop(reason) {
+		c.Close(reason)
+		return
+	}
+	// Not a final deadline: a session bound meanwhile sets its own, and
+	// its writer lingers after the closing tag.
+	c.rd.SetDeadline(time.Now())
+}
+
+// abort drops the connection the session uses now.
+func (c *session) abort() {
+	c.mu.Lock()
+	raw := c.raw
+	c.mu.Unlock()
+	_ = raw.Close()
+}
+
 // run serves a bound session until either side ends it. The reader runs
 // here. The writer is a goroutine that exists only while there is
 // something to write (started by Send, Close or the keepalive sweep, gone
@@ -25,14 +122,14 @@ var errQueueFull = &stream.Error{Condition: stream.PolicyViolation, Text: "too m
 // goroutine and no buffers; there is never more than one. The reader ends
 // the session by closing it and waiting for the writer to write the
 // closing tag; a writer that fails cuts the reader's read short.
-func (c *conn) run(ctx context.Context) {
+func (c *session) run(ctx context.Context) {
 	_ = c.nc.SetDeadline(time.Time{})
 	c.wmoved = 0
-	c.rd.setIdle(c.srv.opts.IdleTimeout)
+	c.rd.SetIdle(c.srv.opts.IdleTimeout)
 	c.lastWrite.Store(time.Now().UnixNano())
+	by := c.phase.Run()
 	c.mu.Lock()
-	c.running = true
-	by := c.shutdownBy
+	c.q.running = true
 	c.startWriterLocked() // the bind result is waiting
 	c.mu.Unlock()
 	if by != nil {
@@ -58,7 +155,7 @@ func (c *conn) run(ctx context.Context) {
 	// The router must stop handing us stanzas before the writer drains the
 	// queue for the last time.
 	c.srv.router.Unbind(ctx, c.full, c)
-	c.Close(streamErrorFor(err))
+	c.Close(stream.CloseReason(err))
 	c.writers.Wait()
 	if els := c.undelivered(); len(els) > 0 && c.srv.opts.Undelivered != nil {
 		c.logger().Info("unacknowledged stanzas handed back for delivery", "count", len(els))
@@ -67,35 +164,26 @@ func (c *conn) run(ctx context.Context) {
 	c.logger().Info("session ended", "reason", errString(err))
 }
 
-// streamErrorFor picks what to send when the reader stops with err: the
-// stream error it names, or nothing (only the closing tag).
-func streamErrorFor(err error) error {
-	if se := stream.FromDecodeError(err); se != nil {
-		return se
-	}
-	return nil
-}
-
-func (c *conn) readLoop(ctx context.Context) (err error) {
+func (c *session) readLoop(ctx context.Context) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.logger().Error("panic handling stanza", "panic", r, "stack", string(debug.Stack()))
 			err = &stream.Error{Condition: stream.InternalServerError}
 		}
 	}()
-	pinged, draining := false, false
+	pinged := false
 	for {
 		el, err := c.dec.ReadElement()
 		if err != nil {
 			if c.ended() {
 				return err
 			}
-			if isTimeout(err) {
+			if netconn.IsTimeout(err) {
 				if pinged {
 					return &stream.Error{Condition: stream.ConnectionTimeout, Text: "no answer to ping"}
 				}
 				pinged = true
-				c.rd.setIdle(c.srv.opts.PingTimeout)
+				c.rd.SetIdle(c.srv.opts.PingTimeout)
 				c.sendPing()
 				continue
 			}
@@ -107,16 +195,12 @@ func (c *conn) readLoop(ctx context.Context) (err error) {
 			// ends. Reading on, rather than closing at once, keeps the
 			// kernel from resetting the connection over unread data and
 			// losing the stream error on its way out.
-			if !draining {
-				draining = true
-				c.rd.setIdle(0)
-				_ = c.nc.SetReadDeadline(time.Now().Add(lingerTime))
-			}
+			c.rd.Linger(netconn.LingerTime)
 			continue
 		}
 		if pinged {
 			pinged = false
-			c.rd.setIdle(c.srv.opts.IdleTimeout)
+			c.rd.SetIdle(c.srv.opts.IdleTimeout)
 		}
 		if err := c.handle(ctx, el); err != nil {
 			return err
@@ -124,7 +208,7 @@ func (c *conn) readLoop(ctx context.Context) (err error) {
 	}
 }
 
-func (c *conn) sendPing() {
+func (c *session) sendPing() {
 	c.pingID = stream.NewID()
 	c.Send(xmlstream.New(xmlstream.NSClient, "iq").
 		SetAttr("type", stanza.TypeGet).SetAttr("id", c.pingID).SetAttr("from", c.domain).SetAttr("to", c.full.String()).
@@ -132,10 +216,8 @@ func (c *conn) sendPing() {
 }
 
 // handle processes one element from a bound client.
-func (c *conn) handle(ctx context.Context, el *xmlstream.Element) error {
-	if c.smIn && isStanza(el) {
-		c.handled++ // wraps at 2^32, as XEP-0198 §4 says
-	}
+func (c *session) handle(ctx context.Context, el *xmlstream.Element) error {
+	c.count.stanza(el)
 	if el.Name.Space == nsSM {
 		return c.handleSM(el)
 	}
@@ -189,27 +271,26 @@ func (c *conn) handle(ctx context.Context, el *xmlstream.Element) error {
 }
 
 // Send queues el for the client without blocking.
-func (c *conn) Send(el *xmlstream.Element) bool {
+func (c *session) Send(el *xmlstream.Element) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closing {
+	if c.q.closing {
 		return false
 	}
-	if c.inactive && !urgent(el) {
-		c.holdLocked(el)
-		if len(c.held) < maxHeld {
+	if c.csi.inactive && !urgent(el) {
+		if c.csi.hold(el) {
 			return true
 		}
 		el = nil // held enough: all of it goes now
 	}
-	c.releaseLocked()
-	if len(c.items) >= c.srv.opts.QueueDepth {
-		c.closing, c.reason = true, errQueueFull
+	c.q.items = c.csi.release(c.q.items)
+	if len(c.q.items) >= c.srv.opts.QueueDepth {
+		c.q.closing, c.q.reason = true, errQueueFull
 		c.startWriterLocked()
 		return false
 	}
 	if el != nil {
-		c.items = append(c.items, el)
+		c.q.items = append(c.q.items, el)
 	}
 	c.startWriterLocked()
 	return true
@@ -217,54 +298,54 @@ func (c *conn) Send(el *xmlstream.Element) bool {
 
 // Close ends the session: the writer sends what is queued, then reason if
 // it is a *stream.Error, then the closing tag.
-func (c *conn) Close(reason error) {
+func (c *session) Close(reason error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.closing {
-		c.closing, c.reason = true, reason
-		c.releaseLocked() // what an inactive client was spared goes before the end
+	if !c.q.closing {
+		c.q.closing, c.q.reason = true, reason
+		c.q.items = c.csi.release(c.q.items) // what an inactive client was spared goes before the end
 	}
-	if c.hibernating {
-		c.wakeLocked()
+	if c.res.hibernating {
+		c.res.wakeUp()
 	}
 	c.startWriterLocked()
 }
 
 // startWriterLocked starts the writer goroutine if the session runs, none
 // is running and the closing tag has not been written. c.mu is held.
-func (c *conn) startWriterLocked() {
-	if !c.running || c.writing || c.closed || c.broken {
+func (c *session) startWriterLocked() {
+	if !c.q.running || c.q.writing || c.q.closed || c.q.broken {
 		return
 	}
-	c.writing = true
+	c.q.writing = true
 	c.writers.Add(1)
 	go c.writer()
 }
 
-func (c *conn) isClosing() bool {
+func (c *session) isClosing() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.closing
+	return c.q.closing
 }
 
 // ended reports whether the session is closing or its connection failed:
 // either way the reader has nothing more to read for.
-func (c *conn) ended() bool {
+func (c *session) ended() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.closing || c.broken
+	return c.q.closing || c.q.broken
 }
 
 // keepaliveIfQuiet asks for a whitespace keepalive if the session has
 // written nothing for d (called by the server's sweep).
-func (c *conn) keepaliveIfQuiet(now time.Time, d time.Duration) {
+func (c *session) keepaliveIfQuiet(now time.Time, d time.Duration) {
 	if now.UnixNano()-c.lastWrite.Load() < int64(d) {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.running && !c.closing {
-		c.keepalive = true
+	if c.q.running && !c.q.closing {
+		c.q.keepalive = true
 		c.startWriterLocked()
 	}
 }
@@ -272,7 +353,7 @@ func (c *conn) keepaliveIfQuiet(now time.Time, d time.Duration) {
 // writer writes what is queued, in batches, until the queue is empty, then
 // ends. After the closing tag it marks the session closed so no writer
 // starts again.
-func (c *conn) writer() {
+func (c *session) writer() {
 	defer c.writers.Done()
 	failed := true
 	defer func() {
@@ -283,23 +364,24 @@ func (c *conn) writer() {
 			// Nothing more can be written: cut the reader's read short;
 			// it ends the session or, if it is resumable, hibernates.
 			c.mu.Lock()
-			c.broken, c.writing = true, false
+			c.q.broken, c.q.writing = true, false
 			c.mu.Unlock()
-			_ = c.nc.SetReadDeadline(time.Now())
+			c.rd.Interrupt()
 		}
 	}()
 	for {
 		c.mu.Lock()
-		items, closing, reason, keepalive, counting := c.items, c.closing, c.reason, c.keepalive, c.smOut
-		c.items, c.keepalive = nil, false
-		if len(items) == 0 && !closing && !keepalive {
-			c.writing = false
+		q := c.q
+		counting := c.unacked.on
+		c.q.items, c.q.keepalive = nil, false
+		if len(q.items) == 0 && !q.closing && !q.keepalive {
+			c.q.writing = false
 			c.mu.Unlock()
 			failed = false
 			return
 		}
 		c.mu.Unlock()
-		if len(items) == 0 && !closing {
+		if len(q.items) == 0 && !q.closing {
 			// RFC 6120 §4.6.1: a whitespace keepalive.
 			if err := c.write([]byte{' '}); err != nil {
 				c.logger().Debug("write failed", "err", err)
@@ -307,10 +389,10 @@ func (c *conn) writer() {
 			}
 			continue
 		}
-		bp := getBuf()
+		bp := netconn.GetBuffer()
 		b := (*bp)[:0]
 		var sent []*xmlstream.Element // stanzas stream management keeps
-		for i, el := range items {
+		for i, el := range q.items {
 			b = xmlstream.AppendElement(b, el, xmlstream.NSClient)
 			switch {
 			case counting && isStanza(el):
@@ -318,46 +400,42 @@ func (c *conn) writer() {
 			case !counting && el.Name.Space == nsSM && el.Name.Local == "enabled":
 				counting = true
 			}
-			items[i] = nil
+			q.items[i] = nil
 		}
 		if counting {
 			c.mu.Lock()
-			c.smOut = true
-			c.unacked = append(c.unacked, sent...)
-			if len(c.unacked) > 0 && !c.requested && !closing {
+			if c.unacked.written(sent, !q.closing) {
 				// Ask for the client's count with every batch that
 				// leaves stanzas unacknowledged (XEP-0198 §4).
 				b = append(b, smRequest...)
-				c.requested = true
 			}
-			if len(c.unacked) > c.srv.opts.QueueDepth && !c.closing {
-				c.closing, c.reason = true, errTooManyUnacked
+			if len(c.unacked.els) > c.srv.opts.QueueDepth && !c.q.closing {
+				c.q.closing, c.q.reason = true, errTooManyUnacked
 			}
 			c.mu.Unlock()
 		}
-		if closing {
-			var se *stream.Error
-			if errors.As(reason, &se) {
+		if q.closing {
+			var se *stream.Error // here: errors.As moves it to the heap
+			if errors.As(q.reason, &se) {
 				c.logger().Info("stream error", "condition", string(se.Condition), "text", se.Text)
-				b = xmlstream.AppendElement(b, se.Element(), xmlstream.NSClient)
 			}
-			b = append(b, stream.Close...)
+			b = stream.AppendEnd(b, se, xmlstream.NSClient)
 		}
 		err := c.write(b)
 		*bp = b
-		putBuf(bp)
+		netconn.PutBuffer(bp)
 		if err != nil {
 			c.logger().Debug("write failed", "err", err)
 			return
 		}
-		if closing {
+		if q.closing {
 			c.mu.Lock()
-			c.closed, c.writing = true, false
+			c.q.closed, c.q.writing = true, false
 			c.mu.Unlock()
 			failed = false
 			// Give the client a moment to close its side, then the reader
 			// gives up (RFC 6120 §4.4).
-			_ = c.nc.SetReadDeadline(time.Now().Add(lingerTime))
+			c.rd.Linger(netconn.LingerTime)
 			return
 		}
 	}
@@ -367,95 +445,16 @@ func (c *conn) writer() {
 // write deadline moves only when it is more than a slack old (a timer
 // update in the runtime saved on most writes under load), so each write
 // gets at least the timeout less the slack.
-func (c *conn) write(b []byte) error {
+func (c *session) write(b []byte) error {
 	now := time.Now().UnixNano()
 	wt := c.srv.opts.WriteTimeout
-	if now-c.wmoved >= int64(min(maxSlack, wt/4)) {
+	if now-c.wmoved >= int64(min(time.Second, wt/4)) {
 		_ = c.nc.SetWriteDeadline(time.Unix(0, now).Add(wt))
 		c.wmoved = now
 	}
 	_, err := c.nc.Write(b)
 	c.lastWrite.Store(now)
 	return err
-}
-
-// Write buffers are pooled: a session holds one only while writing.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
-
-const maxPooledBuf = 64 << 10
-
-func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
-
-func putBuf(bp *[]byte) {
-	if cap(*bp) > maxPooledBuf {
-		return
-	}
-	*bp = (*bp)[:0]
-	bufPool.Put(bp)
-}
-
-// maxSlack bounds how stale the read deadline may get: moving it costs a
-// timer update in the runtime on every read, and idle timeouts are
-// minutes long. The slack is also at most a quarter of the timeout, so a
-// session is never cut before three quarters of it passed in silence.
-const maxSlack = time.Second
-
-// reader moves the read deadline forward as data arrives, so that any
-// traffic, whitespace keepalives included, keeps a session alive, and
-// limits the sustained read rate. Only the connection's reading goroutine
-// uses it.
-type reader struct {
-	nc    net.Conn
-	idle  time.Duration
-	rate  int
-	burst int
-
-	moved  time.Time // when the deadline was last moved
-	slack  time.Duration
-	tokens float64
-	last   time.Time
-}
-
-func (r *reader) setIdle(d time.Duration) {
-	r.idle = d
-	r.slack = min(maxSlack, d/4)
-	r.moved = time.Time{} // takes effect on the next read
-}
-
-func (r *reader) Read(p []byte) (int, error) {
-	if r.idle <= 0 && r.rate <= 0 {
-		return r.nc.Read(p)
-	}
-	// One clock reading per read serves both the deadline and the rate:
-	// the clock is not free on every machine (3 % of the CPU under load
-	// on this one's virtual clock).
-	now := time.Now()
-	if r.idle > 0 && now.Sub(r.moved) >= r.slack {
-		_ = r.nc.SetReadDeadline(now.Add(r.idle))
-		r.moved = now
-	}
-	n, err := r.nc.Read(p)
-	if r.rate > 0 && n > 0 {
-		r.throttle(n, now)
-	}
-	return n, err
-}
-
-// throttle is a token bucket: reading pauses while the connection is over
-// its rate, which pushes back on the sender through TCP. now is the time
-// the read began; time spent blocked in it is credited at the next read.
-func (r *reader) throttle(n int, now time.Time) {
-	burst := float64(max(r.burst, r.rate))
-	if r.last.IsZero() {
-		r.tokens = burst
-	} else {
-		r.tokens = min(burst, r.tokens+now.Sub(r.last).Seconds()*float64(r.rate))
-	}
-	r.last = now
-	r.tokens -= float64(n)
-	if r.tokens < 0 {
-		time.Sleep(time.Duration(-r.tokens / float64(r.rate) * float64(time.Second)))
-	}
 }
 
 func errString(err error) string {

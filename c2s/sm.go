@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"roost/jid"
+	"roost/netconn"
 	"roost/stanza"
 	"roost/stream"
 	"roost/xmlstream"
@@ -65,35 +66,117 @@ func smFailed(cond string) *xmlstream.Element {
 // smRequest asks the client for its count.
 var smRequest = []byte(`<r xmlns="urn:xmpp:sm:3"/>`)
 
+// smCount counts the stanzas handled from the client. It belongs to the
+// session's reader.
+type smCount struct {
+	on      bool   // stream management is enabled
+	handled uint32 // wraps at 2^32, as XEP-0198 §4 says
+}
+
+// stanza counts el if it is a stanza and counting is on.
+func (n *smCount) stanza(el *xmlstream.Element) {
+	if n.on && isStanza(el) {
+		n.handled++
+	}
+}
+
+// smUnacked is what the writer sent and the client has not acknowledged
+// yet. The session's lock guards it.
+type smUnacked struct {
+	on        bool // the writer counts: <enabled/> has gone out
+	els       []*xmlstream.Element
+	acked     uint32 // the client's last count
+	requested bool   // an <r/> awaits its <a/>
+}
+
+// written keeps the stanzas of a batch just written, and reports whether
+// to ask for the client's count with it: when something is left
+// unacknowledged and no request is pending (XEP-0198 §4); mayAsk is false
+// for the batch that closes the stream.
+func (u *smUnacked) written(sent []*xmlstream.Element, mayAsk bool) bool {
+	u.on = true
+	u.els = append(u.els, sent...)
+	if len(u.els) > 0 && !u.requested && mayAsk {
+		u.requested = true
+		return true
+	}
+	return false
+}
+
+// ack drops what the client says it has handled: h is its count.
+func (u *smUnacked) ack(h uint32) error {
+	n := h - u.acked // modulo 2^32, as the counts wrap (XEP-0198 §4)
+	if uint64(n) > uint64(len(u.els)) {
+		// §4: the client acknowledges more than was sent.
+		return &stream.Error{Condition: stream.UndefinedCondition,
+			Text: "handled count " + strconv.FormatUint(uint64(h), 10) + " is higher than the stanzas sent"}
+	}
+	clear(u.els[:n])
+	u.els = u.els[n:]
+	if len(u.els) == 0 {
+		u.els = nil
+	}
+	u.acked = h
+	u.requested = false
+	return nil
+}
+
+// resumption is the state of a resumable session (XEP-0198 §5). id is set
+// by the session's reader; the rest is guarded by the session's lock.
+type resumption struct {
+	id          string // names a resumable session; "" if it is not
+	hibernating bool   // the connection is lost: waiting for a new one
+	over        bool   // no resumption may take this session any more
+	pending     *negotiation
+	wake        chan struct{}
+}
+
+// wakeUp tells a hibernating session to look at its state again.
+func (r *resumption) wakeUp() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// takePending returns the connection that resumes the session, if any.
+func (r *resumption) takePending() *negotiation {
+	n := r.pending
+	if n != nil {
+		r.pending, r.hibernating = nil, false
+	}
+	return n
+}
+
 // handleSM handles a stream management nonza from a bound client.
-func (c *conn) handleSM(el *xmlstream.Element) error {
+func (c *session) handleSM(el *xmlstream.Element) error {
 	switch el.Name.Local {
 	case "enable":
-		if c.smIn {
+		if c.count.on {
 			c.Send(smFailed("unexpected-request"))
 			return nil
 		}
-		c.smIn = true
+		c.count.on = true
 		resume := el.Get("resume") == "true" || el.Get("resume") == "1"
 		c.logger().Debug("stream management enabled", "resume_asked", resume)
 		// The writer starts counting at <enabled/>, so that what was
 		// queued before it is not counted by one side only.
 		enabled := xmlstream.New(nsSM, "enabled")
 		if resume && c.srv.opts.ResumeTimeout > 0 {
-			c.smID = newSMID()
-			c.wake = make(chan struct{}, 1)
-			c.srv.addResumable(c.smID, c)
-			enabled.SetAttr("id", c.smID).SetAttr("resume", "true").
+			c.res.id = newSMID()
+			c.res.wake = make(chan struct{}, 1)
+			c.srv.addResumable(c.res.id, c)
+			enabled.SetAttr("id", c.res.id).SetAttr("resume", "true").
 				SetAttr("max", strconv.Itoa(int(max(time.Second, c.srv.opts.ResumeTimeout).Seconds())))
 		}
 		c.Send(enabled)
 	case "r":
-		if !c.smIn {
+		if !c.count.on {
 			return &stream.Error{Condition: stream.UnsupportedStanzaType, Text: "stream management is not enabled"}
 		}
-		c.Send(xmlstream.New(nsSM, "a").SetAttr("h", strconv.FormatUint(uint64(c.handled), 10)))
+		c.Send(xmlstream.New(nsSM, "a").SetAttr("h", strconv.FormatUint(uint64(c.count.handled), 10)))
 	case "a":
-		if !c.smIn {
+		if !c.count.on {
 			return &stream.Error{Condition: stream.UnsupportedStanzaType, Text: "stream management is not enabled"}
 		}
 		h, err := strconv.ParseUint(el.Get("h"), 10, 32)
@@ -111,41 +194,28 @@ func (c *conn) handleSM(el *xmlstream.Element) error {
 }
 
 // acknowledged drops what the client says it has handled.
-func (c *conn) acknowledged(h uint32) error {
+func (c *session) acknowledged(h uint32) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := h - c.acked // modulo 2^32, as the counts wrap (XEP-0198 §4)
-	if uint64(n) > uint64(len(c.unacked)) {
-		// §4: the client acknowledges more than was sent.
-		return &stream.Error{Condition: stream.UndefinedCondition,
-			Text: "handled count " + strconv.FormatUint(uint64(h), 10) + " is higher than the stanzas sent"}
-	}
-	clear(c.unacked[:n])
-	c.unacked = c.unacked[n:]
-	if len(c.unacked) == 0 {
-		c.unacked = nil
-	}
-	c.acked = h
-	c.requested = false
-	return nil
+	return c.unacked.ack(h)
 }
 
 // undelivered returns what the ended session never got acknowledged or
 // never wrote, and forgets it. Only the reader calls it, after the writer
 // is gone.
-func (c *conn) undelivered() []*xmlstream.Element {
+func (c *session) undelivered() []*xmlstream.Element {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.smOut {
+	if !c.unacked.on {
 		return nil
 	}
-	out := c.unacked // dropped below: its array may be reused
-	for _, el := range c.items {
+	out := c.unacked.els // dropped below: its array may be reused
+	for _, el := range c.q.items {
 		if isStanza(el) {
 			out = append(out, el)
 		}
 	}
-	c.unacked, c.items = nil, nil
+	c.unacked.els, c.q.items = nil, nil
 	return out
 }
 
@@ -157,19 +227,19 @@ func newSMID() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func (s *Server) addResumable(id string, c *conn) {
+func (s *Server) addResumable(id string, c *session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.resumable[id] = c
 }
 
-func (s *Server) resumableSession(id string) *conn {
+func (s *Server) resumableSession(id string) *session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.resumable[id]
 }
 
-func (s *Server) forgetResumable(id string, c *conn) {
+func (s *Server) forgetResumable(id string, c *session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.resumable[id] == c {
@@ -181,8 +251,8 @@ func (s *Server) forgetResumable(id string, c *conn) {
 // connection failed, rather than because the client closed its stream or
 // either side ended it with an error, so that a resumable session may
 // wait for the client to come back.
-func (c *conn) connectionLost(err error) bool {
-	if c.smID == "" || errors.Is(err, xmlstream.ErrStreamEnd) || c.isClosing() {
+func (c *session) connectionLost(err error) bool {
+	if c.res.id == "" || errors.Is(err, xmlstream.ErrStreamEnd) || c.isClosing() {
 		return false
 	}
 	if se := stream.FromDecodeError(err); se != nil {
@@ -193,35 +263,18 @@ func (c *conn) connectionLost(err error) bool {
 	return true
 }
 
-func (c *conn) wakeLocked() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
-}
-
-// takePendingLocked returns the connection that resumes the session, if
-// any. c.mu is held.
-func (c *conn) takePendingLocked() *conn {
-	n := c.pending
-	if n != nil {
-		c.pending, c.hibernating = nil, false
-	}
-	return n
-}
-
 // hibernate drops the lost connection and waits for one that resumes the
 // session; nil when the session timed out or was closed meanwhile.
-func (c *conn) hibernate() *conn {
+func (c *session) hibernate() *negotiation {
 	c.mu.Lock()
-	c.broken, c.hibernating = true, true
-	n := c.takePendingLocked()
-	if n == nil && c.closing {
+	c.q.broken, c.res.hibernating = true, true
+	n := c.res.takePending()
+	if n == nil && c.q.closing {
 		// Closed between the lost read and now: Close saw no
 		// hibernating session to wake.
-		c.hibernating, c.resumeOver = false, true
+		c.res.hibernating, c.res.over = false, true
 	}
-	over := c.resumeOver
+	over := c.res.over
 	c.mu.Unlock()
 	_ = c.raw.Close()
 	c.writers.Wait() // a writer stuck on the lost connection fails at once
@@ -234,16 +287,16 @@ func (c *conn) hibernate() *conn {
 	for {
 		timedOut := false
 		select {
-		case <-c.wake:
+		case <-c.res.wake:
 		case <-t.C:
 			timedOut = true
 		}
 		c.mu.Lock()
-		n := c.takePendingLocked()
-		if n == nil && (timedOut || c.closing) {
-			c.hibernating, c.resumeOver = false, true
+		n := c.res.takePending()
+		if n == nil && (timedOut || c.q.closing) {
+			c.res.hibernating, c.res.over = false, true
 		}
-		over := c.resumeOver
+		over := c.res.over
 		c.mu.Unlock()
 		if n != nil || over {
 			return n
@@ -253,16 +306,16 @@ func (c *conn) hibernate() *conn {
 
 // takeOver asks the session to let n resume it. The session answers on
 // n.adopted.
-func (c *conn) takeOver(n *conn) bool {
+func (c *session) takeOver(n *negotiation) bool {
 	c.mu.Lock()
-	if c.closing || c.resumeOver || c.pending != nil {
+	if c.q.closing || c.res.over || c.res.pending != nil {
 		c.mu.Unlock()
 		return false
 	}
-	c.pending = n
-	hibernating, raw := c.hibernating, c.raw
+	c.res.pending = n
+	hibernating, raw := c.res.hibernating, c.raw
 	if hibernating {
-		c.wakeLocked()
+		c.res.wakeUp()
 	}
 	c.mu.Unlock()
 	if !hibernating {
@@ -277,7 +330,7 @@ func (c *conn) takeOver(n *conn) bool {
 // the client has not acknowledged, then what queued meanwhile. An error
 // ends the session (the client acknowledged more than was sent, or the
 // session is closing); n is told either way.
-func (c *conn) resume(n *conn) error {
+func (c *session) resume(n *negotiation) error {
 	if c.isClosing() {
 		n.adopted <- false
 		return errResumeTimeout
@@ -286,25 +339,25 @@ func (c *conn) resume(n *conn) error {
 		n.adopted <- false
 		return err
 	}
-	// The connection fields change under the lock, as takeOver and
-	// Shutdown read c.raw from other goroutines.
+	// The link changes under the lock, as takeOver and Shutdown read
+	// c.raw from other goroutines.
 	c.mu.Lock()
-	c.raw, c.nc, c.rd, c.dec, c.directTLS = n.raw, n.nc, n.rd, n.dec, n.directTLS
+	c.link = n.link
 	c.mu.Unlock()
 	n.adopted <- true // from here n's goroutine leaves the connection alone
 	_ = c.nc.SetDeadline(time.Time{})
 	c.wmoved = 0
-	c.rd.setIdle(c.srv.opts.IdleTimeout)
+	c.rd.SetIdle(c.srv.opts.IdleTimeout)
 
 	c.mu.Lock()
-	again := slices.Clone(c.unacked)
+	again := slices.Clone(c.unacked.els)
 	if len(again) > 0 {
-		c.requested = true
+		c.unacked.requested = true
 	}
 	c.mu.Unlock()
-	bp := getBuf()
+	bp := netconn.GetBuffer()
 	b := xmlstream.AppendElement((*bp)[:0], xmlstream.New(nsSM, "resumed").
-		SetAttr("previd", c.smID).SetAttr("h", strconv.FormatUint(uint64(c.handled), 10)), xmlstream.NSClient)
+		SetAttr("previd", c.res.id).SetAttr("h", strconv.FormatUint(uint64(c.count.handled), 10)), xmlstream.NSClient)
 	for _, el := range again {
 		b = xmlstream.AppendElement(b, el, xmlstream.NSClient)
 	}
@@ -313,11 +366,11 @@ func (c *conn) resume(n *conn) error {
 	}
 	err := c.write(b)
 	*bp = b
-	putBuf(bp)
+	netconn.PutBuffer(bp)
 	c.logger().Info("session resumed", "sent_again", len(again))
 	c.mu.Lock()
 	if err == nil {
-		c.broken = false
+		c.q.broken = false
 		c.startWriterLocked() // what queued while the session hibernated
 	}
 	c.mu.Unlock()
@@ -331,16 +384,16 @@ func (c *conn) resume(n *conn) error {
 
 // endResumption makes the session unresumable once it ends, and turns
 // away a connection that came to resume it too late.
-func (c *conn) endResumption() {
-	if c.smID == "" {
+func (c *session) endResumption() {
+	if c.res.id == "" {
 		return
 	}
 	c.mu.Lock()
-	c.resumeOver = true
-	n := c.pending
-	c.pending, c.hibernating = nil, false
+	c.res.over = true
+	n := c.res.pending
+	c.res.pending, c.res.hibernating = nil, false
 	c.mu.Unlock()
-	c.srv.forgetResumable(c.smID, c)
+	c.srv.forgetResumable(c.res.id, c)
 	if n != nil {
 		n.adopted <- false
 	}
@@ -348,20 +401,20 @@ func (c *conn) endResumption() {
 
 // tryResume handles <resume/> on a connection authenticated but not
 // bound: true when the session it names took the connection over.
-func (c *conn) tryResume(el *xmlstream.Element) (bool, error) {
+func (n *negotiation) tryResume(el *xmlstream.Element) (bool, error) {
 	h, err := strconv.ParseUint(el.Get("h"), 10, 32)
 	if err != nil {
-		return false, c.writeElement(smFailed("bad-request"))
+		return false, n.writeElement(smFailed("bad-request"))
 	}
-	old := c.srv.resumableSession(el.Get("previd"))
-	if old == nil || !old.bare.Equal(c.bare) {
+	old := n.srv.resumableSession(el.Get("previd"))
+	if old == nil || !old.bare.Equal(n.bare) {
 		// Another account's id is as unknown as a made-up one.
-		return false, c.writeElement(smFailed("item-not-found"))
+		return false, n.writeElement(smFailed("item-not-found"))
 	}
-	c.resumeH = uint32(h)
-	c.adopted = make(chan bool, 1)
-	if old.takeOver(c) && <-c.adopted {
+	n.resumeH = uint32(h)
+	n.adopted = make(chan bool, 1)
+	if old.takeOver(n) && <-n.adopted {
 		return true, nil
 	}
-	return false, c.writeElement(smFailed("item-not-found"))
+	return false, n.writeElement(smFailed("item-not-found"))
 }

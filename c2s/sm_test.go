@@ -52,7 +52,7 @@ func recvSkipping(t *testing.T, c *client.Conn, requests *int) *xmlstream.Elemen
 
 func unackedOf(t *testing.T, h *harness, full string, n int) {
 	t.Helper()
-	eventually(t, h, full, fmt.Sprintf("with %d stanzas unacknowledged", n), func(c *conn) bool { return len(c.unacked) == n })
+	eventually(t, h, full, fmt.Sprintf("with %d stanzas unacknowledged", n), func(c *session) bool { return len(c.unacked.els) == n })
 }
 
 // enableSM enables stream management without resumption.
@@ -286,7 +286,7 @@ func resumeConn(t *testing.T, h *harness, user, password, id string, handled int
 
 func hibernating(t *testing.T, h *harness, full string) {
 	t.Helper()
-	eventually(t, h, full, "hibernating", func(c *conn) bool { return c.hibernating })
+	eventually(t, h, full, "hibernating", func(c *session) bool { return c.res.hibernating })
 }
 
 func sendChat(t *testing.T, from *client.Conn, to string, bodies ...string) {
@@ -309,7 +309,7 @@ func TestStreamManagementResume(t *testing.T) {
 	const juliet = "juliet@example.com/balcony"
 	id := enableResume(t, j, "300")
 	h.router.mu.Lock()
-	session := h.router.sessions[juliet]
+	bound := h.router.sessions[juliet]
 	h.router.mu.Unlock()
 
 	// Juliet sends one stanza, so that the server's count is 1.
@@ -325,7 +325,7 @@ func TestStreamManagementResume(t *testing.T) {
 	_ = j.NetConn().Close()
 	hibernating(t, h, juliet)
 	sendChat(t, r, juliet, "four")
-	eventually(t, h, juliet, "queueing the message", func(c *conn) bool { return len(c.items) == 1 })
+	eventually(t, h, juliet, "queueing the message", func(c *session) bool { return len(c.q.items) == 1 })
 
 	// She had handled "one" and "two" but not told the server.
 	j2 := resumeConn(t, h, "juliet", "balcony!", id, 2)
@@ -347,7 +347,7 @@ func TestStreamManagementResume(t *testing.T) {
 	h.router.mu.Lock()
 	now := h.router.sessions[juliet]
 	h.router.mu.Unlock()
-	if now != session {
+	if now != bound {
 		t.Fatal("the resumed session is not the one bound before")
 	}
 	sendChat(t, j2, "romeo@example.com/orchard", "back")

@@ -208,10 +208,13 @@ type Limits struct {
 	// MaxRosterItems bounds contacts per account.
 	MaxRosterItems int `toml:"max_roster_items"`
 	// ReadRateBytes is the sustained bytes per second read from one
-	// connection; ReadBurstBytes is the token bucket's size.
+	// connection, a client's or another server's; ReadBurstBytes is the
+	// token bucket's size.
 	ReadRateBytes  Size `toml:"read_rate_bytes"`
 	ReadBurstBytes Size `toml:"read_burst_bytes"`
-	// MaxConnectionsPerIP bounds simultaneous connections from one address.
+	// MaxConnectionsPerIP bounds simultaneous connections from one address
+	// (an IPv6 /64 counts as one), counted apart for clients, servers and
+	// the HTTPS port.
 	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
 }
 

@@ -8,19 +8,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
 
-	"roost/accept"
+	"roost/netconn"
 )
 
 // Sentinel errors.
 var (
 	// ErrServerClosed is returned by [Dispatcher.Serve] after
 	// [Dispatcher.Shutdown].
-	ErrServerClosed = errors.New("httpd: server closed")
+	ErrServerClosed = netconn.ServerClosed("httpd")
 	// errListenerClosed is returned by the internal HTTP listener's Accept
 	// once the Dispatcher shuts down.
 	errListenerClosed = errors.New("httpd: listener closed")
@@ -81,19 +80,17 @@ type Dispatcher struct {
 	tls      *tls.Config
 	handlers map[string]ConnHandler
 	timeout  time.Duration
-	maxPerIP int
 	log      *slog.Logger
 
 	httpSrv  *http.Server  // nil without Options.HTTP
 	httpLn   *connListener // feeds httpSrv
-	httpOnce sync.Once
+	httpOnce sync.Once     // starts httpSrv with the first HTTP connection
+	httpWG   sync.WaitGroup
 
-	mu        sync.Mutex
-	closing   bool
-	listeners map[net.Listener]struct{}
-	pending   map[net.Conn]struct{} // raw connections in the handshake
-	perIP     map[string]int
-	wg        sync.WaitGroup // handshake goroutines and the HTTP server
+	// conns holds the raw connections in the handshake. One handed to a
+	// ConnHandler leaves it (its server counts it); one handed to HTTP is
+	// detached, keeping its address slot until httpConnState frees it.
+	conns *netconn.Set[net.Conn]
 }
 
 // serverOrder is the order in which the known protocols are preferred by
@@ -104,13 +101,9 @@ var serverOrder = []string{ProtoXMPPC2S, ProtoXMPPS2S}
 // NewDispatcher returns a Dispatcher; it serves nothing until Serve.
 func NewDispatcher(o DispatcherOptions) *Dispatcher {
 	d := &Dispatcher{
-		handlers:  make(map[string]ConnHandler, len(o.Protocols)),
-		timeout:   o.HandshakeTimeout,
-		maxPerIP:  o.MaxConnsPerIP,
-		log:       o.Logger,
-		listeners: make(map[net.Listener]struct{}),
-		pending:   make(map[net.Conn]struct{}),
-		perIP:     make(map[string]int),
+		handlers: make(map[string]ConnHandler, len(o.Protocols)),
+		timeout:  o.HandshakeTimeout,
+		log:      o.Logger,
 	}
 	if d.timeout <= 0 {
 		d.timeout = DefaultHandshakeTimeout
@@ -118,6 +111,7 @@ func NewDispatcher(o DispatcherOptions) *Dispatcher {
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
+	d.conns = netconn.NewSet[net.Conn](o.MaxConnsPerIP, d.log)
 	var protos []string
 	for p, h := range o.Protocols {
 		if h != nil && p != ProtoACMETLS && p != ProtoHTTP2 && p != ProtoHTTP11 {
@@ -205,97 +199,39 @@ func NewHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 // lifetime of the connections, so pass one that outlives the signal to stop
 // if they are to end gracefully through their server's Shutdown.
 func (d *Dispatcher) Serve(ctx context.Context, ln net.Listener) error {
-	d.mu.Lock()
-	if d.closing {
-		d.mu.Unlock()
-		return ErrServerClosed
-	}
-	d.listeners[ln] = struct{}{}
-	if d.httpSrv != nil {
-		d.httpOnce.Do(func() {
-			d.wg.Add(1)
-			go func() {
-				defer d.wg.Done()
-				// Returns when httpLn is closed or httpSrv shut down.
-				_ = d.httpSrv.Serve(d.httpLn)
-			}()
-		})
-	}
-	d.mu.Unlock()
-	defer func() {
-		d.mu.Lock()
-		delete(d.listeners, ln)
-		d.mu.Unlock()
-	}()
-
-	err := accept.Loop(ln, d.log, func(nc net.Conn) { d.serveConn(ctx, nc) })
-	if d.isClosing() {
+	err := d.conns.Serve(ln, func(nc net.Conn) { d.serveConn(ctx, nc) })
+	if errors.Is(err, netconn.ErrServerClosed) {
 		return ErrServerClosed
 	}
 	return fmt.Errorf("accept connection: %w", err)
 }
 
-func (d *Dispatcher) isClosing() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.closing
-}
-
 // serveConn starts the handshake of one accepted connection.
 func (d *Dispatcher) serveConn(ctx context.Context, nc net.Conn) {
-	ip := remoteIP(nc)
-	d.mu.Lock()
-	if d.closing || (d.maxPerIP > 0 && d.perIP[ip] >= d.maxPerIP) {
-		over := !d.closing
-		d.mu.Unlock()
-		if over {
-			d.log.Warn("too many connections from one address", "remote", ip, "limit", d.maxPerIP)
-		}
-		_ = nc.Close()
-		return
+	if _, ok := d.conns.Add(nc, func() net.Conn { return nc }); ok {
+		d.conns.Go(nc, func() { d.dispatch(ctx, nc) })
 	}
-	d.perIP[ip]++
-	d.pending[nc] = struct{}{}
-	d.wg.Add(1)
-	d.mu.Unlock()
-	go func() {
-		defer d.wg.Done()
-		defer func() {
-			if p := recover(); p != nil {
-				d.log.Error("panic serving a connection", "remote", nc.RemoteAddr().String(), "panic", p, "stack", string(debug.Stack()))
-				_ = nc.Close()
-			}
-		}()
-		d.dispatch(ctx, nc, ip)
-	}()
 }
 
-// release forgets a connection of ip that the Dispatcher no longer holds.
-func (d *Dispatcher) release(ip string) {
-	d.mu.Lock()
-	if d.perIP[ip]--; d.perIP[ip] <= 0 {
-		delete(d.perIP, ip)
-	}
-	d.mu.Unlock()
-}
-
-// dispatch runs the handshake and hands the connection on.
-func (d *Dispatcher) dispatch(ctx context.Context, nc net.Conn, ip string) {
+// dispatch runs the handshake and hands the connection on. The set
+// forgets nc when it returns, unless it was handed on before.
+func (d *Dispatcher) dispatch(ctx context.Context, nc net.Conn) {
 	tc := tls.Server(nc, d.tls)
 	hctx, cancel := context.WithTimeout(ctx, d.timeout)
 	err := tc.HandshakeContext(hctx)
 	cancel()
-	d.mu.Lock()
-	delete(d.pending, nc)
-	closing := d.closing
-	d.mu.Unlock()
+	closing := false
+	select {
+	case <-d.conns.Closing():
+		closing = true
+	default:
+	}
 	if err != nil || closing {
 		if err != nil {
 			// Scanners and clients that distrust the certificate: noise.
 			d.log.Debug("TLS handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
 		}
 		_ = nc.Close()
-		d.release(ip)
 		return
 	}
 	cs := tc.ConnectionState()
@@ -305,33 +241,41 @@ func (d *Dispatcher) dispatch(ctx context.Context, nc net.Conn, ip string) {
 		// the challenge certificate; nothing more is exchanged.
 		d.log.Info("answered a tls-alpn-01 validation", "remote", nc.RemoteAddr().String(), "name", cs.ServerName)
 		_ = tc.Close()
-		d.release(ip)
 		return
 	}
 	if h := d.handlers[proto]; h != nil {
 		// The receiving server counts its own connections.
-		d.release(ip)
+		d.conns.Done(nc)
 		h(ctx, tc)
 		return
 	}
 	if d.httpSrv != nil && (proto == ProtoHTTP2 || proto == ProtoHTTP11 || proto == "") {
-		// Released by httpConnState when HTTP is done with it.
+		// Its address slot is freed by httpConnState when HTTP is done
+		// with it.
+		d.conns.Detach(nc)
+		d.httpOnce.Do(func() {
+			d.httpWG.Add(1)
+			go func() {
+				defer d.httpWG.Done()
+				// Returns when httpLn is closed or httpSrv shut down.
+				_ = d.httpSrv.Serve(d.httpLn)
+			}()
+		})
 		if !d.httpLn.hand(tc) {
 			_ = tc.Close()
-			d.release(ip)
+			d.conns.ReleaseAddr(nc.RemoteAddr())
 		}
 		return
 	}
 	// Without HTTP, a peer that sent no ALPN has no protocol here.
 	d.log.Debug("no handler for the negotiated protocol", "remote", nc.RemoteAddr().String(), "alpn", proto)
 	_ = tc.Close()
-	d.release(ip)
 }
 
-// httpConnState releases a connection's address slot when HTTP is done.
+// httpConnState frees a connection's address slot when HTTP is done.
 func (d *Dispatcher) httpConnState(c net.Conn, st http.ConnState) {
 	if st == http.StateClosed || st == http.StateHijacked {
-		d.release(remoteIP(c))
+		d.conns.ReleaseAddr(c.RemoteAddr())
 	}
 }
 
@@ -340,43 +284,17 @@ func (d *Dispatcher) httpConnState(c net.Conn, st http.ConnState) {
 // Dispatcher owns, or for ctx. Connections already handed to a
 // ConnHandler are their server's to shut down.
 func (d *Dispatcher) Shutdown(ctx context.Context) error {
-	d.mu.Lock()
-	d.closing = true
-	for ln := range d.listeners {
-		_ = ln.Close()
-	}
-	for nc := range d.pending {
-		_ = nc.Close()
-	}
-	d.mu.Unlock()
-	var err error
+	err := d.conns.Shutdown(ctx, func(nc net.Conn) { _ = nc.Close() }, nil)
 	if d.httpSrv != nil {
 		d.httpLn.Close()
-		err = d.httpSrv.Shutdown(ctx)
+		if herr := d.httpSrv.Shutdown(ctx); err == nil {
+			err = herr
+		}
+		if werr := netconn.Wait(ctx, &d.httpWG); err == nil {
+			err = werr
+		}
 	}
-	done := make(chan struct{})
-	go func() {
-		d.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func remoteIP(nc net.Conn) string {
-	a := nc.RemoteAddr()
-	if a == nil {
-		return ""
-	}
-	host, _, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.String()
-	}
-	return host
+	return err
 }
 
 // connListener is a net.Listener whose connections are handed to it by the

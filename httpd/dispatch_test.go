@@ -270,9 +270,7 @@ func TestDispatcherLimitsConnectionsPerIP(t *testing.T) {
 	// The Dispatcher counts them when it accepts them: wait for that.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		env.d.mu.Lock()
-		n := len(env.d.pending)
-		env.d.mu.Unlock()
+		n := env.d.conns.Len()
 		if n == 2 || time.Now().After(deadline) {
 			break
 		}
@@ -314,9 +312,7 @@ func TestDispatcherShutdownAbortsHandshakes(t *testing.T) {
 	defer raw.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		d.mu.Lock()
-		n := len(d.pending)
-		d.mu.Unlock()
+		n := d.conns.Len()
 		if n == 1 || time.Now().After(deadline) {
 			break
 		}

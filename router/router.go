@@ -12,8 +12,11 @@ import (
 	"roost/xmlstream"
 )
 
-// Session is a bound client session as the router sees it.
-type Session interface {
+// Session is a bound client session as the router sees it. It is an
+// alias of an unnamed interface type, and c2s declares its Endpoint the
+// same way, so that the two are one type and *Router satisfies
+// c2s.Router without either package importing the other.
+type Session = interface {
 	// Send queues el for the client. It must not block; it reports false
 	// when the session cannot take it (closing, or its queue is full, in
 	// which case the session closes itself).

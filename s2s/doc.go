@@ -44,7 +44,12 @@
 //
 // An inbound stream must start TLS before anything else (only a
 // <db:verify/> is answered in the clear: some servers open a connection
-// just for that). The peer's certificate, if any, is checked accepting
+// just for that). Whitespace sent with <starttls/>, or with <proceed/> on
+// an outbound stream, is dropped (RFC 6120 §11.7); any other byte before
+// the handshake ends the stream with policy-violation (§5.4.3.3).
+// Inbound streams count against [Options.MaxConnsPerIP] per address (an
+// IPv6 /64 counting as one), and every stream is read at most at
+// [Options.ReadRate], as client streams are. The peer's certificate, if any, is checked accepting
 // serverAuth as well as clientAuth, since public CAs no longer issue
 // clientAuth. SASL EXTERNAL is offered when it is valid for the domain the
 // stream claims to come from. A <db:result/> is checked with the

@@ -13,10 +13,9 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"roost/dialback"
 	"roost/jid"
+	"roost/netconn"
 	"roost/sasl"
 	"roost/stanza"
 	"roost/stream"
@@ -45,16 +44,12 @@ type inConn struct {
 
 	pairs  dialback.Pairs // (theirs, ours) pairs authorized on this stream
 	checks sync.WaitGroup // dialback checks under way
-
-	mu         sync.Mutex
-	running    bool  // the writer goroutine owns writes
-	shutdownBy error // set by Server.Shutdown during negotiation
+	phase  netconn.Phase  // running once the writer goroutine owns writes
 }
 
 func (s *Server) newInConn(nc net.Conn, directTLS bool) *inConn {
 	c := &inConn{srv: s, directTLS: directTLS}
-	c.init(nc, s.opts.Limits, s.opts.WriteTimeout,
-		s.log.With("conn", s.nextID.Add(1), "dir", "in", "remote_addr", nc.RemoteAddr().String()))
+	c.init(nc, &s.opts, s.log.With("conn", s.nextID.Add(1), "dir", "in", "remote_addr", nc.RemoteAddr().String()))
 	return c
 }
 
@@ -71,7 +66,7 @@ func (c *inConn) serve(ctx context.Context) {
 	// Everything up to the first authorized pair must happen before this
 	// deadline: a peer that stalls mid-negotiation is dropped.
 	deadline := time.Now().Add(c.srv.opts.NegotiationTimeout)
-	c.rd.setDeadline(deadline)
+	c.rd.SetDeadline(deadline)
 	_ = c.nc.SetWriteDeadline(deadline)
 	if c.directTLS {
 		if err := c.handshake(ctx); err != nil {
@@ -151,7 +146,7 @@ func (c *inConn) openStream() error {
 	})
 	if serr != nil {
 		c.failNow(hdrOut, serr)
-		c.drainUntilClosed()
+		c.rd.Drain()
 		return errHandled
 	}
 	if err := c.writeNow(item{raw: hdrOut}, item{el: c.features()}); err != nil {
@@ -210,8 +205,8 @@ func (c *inConn) features() *xmlstream.Element {
 
 // startTLS answers <starttls/> and runs the handshake (RFC 6120 §5.4).
 func (c *inConn) startTLS(ctx context.Context) error {
-	if c.dec.Buffered() > 0 {
-		return &stream.Error{Condition: stream.PolicyViolation, Text: "data sent before the TLS handshake"}
+	if err := stream.BeforeTLS(c.dec); err != nil {
+		return err
 	}
 	if c.srv.inTLS == nil {
 		_ = c.writeNow(item{el: xmlstream.New(stream.NSTLS, "failure")})
@@ -244,55 +239,24 @@ func (c *inConn) fail(err error) {
 	if errors.Is(err, errHandled) {
 		return
 	}
-	c.mu.Lock()
-	by := c.shutdownBy
-	c.mu.Unlock()
-	se := stream.FromDecodeError(err)
-	switch {
-	case by != nil && se == nil:
-		errors.As(by, &se)
-	case se == nil && isTimeout(err):
-		se = &stream.Error{Condition: stream.ConnectionTimeout, Text: "stream negotiation took too long"}
-	}
-	if se == nil && !errors.Is(err, xmlstream.ErrStreamEnd) {
-		c.log.Debug("stream ended during negotiation", "err", err)
-		return
-	}
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
 	var hdr []byte
 	if !c.sent {
 		hdr = stream.AppendHeader(nil, stream.Header{From: c.local, ID: stream.NewID(), Version: "1.0", ContentNS: xmlstream.NSServer, Dialback: true})
 	}
-	c.failNow(hdr, se)
-	c.drainUntilClosed()
+	if stream.EndNegotiation(c.nc, err, c.phase.Stopped(), hdr, xmlstream.NSServer, c.srv.opts.WriteTimeout, c.log) {
+		c.rd.Drain()
+	}
 }
 
 // run serves the stream once TLS is up: SASL, dialback and stanzas.
 func (c *inConn) run(ctx context.Context, deadline time.Time) {
 	_ = c.nc.SetWriteDeadline(time.Time{})
-	c.mu.Lock()
-	c.running = true
-	by := c.shutdownBy
-	c.mu.Unlock()
-	if by != nil {
+	if by := c.phase.Run(); by != nil {
 		c.close(by)
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				c.log.Error("panic in writer", "panic", r, "stack", string(debug.Stack()))
-				err = errors.New("writer panicked")
-			}
-		}()
-		return c.writeLoop(gctx, c.srv.opts.KeepaliveInterval, 0, nil)
+	err := c.link.run(ctx, c.srv.opts.KeepaliveInterval, 0, nil, func(ctx context.Context) error {
+		return c.readLoop(ctx, deadline)
 	})
-	// If the writer fails, the reader must not stay blocked in Read.
-	stop := context.AfterFunc(gctx, c.rd.interrupt)
-	err := c.readLoop(gctx, deadline)
-	c.close(streamErrorFor(err))
-	_ = g.Wait()
-	stop()
 	c.checks.Wait()
 	c.log.Info("inbound stream ended", "from", c.remote, "reason", errString(err))
 }
@@ -308,7 +272,7 @@ func (c *inConn) readLoop(ctx context.Context, deadline time.Time) (err error) {
 	for {
 		el, err := c.dec.ReadElement()
 		if err != nil {
-			if !c.isClosing() && ctx.Err() == nil && isTimeout(err) {
+			if !c.isClosing() && ctx.Err() == nil && netconn.IsTimeout(err) {
 				if !c.pairs.AnyValid() && !time.Now().Before(deadline) {
 					return &stream.Error{Condition: stream.ConnectionTimeout, Text: "stream negotiation took too long"}
 				}
@@ -322,7 +286,7 @@ func (c *inConn) readLoop(ctx context.Context, deadline time.Time) (err error) {
 		if !authorized && c.pairs.AnyValid() {
 			// Negotiated: from now on the stream lives while it is used.
 			authorized = true
-			c.rd.setIdle(c.srv.opts.IdleTimeout)
+			c.rd.SetIdle(c.srv.opts.IdleTimeout)
 		}
 	}
 }
@@ -505,32 +469,18 @@ func (c *inConn) answered(ans dialback.Element, mech string) {
 	if ans.Type == dialback.Valid && !c.isClosing() {
 		// The reader moves to the idle timeout on its next element; wake
 		// it from the negotiation deadline now.
-		c.rd.setIdle(c.srv.opts.IdleTimeout)
+		c.rd.SetIdle(c.srv.opts.IdleTimeout)
 	}
 }
 
 // shutdown ends the stream for a server shutdown.
 func (c *inConn) shutdown(reason error) {
-	c.mu.Lock()
-	running := c.running
-	if !running {
-		c.shutdownBy = reason
-	}
-	c.mu.Unlock()
-	if running {
+	if c.phase.Stop(reason) {
 		c.close(reason)
 		return
 	}
 	// Negotiating: interrupt the blocked read; fail() sends the error.
-	c.rd.interrupt()
-}
-
-// streamErrorFor picks what to send when the reader stops with err.
-func streamErrorFor(err error) error {
-	if se := stream.FromDecodeError(err); se != nil {
-		return se
-	}
-	return nil
+	c.rd.Interrupt()
 }
 
 func errString(err error) string {

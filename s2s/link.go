@@ -6,17 +6,17 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"roost/dialback"
+	"roost/netconn"
 	"roost/stream"
 	"roost/xmlstream"
 )
-
-// lingerTime is how long a closed stream waits for the peer's closing tag
-// (RFC 6120 §4.4) before the connection is dropped.
-const lingerTime = 2 * time.Second
 
 // item is one thing queued for the writer: an element, a dialback
 // element (written with its prefix), or raw bytes (a stream header).
@@ -36,7 +36,7 @@ type item struct {
 type link struct {
 	nc           net.Conn // the transport: raw, or TLS once negotiated
 	tc           *tls.Conn
-	rd           reader
+	rd           *netconn.Reader
 	dec          *xmlstream.Decoder
 	log          *slog.Logger
 	writeTimeout time.Duration
@@ -48,11 +48,13 @@ type link struct {
 	wake    chan struct{}
 }
 
-func (l *link) init(nc net.Conn, lim xmlstream.Limits, writeTimeout time.Duration, log *slog.Logger) {
+// init sets the link up on nc with the server's limits: the read rate
+// holds from the first byte, as for clients.
+func (l *link) init(nc net.Conn, o *Options, log *slog.Logger) {
 	l.nc = nc
-	l.rd = reader{nc: nc}
-	l.dec = xmlstream.NewDecoder(&l.rd, lim)
-	l.writeTimeout = writeTimeout
+	l.rd = netconn.NewReader(nc, o.ReadRate, o.ReadBurst)
+	l.dec = xmlstream.NewDecoder(l.rd, o.Limits)
+	l.writeTimeout = o.WriteTimeout
 	l.log = log
 	if l.wake == nil {
 		l.wake = make(chan struct{}, 1)
@@ -60,12 +62,12 @@ func (l *link) init(nc net.Conn, lim xmlstream.Limits, writeTimeout time.Duratio
 }
 
 // useTLS switches the link to tc after a handshake, dropping nothing
-// (callers check dec.Buffered before the handshake: bytes sent in the
+// (callers check stream.BeforeTLS before the handshake: bytes sent in the
 // clear must not be read as if they had come over TLS).
 func (l *link) useTLS(tc *tls.Conn) {
 	l.tc, l.nc = tc, tc
-	l.rd.setConn(tc)
-	l.dec.Reset(&l.rd)
+	l.rd.SetConn(tc)
+	l.dec.Reset(l.rd)
 }
 
 // enqueue queues it for the writer without blocking. It reports false
@@ -104,6 +106,30 @@ func (l *link) notify() {
 	case l.wake <- struct{}{}:
 	default:
 	}
+}
+
+// run serves the link once negotiated: the writer goroutine (writeLoop)
+// beside read, which reads on the calling goroutine. They stop together
+// (STYLE rule 9): a writer that fails interrupts the read, and when read
+// returns the stream is closed with the error it returned, whose closing
+// tag the writer writes before run returns read's error.
+func (l *link) run(ctx context.Context, keepalive, idleAfter time.Duration, idle func(), read func(context.Context) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				l.log.Error("panic in writer", "panic", r, "stack", string(debug.Stack()))
+				err = errors.New("writer panicked")
+			}
+		}()
+		return l.writeLoop(gctx, keepalive, idleAfter, idle)
+	})
+	stop := context.AfterFunc(gctx, l.rd.Interrupt)
+	err := read(gctx)
+	l.close(stream.CloseReason(err))
+	_ = g.Wait()
+	stop()
+	return err
 }
 
 // writeLoop is the writer goroutine. It batches what is queued into one
@@ -148,7 +174,7 @@ func (l *link) drain(ctx context.Context, ka *time.Timer, keepalive time.Duratio
 		if len(items) == 0 && !closing {
 			continue
 		}
-		bp := getBuf()
+		bp := netconn.GetBuffer()
 		b := (*bp)[:0]
 		stanzas := false
 		for i, it := range items {
@@ -157,16 +183,11 @@ func (l *link) drain(ctx context.Context, ka *time.Timer, keepalive time.Duratio
 			items[i] = item{}
 		}
 		if closing {
-			var se *stream.Error
-			if errors.As(reason, &se) {
-				l.log.Info("stream error", "condition", string(se.Condition), "text", se.Text)
-				b = xmlstream.AppendElement(b, se.Element(), xmlstream.NSServer)
-			}
-			b = append(b, stream.Close...)
+			b = l.appendEnd(b, reason)
 		}
 		err := l.write(b)
 		*bp = b
-		putBuf(bp)
+		netconn.PutBuffer(bp)
 		if err != nil {
 			return err
 		}
@@ -177,7 +198,7 @@ func (l *link) drain(ctx context.Context, ka *time.Timer, keepalive time.Duratio
 		if closing {
 			// Give the peer a moment to close its side (RFC 6120 §4.4),
 			// then the reader gives up.
-			l.rd.linger(lingerTime)
+			l.rd.Linger(netconn.LingerTime)
 			return nil
 		}
 	}
@@ -195,8 +216,8 @@ func appendItem(b []byte, it item) []byte {
 
 // writeNow writes during negotiation, before the writer goroutine runs.
 func (l *link) writeNow(its ...item) error {
-	bp := getBuf()
-	defer putBuf(bp)
+	bp := netconn.GetBuffer()
+	defer netconn.PutBuffer(bp)
 	b := (*bp)[:0]
 	for _, it := range its {
 		b = appendItem(b, it)
@@ -212,135 +233,17 @@ func (l *link) write(b []byte) error {
 }
 
 // failNow ends a stream whose writer is not running: header (if ours was
-// not sent yet), stream error, closing tag. drainUntilClosed should follow.
+// not sent yet), stream error, closing tag. rd.Drain should follow.
 func (l *link) failNow(header []byte, err error) {
+	_ = l.write(l.appendEnd(header, err))
+}
+
+// appendEnd appends the end of the stream: the stream error reason, if it
+// is one, and the closing tag.
+func (l *link) appendEnd(b []byte, reason error) []byte {
 	var se *stream.Error
-	errors.As(err, &se)
-	var b []byte
-	b = append(b, header...)
-	if se != nil {
+	if errors.As(reason, &se) {
 		l.log.Info("stream error", "condition", string(se.Condition), "text", se.Text)
-		b = xmlstream.AppendElement(b, se.Element(), xmlstream.NSServer)
 	}
-	b = append(b, stream.Close...)
-	_ = l.write(b)
-}
-
-// drainUntilClosed waits briefly for the peer to close its side (RFC 6120
-// §4.4), discarding what it sends.
-func (l *link) drainUntilClosed() {
-	l.rd.linger(lingerTime)
-	var buf [256]byte
-	for {
-		if _, err := l.nc.Read(buf[:]); err != nil {
-			return
-		}
-	}
-}
-
-// Write buffers are pooled: a stream holds one only while writing.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
-
-const maxPooledBuf = 64 << 10
-
-func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
-
-func putBuf(bp *[]byte) {
-	if cap(*bp) > maxPooledBuf {
-		return
-	}
-	*bp = (*bp)[:0]
-	bufPool.Put(bp)
-}
-
-// reader sets the read deadline before every read: an absolute one while
-// a stream negotiates (so that a peer that stalls is dropped), a sliding
-// one once it is idle-timed (so that any traffic, whitespace keepalives
-// included, keeps it alive), none at all otherwise. linger fixes a short
-// final deadline that nothing moves again.
-type reader struct {
-	mu      sync.Mutex
-	nc      net.Conn
-	until   time.Time     // absolute deadline, if set
-	idle    time.Duration // sliding deadline, if until is zero
-	moved   time.Time     // when the sliding deadline was last moved
-	lingers bool
-}
-
-func (r *reader) setConn(nc net.Conn) {
-	r.mu.Lock()
-	r.nc = nc
-	r.mu.Unlock()
-}
-
-// setDeadline sets an absolute read deadline (zero: none).
-func (r *reader) setDeadline(t time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.lingers {
-		return
-	}
-	r.until, r.idle = t, 0
-	_ = r.nc.SetReadDeadline(t)
-}
-
-// setIdle makes the read deadline slide by d from every read (0: none).
-func (r *reader) setIdle(d time.Duration) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.lingers {
-		return
-	}
-	r.until, r.idle = time.Time{}, d
-	if d > 0 {
-		r.moved = time.Now()
-		_ = r.nc.SetReadDeadline(r.moved.Add(d))
-	} else {
-		_ = r.nc.SetReadDeadline(time.Time{})
-	}
-}
-
-// linger sets a last, short deadline; it also interrupts a blocked read
-// after d.
-func (r *reader) linger(d time.Duration) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.lingers {
-		return
-	}
-	r.lingers = true
-	r.until, r.idle = time.Now().Add(d), 0
-	_ = r.nc.SetReadDeadline(r.until)
-}
-
-// interrupt makes a blocked read return at once.
-func (r *reader) interrupt() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.lingers = true
-	r.until = time.Now()
-	_ = r.nc.SetReadDeadline(r.until)
-}
-
-// maxSlack bounds how stale the sliding read deadline may get: moving it
-// costs a timer update in the runtime, so it moves at most once a second
-// (and at most every quarter of the idle time), as in c2s.
-const maxSlack = time.Second
-
-func (r *reader) Read(p []byte) (int, error) {
-	r.mu.Lock()
-	nc := r.nc
-	if r.idle > 0 {
-		if now := time.Now(); now.Sub(r.moved) >= min(maxSlack, r.idle/4) {
-			_ = nc.SetReadDeadline(now.Add(r.idle))
-			r.moved = now
-		}
-	}
-	r.mu.Unlock()
-	return nc.Read(p)
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	return stream.AppendEnd(b, se, xmlstream.NSServer)
 }

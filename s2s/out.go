@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"golang.org/x/net/idna"
-	"golang.org/x/sync/errgroup"
 
 	"roost/dialback"
+	"roost/netconn"
 	"roost/stanza"
 	"roost/stream"
 	"roost/xmlstream"
@@ -88,7 +88,7 @@ func (c *outConn) run(ctx context.Context) {
 		}
 		if c.lingers {
 			// Bounce first, then wait politely for the peer's closing tag.
-			c.drainUntilClosed()
+			c.rd.Drain()
 		}
 		_ = c.nc.Close()
 	}()
@@ -124,12 +124,12 @@ func (c *outConn) serve(ctx context.Context) (se *stanza.Error) {
 		c.log.Info("cannot connect", "err", se.Text)
 		return se
 	}
-	c.init(nc, c.srv.opts.Limits, c.srv.opts.WriteTimeout, c.log)
+	c.init(nc, &c.srv.opts, c.log)
 	c.directTLS = direct
-	stop := context.AfterFunc(ctx, c.rd.interrupt)
+	stop := context.AfterFunc(ctx, c.rd.Interrupt)
 	defer stop()
 	deadline := time.Now().Add(c.srv.opts.NegotiationTimeout)
-	c.rd.setDeadline(deadline)
+	c.rd.SetDeadline(deadline)
 	_ = nc.SetWriteDeadline(deadline)
 
 	features, err := c.negotiateTLS(ctx, direct)
@@ -139,7 +139,7 @@ func (c *outConn) serve(ctx context.Context) (se *stanza.Error) {
 			// End our side politely; the peer's stream error, if any, was
 			// already read.
 			_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
-			c.failNow(nil, streamErrorFor(err))
+			c.failNow(nil, stream.CloseReason(err))
 			c.lingers = true
 		}
 		return se
@@ -157,24 +157,12 @@ func (c *outConn) serve(ctx context.Context) (se *stanza.Error) {
 		c.enqueue(it)
 	}
 
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				c.log.Error("panic in writer", "panic", r, "stack", string(debug.Stack()))
-				err = errors.New("writer panicked")
-			}
-		}()
-		return c.writeLoop(gctx, c.srv.opts.KeepaliveInterval, c.srv.opts.IdleTimeout, func() { c.srv.retire(c) })
+	err = c.link.run(ctx, c.srv.opts.KeepaliveInterval, c.srv.opts.IdleTimeout, func() { c.srv.retire(c) }, func(context.Context) error {
+		if err := c.authenticate(features); err != nil {
+			return err
+		}
+		return c.readLoop(deadline)
 	})
-	stopReader := context.AfterFunc(gctx, c.rd.interrupt)
-	err = c.authenticate(features)
-	if err == nil {
-		err = c.readLoop(deadline)
-	}
-	c.close(streamErrorFor(err))
-	_ = g.Wait()
-	stopReader()
 	for _, p := range c.pairs.Abort() {
 		c.srv.pairFailed(c, p, stanza.NewError(stanza.RemoteServerTimeout, "the stream to "+c.remote+" closed during dialback"))
 	}
@@ -209,8 +197,8 @@ func (c *outConn) negotiateTLS(ctx context.Context, direct bool) (*xmlstream.Ele
 		if !el.Is(stream.NSTLS, "proceed") {
 			return nil, fmt.Errorf("starttls: %w", ErrNoTLS)
 		}
-		if c.dec.Buffered() > 0 {
-			return nil, errors.New("starttls: data sent before the TLS handshake")
+		if err := stream.BeforeTLS(c.dec); err != nil {
+			return nil, fmt.Errorf("starttls: %w", err)
 		}
 		tc := tls.Client(c.nc, c.srv.clientTLS(c.local, c.remote, false))
 		if err := tc.HandshakeContext(ctx); err != nil {
@@ -302,7 +290,7 @@ func (c *outConn) readLoop(deadline time.Time) error {
 	for {
 		el, err := c.dec.ReadElement()
 		if err != nil {
-			if isTimeout(err) && !c.isClosing() && !c.pairs.AnyValid() && !time.Now().Before(deadline) {
+			if netconn.IsTimeout(err) && !c.isClosing() && !c.pairs.AnyValid() && !time.Now().Before(deadline) {
 				return errNegotiationTimeout
 			}
 			return err
@@ -368,7 +356,7 @@ func (c *outConn) authorized(p dialback.Pair, mech string) {
 	if first {
 		// Negotiated: a silent peer is normal from now on; the writer's
 		// idle timer and keepalives take over.
-		c.rd.setIdle(0)
+		c.rd.SetIdle(0)
 	}
 	c.srv.pairReady(c, p)
 }
@@ -525,7 +513,7 @@ func (c *outConn) abort() {
 func (c *outConn) negotiationFailed(err error) *stanza.Error {
 	var re remoteError
 	switch {
-	case errors.Is(err, errNegotiationTimeout) || isTimeout(err) || errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, errNegotiationTimeout) || netconn.IsTimeout(err) || errors.Is(err, context.DeadlineExceeded):
 		return stanza.NewError(stanza.RemoteServerTimeout, c.remote+" did not complete the stream negotiation in time")
 	case errors.As(err, &re):
 		c.log.Info("peer ended the stream", "condition", string(re.err.Condition), "text", re.err.Text)

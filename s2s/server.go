@@ -12,9 +12,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"roost/accept"
 	"roost/dialback"
 	"roost/jid"
+	"roost/netconn"
 	"roost/srv"
 	"roost/stanza"
 	"roost/stream"
@@ -79,7 +79,17 @@ type Options struct {
 	QueueDepth int
 	// Limits for the XML parser.
 	Limits xmlstream.Limits
-	Logger *slog.Logger
+	// ReadRate and ReadBurst limit the bytes per second read from one
+	// stream, in either direction (0: unlimited), as for clients: a peer
+	// carries what its users send ours, which a family's server reads at
+	// a walking pace (Prosody reads 30 KiB/s per inbound stream by
+	// default).
+	ReadRate, ReadBurst int
+	// MaxConnsPerIP bounds simultaneous inbound streams from one address
+	// (0: unlimited). A peer opens one per domain pair it sends from,
+	// plus one for each dialback check.
+	MaxConnsPerIP int
+	Logger        *slog.Logger
 }
 
 func (o *Options) setDefaults() {
@@ -108,7 +118,7 @@ func (o *Options) setDefaults() {
 // Errors.
 var (
 	// ErrServerClosed is returned by Serve after Shutdown.
-	ErrServerClosed = errors.New("s2s: server closed")
+	ErrServerClosed = netconn.ServerClosed("s2s")
 	// ErrNoResolver: outbound streams need Options.Resolver.
 	ErrNoResolver = errors.New("s2s: no resolver configured")
 	// ErrUntrusted: the peer's certificate does not validate and the
@@ -140,14 +150,13 @@ type Server struct {
 	cancel   context.CancelFunc
 
 	nextID atomic.Uint64
+	ins    *netconn.Set[*inConn] // inbound streams and their listeners
+	outWG  sync.WaitGroup        // the goroutines of the outbound streams
 
-	mu        sync.Mutex
-	closing   bool
-	listeners map[net.Listener]struct{}
-	ins       map[*inConn]struct{}
-	outs      map[*outConn]struct{}
-	routes    map[dialback.Pair]*route // outbound, by (ours, theirs)
-	wg        sync.WaitGroup
+	mu      sync.Mutex
+	closing bool
+	outs    map[*outConn]struct{}
+	routes  map[dialback.Pair]*route // outbound, by (ours, theirs)
 }
 
 // route is the outbound state of one domain pair: the stream that carries
@@ -164,17 +173,16 @@ func New(opts Options, r Router) *Server {
 	opts.setDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		opts:      opts,
-		router:    r,
-		keys:      dialback.NewKeyer(opts.DialbackSecret),
-		hosted:    make(map[string]struct{}, len(opts.Domains)),
-		log:       opts.Logger,
-		ctx:       ctx,
-		cancel:    cancel,
-		listeners: make(map[net.Listener]struct{}),
-		ins:       make(map[*inConn]struct{}),
-		outs:      make(map[*outConn]struct{}),
-		routes:    make(map[dialback.Pair]*route),
+		opts:   opts,
+		router: r,
+		keys:   dialback.NewKeyer(opts.DialbackSecret),
+		hosted: make(map[string]struct{}, len(opts.Domains)),
+		log:    opts.Logger,
+		ctx:    ctx,
+		cancel: cancel,
+		ins:    netconn.NewSet[*inConn](opts.MaxConnsPerIP, opts.Logger),
+		outs:   make(map[*outConn]struct{}),
+		routes: make(map[dialback.Pair]*route),
 	}
 	for _, d := range opts.Domains {
 		if j, err := jid.Parse(d); err == nil {
@@ -213,20 +221,8 @@ func (s *Server) ServeTLS(ctx context.Context, ln net.Listener) error {
 }
 
 func (s *Server) serve(ctx context.Context, ln net.Listener, directTLS bool) error {
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		return ErrServerClosed
-	}
-	s.listeners[ln] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, ln)
-		s.mu.Unlock()
-	}()
-	err := accept.Loop(ln, s.log, func(nc net.Conn) { s.accept(ctx, nc, directTLS) })
-	if s.isClosing() {
+	err := s.ins.Serve(ln, func(nc net.Conn) { s.accept(ctx, nc, directTLS) })
+	if errors.Is(err, netconn.ErrServerClosed) {
 		return ErrServerClosed
 	}
 	return err
@@ -236,91 +232,52 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, directTLS bool) err
 // handshake is done (or still to do) — for example one that a port-443
 // dispatcher accepted with ALPN "xmpp-server" (XEP-0368). For SASL EXTERNAL
 // its handshake must have asked for a client certificate; without one the
-// peer can still use dialback. It returns at once.
+// peer can still use dialback. It returns at once. The connection counts
+// against [Options.MaxConnsPerIP].
 func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 	s.accept(ctx, nc, true)
 }
 
 func (s *Server) accept(ctx context.Context, nc net.Conn, directTLS bool) {
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		_ = nc.Close()
-		return
+	if c, ok := s.ins.Add(nc, func() *inConn { return s.newInConn(nc, directTLS) }); ok {
+		s.ins.Go(c, func() { c.serve(ctx) })
 	}
-	c := s.newInConn(nc, directTLS)
-	s.ins[c] = struct{}{}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go func() {
-		defer s.wg.Done()
-		defer func() {
-			s.mu.Lock()
-			delete(s.ins, c)
-			s.mu.Unlock()
-		}()
-		c.serve(ctx)
-	}()
-}
-
-func (s *Server) isClosing() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
 }
 
 // Shutdown stops accepting, ends every stream (inbound ones with
-// system-shutdown) and waits for them, or for ctx.
+// system-shutdown) and waits for them, or for ctx, after which those left
+// are dropped.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
-	for ln := range s.listeners {
-		_ = ln.Close()
-	}
-	ins := make([]*inConn, 0, len(s.ins))
-	for c := range s.ins {
-		ins = append(ins, c)
-	}
 	outs := make([]*outConn, 0, len(s.outs))
 	for c := range s.outs {
 		outs = append(outs, c)
 	}
 	s.routes = make(map[dialback.Pair]*route)
 	s.mu.Unlock()
+	defer s.cancel()
 	shut := &stream.Error{Condition: stream.SystemShutdown, Text: "the server is shutting down"}
-	for _, c := range ins {
-		c.shutdown(shut)
-	}
 	for _, c := range outs {
 		c.shutdown(shut)
 	}
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	defer s.cancel()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
+	err := s.ins.Shutdown(ctx, func(c *inConn) { c.shutdown(shut) }, func(c *inConn) { _ = c.rd.Conn().Close() })
+	if werr := netconn.Wait(ctx, &s.outWG); werr != nil {
 		s.mu.Lock()
-		for c := range s.ins {
-			_ = c.nc.Close()
-		}
 		for c := range s.outs {
 			c.abort()
 		}
 		s.mu.Unlock()
-		return ctx.Err()
+		return werr
 	}
+	return err
 }
 
 // Stats returns the number of inbound and outbound streams.
 func (s *Server) Stats() (in, out int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.ins), len(s.outs)
+	return s.ins.Len(), len(s.outs)
 }
 
 // SendRemote implements router.Remote: it queues st for the stream of its
@@ -383,9 +340,9 @@ func (s *Server) newRouteLocked(p dialback.Pair) *route {
 	c := s.newOutConn(p)
 	r.conn = c
 	s.outs[c] = struct{}{}
-	s.wg.Add(1)
+	s.outWG.Add(1)
 	go func() {
-		defer s.wg.Done()
+		defer s.outWG.Done()
 		c.run(s.ctx)
 	}()
 	return r

@@ -3,12 +3,14 @@ package server
 import (
 	"context"
 	"errors"
+	"net"
 	"time"
 
 	"roost/c2s"
 	"roost/jid"
 	"roost/module"
 	"roost/module/carbons"
+	"roost/netconn"
 	"roost/router"
 	"roost/stanza"
 	"roost/xmlstream"
@@ -49,7 +51,7 @@ func (s *Server) setupC2S() error {
 		PreAuthFeatures:      s.modules.StreamFeatures(module.BeforeAuth),
 		Undelivered:          redeliverer{s.router},
 		Logger:               s.log.With("component", "c2s"),
-	}, c2sRouter{s.router}, s.accounts)
+	}, s.router, s.accounts)
 	s.c2s = srv
 	plain, err := s.listen(ListenC2S, cfg.C2S.Listen)
 	if err != nil {
@@ -59,18 +61,8 @@ func (s *Server) setupC2S() error {
 	if err != nil {
 		return err
 	}
-	// Connections must outlive the signal to stop, so that Shutdown can
-	// end each stream with system-shutdown instead of cutting it.
-	for _, ln := range plain {
-		s.jobs = append(s.jobs, job{"c2s", func(ctx context.Context) error {
-			return ignoreClosed(srv.Serve(context.WithoutCancel(ctx), ln))
-		}})
-	}
-	for _, ln := range direct {
-		s.jobs = append(s.jobs, job{"c2s-tls", func(ctx context.Context) error {
-			return ignoreClosed(srv.ServeTLS(context.WithoutCancel(ctx), ln))
-		}})
-	}
+	s.serveListeners("c2s", plain, srv.Serve)
+	s.serveListeners("c2s-tls", direct, srv.ServeTLS)
 	s.stops = append(s.stops, stop{"c2s", srv.Shutdown})
 	return nil
 }
@@ -84,26 +76,25 @@ func resumeTimeout(d time.Duration) time.Duration {
 	return d
 }
 
+// ignoreClosed maps the error a listener's server returns after Shutdown
+// to nil: c2s, s2s and every server built on netconn wrap
+// netconn.ErrServerClosed.
 func ignoreClosed(err error) error {
-	if errors.Is(err, c2s.ErrServerClosed) {
+	if errors.Is(err, netconn.ErrServerClosed) {
 		return nil
 	}
 	return err
 }
 
-// c2sRouter adapts the router to the interface c2s declares.
-type c2sRouter struct{ r *router.Router }
-
-func (a c2sRouter) Bind(ctx context.Context, full jid.JID, s c2s.Endpoint) error {
-	return a.r.Bind(ctx, full, s)
-}
-
-func (a c2sRouter) Unbind(ctx context.Context, full jid.JID, s c2s.Endpoint) {
-	a.r.Unbind(ctx, full, s)
-}
-
-func (a c2sRouter) FromClient(ctx context.Context, st *stanza.Stanza) {
-	a.r.FromClient(ctx, st)
+// serveListeners adds a job per listener: serve(ctx, ln) until the
+// server's Shutdown. Streams outlive the signal to stop, so that Shutdown
+// can end each with system-shutdown instead of cutting it.
+func (s *Server) serveListeners(name string, lns []net.Listener, serve func(context.Context, net.Listener) error) {
+	for _, ln := range lns {
+		s.jobs = append(s.jobs, job{name, func(ctx context.Context) error {
+			return ignoreClosed(serve(context.WithoutCancel(ctx), ln))
+		}})
+	}
 }
 
 // redeliverer takes back what a session with stream management (XEP-0198)

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -53,6 +51,9 @@ func (s *Server) setupS2S() error {
 		WriteTimeout:             lim.WriteTimeout,
 		QueueDepth:               lim.QueueDepth,
 		Limits:                   xmlstream.Limits{MaxStanzaBytes: int(lim.MaxStanzaBytes), MaxDepth: lim.MaxDepth, MaxAttrs: lim.MaxAttributes},
+		ReadRate:                 int(lim.ReadRateBytes), // as for clients: see config/roost.toml
+		ReadBurst:                int(lim.ReadBurstBytes),
+		MaxConnsPerIP:            lim.MaxConnectionsPerIP,
 		Logger:                   s.log.With("component", "s2s"),
 	}, s.router)
 	s.s2s = server
@@ -66,25 +67,8 @@ func (s *Server) setupS2S() error {
 	if err != nil {
 		return err
 	}
-	// As for c2s: streams outlive the signal to stop, so that Shutdown can
-	// end them with system-shutdown.
-	for _, ln := range plain {
-		s.jobs = append(s.jobs, job{"s2s", func(ctx context.Context) error {
-			return ignoreS2SClosed(server.Serve(context.WithoutCancel(ctx), ln))
-		}})
-	}
-	for _, ln := range direct {
-		s.jobs = append(s.jobs, job{"s2s-tls", func(ctx context.Context) error {
-			return ignoreS2SClosed(server.ServeTLS(context.WithoutCancel(ctx), ln))
-		}})
-	}
+	s.serveListeners("s2s", plain, server.Serve)
+	s.serveListeners("s2s-tls", direct, server.ServeTLS)
 	s.stops = append(s.stops, stop{"s2s", server.Shutdown})
 	return nil
-}
-
-func ignoreS2SClosed(err error) error {
-	if errors.Is(err, s2s.ErrServerClosed) {
-		return nil
-	}
-	return err
 }

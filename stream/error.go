@@ -1,6 +1,13 @@
 package stream
 
-import "roost/xmlstream"
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"time"
+
+	"roost/xmlstream"
+)
 
 // Condition is a defined stream error condition (RFC 6120 §4.9.3).
 type Condition string
@@ -73,4 +80,67 @@ func ParseError(el *xmlstream.Element) *Error {
 		e.Condition = Condition(cond)
 	}
 	return e
+}
+
+// CloseReason is what to end a stream with after its reader stopped with
+// err: the stream error err maps to, or nil for the closing tag alone. Its
+// nil is an untyped nil error, never a nil *Error in an error interface.
+func CloseReason(err error) error {
+	if se := FromDecodeError(err); se != nil {
+		return se
+	}
+	return nil
+}
+
+// NegotiationFailure is how to end a stream whose negotiation failed with
+// err: with the stream error err maps to; with shutdown's (a *Error, or
+// nil) when the server interrupted it to stop; with connection-timeout
+// when the negotiation took too long (RFC 6120 §4.9.3.4). send is false
+// when nothing can be sent, because the connection itself failed; a peer
+// that closed its stream gets our closing tag (se nil, send true).
+func NegotiationFailure(err, shutdown error) (se *Error, send bool) {
+	se = FromDecodeError(err)
+	var te interface{ Timeout() bool }
+	switch {
+	case shutdown != nil && se == nil:
+		errors.As(shutdown, &se)
+	case se == nil && errors.As(err, &te) && te.Timeout():
+		se = &Error{Condition: ConnectionTimeout, Text: "stream negotiation took too long"}
+	}
+	if se == nil && !errors.Is(err, xmlstream.ErrStreamEnd) {
+		return nil, false
+	}
+	return se, true
+}
+
+// EndNegotiation ends a stream whose negotiation failed with err, on nc,
+// which no writer goroutine uses yet. stopped is why the server
+// interrupted the negotiation, if it did (see NegotiationFailure). It
+// writes, within timeout, header if not nil (our stream header, not sent
+// yet), the stream error, if any, and the closing tag (RFC 6120 §4.9), and
+// logs what it does on log. It reports false when the connection itself
+// failed, so that nothing was written: the caller only closes it;
+// otherwise the caller should linger for the peer's closing tag (§4.4).
+func EndNegotiation(nc net.Conn, err, stopped error, header []byte, contentNS string, timeout time.Duration, log *slog.Logger) bool {
+	se, send := NegotiationFailure(err, stopped)
+	if !send {
+		log.Debug("stream ended during negotiation", "err", err)
+		return false
+	}
+	if se != nil {
+		log.Info("stream error", "condition", string(se.Condition), "text", se.Text)
+	}
+	_ = nc.SetWriteDeadline(time.Now().Add(timeout))
+	_, _ = nc.Write(AppendEnd(header, se, contentNS))
+	return true
+}
+
+// AppendEnd appends what ends a stream: the stream error se, if not nil,
+// then the closing tag (RFC 6120 §4.4, §4.9). contentNS is the stream's
+// default namespace.
+func AppendEnd(b []byte, se *Error, contentNS string) []byte {
+	if se != nil {
+		b = xmlstream.AppendElement(b, se.Element(), contentNS)
+	}
+	return append(b, Close...)
 }

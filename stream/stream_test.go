@@ -2,8 +2,14 @@ package stream
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"roost/xmlstream"
 )
@@ -125,5 +131,128 @@ func TestNewID(t *testing.T) {
 	a, b := NewID(), NewID()
 	if a == b || len(a) < 22 {
 		t.Errorf("NewID() = %q, %q: want distinct ids of 128 bits", a, b)
+	}
+}
+
+func TestCloseReason(t *testing.T) {
+	if r := CloseReason(errors.New("connection reset")); r != nil {
+		t.Errorf("CloseReason(I/O error) = %#v, want an untyped nil", r)
+	}
+	se := &Error{Condition: PolicyViolation}
+	if r := CloseReason(fmt.Errorf("reading: %w", se)); r != se {
+		t.Errorf("CloseReason(wrapped stream error) = %v, want it", r)
+	}
+}
+
+func TestNegotiationFailure(t *testing.T) {
+	shutdown := &Error{Condition: SystemShutdown}
+	tests := []struct {
+		name     string
+		err      error
+		shutdown error
+		want     Condition // "" with send: the closing tag alone
+		send     bool
+	}{
+		{"a stream error", &Error{Condition: HostUnknown}, nil, HostUnknown, true},
+		{"a parse error", &xmlstream.Error{Condition: xmlstream.CondRestrictedXML}, nil, RestrictedXML, true},
+		{"interrupted by shutdown", os.ErrDeadlineExceeded, shutdown, SystemShutdown, true},
+		{"a parse error wins over shutdown", &Error{Condition: NotWellFormed}, shutdown, NotWellFormed, true},
+		{"too slow", os.ErrDeadlineExceeded, nil, ConnectionTimeout, true},
+		{"the peer closed its stream", xmlstream.ErrStreamEnd, nil, "", true},
+		{"the connection failed", errors.New("connection reset"), nil, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			se, send := NegotiationFailure(tc.err, tc.shutdown)
+			got := Condition("")
+			if se != nil {
+				got = se.Condition
+			}
+			if got != tc.want || send != tc.send {
+				t.Errorf("NegotiationFailure(%v, %v) = %q, %v; want %q, %v", tc.err, tc.shutdown, got, send, tc.want, tc.send)
+			}
+		})
+	}
+}
+
+func TestAppendEnd(t *testing.T) {
+	if got := string(AppendEnd([]byte("x"), nil, xmlstream.NSClient)); got != "x"+Close {
+		t.Errorf("AppendEnd without error = %q", got)
+	}
+	got := string(AppendEnd(nil, &Error{Condition: PolicyViolation, Text: "no"}, xmlstream.NSServer))
+	want := `<stream:error><policy-violation xmlns="urn:ietf:params:xml:ns:xmpp-streams"/><text xmlns="urn:ietf:params:xml:ns:xmpp-streams" xml:lang="en">no</text></stream:error></stream:stream>`
+	if got != want {
+		t.Errorf("AppendEnd = %s\nwant %s", got, want)
+	}
+}
+
+func TestBeforeTLS(t *testing.T) {
+	const hdr = `<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>`
+	tests := []struct {
+		name  string
+		after string
+		want  Condition // "" for accepted
+	}{
+		{"nothing", "", ""},
+		{"a newline", "\n", ""},
+		{"spaces and tabs", " \t \t", ""},
+		{"an element", "<message/>", PolicyViolation},
+		{"whitespace, then an element", "\r\n<message/>", PolicyViolation},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := xmlstream.NewDecoder(strings.NewReader(hdr+`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`+tc.after), xmlstream.Limits{})
+			if _, err := d.ReadHeader(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := d.ReadElement(); err != nil {
+				t.Fatal(err)
+			}
+			err := BeforeTLS(d)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("BeforeTLS = %v, want nil", err)
+			case tc.want != "" && !errors.Is(err, &Error{Condition: tc.want}):
+				t.Errorf("BeforeTLS = %v, want %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestEndNegotiation(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	tests := []struct {
+		name   string
+		err    error
+		header string
+		want   string // what the peer reads; "" with sent false
+		sent   bool
+	}{
+		{"stream error after our header", &Error{Condition: HostUnknown}, "",
+			`<stream:error><host-unknown xmlns="urn:ietf:params:xml:ns:xmpp-streams"/></stream:error></stream:stream>`, true},
+		{"stream error before our header", &Error{Condition: HostUnknown}, "<stream:stream>",
+			`<stream:stream><stream:error><host-unknown xmlns="urn:ietf:params:xml:ns:xmpp-streams"/></stream:error></stream:stream>`, true},
+		{"the peer closed its stream", xmlstream.ErrStreamEnd, "", Close, true},
+		{"the connection failed", errors.New("connection reset"), "", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := net.Pipe()
+			defer a.Close()
+			got := make(chan string, 1)
+			go func() {
+				all, _ := io.ReadAll(b)
+				got <- string(all)
+			}()
+			var hdr []byte
+			if tc.header != "" {
+				hdr = []byte(tc.header)
+			}
+			sent := EndNegotiation(a, tc.err, nil, hdr, xmlstream.NSClient, time.Second, log)
+			a.Close()
+			if s := <-got; sent != tc.sent || s != tc.want {
+				t.Errorf("EndNegotiation sent %v, the peer read %q; want %v, %q", sent, s, tc.sent, tc.want)
+			}
+		})
 	}
 }

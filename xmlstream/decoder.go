@@ -47,8 +47,9 @@ func (d *Decoder) Restart() {
 
 // Reset switches to a new input, such as the TLS layer after STARTTLS, and
 // expects a new stream header. Buffered bytes are dropped: callers must
-// check [Decoder.Buffered] first, because bytes sent after <starttls/> and
-// before the TLS handshake must not be trusted (RFC 6120 §5.4.3.3).
+// check [Decoder.DropBufferedSpace] first, because bytes sent after
+// <starttls/> and before the TLS handshake must not be trusted (RFC 6120
+// §5.4.3.3).
 func (d *Decoder) Reset(r io.Reader) {
 	d.Restart()
 	d.r = r
@@ -61,6 +62,17 @@ func (d *Decoder) Reset(r io.Reader) {
 // Buffered returns how many bytes have been read from the input but not yet
 // parsed.
 func (d *Decoder) Buffered() int { return d.end - d.pos }
+
+// DropBufferedSpace discards the whitespace at the front of what is
+// buffered and not yet parsed, as ReadElement would between elements
+// (RFC 6120 §11.7), and returns how many bytes stay buffered. It reads
+// nothing from the input.
+func (d *Decoder) DropBufferedSpace() int {
+	for d.pos < d.end && isSpace(d.buf[d.pos]) {
+		d.pos++
+	}
+	return d.end - d.pos
+}
 
 // Offset returns the stream offset of the next unparsed byte.
 func (d *Decoder) Offset() int64 { return d.base + int64(d.pos) }

@@ -370,6 +370,40 @@ func TestRestartKeepsBufferedBytes(t *testing.T) {
 	}
 }
 
+func TestDropBufferedSpace(t *testing.T) {
+	const starttls = `<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`
+	tests := []struct {
+		name  string
+		after string
+		left  int
+	}{
+		{"nothing", "", 0},
+		{"a newline", "\n", 0},
+		{"CR LF", "\r\n", 0},
+		{"spaces and tabs", "  \t \t  ", 0},
+		{"an element", "<injected/>", len("<injected/>")},
+		{"whitespace, then an element", " \n<injected/>", len("<injected/>")},
+		{"text", "\nx", 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := NewDecoder(strings.NewReader(clientHeader+starttls+tc.after), Limits{})
+			if _, err := d.ReadHeader(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := d.ReadElement(); err != nil {
+				t.Fatal(err)
+			}
+			if got := d.DropBufferedSpace(); got != tc.left {
+				t.Errorf("DropBufferedSpace() = %d, want %d", got, tc.left)
+			}
+			if got := d.Buffered(); got != tc.left {
+				t.Errorf("Buffered() = %d after it, want %d", got, tc.left)
+			}
+		})
+	}
+}
+
 func TestResetDropsBufferedBytes(t *testing.T) {
 	d := NewDecoder(strings.NewReader(clientHeader+`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/><injected/>`), Limits{})
 	if _, err := d.ReadHeader(); err != nil {

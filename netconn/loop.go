@@ -1,4 +1,4 @@
-package accept
+package netconn
 
 import (
 	"errors"
@@ -7,10 +7,12 @@ import (
 	"time"
 )
 
-// Loop accepts connections on ln and hands each to serve, which must not
+// loop accepts connections on ln and hands each to handle, which must not
 // block, until Accept fails with an error that is not temporary; it
-// returns that error.
-func Loop(ln net.Listener, log *slog.Logger, serve func(net.Conn)) error {
+// returns that error. A temporary error (EMFILE, ENFILE, ECONNABORTED) is
+// retried after a pause that doubles from 5 ms up to a second, as
+// net/http's Server.Serve does.
+func loop(ln net.Listener, log *slog.Logger, handle func(net.Conn)) error {
 	var delay time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -25,6 +27,6 @@ func Loop(ln net.Listener, log *slog.Logger, serve func(net.Conn)) error {
 			return err
 		}
 		delay = 0
-		serve(nc)
+		handle(nc)
 	}
 }

@@ -1,4 +1,4 @@
-package accept
+package netconn
 
 import (
 	"errors"
@@ -42,12 +42,12 @@ func TestLoop(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			served := 0
-			err := Loop(&scripted{results: tc.results}, slog.New(slog.DiscardHandler), func(c net.Conn) {
+			err := loop(&scripted{results: tc.results}, slog.New(slog.DiscardHandler), func(c net.Conn) {
 				served++
 				_ = c.Close()
 			})
 			if !errors.Is(err, fatal) {
-				t.Errorf("Loop returned %v, want %v", err, fatal)
+				t.Errorf("loop returned %v, want %v", err, fatal)
 			}
 			if served != tc.served {
 				t.Errorf("served %d connections, want %d", served, tc.served)

@@ -1,0 +1,503 @@
+package c2s
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"time"
+
+	"roost/jid"
+	"roost/netconn"
+	"roost/sasl"
+	"roost/stanza"
+	"roost/stream"
+	"roost/xmlstream"
+)
+
+// negotiation is a stream's way from accept to a bound resource (RFC 6120
+// §5 to §7): TLS, SASL, binding, or the resumption of another session
+// (sm.go). It belongs to the connection's goroutine and is dropped once
+// the stream is bound: a bound session keeps none of it.
+type negotiation struct {
+	*session
+	log       *slog.Logger
+	directTLS bool
+	tc        *tls.Conn // once TLS is up
+
+	headerSent    bool
+	authenticated bool
+	failures      int
+	cb            sasl.ChannelBinding
+
+	// On a connection that resumes another session: the client's count
+	// and the answer of the session it resumes.
+	resumeH uint32
+	adopted chan bool
+}
+
+// serve negotiates the stream, then runs the bound session on a fresh
+// goroutine: the handshake grows this goroutine's stack deep (TLS, SASL),
+// and an idle session should keep only the small stack of a blocked read.
+// done is called once the connection is over.
+func (c *session) serve(ctx context.Context, directTLS bool, done func()) {
+	n := &negotiation{
+		session:   c,
+		directTLS: directTLS,
+		log:       c.srv.log.With("conn", c.id, "remote", c.raw.RemoteAddr().String()),
+	}
+	handedOff := false
+	defer func() {
+		if r := recover(); r != nil {
+			n.log.Error("panic serving connection", "panic", r, "stack", string(debug.Stack()))
+		}
+		if !handedOff {
+			c.close()
+			done()
+		}
+	}()
+	n.log.Debug("connected", "direct_tls", directTLS)
+	_ = c.nc.SetDeadline(time.Now().Add(c.srv.opts.NegotiationTimeout))
+	if directTLS {
+		if err := n.handshake(ctx); err != nil {
+			n.log.Debug("TLS handshake failed", "err", err)
+			return
+		}
+	}
+	if err := n.negotiate(ctx); err != nil {
+		if errors.Is(err, errHandedOver) {
+			// The connection belongs to the session it resumed now.
+			handedOff = true
+			done()
+			return
+		}
+		n.fail(err)
+		return
+	}
+	handedOff = true
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				c.logger().Error("panic serving session", "panic", r, "stack", string(debug.Stack()))
+			}
+			c.close()
+			done()
+		}()
+		c.run(ctx)
+	}()
+}
+
+// negotiate runs the stream stages up to resource binding.
+func (n *negotiation) negotiate(ctx context.Context) error {
+	for {
+		if err := n.openStream(); err != nil {
+			return err
+		}
+		restart, err := n.stage(ctx)
+		if err != nil {
+			return err
+		}
+		if !restart {
+			return nil
+		}
+	}
+}
+
+// openStream reads the client's stream header and answers with ours and
+// the features of the current stage.
+func (n *negotiation) openStream() error {
+	hdr, err := n.dec.ReadHeader()
+	if err != nil {
+		return err
+	}
+	h, serr := stream.ParseHeader(hdr, n.dec.ContentNamespace(), xmlstream.NSClient)
+	domain := ""
+	if d, err := jid.Parse(h.To); err == nil && d.Local() == "" && d.Resource() == "" {
+		// The configured string, not the header's: a session that kept a
+		// piece of the header would keep all of it.
+		domain = n.srv.domains[d.Domain()]
+	}
+	switch {
+	case serr != nil:
+	case domain == "":
+		serr = &stream.Error{Condition: stream.HostUnknown, Text: "this server does not host " + strconv.Quote(h.To)}
+	case n.domain != "" && domain != n.domain:
+		serr = &stream.Error{Condition: stream.HostUnknown, Text: "the stream restarted for another domain"}
+	}
+	if domain == "" {
+		domain = n.domain
+	}
+	if domain == "" && len(n.srv.opts.Domains) > 0 {
+		domain = n.srv.opts.Domains[0]
+	}
+	n.domain = domain
+	if err := n.writeRaw(stream.AppendHeader(nil, stream.Header{
+		From: domain, ID: stream.NewID(), Version: "1.0", Lang: "en", ContentNS: xmlstream.NSClient,
+	})); err != nil {
+		return err
+	}
+	n.headerSent = true
+	if serr != nil {
+		return serr
+	}
+	return n.writeElement(n.features())
+}
+
+func (n *negotiation) features() *xmlstream.Element {
+	switch {
+	case n.tc == nil:
+		return stream.Features(xmlstream.New(stream.NSTLS, "starttls").Append(xmlstream.New(stream.NSTLS, "required")))
+	case !n.authenticated:
+		mechs := xmlstream.New(stream.NSSASL, "mechanisms")
+		for _, m := range n.mechanisms() {
+			mechs.Append(xmlstream.New(stream.NSSASL, "mechanism").AppendText(m))
+		}
+		f := stream.Features(mechs)
+		if types := n.cb.Types(); len(types) > 0 {
+			// XEP-0440: say which channel-binding types we support.
+			cb := xmlstream.New(nsSASLCB, "sasl-channel-binding")
+			for _, t := range types {
+				cb.Append(xmlstream.New(nsSASLCB, "channel-binding").SetAttr("type", t))
+			}
+			f.Append(cb)
+		}
+		return f.Append(n.srv.opts.PreAuthFeatures...)
+	default:
+		return stream.Features(
+			xmlstream.New(stream.NSBind, "bind"),
+			xmlstream.New(stream.NSSession, "session").Append(xmlstream.New(stream.NSSession, "optional")),
+			xmlstream.New(nsCSI, "csi"),
+			xmlstream.New(nsSM, "sm"),
+		).Append(n.srv.opts.Features...)
+	}
+}
+
+const nsSASLCB = "urn:xmpp:sasl-cb:0"
+
+func (n *negotiation) mechanisms() []string {
+	return sasl.Mechanisms(n.cb, n.srv.opts.AllowPlain)
+}
+
+// stage reads elements until the stream restarts (restart=true) or a
+// resource is bound.
+func (n *negotiation) stage(ctx context.Context) (restart bool, err error) {
+	for {
+		el, err := n.dec.ReadElement()
+		if err != nil {
+			return false, err
+		}
+		switch {
+		case n.tc == nil:
+			if !el.Is(stream.NSTLS, "starttls") {
+				return false, &stream.Error{Condition: stream.PolicyViolation, Text: "STARTTLS is required"}
+			}
+			return true, n.startTLS(ctx)
+		case !n.authenticated:
+			switch {
+			case el.Is(stream.NSSASL, "auth"):
+				ok, err := n.authenticate(ctx, el)
+				if err != nil || ok {
+					return ok, err
+				}
+			case el.Is(xmlstream.NSClient, "iq") && n.srv.opts.PreAuth != nil:
+				reply := n.srv.opts.PreAuth.HandlePreAuth(ctx, n.domain, el)
+				if reply == nil {
+					return false, &stream.Error{Condition: stream.NotAuthorized, Text: "authenticate first"}
+				}
+				if err := n.writeElement(reply); err != nil {
+					return false, err
+				}
+			case el.Is(stream.NSTLS, "starttls"):
+				return false, &stream.Error{Condition: stream.PolicyViolation, Text: "TLS is already established"}
+			default:
+				return false, &stream.Error{Condition: stream.NotAuthorized, Text: "authenticate first"}
+			}
+		default:
+			if el.Is(nsSM, "resume") {
+				resumed, err := n.tryResume(el)
+				if err != nil {
+					return false, err
+				}
+				if resumed {
+					return false, errHandedOver
+				}
+				continue
+			}
+			if el.Is(nsSM, "enable") {
+				// XEP-0198 §3: enabling needs a bound resource.
+				if err := n.writeElement(smFailed("unexpected-request")); err != nil {
+					return false, err
+				}
+				continue
+			}
+			if el.Is(xmlstream.NSClient, "iq") && el.Get("type") == stanza.TypeSet && el.Child(stream.NSBind, "bind") != nil {
+				bound, err := n.bind(ctx, el)
+				if err != nil || bound {
+					return false, err
+				}
+				continue
+			}
+			return false, &stream.Error{Condition: stream.NotAuthorized, Text: "bind a resource first"}
+		}
+	}
+}
+
+// startTLS answers <starttls/> and runs the handshake (RFC 6120 §5.4).
+func (n *negotiation) startTLS(ctx context.Context) error {
+	if err := stream.BeforeTLS(n.dec); err != nil {
+		return err
+	}
+	if n.srv.opts.TLS == nil {
+		_ = n.writeElement(xmlstream.New(stream.NSTLS, "failure"))
+		return errors.New("no TLS configuration")
+	}
+	if err := n.writeElement(xmlstream.New(stream.NSTLS, "proceed")); err != nil {
+		return err
+	}
+	return n.handshake(ctx)
+}
+
+func (n *negotiation) handshake(ctx context.Context) error {
+	tc, ok := n.nc.(*tls.Conn)
+	if !ok {
+		tc = tls.Server(n.nc, n.srv.opts.TLS)
+	}
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return fmt.Errorf("tls handshake: %w", err)
+	}
+	n.tc, n.nc = tc, tc
+	n.rd.SetConn(tc)
+	n.dec.Reset(n.rd)
+	n.headerSent = false
+	cs := tc.ConnectionState()
+	n.cb = sasl.TLSBinding(&cs, n.serverLeaf(cs.ServerName))
+	return nil
+}
+
+// serverLeaf finds the certificate the handshake presented, for the
+// tls-server-end-point channel binding.
+func (n *negotiation) serverLeaf(serverName string) *x509.Certificate {
+	cfg := n.srv.opts.TLS
+	var cert *tls.Certificate
+	switch {
+	case cfg.GetCertificate != nil:
+		cert, _ = cfg.GetCertificate(&tls.ClientHelloInfo{ServerName: serverName})
+	case len(cfg.Certificates) > 0:
+		cert = &cfg.Certificates[0]
+	}
+	if cert == nil {
+		return nil
+	}
+	if cert.Leaf != nil {
+		return cert.Leaf
+	}
+	if len(cert.Certificate) > 0 {
+		leaf, err := x509.ParseCertificate(cert.Certificate[0])
+		if err == nil {
+			return leaf
+		}
+	}
+	return nil
+}
+
+// authenticate runs one SASL exchange (RFC 6120 §6.4). It returns true on
+// success, false after a failure the client may retry, or an error that
+// ends the stream.
+func (n *negotiation) authenticate(ctx context.Context, auth *xmlstream.Element) (bool, error) {
+	mech := auth.Get("mechanism")
+	if !slices.Contains(n.mechanisms(), mech) {
+		return false, n.saslFailure(sasl.InvalidMechanism, "")
+	}
+	srv, err := sasl.NewServer(mech, sasl.ServerOptions{
+		Lookup:               n.lookup,
+		Binding:              n.cb,
+		PlusOffered:          n.cb.Available(),
+		StrictChannelBinding: n.srv.opts.StrictChannelBinding,
+		Secret:               n.srv.opts.SASLSecret,
+		Iterations:           sasl.DefaultIterations,
+	})
+	if err != nil {
+		return false, n.saslFailure(sasl.InvalidMechanism, "")
+	}
+	data, ok := decodeSASL(auth)
+	if !ok {
+		return false, n.saslFailure(sasl.IncorrectEncoding, "")
+	}
+	for {
+		out, done, err := srv.Step(ctx, data)
+		if err != nil {
+			cond, text := sasl.TemporaryAuthFailure, ""
+			var se *sasl.Error
+			if errors.As(err, &se) {
+				cond, text = se.Condition, se.Text
+			}
+			if errors.Is(err, sasl.ErrChannelBinding) {
+				// A client trying a binding type we lack (tls-unique on
+				// TLS 1.3) tested no password: it does not count.
+				n.log.Debug("channel binding type not supported", "mechanism", mech)
+				return false, n.sendFailure(cond, text)
+			}
+			n.log.Info("authentication failed", "mechanism", mech, "condition", string(cond), "err", err)
+			return false, n.saslFailure(cond, text)
+		}
+		if done {
+			bare, err := jid.New(srv.Username(), n.domain, "")
+			if err != nil {
+				return false, n.saslFailure(sasl.NotAuthorized, "")
+			}
+			if az := srv.Authzid(); az != "" {
+				if a, err := jid.Parse(az); err != nil || !a.Equal(bare) {
+					return false, n.saslFailure(sasl.InvalidAuthzid, "you may only act as yourself")
+				}
+			}
+			if err := n.writeElement(xmlstream.New(stream.NSSASL, "success").AppendText(encodeSASL(out))); err != nil {
+				return false, err
+			}
+			n.bare, n.authenticated = bare, true
+			n.cb = sasl.ChannelBinding{} // needed no more
+			n.log.Debug("authenticated", "user", bare.String(), "mechanism", mech)
+			n.dec.Restart()
+			n.headerSent = false
+			return true, nil
+		}
+		if err := n.writeElement(xmlstream.New(stream.NSSASL, "challenge").AppendText(encodeSASL(out))); err != nil {
+			return false, err
+		}
+		el, err := n.dec.ReadElement()
+		if err != nil {
+			return false, err
+		}
+		switch {
+		case el.Is(stream.NSSASL, "abort"):
+			return false, n.saslFailure(sasl.Aborted, "")
+		case !el.Is(stream.NSSASL, "response"):
+			return false, n.saslFailure(sasl.MalformedRequest, "expected a SASL response")
+		}
+		if data, ok = decodeSASL(el); !ok {
+			return false, n.saslFailure(sasl.IncorrectEncoding, "")
+		}
+	}
+}
+
+// saslFailure sends <failure/>, counts it, and returns a stream error once
+// the client has failed too often (RFC 6120 §6.4.5).
+func (n *negotiation) saslFailure(cond sasl.Condition, text string) error {
+	if err := n.sendFailure(cond, text); err != nil {
+		return err
+	}
+	n.failures++
+	if n.failures >= n.srv.opts.MaxAuthFailures {
+		return &stream.Error{Condition: stream.PolicyViolation, Text: "too many failed authentication attempts"}
+	}
+	return nil
+}
+
+func (n *negotiation) sendFailure(cond sasl.Condition, text string) error {
+	f := xmlstream.New(stream.NSSASL, "failure").Append(xmlstream.New(stream.NSSASL, string(cond)))
+	if text != "" {
+		f.Append(xmlstream.New(stream.NSSASL, "text").SetAttrNS(xmlstream.NSXML, "lang", "en").AppendText(text))
+	}
+	return n.writeElement(f)
+}
+
+func (n *negotiation) lookup(ctx context.Context, username string, h sasl.Hash) (sasl.Credentials, bool, error) {
+	bare, err := jid.New(username, n.domain, "")
+	if err != nil || n.srv.creds == nil {
+		return sasl.Credentials{}, false, nil
+	}
+	return n.srv.creds.SCRAMCredentials(ctx, bare, h)
+}
+
+// decodeSASL decodes the base64 payload of an auth or response element:
+// "=" is an empty response, no text at all is no initial response.
+func decodeSASL(el *xmlstream.Element) ([]byte, bool) {
+	t := el.Text()
+	switch t {
+	case "":
+		return nil, true
+	case "=":
+		return []byte{}, true
+	}
+	b, err := base64.StdEncoding.Strict().DecodeString(t)
+	return b, err == nil
+}
+
+func encodeSASL(b []byte) string {
+	if len(b) == 0 {
+		return "="
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// bind handles the resource binding request (RFC 6120 §7).
+func (n *negotiation) bind(ctx context.Context, iq *xmlstream.Element) (bool, error) {
+	id := iq.Get("id")
+	reply := func(e *stanza.Error) error {
+		st := stanza.Stanza{Kind: stanza.IQ, ID: id, Type: stanza.TypeSet, El: iq}
+		return n.writeElement(stanza.ErrorReply(&st, e))
+	}
+	res := iq.Child(stream.NSBind, "bind").ChildText(stream.NSBind, "resource")
+	if res == "" {
+		res = newResource()
+	}
+	full, err := n.bare.WithResource(res)
+	if err != nil {
+		return false, reply(&stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest, Text: "invalid resource"})
+	}
+	n.full = full
+	if err := n.srv.router.Bind(ctx, full, n.session); err != nil {
+		var se *stanza.Error
+		if !errors.As(err, &se) {
+			n.log.Error("binding resource", "err", err)
+			se = stanza.NewError(stanza.InternalServerError, "")
+		}
+		return false, reply(se)
+	}
+	result := xmlstream.New(xmlstream.NSClient, "iq").SetAttr("type", stanza.TypeResult).SetAttr("id", id).Append(
+		xmlstream.New(stream.NSBind, "bind").Append(xmlstream.New(stream.NSBind, "jid").AppendText(full.String())))
+	// The router may already deliver to us: make sure the result goes
+	// first.
+	n.mu.Lock()
+	n.q.items = append([]*xmlstream.Element{result}, n.q.items...)
+	n.mu.Unlock()
+	return true, nil
+}
+
+func newResource() string {
+	var b [9]byte
+	_, _ = rand.Read(b[:])
+	return "roost-" + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// writeElement writes one element during negotiation, before the writer
+// goroutine exists.
+func (n *negotiation) writeElement(el *xmlstream.Element) error {
+	bp := netconn.GetBuffer()
+	defer netconn.PutBuffer(bp)
+	*bp = xmlstream.AppendElement((*bp)[:0], el, xmlstream.NSClient)
+	return n.writeRaw(*bp)
+}
+
+func (n *negotiation) writeRaw(b []byte) error {
+	_, err := n.nc.Write(b)
+	return err
+}
+
+// fail ends a stream that could not be negotiated, sending the stream
+// error err maps to, if any.
+func (n *negotiation) fail(err error) {
+	var hdr []byte
+	if !n.headerSent {
+		hdr = stream.AppendHeader(nil, stream.Header{From: n.domain, ID: stream.NewID(), Version: "1.0", Lang: "en", ContentNS: xmlstream.NSClient})
+	}
+	if stream.EndNegotiation(n.nc, err, n.phase.Stopped(), hdr, xmlstream.NSClient, n.srv.opts.WriteTimeout, n.log) {
+		netconn.Linger(n.nc)
+	}
+}
