@@ -3,6 +3,7 @@ package im
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -501,5 +502,27 @@ func TestSubscription(t *testing.T) {
 	}
 	if got, _ := w.im.Subscription(context.Background(), jid.MustParse("juliet@example.com"), jid.MustParse("x@y.example")); got != "none" {
 		t.Errorf("Subscription of a stranger = %q", got)
+	}
+}
+
+func TestRostersGroups(t *testing.T) {
+	w := newWorld(t)
+	w.connect("juliet@example.com/balcony")
+	w.send("juliet@example.com/balcony", `<iq type='set' id='r1'><query xmlns='jabber:iq:roster'><item jid='romeo@example.com'><group>Friends</group><group>Family</group></item></query></iq>`)
+	w.inbound(`<presence from='nurse@example.com' to='juliet@example.com' type='subscribe'/>`)
+	juliet := jid.MustParse("juliet@example.com")
+	tests := []struct {
+		contact string
+		want    []string
+	}{
+		{"romeo@example.com/orchard", []string{"Friends", "Family"}},
+		{"nurse@example.com", nil}, // a pending request is not a roster entry
+		{"stranger@example.net", nil},
+	}
+	for _, tc := range tests {
+		got, err := Rosters{w.st}.Groups(context.Background(), juliet, jid.MustParse(tc.contact))
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("Groups(%s) = %q, %v; want %q", tc.contact, got, err, tc.want)
+		}
 	}
 }
