@@ -102,10 +102,18 @@ func TestDiscoAndCaps(t *testing.T) {
 			t.Errorf("%s is advertised but nothing serves it", f)
 		}
 	}
-	// And every IQ namespace served is advertised, but the roster, which
-	// RFC 6121 makes part of every server.
+	// And every IQ namespace served is advertised, on the server or on
+	// the account, but the roster, which RFC 6121 makes part of every
+	// server, and pubsub#owner, which XEP-0060 advertises through its
+	// pubsub# features.
+	account := iq(t, c, "get", "", xmlstream.New(disco.NSInfo, "query"))
+	accInfo, err := discoinfo.Parse(account.FirstChild())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for n := range served {
-		if !slices.Contains(features, n) && n != "jabber:iq:roster" {
+		if !slices.Contains(features, n) && !slices.Contains(accInfo.Features, n) &&
+			n != "jabber:iq:roster" && n != "http://jabber.org/protocol/pubsub#owner" {
 			t.Errorf("%s is served but not advertised", n)
 		}
 	}

@@ -23,14 +23,15 @@ import (
 // seq comes from the pepitems bucket's sequence: a republished id gets a
 // new one and so becomes the newest item (XEP-0060 §7.1.2).
 
-// PEPUpdate decides, inside the write transaction of a PEP change, what
-// becomes of a node. It gets a copy of the node's record (nil and false
-// when the node does not exist) and the number of nodes the user has,
-// and returns the record to store (nil keeps the node as it is, or, for
-// an absent one, does not create it) and how many items the node keeps
-// afterwards: the newest keep, all of them when keep < 0. An error
-// aborts the change and is returned wrapped.
-type PEPUpdate func(rec []byte, found bool, nodes int) (newRec []byte, keep int, err error)
+// A PEP change is decided, inside its write transaction, by a function
+// fn(rec, found, nodes) (newRec, keep, err) that gets a copy of the
+// node's record (nil and false when the node does not exist) and the
+// number of nodes the user has, and returns the record to store (nil
+// keeps the node as it is, or, for an absent one, does not create it)
+// and how many items the node keeps afterwards: the newest keep, all of
+// them when keep < 0. An error aborts the change and is returned
+// wrapped. (The function type is spelled out in each signature so that
+// consumers can declare interfaces without naming a store type.)
 
 // checkPEPName validates a node name or item id: XML cannot carry NUL,
 // and the store relies on that to end the node's part of a key.
@@ -130,7 +131,7 @@ func (s *Store) PEPNodes(user string, fn func(node string, rec []byte) error) er
 // [PEPUpdate]) and reports whether it created the node. fn runs inside
 // the write transaction and must not call the Store. It fails with
 // ErrNotFound when user has no account.
-func (s *Store) UpdatePEPNode(user, node string, fn PEPUpdate) (created bool, err error) {
+func (s *Store) UpdatePEPNode(user, node string, fn func(rec []byte, found bool, nodes int) ([]byte, int, error)) (created bool, err error) {
 	if err := checkPEP(user, node); err != nil {
 		return false, fmt.Errorf("update pep node: %w", err)
 	}
@@ -144,7 +145,7 @@ func (s *Store) UpdatePEPNode(user, node string, fn PEPUpdate) (created bool, er
 // changePEP runs one PEP change in a write transaction: fn decides the
 // node's fate, then, if the node exists, add (if any, and unless the node
 // keeps no items) stores an item and the node is trimmed to keep items.
-func (s *Store) changePEP(user, node string, fn PEPUpdate, add func(items *bbolt.Bucket, prefix []byte) error) (created bool, err error) {
+func (s *Store) changePEP(user, node string, fn func(rec []byte, found bool, nodes int) ([]byte, int, error), add func(items *bbolt.Bucket, prefix []byte) error) (created bool, err error) {
 	err = s.db.Update(func(tx *bbolt.Tx) error {
 		var (
 			exists bool
@@ -168,7 +169,7 @@ func (s *Store) changePEP(user, node string, fn PEPUpdate, add func(items *bbolt
 
 // updatePEPNode applies fn to the node's record; exists tells whether
 // the node exists afterwards, keep is fn's answer.
-func updatePEPNode(tx *bbolt.Tx, user, node string, fn PEPUpdate) (created, exists bool, keep int, err error) {
+func updatePEPNode(tx *bbolt.Tx, user, node string, fn func(rec []byte, found bool, nodes int) ([]byte, int, error)) (created, exists bool, keep int, err error) {
 	if !accountExists(tx, user) {
 		return false, false, 0, fmt.Errorf("account %.40q: %w", user, ErrNotFound)
 	}
@@ -191,14 +192,14 @@ func updatePEPNode(tx *bbolt.Tx, user, node string, fn PEPUpdate) (created, exis
 }
 
 // PublishPEPItem stores item, published at stamp under id, in user's
-// node, creating or changing the node as fn decides (see [PEPUpdate]),
+// node, creating or changing the node as fn decides (see "A PEP change" above),
 // all in one transaction: an item with the same id is replaced, then the
 // node keeps its newest keep items (with keep 0 the item is not stored:
 // the node does not persist items). fn runs inside the transaction and
 // must not call the Store; when it leaves an absent node absent, nothing
 // is stored. It reports whether the node was created, and fails with
 // ErrNotFound when user has no account.
-func (s *Store) PublishPEPItem(user, node, id string, stamp time.Time, item []byte, fn PEPUpdate) (created bool, err error) {
+func (s *Store) PublishPEPItem(user, node, id string, stamp time.Time, item []byte, fn func(rec []byte, found bool, nodes int) ([]byte, int, error)) (created bool, err error) {
 	if err := checkPEP(user, node); err != nil {
 		return false, fmt.Errorf("publish pep item: %w", err)
 	}
@@ -289,19 +290,12 @@ func (s *Store) DeletePEPNode(user, node string) (existed bool, err error) {
 	return existed, nil
 }
 
-// PEPItem is one stored item of a node.
-type PEPItem struct {
-	ID        string
-	Published time.Time
-	// Item is the item as module/pep encoded it.
-	Item []byte
-}
-
-// PEPItems calls fn with items of user's node: with ids, those of them
-// that exist, in the order given; otherwise the newest max (every item
-// when max <= 0), oldest first. found is false, and fn not called, when
-// the node does not exist.
-func (s *Store) PEPItems(user, node string, ids []string, max int, fn func(PEPItem) error) (found bool, err error) {
+// PEPItems calls fn with items of user's node (their id, when they were
+// published and the item as module/pep encoded it): with ids, those of
+// them that exist, in the order given; otherwise the newest max (every
+// item when max <= 0), oldest first. found is false, and fn not called,
+// when the node does not exist.
+func (s *Store) PEPItems(user, node string, ids []string, max int, fn func(id string, published time.Time, item []byte) error) (found bool, err error) {
 	if err := checkPEP(user, node); err != nil {
 		return false, fmt.Errorf("get pep items: %w", err)
 	}
@@ -347,7 +341,7 @@ func (s *Store) PEPItems(user, node string, ids []string, max int, fn func(PEPIt
 		return false, fmt.Errorf("get pep items: %w", err)
 	}
 	for _, e := range out {
-		if err := fn(PEPItem{ID: e.id, Published: e.stamp, Item: a.bytes(e.item)}); err != nil {
+		if err := fn(e.id, e.stamp, a.bytes(e.item)); err != nil {
 			return found, err
 		}
 	}

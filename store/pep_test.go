@@ -8,17 +8,17 @@ import (
 	"time"
 )
 
-// keepN is a PEPUpdate that creates or keeps a node with record rec and
+// keepN is a PEP change that creates or keeps a node with record rec and
 // keeps its newest n items.
-func keepN(rec string, n int) PEPUpdate {
+func keepN(rec string, n int) func([]byte, bool, int) ([]byte, int, error) {
 	return func([]byte, bool, int) ([]byte, int, error) { return []byte(rec), n, nil }
 }
 
 func pepIDs(t *testing.T, s *Store, user, node string, ids []string, max int) []string {
 	t.Helper()
 	var got []string
-	found, err := s.PEPItems(user, node, ids, max, func(it PEPItem) error {
-		got = append(got, it.ID+"="+string(it.Item))
+	found, err := s.PEPItems(user, node, ids, max, func(id string, _ time.Time, item []byte) error {
+		got = append(got, id+"="+string(item))
 		return nil
 	})
 	if err != nil || !found {
@@ -98,13 +98,13 @@ func TestPEPItemsSelection(t *testing.T) {
 		})
 	}
 	var stamps []time.Time
-	if _, err := s.PEPItems("bob", "n", []string{"two"}, 0, func(it PEPItem) error { stamps = append(stamps, it.Published); return nil }); err != nil {
+	if _, err := s.PEPItems("bob", "n", []string{"two"}, 0, func(_ string, at time.Time, _ []byte) error { stamps = append(stamps, at); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(stamps) != 1 || !stamps[0].Equal(stamp.Add(time.Minute)) {
 		t.Errorf("published = %v, want %v", stamps, stamp.Add(time.Minute))
 	}
-	found, err := s.PEPItems("bob", "absent", nil, 0, func(PEPItem) error { t.Error("called for an absent node"); return nil })
+	found, err := s.PEPItems("bob", "absent", nil, 0, func(string, time.Time, []byte) error { t.Error("called for an absent node"); return nil })
 	if err != nil || found {
 		t.Errorf("PEPItems(absent) = %t, %v; want false", found, err)
 	}
@@ -116,7 +116,7 @@ func TestPEPNodesUpdateDelete(t *testing.T) {
 	stamp := time.Date(2025, 5, 1, 10, 0, 0, 0, time.UTC)
 	// fn sees what is stored and how many nodes there are.
 	var seen []string
-	spy := func(rec string, keep int) PEPUpdate {
+	spy := func(rec string, keep int) func([]byte, bool, int) ([]byte, int, error) {
 		return func(old []byte, found bool, nodes int) ([]byte, int, error) {
 			seen = append(seen, fmt.Sprintf("%s/%t/%d", old, found, nodes))
 			if rec == "" {
@@ -128,7 +128,7 @@ func TestPEPNodesUpdateDelete(t *testing.T) {
 	steps := []struct {
 		name        string
 		node        string
-		fn          PEPUpdate
+		fn          func([]byte, bool, int) ([]byte, int, error)
 		wantCreated bool
 		wantSeen    string
 	}{
@@ -242,7 +242,7 @@ func BenchmarkPEPLastItem(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := s.PEPItems("alice", "n", nil, 1, func(PEPItem) error { return nil }); err != nil {
+		if _, err := s.PEPItems("alice", "n", nil, 1, func(string, time.Time, []byte) error { return nil }); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -163,6 +163,17 @@ func (h *Handler) HandleStanza(ctx context.Context, st *stanza.Stanza) (*xmlstre
 	return nil, stanza.NewError(stanza.BadRequest, "")
 }
 
+// Fragment returns what the private store itself holds of user's
+// fragment name, nil if nothing: personal eventing reads bookmarks
+// stored before it had them, to migrate them (XEP-0402 §5.3).
+func (h *Handler) Fragment(user jid.JID, name xmlstream.Name) (*xmlstream.Element, error) {
+	v, found, err := h.store.PrivateXML(user.Bare().String(), clark(name))
+	if err != nil || !found {
+		return nil, err
+	}
+	return decode(v)
+}
+
 // owned reports whether the delegate keeps el.
 func (h *Handler) owned(el *xmlstream.Element) bool {
 	return h.delegate != nil && h.delegate.Owns(el.Name)
@@ -175,9 +186,9 @@ func reserved(ns string) bool {
 }
 
 // key names a fragment in Clark notation.
-func key(el *xmlstream.Element) string {
-	return "{" + el.Name.Space + "}" + el.Name.Local
-}
+func key(el *xmlstream.Element) string { return clark(el.Name) }
+
+func clark(n xmlstream.Name) string { return "{" + n.Space + "}" + n.Local }
 
 // empty reports whether a fragment carries no data: no attributes, no
 // children, no text.
