@@ -86,6 +86,7 @@ func TestDiscoAndCaps(t *testing.T) {
 	features := parsed.Features
 	want := []string{
 		"http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/disco#items",
+		"http://jabber.org/protocol/pubsub#publish-options",
 		"jabber:iq:last", "jabber:iq:private", "jabber:iq:register", "jabber:iq:version",
 		"msgoffline", "urn:xmpp:blocking", "urn:xmpp:carbons:2", "urn:xmpp:ping", "vcard-temp",
 	}
@@ -93,7 +94,7 @@ func TestDiscoAndCaps(t *testing.T) {
 		t.Errorf("features\n%v\nwant\n%v", features, want)
 	}
 	// Every advertised IQ namespace has a handler.
-	served := map[string]bool{"msgoffline": true}
+	served := map[string]bool{"msgoffline": true, "http://jabber.org/protocol/pubsub#publish-options": true}
 	for _, n := range r.srv.modules.IQs() {
 		served[n.Space] = true
 	}

@@ -71,9 +71,9 @@ func avatarInfo(meta *xmlstream.Element) *xmlstream.Element {
 // in the vCard (XEP-0398 §3.1).
 func (m *Module) avatarChanged(ctx context.Context, owner jid.JID, meta *xmlstream.Element) {
 	info := avatarInfo(meta)
-	id := info.Get("id")
-	if info == nil {
-		id = ""
+	id := ""
+	if info != nil {
+		id = info.Get("id")
 	}
 	m.setAvatar(owner, id)
 	if m.vcards != nil {

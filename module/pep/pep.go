@@ -211,6 +211,10 @@ func (m *Module) Register(r *module.Registry) {
 	r.ObserveAccounts(m)
 	r.AccountIdentity(discoinfo.Identity{Category: "pubsub", Type: "pep"})
 	r.AccountFeatures(Features()...)
+	// Profanity 0.13 attaches publish-options (OMEMO's open access model)
+	// only when the server's own disco#info lists the feature; ejabberd
+	// lists its PEP features there too.
+	r.ServerFeatures(NS + "#publish-options")
 	r.AccountNodes(m)
 }
 

@@ -55,7 +55,7 @@ func (a accounts) AccountExists(_ context.Context, j jid.JID) (bool, error) {
 // real store, router, im and pep; every other domain is "remote", and
 // what goes there is recorded.
 type world struct {
-	t        *testing.T
+	t        testing.TB
 	st       *store.Store
 	r        *router.Router
 	pep      *Module
@@ -76,7 +76,7 @@ func (w *world) SendRemote(_ context.Context, st *stanza.Stanza) error {
 // testLimits are small, so that tests reach them.
 var testLimits = Limits{MaxNodes: 6, MaxItems: 5, MaxItemBytes: 600, MaxSubscribers: 3, CapsCache: 10, MaxWatchers: 20}
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "roost.db"), store.Options{NoSync: true})
 	if err != nil {
