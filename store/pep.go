@@ -354,8 +354,8 @@ func newestPEPIDs(items *bbolt.Bucket, prefix []byte, max int) []string {
 	order := append(slices.Clip(prefix), 's')
 	end := append(slices.Clip(order), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
 	c := items.Cursor()
-	k, v := c.Seek(end)
-	if k == nil {
+	var k, v []byte
+	if k, _ = c.Seek(end); k == nil {
 		k, v = c.Last()
 	} else {
 		k, v = c.Prev()
