@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"roost/discoinfo"
 	"roost/stanza"
@@ -146,6 +147,25 @@ func TestRemoteContactCaps(t *testing.T) {
 	// An answer from someone else than asked is ignored.
 	w.inbound(`<iq type='result' id='` + ask.ID + `' from='paris@remote.example/other' to='juliet@example.com'/>`)
 	expectRemote("nothing")
+
+	// A request that is never answered is made again, to the same
+	// resource, once it is old.
+	quiet := newClient("urn:example:quiet+notify")
+	pres := `<presence from='paris@remote.example/desk' to='juliet@example.com'>` + quiet.caps() + `</presence>`
+	w.inbound(pres)
+	expectRemote("first request", "iq "+paris+"/desk")
+	w.inbound(pres)
+	expectRemote("not again at once")
+	w.now = w.now.Add(askAgain + time.Second)
+	w.inbound(pres)
+	again := w.takeRemote()
+	if len(again) != 1 || again[0].Kind != stanza.IQ || again[0].To.String() != paris+"/desk" {
+		t.Fatalf("again later: %v", again)
+	}
+	// An error answer lets the next presence ask again at once.
+	w.inbound(`<iq type='error' id='` + again[0].ID + `' from='paris@remote.example/desk' to='juliet@example.com'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>`)
+	w.inbound(pres)
+	expectRemote("after an error", "iq "+paris+"/desk")
 }
 
 // TestCapsQueriedOncePerVersion: many resources announcing one unknown

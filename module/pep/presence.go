@@ -139,7 +139,16 @@ func (m *Module) available(ctx context.Context, owner, full jid.JID, el *xmlstre
 	}
 	m.mu.Lock()
 	if w, ok := m.watchers[owner.String()][full.String()]; ok && w.caps.node == node && w.caps.ver == ver {
+		// Followed already. Unless its version is still unknown and
+		// nobody is asking (a request lost or refused): then ask it.
+		ask := ""
+		if cp := w.caps; !cp.known && (cp.query == "" || m.now().Sub(cp.asked) > askAgain) {
+			ask = m.newQuery(owner, full, cp)
+		}
 		m.mu.Unlock()
+		if ask != "" {
+			m.sendQuery(ctx, owner, full, w.caps, ask)
+		}
 		return
 	}
 	key := node + "#" + ver
@@ -332,7 +341,11 @@ func (m *Module) answered(ctx context.Context, st *stanza.Stanza) {
 	)
 	m.mu.Lock()
 	cp := q.caps
-	if verified {
+	switch {
+	case cp.known:
+		// Answered already (a second request crossed the first): what
+		// is known stays, read by others without the lock.
+	case verified:
 		cp.known, cp.notify = true, notify
 		for _, w := range cp.waiting {
 			if m.watchers[w.owner.String()][w.full.String()].caps == cp {
@@ -340,7 +353,7 @@ func (m *Module) answered(ctx context.Context, st *stanza.Stanza) {
 			}
 		}
 		cp.waiting = nil
-	} else {
+	default:
 		if w, ok := m.watchers[q.owner.String()][q.to.String()]; ok && w.caps == cp && st.Type == stanza.TypeResult {
 			own := &caps{node: cp.node, ver: cp.ver, known: true, notify: notify}
 			m.watchers[q.owner.String()][q.to.String()] = watcher{q.to, own}
