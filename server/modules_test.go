@@ -196,15 +196,7 @@ func TestBlockingEndToEnd(t *testing.T) {
 
 	// Deleted and made again, alice starts with an empty list.
 	_ = alice.Close()
-	adm := admin.Client{Path: r.cfg.Admin.Socket}
-	if err := adm.DeleteUser(context.Background(), "alice"); err != nil {
-		t.Fatal(err)
-	}
-	addUsers(t, r, "alice")
-	again, err := r.login(t, "alice@example.org/laptop", "alice-secret")
-	if err != nil {
-		t.Fatal(err)
-	}
+	again := recreate(t, r, "alice@example.org/laptop")
 	defer again.Close()
 	res := iq(t, again, "get", "", xmlstream.New("urn:xmpp:blocking", "blocklist"))
 	if res.Get("type") != "result" || res.FirstChild().FirstChild() != nil {

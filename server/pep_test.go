@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/sha1" //nolint:gosec // XEP-0084 names the image by its SHA-1
-	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"slices"
@@ -27,11 +26,7 @@ import (
 // server lists publish-options too, where profanity looks for it.
 func TestPEPDiscovery(t *testing.T) {
 	r := start(t, t.TempDir())
-	addUsers(t, r, "alice")
-	c, err := r.login(t, "alice@example.org/laptop", "alice-secret")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := online(t, r, "alice@example.org/laptop")[0]
 	defer c.Close()
 	res := iq(t, c, "get", "alice@example.org", xmlstream.New(discoinfo.NSInfo, "query"))
 	info, err := discoinfo.Parse(res.FirstChild())
@@ -83,11 +78,7 @@ func mustResult(t *testing.T, res *xmlstream.Element) *xmlstream.Element {
 // and back; deleting the account deletes its nodes.
 func TestPEPConversionsEndToEnd(t *testing.T) {
 	r := start(t, t.TempDir())
-	addUsers(t, r, "alice")
-	laptop, err := r.login(t, "alice@example.org/laptop", "alice-secret")
-	if err != nil {
-		t.Fatal(err)
-	}
+	laptop := online(t, r, "alice@example.org/laptop")[0]
 	defer laptop.Close()
 	phone, err := r.login(t, "alice@example.org/phone", "alice-secret")
 	if err != nil {
@@ -137,15 +128,7 @@ func TestPEPConversionsEndToEnd(t *testing.T) {
 	// Deleting the account deletes its nodes.
 	laptop.Close()
 	phone.Close()
-	adm := admin.Client{Path: r.cfg.Admin.Socket}
-	if err := adm.DeleteUser(context.Background(), "alice"); err != nil {
-		t.Fatal(err)
-	}
-	addUsers(t, r, "alice")
-	again, err := r.login(t, "alice@example.org/laptop", "alice-secret")
-	if err != nil {
-		t.Fatal(err)
-	}
+	again := recreate(t, r, "alice@example.org/laptop")
 	defer again.Close()
 	if res := iq(t, again, "get", "", itemsEl("urn:xmpp:bookmarks:1")); res.Get("type") != "error" {
 		t.Errorf("the new alice has the old one's bookmarks: %s", res)
@@ -164,26 +147,9 @@ func TestPEPFederationEndToEnd(t *testing.T) {
 	dns := dnstest.NewServer(t, "")
 	a := startFederated(t, dns, "a.example")
 	b := startFederated(t, dns, "b.example")
-	ctx := context.Background()
-	if err := a.srv.accounts.AddUser(ctx, "alice", "alice-secret"); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.srv.accounts.AddUser(ctx, "bob", "bob-secret"); err != nil {
-		t.Fatal(err)
-	}
-	login := func(r *running, full, pw string) *client.Conn {
-		c, err := client.Dial(ctx, r.addr(ListenC2S), client.Options{
-			JID: jid.MustParse(full), Password: pw,
-			TLS: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, //nolint:gosec // the server's own self-signed certificate
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	alice := login(a, "alice@a.example/laptop", "alice-secret")
-	bob := login(b, "bob@b.example/phone", "bob-secret")
+	alice := online(t, a, "alice@a.example/laptop")[0]
+	bob := online(t, b, "bob@b.example/phone")[0]
+	t.Cleanup(func() { alice.Close(); bob.Close() })
 	const tune = "http://jabber.org/protocol/tune"
 	bobInfo := discoinfo.Info{Identities: []discoinfo.Identity{{Category: "client", Type: "phone"}}, Features: []string{tune + "+notify"}}.Normalized()
 	ver, err := bobInfo.Ver()
@@ -204,22 +170,7 @@ func TestPEPFederationEndToEnd(t *testing.T) {
 			return match(el)
 		}
 	}
-	send := func(c *client.Conn, el *xmlstream.Element) {
-		t.Helper()
-		if err := c.Send(el); err != nil {
-			t.Fatal(err)
-		}
-	}
-	presence := func(to, typ string) *xmlstream.Element {
-		el := xmlstream.New(xmlstream.NSClient, "presence")
-		if to != "" {
-			el.SetAttr("to", to)
-		}
-		if typ != "" {
-			el.SetAttr("type", typ)
-		}
-		return el
-	}
+	send := func(c *client.Conn, el *xmlstream.Element) { sendTo(t, c, el) }
 	caps := xmlstream.New(pep.NSCaps, "c").SetAttr("hash", "sha-1").SetAttr("node", "https://bob.example").SetAttr("ver", ver)
 	send(alice, presence("", ""))
 	send(bob, presence("", "").Append(caps))
@@ -277,4 +228,15 @@ func TestPEPFederationEndToEnd(t *testing.T) {
 	if res.Get("type") != "result" || !strings.Contains(res.String(), "<title>open</title>") {
 		t.Errorf("bob reading alice's open node: %s", res)
 	}
+}
+
+// recreate deletes the account of full, makes it again and logs full in.
+func recreate(t *testing.T, r *running, full string) *client.Conn {
+	t.Helper()
+	local := jid.MustParse(full).Local()
+	adm := admin.Client{Path: r.cfg.Admin.Socket}
+	if err := adm.DeleteUser(context.Background(), local); err != nil {
+		t.Fatal(err)
+	}
+	return online(t, r, full)[0]
 }

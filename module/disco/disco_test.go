@@ -113,25 +113,30 @@ func TestHandleStanza(t *testing.T) {
 			"", stanza.ServiceUnavailable},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			st := xmpptest.Stanza(t, tc.in)
-			reply, err := h.HandleStanza(context.Background(), st)
-			if tc.err != "" {
-				if !errors.Is(err, &stanza.Error{Condition: tc.err}) {
-					t.Fatalf("err = %v, want %s", err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if reply.Get("type") != "result" || reply.Get("id") != "1" || reply.Get("to") != st.From.String() {
-				t.Errorf("reply %s is not a result to the sender", encode(reply))
-			}
-			if got := encode(reply.FirstChild()); got != tc.want {
-				t.Errorf("got  %s\nwant %s", got, tc.want)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkReply(t, h, tc.in, tc.want, tc.err) })
+	}
+}
+
+// checkReply has h answer in, and checks the answer: a result to the
+// sender carrying want, or the error cond.
+func checkReply(t *testing.T, h *Handler, in, want string, cond stanza.Condition) {
+	t.Helper()
+	st := xmpptest.Stanza(t, in)
+	reply, err := h.HandleStanza(context.Background(), st)
+	if cond != "" {
+		if !errors.Is(err, &stanza.Error{Condition: cond}) {
+			t.Fatalf("err = %v, want %s", err, cond)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reply.Get("type") != "result" || reply.Get("id") != "1" || reply.Get("to") != st.From.String() {
+		t.Errorf("reply %s is not a result to the sender", encode(reply))
+	}
+	if got := encode(reply.FirstChild()); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }
 
@@ -281,20 +286,6 @@ func TestAccountNodes(t *testing.T) {
 			"", stanza.ServiceUnavailable},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			reply, err := h.HandleStanza(context.Background(), xmpptest.Stanza(t, tc.in))
-			if tc.err != "" {
-				if !errors.Is(err, &stanza.Error{Condition: tc.err}) {
-					t.Fatalf("err = %v, want %s", err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := encode(reply.FirstChild()); got != tc.want {
-				t.Errorf("got  %s\nwant %s", got, tc.want)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkReply(t, h, tc.in, tc.want, tc.err) })
 	}
 }

@@ -111,7 +111,7 @@ func BenchmarkPublishNotify(b *testing.B) {
 		if _, err := w.pep.handle(ctx, pub); err != nil {
 			b.Fatal(err)
 		}
-		w.sessions[jb].take()
-		w.sessions[ro].take()
+		w.Sessions[jb].Take()
+		w.Sessions[ro].Take()
 	}
 }

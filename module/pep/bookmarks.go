@@ -159,38 +159,31 @@ func (m *Module) syncBookmarks(ctx context.Context, owner jid.JID, storage *xmls
 // toBookmark converts a XEP-0048 conference to a XEP-0402 one, keeping
 // the extensions of old, the item it replaces.
 func toBookmark(c, old *xmlstream.Element) *xmlstream.Element {
-	out := xmlstream.New(nsBookmarks, "conference")
-	if name := c.Get("name"); name != "" {
-		out.SetAttr("name", name)
-	}
-	if a := c.Get("autojoin"); a == "true" || a == "1" {
-		out.SetAttr("autojoin", "true")
-	}
-	if nick := c.ChildText(nsLegacyBookmarks, "nick"); nick != "" {
-		out.Append(xmlstream.New(nsBookmarks, "nick").AppendText(nick))
-	}
-	if pw := c.ChildText(nsLegacyBookmarks, "password"); pw != "" {
-		out.Append(xmlstream.New(nsBookmarks, "password").AppendText(pw))
-	}
+	out := copyConference(xmlstream.New(nsBookmarks, "conference"), c)
 	return out.Append(old.Child(nsBookmarks, "extensions"))
 }
 
 // toLegacy converts a XEP-0402 item to a XEP-0048 conference.
 func toLegacy(room string, c *xmlstream.Element) *xmlstream.Element {
-	out := xmlstream.New(nsLegacyBookmarks, "conference").SetAttr("jid", room)
-	if name := c.Get("name"); name != "" {
-		out.SetAttr("name", name)
+	return copyConference(xmlstream.New(nsLegacyBookmarks, "conference").SetAttr("jid", room), c)
+}
+
+// copyConference gives dst, a conference of one protocol, what src, a
+// conference of the other, says: the same fields in both (XEP-0402 §3.2,
+// XEP-0048 §3.2), in dst's namespace, with autojoin written "true".
+func copyConference(dst, src *xmlstream.Element) *xmlstream.Element {
+	if name := src.Get("name"); name != "" {
+		dst.SetAttr("name", name)
 	}
-	if a := c.Get("autojoin"); a == "true" || a == "1" {
-		out.SetAttr("autojoin", "true")
+	if a := src.Get("autojoin"); a == "true" || a == "1" {
+		dst.SetAttr("autojoin", "true")
 	}
-	if nick := c.ChildText(nsBookmarks, "nick"); nick != "" {
-		out.Append(xmlstream.New(nsLegacyBookmarks, "nick").AppendText(nick))
+	for _, f := range []string{"nick", "password"} {
+		if v := src.ChildText(src.Name.Space, f); v != "" {
+			dst.Append(xmlstream.New(dst.Name.Space, f).AppendText(v))
+		}
 	}
-	if pw := c.ChildText(nsBookmarks, "password"); pw != "" {
-		out.Append(xmlstream.New(nsLegacyBookmarks, "password").AppendText(pw))
-	}
-	return out
+	return dst
 }
 
 // legacyConferences returns the XEP-0402 items as XEP-0048 conferences;

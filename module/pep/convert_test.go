@@ -98,7 +98,7 @@ func TestBookmarksCompat(t *testing.T) {
 		t.Errorf("after the legacy publish: %s", got)
 	}
 	w.fails("juliet@example.com/old", publish(nsLegacyBookmarks, "current", `<nope xmlns='urn:x'/>`), stanza.BadRequest, "invalid-payload")
-	w.connect(ro)
+	w.Connect(ro)
 	w.fails(ro, items(juliet, nsLegacyBookmarks, "/>"), stanza.NotAllowed, "closed-node")
 	w.fails(ro, items(juliet, nsBookmarks, "/>"), stanza.NotAllowed, "closed-node")
 }
@@ -111,7 +111,7 @@ func TestBookmarksMigration(t *testing.T) {
 	if err := w.st.PutPrivateXML(juliet, "{storage:bookmarks}storage", []byte(old)); err != nil {
 		t.Fatal(err)
 	}
-	w.connect(jb)
+	w.Connect(jb)
 	res := w.ok(jb, items("", nsBookmarks, "/>"))
 	if got := res.String(); !strings.Contains(got, `id="`+room1+`"`) || !strings.Contains(got, `autojoin="true"`) {
 		t.Errorf("migrated: %s", got)
@@ -141,9 +141,9 @@ func TestAvatarConversion(t *testing.T) {
 	png := testPNG(t)
 	id := sha1Hex(png)
 	b64 := base64.StdEncoding.EncodeToString(png)
-	w.connect(ro)
-	w.send(ro, `<presence/>`)
-	w.connect(jb)
+	w.Connect(ro)
+	w.Send(ro, `<presence/>`)
+	w.Connect(jb)
 	if err := w.st.PutVCard(juliet, []byte(`<vCard xmlns="vcard-temp"><FN>Juliet</FN></vCard>`)); err != nil {
 		t.Fatal(err)
 	}
@@ -160,10 +160,10 @@ func TestAvatarConversion(t *testing.T) {
 	}
 
 	// Presence carries the hash, to contacts and in probe answers.
-	w.sessions[ro].take()
-	w.send(jb, `<presence><show>away</show></presence>`)
+	w.Sessions[ro].Take()
+	w.Send(jb, `<presence><show>away</show></presence>`)
 	var seen string
-	for _, el := range w.sessions[ro].take() {
+	for _, el := range w.Sessions[ro].Take() {
 		if el.Name.Local == "presence" && el.Get("from") == jb {
 			seen = el.Child(nsVCardUpdate, "x").ChildText(nsVCardUpdate, "photo")
 		}
@@ -176,9 +176,9 @@ func TestAvatarConversion(t *testing.T) {
 		{"empty photo kept", `<presence><x xmlns='vcard-temp:x:update'><photo/></x></presence>`, ""},
 		{"empty x overwritten", `<presence><x xmlns='vcard-temp:x:update'/></presence>`, id},
 	} {
-		w.send(jb, tc.in)
+		w.Send(jb, tc.in)
 		got := "none"
-		for _, el := range w.sessions[ro].take() {
+		for _, el := range w.Sessions[ro].Take() {
 			if x := el.Child(nsVCardUpdate, "x"); el.Name.Local == "presence" && x != nil {
 				got = x.ChildText(nsVCardUpdate, "photo")
 				if n := strings.Count(el.String(), "vcard-temp:x:update"); n != 1 {
@@ -196,8 +196,8 @@ func TestAvatarConversion(t *testing.T) {
 	if vc, _, _ := w.st.VCard(juliet); strings.Contains(string(vc), "PHOTO") {
 		t.Errorf("vCard after the avatar was removed: %s", vc)
 	}
-	w.send(jb, `<presence/>`)
-	for _, el := range w.sessions[ro].take() {
+	w.Send(jb, `<presence/>`)
+	for _, el := range w.Sessions[ro].Take() {
 		if el.Child(nsVCardUpdate, "x") != nil {
 			t.Errorf("presence without an avatar carries %s", el)
 		}
@@ -219,7 +219,7 @@ func TestAvatarConversion(t *testing.T) {
 	}
 	// Juliet's nodes keep the presence model they were made with; an
 	// avatar that comes first from a vCard is as public as the vCard.
-	w.connect(bs)
+	w.Connect(bs)
 	w.fails(bs, items(juliet, nsAvatarMeta, "/>"), stanza.NotAuthorized, "presence-subscription-required")
 	w.pep.VCardSet(t.Context(), jidOf(nurse), vcard)
 	if got := itemIDs(w.ok(bs, items(nurse, nsAvatarMeta, "/>"))); !slices.Equal(got, []string{id + "="}) {

@@ -476,17 +476,7 @@ func (m *Module) subscribe(ctx context.Context, rq *request) (*xmlstream.Element
 			return nil, err
 		}
 	}
-	err = m.update(rq.owner, rq.node, func(n *node) (int, error) {
-		if slices.Contains(n.Subs, j.String()) {
-			return -1, nil
-		}
-		if len(n.Subs) >= m.lim.MaxSubscribers {
-			return -1, pubsubError(stanza.PolicyViolation, "too-many-subscriptions",
-				fmt.Sprintf("the node has %d subscribers, the most this server keeps", len(n.Subs)))
-		}
-		n.Subs = append(n.Subs, j.String())
-		return -1, nil
-	})
+	err = m.update(rq.owner, rq.node, func(n *node) (int, error) { return -1, m.addSub(n, j.String()) })
 	if err != nil {
 		return nil, err
 	}
@@ -496,6 +486,19 @@ func (m *Module) subscribe(ctx context.Context, rq *request) (*xmlstream.Element
 		m.sendLast(ctx, rq.owner, rq.node, n, j)
 	}
 	return nil, stanza.ErrReplied
+}
+
+// addSub subscribes j to n, within the limit.
+func (m *Module) addSub(n *node, j string) error {
+	if slices.Contains(n.Subs, j) {
+		return nil
+	}
+	if len(n.Subs) >= m.lim.MaxSubscribers {
+		return pubsubError(stanza.PolicyViolation, "too-many-subscriptions",
+			fmt.Sprintf("the node has %d subscribers, the most this server keeps", len(n.Subs)))
+	}
+	n.Subs = append(n.Subs, j)
+	return nil
 }
 
 // unsubscribe is XEP-0060 §6.2.
@@ -744,13 +747,11 @@ func (m *Module) setSubscriptions(_ context.Context, rq *request) (*xmlstream.El
 		for _, c := range changes {
 			i := slices.Index(n.Subs, c.j)
 			switch {
-			case c.add && i < 0:
-				if len(n.Subs) >= m.lim.MaxSubscribers {
-					return -1, pubsubError(stanza.PolicyViolation, "too-many-subscriptions",
-						fmt.Sprintf("the node has %d subscribers, the most this server keeps", len(n.Subs)))
+			case c.add:
+				if err := m.addSub(n, c.j); err != nil {
+					return -1, err
 				}
-				n.Subs = append(n.Subs, c.j)
-			case !c.add && i >= 0:
+			case i >= 0:
 				n.Subs = slices.Delete(n.Subs, i, i+1)
 			}
 		}

@@ -24,15 +24,15 @@ func TestNotificationsFollowCaps(t *testing.T) {
 	tuneFan := newClient(tune+"+notify", tune)
 	geoFan := newClient(geoloc + "+notify")
 
-	w.connect(jb)
+	w.Connect(jb)
 	w.ok(jb, publish(tune, "t1", tuneItem("first")))
 	w.online(jb, tuneFan)
 	expect(t, "own resource's last item on presence", w.events(jb), tune+"/t1[tune] (delayed)")
 
 	// Romeo's client is the same version: nobody asks it again.
-	w.connect(ro)
-	w.send(ro, `<presence>`+tuneFan.caps()+`</presence>`)
-	if n := discoAsked(w.sessions[ro].take()); n != 0 {
+	w.Connect(ro)
+	w.Send(ro, `<presence>`+tuneFan.caps()+`</presence>`)
+	if n := discoAsked(w.Sessions[ro].Take()); n != 0 {
 		t.Errorf("romeo was asked %d times about a known version", n)
 	}
 	// His presence reached juliet: he got her last item.
@@ -54,8 +54,8 @@ func TestNotificationsFollowCaps(t *testing.T) {
 	expect(t, "romeo's new resource", w.events(rp), tune+"/t2[tune] (delayed)")
 
 	// Gone resources get nothing.
-	w.send(ro, `<presence type='unavailable'/>`)
-	w.disconnect(rp) // without unavailable presence
+	w.Send(ro, `<presence type='unavailable'/>`)
+	w.Disconnect(rp) // without unavailable presence
 	w.ok(jb, publish(tune, "t3", tuneItem("third")))
 	expect(t, "romeo after unavailable", w.events(ro))
 	expect(t, "juliet still", w.events(jb), tune+"/t3[tune]")
@@ -75,8 +75,8 @@ func TestNotificationsFollowCaps(t *testing.T) {
 	expect(t, "nurse with the geoloc client again", w.events(nk))
 
 	// Without a presence subscription, presence with caps is not followed.
-	w.connect(bs)
-	w.send(bs, `<presence to='juliet@example.com'>`+tuneFan.caps()+`</presence>`)
+	w.Connect(bs)
+	w.Send(bs, `<presence to='juliet@example.com'>`+tuneFan.caps()+`</presence>`)
 	w.ok(jb, publish(tune, "t6", tuneItem("sixth")))
 	expect(t, "benvolio (no subscription)", w.events(bs))
 }
@@ -87,10 +87,10 @@ func TestRemoteContactCaps(t *testing.T) {
 	w := newWorld(t)
 	const paris = "paris@remote.example"
 	w.follow(juliet, paris)
-	w.connect(jb)
+	w.Connect(jb)
 	w.ok(jb, publish(tune, "t1", tuneItem("first")))
 	fan := newClient(tune + "+notify")
-	w.inbound(`<presence from='paris@remote.example/phone' to='juliet@example.com'>` + fan.caps() + `</presence>`)
+	w.Inbound(`<presence from='paris@remote.example/phone' to='juliet@example.com'>` + fan.caps() + `</presence>`)
 	var ask *stanza.Stanza
 	for _, st := range w.takeRemote() {
 		if st.Kind == stanza.IQ && st.El.Child(discoinfo.NSInfo, "query") != nil {
@@ -103,7 +103,7 @@ func TestRemoteContactCaps(t *testing.T) {
 	answer := func(to string, id string, c client) {
 		res := xmlstream.New(xmlstream.NSClient, "iq").SetAttr("type", "result").SetAttr("id", id).
 			SetAttr("from", to).SetAttr("to", juliet).Append(c.info.Query(c.node + "#" + c.ver))
-		w.inbound(res.String())
+		w.Inbound(res.String())
 	}
 	answer(paris+"/phone", ask.ID, fan)
 	got := w.takeRemote()
@@ -120,7 +120,7 @@ func TestRemoteContactCaps(t *testing.T) {
 	// The notification bounces: paris's phone is gone for PEP.
 	w.ok(jb, publish(tune, "t3", tuneItem("third")))
 	n := w.takeRemote()[0]
-	w.inbound(`<message type='error' id='` + n.ID + `' from='paris@remote.example/phone' to='juliet@example.com'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>`)
+	w.Inbound(`<message type='error' id='` + n.ID + `' from='paris@remote.example/phone' to='juliet@example.com'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>`)
 	w.ok(jb, publish(tune, "t4", tuneItem("fourth")))
 	if got := w.takeRemote(); len(got) != 0 {
 		t.Errorf("after the bounce: %v", got)
@@ -130,7 +130,7 @@ func TestRemoteContactCaps(t *testing.T) {
 	// itself only: the next resource with that version is asked again.
 	liar := newClient(geoloc + "+notify")
 	liar.info.Features = append(liar.info.Features, tune+"+notify") // not what its ver says
-	w.inbound(`<presence from='paris@remote.example/laptop' to='juliet@example.com'>` + liar.caps() + `</presence>`)
+	w.Inbound(`<presence from='paris@remote.example/laptop' to='juliet@example.com'>` + liar.caps() + `</presence>`)
 	ask = w.takeRemote()[0]
 	answer(paris+"/laptop", ask.ID, liar)
 	expectRemote := func(what string, want ...string) {
@@ -142,29 +142,29 @@ func TestRemoteContactCaps(t *testing.T) {
 		expect(t, what, got, want...)
 	}
 	expectRemote("the liar's own interests are served", "message "+paris+"/laptop")
-	w.inbound(`<presence from='paris@remote.example/tablet' to='juliet@example.com'>` + liar.caps() + `</presence>`)
+	w.Inbound(`<presence from='paris@remote.example/tablet' to='juliet@example.com'>` + liar.caps() + `</presence>`)
 	expectRemote("asked again", "iq "+paris+"/tablet")
 	// An answer from someone else than asked is ignored.
-	w.inbound(`<iq type='result' id='` + ask.ID + `' from='paris@remote.example/other' to='juliet@example.com'/>`)
+	w.Inbound(`<iq type='result' id='` + ask.ID + `' from='paris@remote.example/other' to='juliet@example.com'/>`)
 	expectRemote("nothing")
 
 	// A request that is never answered is made again, to the same
 	// resource, once it is old.
 	quiet := newClient("urn:example:quiet+notify")
 	pres := `<presence from='paris@remote.example/desk' to='juliet@example.com'>` + quiet.caps() + `</presence>`
-	w.inbound(pres)
+	w.Inbound(pres)
 	expectRemote("first request", "iq "+paris+"/desk")
-	w.inbound(pres)
+	w.Inbound(pres)
 	expectRemote("not again at once")
 	w.now = w.now.Add(askAgain + time.Second)
-	w.inbound(pres)
+	w.Inbound(pres)
 	again := w.takeRemote()
 	if len(again) != 1 || again[0].Kind != stanza.IQ || again[0].To.String() != paris+"/desk" {
 		t.Fatalf("again later: %v", again)
 	}
 	// An error answer lets the next presence ask again at once.
-	w.inbound(`<iq type='error' id='` + again[0].ID + `' from='paris@remote.example/desk' to='juliet@example.com'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>`)
-	w.inbound(pres)
+	w.Inbound(`<iq type='error' id='` + again[0].ID + `' from='paris@remote.example/desk' to='juliet@example.com'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>`)
+	w.Inbound(pres)
 	expectRemote("after an error", "iq "+paris+"/desk")
 }
 
@@ -172,17 +172,17 @@ func TestRemoteContactCaps(t *testing.T) {
 // version cause one request; they are all served when it is answered.
 func TestCapsQueriedOncePerVersion(t *testing.T) {
 	w := newWorld(t)
-	w.connect(jb)
+	w.Connect(jb)
 	w.ok(jb, publish(tune, "t1", tuneItem("x")))
 	fan := newClient(tune + "+notify")
 	for _, r := range []string{"a", "b", "c"} {
-		w.connect(juliet + "/" + r)
-		w.send(juliet+"/"+r, "<presence>"+fan.caps()+"</presence>")
+		w.Connect(juliet + "/" + r)
+		w.Send(juliet+"/"+r, "<presence>"+fan.caps()+"</presence>")
 	}
 	asked := 0
 	var answerer string
 	for _, r := range []string{"a", "b", "c"} {
-		if n := discoAsked(w.sessions[juliet+"/"+r].got); n > 0 {
+		if n := discoAsked(w.Sessions[juliet+"/"+r].Peek()); n > 0 {
 			asked += n
 			answerer = juliet + "/" + r
 		}
@@ -212,7 +212,7 @@ func TestNotificationKinds(t *testing.T) {
 	w.ok(jb, "<iq type='set' id='r'><pubsub xmlns='"+NS+"'><retract node='"+tune+"'><item id='b'/></retract></pubsub></iq>")
 	expect(t, "retract without notify_retract", w.events(jb))
 	w.ok(jb, publish(tune, "c", tuneItem("c")))
-	got := w.sessions[jb].take()
+	got := w.Sessions[jb].Take()
 	if len(got) != 1 || got[0].Get("type") != "normal" {
 		t.Fatalf("notification %v, want one of type normal", got)
 	}
@@ -237,7 +237,7 @@ func TestAccountDiscovery(t *testing.T) {
 	}
 	w := newWorld(t)
 	w.befriend(juliet, romeo)
-	w.connect(jb)
+	w.Connect(jb)
 	w.ok(jb, publish("pres", "1", tuneItem("p")))
 	w.ok(jb, publish("wl", "1", tuneItem("w"), "pubsub#access_model", "whitelist", "pubsub#title", "Secret"))
 	list := func(who string) []string {

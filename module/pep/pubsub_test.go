@@ -29,7 +29,7 @@ func tuneItem(title string) string {
 // items by id, all and newest, and retract (XEP-0060 §6.5, §7.1, §7.2).
 func TestPublishAndRetrieve(t *testing.T) {
 	w := newWorld(t)
-	w.connect(jb)
+	w.Connect(jb)
 	res := w.ok(jb, publish(tune, "", tuneItem("one")))
 	gen := res.Child(NS, "publish").Child(NS, "item").Get("id")
 	if len(gen) != 32 {
@@ -68,8 +68,8 @@ func TestPublishAndRetrieve(t *testing.T) {
 
 func TestPubsubErrors(t *testing.T) {
 	w := newWorld(t)
-	w.connect(jb)
-	w.connect(ro)
+	w.Connect(jb)
+	w.Connect(ro)
 	w.ok(jb, publish(tune, "x", tuneItem("x")))
 	big := "<data xmlns='urn:big'>" + strings.Repeat("y", 700) + "</data>"
 	tests := []struct {
@@ -109,7 +109,7 @@ func TestPubsubErrors(t *testing.T) {
 // on an existing one they are preconditions.
 func TestPublishOptions(t *testing.T) {
 	w := newWorld(t)
-	w.connect(jb)
+	w.Connect(jb)
 	const dl = "eu.siacs.conversations.axolotl.devicelist"
 	w.ok(jb, publish(dl, "current", "<list xmlns='eu.siacs.conversations.axolotl'/>", "pubsub#access_model", "open", "pubsub#persist_items", "true"))
 	cfg := w.ok(jb, owner("get", "<configure node='"+dl+"'/>"))
@@ -156,14 +156,14 @@ func TestAccessModels(t *testing.T) {
 	w := newWorld(t)
 	w.befriend(juliet, romeo) // both
 	// nurse is subscribed to juliet's presence only (juliet: from).
-	w.connect(nk)
-	w.connect(jb)
-	w.send(nk, `<presence to='juliet@example.com' type='subscribe'/>`)
-	w.send(jb, `<presence to='nurse@example.com' type='subscribed'/>`)
+	w.Connect(nk)
+	w.Connect(jb)
+	w.Send(nk, `<presence to='juliet@example.com' type='subscribe'/>`)
+	w.Send(jb, `<presence to='nurse@example.com' type='subscribed'/>`)
 	w.ok(jb, `<iq type='set' id='g'><query xmlns='jabber:iq:roster'><item jid='romeo@example.com'><group>Friends</group></item></query></iq>`)
 	w.ok(jb, `<iq type='set' id='g'><query xmlns='jabber:iq:roster'><item jid='nurse@example.com'><group>Family</group></item></query></iq>`)
-	w.connect(ro)
-	w.connect(bs)
+	w.Connect(ro)
+	w.Connect(bs)
 	for _, n := range []struct{ node, access string }{{"open", "open"}, {"presence", "presence"}, {"roster", "roster"}, {"whitelist", "whitelist"}} {
 		opts := []string{"pubsub#access_model", n.access}
 		if n.access == "roster" {
@@ -198,8 +198,8 @@ func TestAccessModels(t *testing.T) {
 		}
 	}
 	// A remote entity: open only.
-	w.inbound(`<iq type='get' id='rem' from='paris@remote.example/x' to='juliet@example.com'><pubsub xmlns='` + NS + `'><items node='open'/></pubsub></iq>`)
-	w.inbound(`<iq type='get' id='rem2' from='paris@remote.example/x' to='juliet@example.com'><pubsub xmlns='` + NS + `'><items node='presence'/></pubsub></iq>`)
+	w.Inbound(`<iq type='get' id='rem' from='paris@remote.example/x' to='juliet@example.com'><pubsub xmlns='` + NS + `'><items node='open'/></pubsub></iq>`)
+	w.Inbound(`<iq type='get' id='rem2' from='paris@remote.example/x' to='juliet@example.com'><pubsub xmlns='` + NS + `'><items node='presence'/></pubsub></iq>`)
 	got := map[string]string{}
 	for _, st := range w.takeRemote() {
 		got[st.ID] = st.Type
@@ -212,7 +212,7 @@ func TestAccessModels(t *testing.T) {
 // TestConfigure: XEP-0060 §8.2 and §8.3.
 func TestConfigure(t *testing.T) {
 	w := newWorld(t)
-	w.connect(jb)
+	w.Connect(jb)
 	for _, id := range []string{"1", "2", "3"} {
 		w.ok(jb, publish("n", id, tuneItem(id), "pubsub#max_items", "max"))
 	}
@@ -247,7 +247,7 @@ func TestConfigure(t *testing.T) {
 // purge (§8.5) and the per-account node limit.
 func TestCreateDeletePurgeLimits(t *testing.T) {
 	w := newWorld(t)
-	w.connect(jb)
+	w.Connect(jb)
 	w.ok(jb, "<iq type='set' id='c'><pubsub xmlns='"+NS+"'><create node='made'/><configure>"+configForm("pubsub#access_model", "open")+"</configure></pubsub></iq>")
 	inst := w.ok(jb, "<iq type='set' id='c'><pubsub xmlns='"+NS+"'><create/></pubsub></iq>")
 	if inst.Child(NS, "create").Get("node") == "" {
@@ -275,8 +275,8 @@ func TestCreateDeletePurgeLimits(t *testing.T) {
 // entity's (§5.6, §5.7), and explicit subscriptions (§6.1, §6.2).
 func TestAffiliationsAndSubscriptions(t *testing.T) {
 	w := newWorld(t)
-	w.connect(jb)
-	w.connect(bs)
+	w.Connect(jb)
+	w.Connect(bs)
 	w.ok(jb, publish("wl", "1", tuneItem("wl"), "pubsub#access_model", "whitelist"))
 	w.fails(bs, "<iq type='set' id='s' to='juliet@example.com'><pubsub xmlns='"+NS+"'><subscribe node='wl' jid='"+bs+"'/></pubsub></iq>", stanza.NotAllowed, "closed-node")
 	w.ok(jb, owner("set", "<affiliations node='wl'><affiliation jid='benvolio@example.com/street' affiliation='member'/></affiliations>"))
@@ -286,8 +286,8 @@ func TestAffiliationsAndSubscriptions(t *testing.T) {
 	}
 	w.fails(bs, "<iq type='set' id='s' to='juliet@example.com'><pubsub xmlns='"+NS+"'><subscribe node='wl' jid='romeo@example.com'/></pubsub></iq>", stanza.BadRequest, "invalid-jid")
 	// Subscribing answers, then sends the last item.
-	w.send(bs, "<iq type='set' id='s' to='juliet@example.com'><pubsub xmlns='"+NS+"'><subscribe node='wl' jid='"+bs+"'/></pubsub></iq>")
-	got := w.sessions[bs].take()
+	w.Send(bs, "<iq type='set' id='s' to='juliet@example.com'><pubsub xmlns='"+NS+"'><subscribe node='wl' jid='"+bs+"'/></pubsub></iq>")
+	got := w.Sessions[bs].Take()
 	if len(got) != 2 || got[0].Get("type") != "result" || got[0].FirstChild().Child(NS, "subscription").Get("subscription") != "subscribed" {
 		t.Fatalf("subscribe got %v", got)
 	}

@@ -21,49 +21,19 @@ import (
 	"roost/xmlstream"
 )
 
-// sess records what a session receives.
-type sess struct {
-	mu  sync.Mutex
-	got []*xmlstream.Element
-}
-
-func (s *sess) Send(el *xmlstream.Element) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.got = append(s.got, el)
-	return true
-}
-
-func (s *sess) Close(error) {}
-
-func (s *sess) take() []*xmlstream.Element {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.got
-	s.got = nil
-	return g
-}
-
-type accounts struct{ st *store.Store }
-
-func (a accounts) AccountExists(_ context.Context, j jid.JID) (bool, error) {
-	_, ok, err := a.st.Account(j.String())
-	return ok, err
-}
-
 // world: example.com hosts juliet, romeo, nurse and benvolio, served by a
 // real store, router, im and pep; every other domain is "remote", and
 // what goes there is recorded.
 type world struct {
-	t        testing.TB
-	st       *store.Store
-	r        *router.Router
-	pep      *Module
-	sessions map[string]*sess
-	mu       sync.Mutex
-	remote   []*stanza.Stanza
-	blocks   map[string]bool // "user|other"
-	now      time.Time
+	xmpptest.Clients[router.Session]
+	t      testing.TB
+	st     *store.Store
+	r      *router.Router
+	pep    *Module
+	mu     sync.Mutex
+	remote []*stanza.Stanza
+	blocks map[string]bool // "user|other"
+	now    time.Time
 }
 
 func (w *world) SendRemote(_ context.Context, st *stanza.Stanza) error {
@@ -88,10 +58,11 @@ func newWorld(t testing.TB) *world {
 			t.Fatal(err)
 		}
 	}
-	w := &world{t: t, st: st, sessions: map[string]*sess{}, blocks: map[string]bool{},
+	w := &world{t: t, st: st, blocks: map[string]bool{},
 		now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
-	w.r = router.New(router.Options{Domains: []string{"example.com"}, Accounts: accounts{st}})
+	w.r = router.New(router.Options{Domains: []string{"example.com"}})
 	w.r.SetRemote(w)
+	w.Clients = xmpptest.Clients[router.Session]{T: t, R: w.r}
 	blocked := func(u, o jid.JID) bool { return w.blocks[u.String()+"|"+o.Bare().String()] }
 	w.pep = New(Options{
 		Store: st, Router: w.r, Rosters: im.Rosters{Store: st}, VCards: st,
@@ -116,50 +87,18 @@ func newWorld(t testing.TB) *world {
 	return w
 }
 
-func (w *world) connect(full string) {
-	w.t.Helper()
-	s := &sess{}
-	w.sessions[full] = s
-	if err := w.r.Bind(context.Background(), jid.MustParse(full), s); err != nil {
-		w.t.Fatal(err)
-	}
-}
-
-func (w *world) disconnect(full string) {
-	w.r.Unbind(context.Background(), jid.MustParse(full), w.sessions[full])
-	delete(w.sessions, full)
-}
-
-// send has the session full send xml, as c2s hands it over.
-func (w *world) send(full, xml string) {
-	w.t.Helper()
-	st := xmpptest.Stanza(w.t, xml)
-	st.From = jid.MustParse(full)
-	w.r.FromClient(context.Background(), st)
-}
-
-// inbound delivers a stanza from another server.
-func (w *world) inbound(xml string) {
-	w.t.Helper()
-	w.r.Route(context.Background(), xmpptest.Stanza(w.t, xml))
-}
-
 // iq sends an IQ from full and returns the answer it got.
 func (w *world) iq(full, xml string) *xmlstream.Element {
 	w.t.Helper()
 	st := xmpptest.Stanza(w.t, xml)
-	w.send(full, xml)
-	s := w.sessions[full]
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, el := range s.got {
-		if el.Name.Local == "iq" && el.Get("id") == st.ID && (el.Get("type") == "result" || el.Get("type") == "error") {
-			s.got = slices.Delete(s.got, i, i+1)
-			return el
-		}
+	w.Send(full, xml)
+	el := w.Sessions[full].TakeFirst(func(el *xmlstream.Element) bool {
+		return el.Name.Local == "iq" && el.Get("id") == st.ID && (el.Get("type") == "result" || el.Get("type") == "error")
+	})
+	if el == nil {
+		w.t.Fatalf("no answer to %s", xml)
 	}
-	w.t.Fatalf("no answer to %s", xml)
-	return nil
+	return el
 }
 
 // ok sends an IQ that must succeed and returns its payload.
@@ -202,7 +141,7 @@ func (w *world) takeRemote() []*stanza.Stanza {
 // name follows the id in brackets when there is one.
 func (w *world) events(full string) []string {
 	var out []string
-	for _, el := range w.sessions[full].take() {
+	for _, el := range w.Sessions[full].Take() {
 		out = append(out, eventSummary(el)...)
 	}
 	return out
@@ -247,12 +186,12 @@ func (w *world) befriend(a, b string) {
 	for _, p := range [][2]string{{a, b}, {b, a}} {
 		from, to := p[0], p[1]
 		fs, ts := from+"/setup", to+"/setup"
-		w.connect(fs)
-		w.connect(ts)
-		w.send(fs, `<presence to='`+to+`' type='subscribe'/>`)
-		w.send(ts, `<presence to='`+from+`' type='subscribed'/>`)
-		w.disconnect(fs)
-		w.disconnect(ts)
+		w.Connect(fs)
+		w.Connect(ts)
+		w.Send(fs, `<presence to='`+to+`' type='subscribe'/>`)
+		w.Send(ts, `<presence to='`+from+`' type='subscribed'/>`)
+		w.Disconnect(fs)
+		w.Disconnect(ts)
 	}
 }
 
@@ -261,12 +200,12 @@ func (w *world) befriend(a, b string) {
 func (w *world) follow(user, remote string) {
 	w.t.Helper()
 	s := user + "/setup"
-	w.connect(s)
-	w.send(s, `<presence to='`+remote+`' type='subscribe'/>`)
-	w.inbound(`<presence from='` + remote + `' to='` + user + `' type='subscribed'/>`)
-	w.inbound(`<presence from='` + remote + `' to='` + user + `' type='subscribe'/>`)
-	w.send(s, `<presence to='`+remote+`' type='subscribed'/>`)
-	w.disconnect(s)
+	w.Connect(s)
+	w.Send(s, `<presence to='`+remote+`' type='subscribe'/>`)
+	w.Inbound(`<presence from='` + remote + `' to='` + user + `' type='subscribed'/>`)
+	w.Inbound(`<presence from='` + remote + `' to='` + user + `' type='subscribe'/>`)
+	w.Send(s, `<presence to='`+remote+`' type='subscribed'/>`)
+	w.Disconnect(s)
 	w.takeRemote()
 }
 
@@ -296,27 +235,19 @@ func (c client) caps() string {
 // c's caps, answering the disco#info request PEP may send for them.
 func (w *world) online(full string, c client) {
 	w.t.Helper()
-	if w.sessions[full] == nil {
-		w.connect(full)
+	if w.Sessions[full] == nil {
+		w.Connect(full)
 	}
-	w.send(full, `<presence>`+c.caps()+`</presence>`)
+	w.Send(full, `<presence>`+c.caps()+`</presence>`)
 	w.answerDisco(full, c)
 }
 
 // answerDisco answers, from full, a disco#info request it received.
 func (w *world) answerDisco(full string, c client) bool {
 	w.t.Helper()
-	s := w.sessions[full]
-	s.mu.Lock()
-	var q *xmlstream.Element
-	for i, el := range s.got {
-		if el.Name.Local == "iq" && el.Get("type") == "get" && el.Child(discoinfo.NSInfo, "query") != nil {
-			q = el
-			s.got = slices.Delete(s.got, i, i+1)
-			break
-		}
-	}
-	s.mu.Unlock()
+	q := w.Sessions[full].TakeFirst(func(el *xmlstream.Element) bool {
+		return el.Name.Local == "iq" && el.Get("type") == "get" && el.Child(discoinfo.NSInfo, "query") != nil
+	})
 	if q == nil {
 		return false
 	}
@@ -325,7 +256,7 @@ func (w *world) answerDisco(full string, c client) bool {
 	}
 	res := xmlstream.New(xmlstream.NSClient, "iq").SetAttr("type", "result").SetAttr("id", q.Get("id")).SetAttr("to", q.Get("from")).
 		Append(c.info.Query(c.node + "#" + c.ver))
-	w.send(full, res.String())
+	w.Send(full, res.String())
 	return true
 }
 
