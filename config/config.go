@@ -35,6 +35,7 @@ type Config struct {
 	C2S    C2S    `toml:"c2s"`
 	S2S    S2S    `toml:"s2s"`
 	HTTPS  HTTPS  `toml:"https"`
+	PEP    PEP    `toml:"pep"`
 	Limits Limits `toml:"limits"`
 }
 
@@ -170,6 +171,27 @@ type HTTPS struct {
 	HTTPListen []string `toml:"http_listen"`
 }
 
+// PEP is the [pep] table: personal eventing (XEP-0163), where each
+// account's clients keep encryption keys (OMEMO), avatars and bookmarks
+// and share them with contacts. Its limits bound what one account keeps.
+type PEP struct {
+	// MaxNodes bounds the nodes (kinds of data: avatar, bookmarks, one
+	// per OMEMO device...) of one account.
+	MaxNodes int `toml:"max_nodes"`
+	// MaxItems bounds the items one node keeps, what clients get when
+	// they ask for "max" (one bookmark is one item).
+	MaxItems int `toml:"max_items"`
+	// MaxItemBytes bounds one item, such as an avatar image; none is ever
+	// larger than Limits.MaxStanzaBytes.
+	MaxItemBytes Size `toml:"max_item_bytes"`
+	// MaxSubscribers bounds the people one node lists: explicit
+	// subscribers and those the account allows or bans.
+	MaxSubscribers int `toml:"max_subscribers"`
+	// CapsCache bounds the client versions whose interests (entity
+	// capabilities, XEP-0115) the server remembers.
+	CapsCache int `toml:"caps_cache"`
+}
+
 // Limits is the [limits] table: the resource limits of STYLE rule 12.
 type Limits struct {
 	// MaxStanzaBytes bounds one top-level stream element, enforced before
@@ -250,6 +272,13 @@ func Default() Config {
 			ListenTLS:      []string{"[::]:5270"},
 			ConnectTimeout: 15 * time.Second,
 			IdleTimeout:    10 * time.Minute,
+		},
+		PEP: PEP{
+			MaxNodes:       64,
+			MaxItems:       256,
+			MaxItemBytes:   128 << 10,
+			MaxSubscribers: 100,
+			CapsCache:      1000,
 		},
 		Limits: Limits{
 			MaxStanzaBytes:      256 << 10,

@@ -482,6 +482,15 @@ func TestParseErrors(t *testing.T) {
 				"roost.toml:7: limits.read_burst_bytes: 262144: smaller than limits.read_rate_bytes (1048576)",
 		},
 		{
+			name: "pep limits out of range",
+			file: "[pep]\nmax_nodes = 0\nmax_items = 1000000\nmax_item_bytes = \"512B\"\nmax_subscribers = -1\ncaps_cache = 5\n",
+			want: "roost.toml:2: pep.max_nodes: 0: must be from 1 to 10000\n" +
+				"roost.toml:3: pep.max_items: 1000000: must be from 1 to 100000\n" +
+				"roost.toml:4: pep.max_item_bytes: 512: must be from 1024 to 16777216\n" +
+				"roost.toml:5: pep.max_subscribers: -1: must be from 1 to 100000\n" +
+				"roost.toml:6: pep.caps_cache: 5: must be from 10 to 1000000",
+		},
+		{
 			name: "resume timeout too short",
 			file: "[limits]\nresume_timeout = \"5s\"\n",
 			want: "roost.toml:2: limits.resume_timeout: 5s: must be from 10s to 24h",
@@ -745,6 +754,7 @@ func TestRenderRoundTrip(t *testing.T) {
 			c.HTTPS.Listen = []string{"[::]:443"}
 			c.Limits.MaxStanzaBytes = 10000
 			c.Limits.MaxOfflineMessages = 0
+			c.PEP = PEP{MaxNodes: 10, MaxItems: 20, MaxItemBytes: 64 << 10, MaxSubscribers: 5, CapsCache: 50}
 			return c
 		}},
 	}

@@ -31,6 +31,7 @@ func validate(c Config, src source) []*FieldError {
 	v.c2s(c.C2S)
 	v.s2s(c.S2S)
 	v.listeners(c)
+	v.pep(c.PEP)
 	v.limits(c.Limits)
 	return v.errs
 }
@@ -459,6 +460,16 @@ func (v *validator) limits(l Limits) {
 			l.ReadBurstBytes, l.ReadRateBytes), "limits.read_rate_bytes")
 	}
 	v.intRange("limits.max_connections_per_ip", int64(l.MaxConnectionsPerIP), 1, 65535, "")
+}
+
+func (v *validator) pep(p PEP) {
+	v.intRange("pep.max_nodes", int64(p.MaxNodes), 1, 10000, "")
+	v.intRange("pep.max_items", int64(p.MaxItems), 1, 100000, "")
+	// Above limits.max_stanza_bytes it is harmless: no item that big
+	// arrives.
+	v.intRange("pep.max_item_bytes", int64(p.MaxItemBytes), 1<<10, 16<<20, "")
+	v.intRange("pep.max_subscribers", int64(p.MaxSubscribers), 1, 100000, "")
+	v.intRange("pep.caps_cache", int64(p.CapsCache), 10, 1000000, "")
 }
 
 // intRange reports whether lo <= n <= hi, and an error if not; why is

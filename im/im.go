@@ -154,6 +154,17 @@ func (r Rosters) Subscription(_ context.Context, user, contact jid.JID) (string,
 	return it.Sub.String(), nil
 }
 
+// Groups returns the roster groups user put contact in, nil when contact
+// is not in user's roster (RFC 6121 §2.1.2.4). Personal eventing's
+// roster access model reads them (XEP-0060 §4.5).
+func (r Rosters) Groups(_ context.Context, user, contact jid.JID) ([]string, error) {
+	it, err := r.item(user, contact)
+	if err != nil || !it.InRoster {
+		return nil, err
+	}
+	return it.Groups, nil
+}
+
 func (r Rosters) item(user, contact jid.JID) (item, error) {
 	b, found, err := r.Store.RosterItem(user.Bare().String(), contact.Bare().String())
 	if err != nil || !found {

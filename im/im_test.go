@@ -3,6 +3,7 @@ package im
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -17,29 +18,6 @@ import (
 	"roost/xmlstream"
 )
 
-// sess records what a session receives.
-type sess struct {
-	mu  sync.Mutex
-	got []*xmlstream.Element
-}
-
-func (s *sess) Send(el *xmlstream.Element) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.got = append(s.got, el)
-	return true
-}
-
-func (s *sess) Close(error) {}
-
-func (s *sess) take() []*xmlstream.Element {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.got
-	s.got = nil
-	return g
-}
-
 type accounts struct{ st *store.Store }
 
 func (a accounts) AccountExists(_ context.Context, j jid.JID) (bool, error) {
@@ -50,15 +28,15 @@ func (a accounts) AccountExists(_ context.Context, j jid.JID) (bool, error) {
 // world: example.com hosts juliet and romeo; everything else is "remote"
 // and recorded in w.remote.
 type world struct {
-	t        *testing.T
-	st       *store.Store
-	r        *router.Router
-	im       *IM
-	sessions map[string]*sess
-	mu       sync.Mutex
-	remote   []*stanza.Stanza
-	blocks   map[string]bool // "user|other"
-	avail    []string
+	xmpptest.Clients[router.Session]
+	t      *testing.T
+	st     *store.Store
+	r      *router.Router
+	im     *IM
+	mu     sync.Mutex
+	remote []*stanza.Stanza
+	blocks map[string]bool // "user|other"
+	avail  []string
 }
 
 func (w *world) SendRemote(_ context.Context, st *stanza.Stanza) error {
@@ -80,9 +58,10 @@ func newWorld(t *testing.T) *world {
 			t.Fatal(err)
 		}
 	}
-	w := &world{t: t, st: st, sessions: map[string]*sess{}, blocks: map[string]bool{}}
+	w := &world{t: t, st: st, blocks: map[string]bool{}}
 	w.r = router.New(router.Options{Domains: []string{"example.com"}, Accounts: accounts{st}})
 	w.r.SetRemote(w)
+	w.Clients = xmpptest.Clients[router.Session]{T: t, R: w.r}
 	w.im = New(Options{
 		Store: st, Router: w.r, MaxRosterItems: 5,
 		Blocked: func(u, o jid.JID) bool { return w.blocks[u.String()+"|"+o.Bare().String()] },
@@ -101,40 +80,11 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-func (w *world) connect(full string) {
-	w.t.Helper()
-	s := &sess{}
-	w.sessions[full] = s
-	if err := w.r.Bind(context.Background(), jid.MustParse(full), s); err != nil {
-		w.t.Fatal(err)
-	}
-}
-
-func (w *world) disconnect(full string) {
-	w.r.Unbind(context.Background(), jid.MustParse(full), w.sessions[full])
-	delete(w.sessions, full)
-}
-
-// send has the session full send xml, as c2s would hand it over.
-func (w *world) send(full, xml string) {
-	w.t.Helper()
-	st := xmpptest.Stanza(w.t, xml)
-	st.From = jid.MustParse(full)
-	w.r.FromClient(context.Background(), st)
-}
-
-// inbound delivers a stanza from another server.
-func (w *world) inbound(xml string) {
-	w.t.Helper()
-	st := xmpptest.Stanza(w.t, xml)
-	w.r.Route(context.Background(), st)
-}
-
 // got summarises and clears what full received: "presence:subscribe from
 // romeo@example.com", "push romeo@example.com sub=to ask", ...
 func (w *world) got(full string) []string {
 	var out []string
-	for _, el := range w.sessions[full].take() {
+	for _, el := range w.Sessions[full].Take() {
 		out = append(out, summary(el))
 	}
 	return out
@@ -214,16 +164,16 @@ func expect(t *testing.T, what string, got []string, want ...string) {
 func TestSubscriptionHandshake(t *testing.T) {
 	w := newWorld(t)
 	for _, f := range []string{"juliet@example.com/balcony", "juliet@example.com/chamber", "romeo@example.com/orchard", "romeo@example.com/garden"} {
-		w.connect(f)
-		w.send(f, `<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>`)
-		w.send(f, `<presence/>`)
+		w.Connect(f)
+		w.Send(f, `<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>`)
+		w.Send(f, `<presence/>`)
 	}
-	for f := range w.sessions {
+	for f := range w.Sessions {
 		w.got(f)
 	}
 
 	// Juliet asks Romeo.
-	w.send("juliet@example.com/balcony", `<presence to='Romeo@Example.COM' type='subscribe'/>`)
+	w.Send("juliet@example.com/balcony", `<presence to='Romeo@Example.COM' type='subscribe'/>`)
 	expect(t, "juliet/balcony", w.got("juliet@example.com/balcony"), "push romeo@example.com sub=none ask")
 	expect(t, "juliet/chamber", w.got("juliet@example.com/chamber"), "push romeo@example.com sub=none ask")
 	expect(t, "romeo/orchard", w.got("romeo@example.com/orchard"), "presence:subscribe from juliet@example.com")
@@ -233,7 +183,7 @@ func TestSubscriptionHandshake(t *testing.T) {
 	}
 
 	// Romeo approves from one resource.
-	w.send("romeo@example.com/garden", `<presence to='juliet@example.com' type='subscribed'/>`)
+	w.Send("romeo@example.com/garden", `<presence to='juliet@example.com' type='subscribed'/>`)
 	expect(t, "romeo/garden", w.got("romeo@example.com/garden"), "push juliet@example.com sub=from")
 	expect(t, "romeo/orchard", w.got("romeo@example.com/orchard"), "push juliet@example.com sub=from")
 	// Juliet gets the approval, the push, and Romeo's presence (§3.1.5).
@@ -249,44 +199,44 @@ func TestSubscriptionHandshake(t *testing.T) {
 	}
 
 	// And the other way round: both.
-	w.send("romeo@example.com/orchard", `<presence to='juliet@example.com' type='subscribe'/>`)
-	w.send("juliet@example.com/chamber", `<presence to='romeo@example.com' type='subscribed'/>`)
+	w.Send("romeo@example.com/orchard", `<presence to='juliet@example.com' type='subscribe'/>`)
+	w.Send("juliet@example.com/chamber", `<presence to='romeo@example.com' type='subscribed'/>`)
 	if got := w.roster("juliet@example.com"); got != "romeo@example.com:both" {
 		t.Errorf("juliet's roster = %q", got)
 	}
 	if got := w.roster("romeo@example.com"); got != "juliet@example.com:both" {
 		t.Errorf("romeo's roster = %q", got)
 	}
-	for f := range w.sessions {
+	for f := range w.Sessions {
 		w.got(f)
 	}
 
 	// Presence now flows both ways; a dropped connection is announced.
-	w.send("juliet@example.com/balcony", `<presence><show>away</show></presence>`)
+	w.Send("juliet@example.com/balcony", `<presence><show>away</show></presence>`)
 	expect(t, "romeo/orchard", w.got("romeo@example.com/orchard"), "presence from juliet@example.com/balcony")
 	expect(t, "juliet's own resource", w.got("juliet@example.com/chamber"), "presence from juliet@example.com/balcony")
 	w.got("juliet@example.com/balcony")
-	w.disconnect("romeo@example.com/garden")
+	w.Disconnect("romeo@example.com/garden")
 	expect(t, "juliet/balcony", w.got("juliet@example.com/balcony"), "presence:unavailable from romeo@example.com/garden")
 	expect(t, "romeo/orchard (own resource)", w.got("romeo@example.com/orchard"), "presence:unavailable from romeo@example.com/garden")
 }
 
 func TestInitialPresenceProbesAndPendingRequests(t *testing.T) {
 	w := newWorld(t)
-	w.connect("romeo@example.com/orchard")
-	w.send("romeo@example.com/orchard", `<presence/>`)
+	w.Connect("romeo@example.com/orchard")
+	w.Send("romeo@example.com/orchard", `<presence/>`)
 	// Juliet is offline when the nurse and Romeo ask.
-	w.send("romeo@example.com/orchard", `<presence to='juliet@example.com' type='subscribe'><status>It is I</status></presence>`)
-	w.inbound(`<presence from='tybalt@capulet.example' to='juliet@example.com' type='subscribe'/>`)
+	w.Send("romeo@example.com/orchard", `<presence to='juliet@example.com' type='subscribe'><status>It is I</status></presence>`)
+	w.Inbound(`<presence from='tybalt@capulet.example' to='juliet@example.com' type='subscribe'/>`)
 	// Romeo approves Juliet in advance (pre-approval, §3.4).
-	w.send("romeo@example.com/orchard", `<presence to='juliet@example.com' type='subscribed'/>`)
+	w.Send("romeo@example.com/orchard", `<presence to='juliet@example.com' type='subscribed'/>`)
 	if got := w.roster("romeo@example.com"); got != "juliet@example.com:none:ask:approved" {
 		t.Errorf("romeo's roster = %q", got)
 	}
 	w.got("romeo@example.com/orchard")
 
-	w.connect("juliet@example.com/balcony")
-	w.send("juliet@example.com/balcony", `<presence/>`)
+	w.Connect("juliet@example.com/balcony")
+	w.Send("juliet@example.com/balcony", `<presence/>`)
 	got := w.got("juliet@example.com/balcony")
 	expect(t, "juliet at initial presence", got,
 		"presence from juliet@example.com/balcony",
@@ -297,7 +247,7 @@ func TestInitialPresenceProbesAndPendingRequests(t *testing.T) {
 	}
 
 	// Juliet asks Romeo back: pre-approved, so answered at once.
-	w.send("juliet@example.com/balcony", `<presence to='romeo@example.com' type='subscribe'/>`)
+	w.Send("juliet@example.com/balcony", `<presence to='romeo@example.com' type='subscribe'/>`)
 	if got := w.roster("romeo@example.com"); got != "juliet@example.com:from:ask" {
 		t.Errorf("romeo's roster after the pre-approved request = %q", got)
 	}
@@ -308,9 +258,9 @@ func TestInitialPresenceProbesAndPendingRequests(t *testing.T) {
 	// With a subscription to Romeo, Juliet's next login probes him. She
 	// never approved Romeo's own request, nor Tybalt's: both come again
 	// (§3.1.3).
-	w.disconnect("juliet@example.com/balcony")
-	w.connect("juliet@example.com/chamber")
-	w.send("juliet@example.com/chamber", `<presence/>`)
+	w.Disconnect("juliet@example.com/balcony")
+	w.Connect("juliet@example.com/chamber")
+	w.Send("juliet@example.com/chamber", `<presence/>`)
 	expect(t, "juliet probing romeo", w.got("juliet@example.com/chamber"),
 		"presence from juliet@example.com/chamber",
 		"presence from romeo@example.com/orchard",
@@ -324,52 +274,52 @@ func TestInitialPresenceProbesAndPendingRequests(t *testing.T) {
 
 func TestProbeAnswers(t *testing.T) {
 	w := newWorld(t)
-	w.connect("juliet@example.com/balcony")
-	w.send("juliet@example.com/balcony", `<presence><priority>1</priority></presence>`)
+	w.Connect("juliet@example.com/balcony")
+	w.Send("juliet@example.com/balcony", `<presence><priority>1</priority></presence>`)
 	// A stranger probes: unsubscribed (§4.3.2).
-	w.inbound(`<presence from='iago@venice.example' to='juliet@example.com' type='probe'/>`)
+	w.Inbound(`<presence from='iago@venice.example' to='juliet@example.com' type='probe'/>`)
 	expect(t, "stranger's probe", w.takeRemote(), "presence:unsubscribed from juliet@example.com to iago@venice.example")
 	// A subscriber probes: the presence of each available resource.
-	w.inbound(`<presence from='benvolio@montague.example' to='juliet@example.com' type='subscribe'/>`)
-	w.send("juliet@example.com/balcony", `<presence to='benvolio@montague.example' type='subscribed'/>`)
+	w.Inbound(`<presence from='benvolio@montague.example' to='juliet@example.com' type='subscribe'/>`)
+	w.Send("juliet@example.com/balcony", `<presence to='benvolio@montague.example' type='subscribed'/>`)
 	w.takeRemote()
-	w.inbound(`<presence from='benvolio@montague.example' to='juliet@example.com' type='probe'/>`)
+	w.Inbound(`<presence from='benvolio@montague.example' to='juliet@example.com' type='probe'/>`)
 	expect(t, "subscriber's probe", w.takeRemote(), "presence from juliet@example.com/balcony to benvolio@montague.example")
 	// Blocked: nothing.
 	w.blocks["juliet@example.com|benvolio@montague.example"] = true
-	w.inbound(`<presence from='benvolio@montague.example' to='juliet@example.com' type='probe'/>`)
+	w.Inbound(`<presence from='benvolio@montague.example' to='juliet@example.com' type='probe'/>`)
 	expect(t, "blocked prober", w.takeRemote())
 	// Offline user: unavailable.
 	w.blocks = map[string]bool{}
-	w.disconnect("juliet@example.com/balcony")
+	w.Disconnect("juliet@example.com/balcony")
 	w.takeRemote()
-	w.inbound(`<presence from='benvolio@montague.example' to='juliet@example.com' type='probe'/>`)
+	w.Inbound(`<presence from='benvolio@montague.example' to='juliet@example.com' type='probe'/>`)
 	expect(t, "probe while offline", w.takeRemote(), "presence:unavailable from juliet@example.com to benvolio@montague.example")
 }
 
 func TestDirectedPresenceAndErrors(t *testing.T) {
 	w := newWorld(t)
-	w.connect("juliet@example.com/balcony")
-	w.send("juliet@example.com/balcony", `<presence/>`)
-	w.send("juliet@example.com/balcony", `<presence to='room@conference.verona.example/juliet'/>`)
+	w.Connect("juliet@example.com/balcony")
+	w.Send("juliet@example.com/balcony", `<presence/>`)
+	w.Send("juliet@example.com/balcony", `<presence to='room@conference.verona.example/juliet'/>`)
 	expect(t, "directed", w.takeRemote(), "presence from juliet@example.com/balcony to room@conference.verona.example/juliet")
 	// Unavailable broadcast reaches the directed recipient (§4.6.3).
-	w.send("juliet@example.com/balcony", `<presence type='unavailable'/>`)
+	w.Send("juliet@example.com/balcony", `<presence type='unavailable'/>`)
 	expect(t, "unavailable", w.takeRemote(), "presence:unavailable from juliet@example.com/balcony to room@conference.verona.example/juliet")
 
 	// A contact that answers with a presence error gets no more broadcasts.
-	w.inbound(`<presence from='mercutio@verona.example' to='juliet@example.com' type='subscribe'/>`)
-	w.send("juliet@example.com/balcony", `<presence to='mercutio@verona.example' type='subscribed'/>`)
-	w.send("juliet@example.com/balcony", `<presence/>`)
+	w.Inbound(`<presence from='mercutio@verona.example' to='juliet@example.com' type='subscribe'/>`)
+	w.Send("juliet@example.com/balcony", `<presence to='mercutio@verona.example' type='subscribed'/>`)
+	w.Send("juliet@example.com/balcony", `<presence/>`)
 	w.takeRemote()
-	w.inbound(`<presence from='mercutio@verona.example' to='juliet@example.com' type='error'><error type='cancel'><remote-server-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>`)
-	w.send("juliet@example.com/balcony", `<presence><show>dnd</show></presence>`)
+	w.Inbound(`<presence from='mercutio@verona.example' to='juliet@example.com' type='error'><error type='cancel'><remote-server-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>`)
+	w.Send("juliet@example.com/balcony", `<presence><show>dnd</show></presence>`)
 	expect(t, "after a presence error", w.takeRemote())
 }
 
 func TestRosterSet(t *testing.T) {
 	w := newWorld(t)
-	w.connect("juliet@example.com/balcony")
+	w.Connect("juliet@example.com/balcony")
 	tests := []struct {
 		name, xml string
 		err       stanza.Condition
@@ -392,9 +342,9 @@ func TestRosterSet(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			w.send("juliet@example.com/balcony", tc.xml)
+			w.Send("juliet@example.com/balcony", tc.xml)
 			var reply *xmlstream.Element
-			for _, el := range w.sessions["juliet@example.com/balcony"].take() {
+			for _, el := range w.Sessions["juliet@example.com/balcony"].Take() {
 				if el.Get("type") == "result" || el.Get("type") == "error" {
 					reply = el
 				}
@@ -420,17 +370,17 @@ func TestRosterSet(t *testing.T) {
 
 func TestRemoveCancelsBothWays(t *testing.T) {
 	w := newWorld(t)
-	w.connect("juliet@example.com/balcony")
-	w.send("juliet@example.com/balcony", `<presence/>`)
-	w.inbound(`<presence from='paris@verona.example' to='juliet@example.com' type='subscribe'/>`)
-	w.send("juliet@example.com/balcony", `<presence to='paris@verona.example' type='subscribed'/>`)
-	w.send("juliet@example.com/balcony", `<presence to='paris@verona.example' type='subscribe'/>`)
-	w.inbound(`<presence from='paris@verona.example' to='juliet@example.com' type='subscribed'/>`)
+	w.Connect("juliet@example.com/balcony")
+	w.Send("juliet@example.com/balcony", `<presence/>`)
+	w.Inbound(`<presence from='paris@verona.example' to='juliet@example.com' type='subscribe'/>`)
+	w.Send("juliet@example.com/balcony", `<presence to='paris@verona.example' type='subscribed'/>`)
+	w.Send("juliet@example.com/balcony", `<presence to='paris@verona.example' type='subscribe'/>`)
+	w.Inbound(`<presence from='paris@verona.example' to='juliet@example.com' type='subscribed'/>`)
 	if got := w.roster("juliet@example.com"); got != "paris@verona.example:both" {
 		t.Fatalf("roster = %q", got)
 	}
 	w.takeRemote()
-	w.send("juliet@example.com/balcony", `<iq type='set' id='rm'><query xmlns='jabber:iq:roster'><item jid='paris@verona.example' subscription='remove'/></query></iq>`)
+	w.Send("juliet@example.com/balcony", `<iq type='set' id='rm'><query xmlns='jabber:iq:roster'><item jid='paris@verona.example' subscription='remove'/></query></iq>`)
 	expect(t, "sent to paris", w.takeRemote(),
 		"presence:unsubscribe from juliet@example.com to paris@verona.example",
 		"presence:unsubscribed from juliet@example.com to paris@verona.example",
@@ -442,22 +392,22 @@ func TestRemoveCancelsBothWays(t *testing.T) {
 
 func TestRosterVersioning(t *testing.T) {
 	w := newWorld(t)
-	w.connect("juliet@example.com/balcony")
-	w.send("juliet@example.com/balcony", `<iq type='get' id='g1'><query xmlns='jabber:iq:roster' ver=''/></iq>`)
-	res := w.sessions["juliet@example.com/balcony"].take()
+	w.Connect("juliet@example.com/balcony")
+	w.Send("juliet@example.com/balcony", `<iq type='get' id='g1'><query xmlns='jabber:iq:roster' ver=''/></iq>`)
+	res := w.Sessions["juliet@example.com/balcony"].Take()
 	ver := res[0].Child(NSRoster, "query").Get("ver")
 	if ver == "" {
 		t.Fatalf("no version in %s", res[0])
 	}
-	w.send("juliet@example.com/balcony", `<iq type='set' id='s1'><query xmlns='jabber:iq:roster'><item jid='nurse@example.com'/></query></iq>`)
-	w.send("juliet@example.com/balcony", `<iq type='set' id='s2'><query xmlns='jabber:iq:roster'><item jid='friar@example.com'/></query></iq>`)
-	w.send("juliet@example.com/balcony", `<iq type='set' id='s3'><query xmlns='jabber:iq:roster'><item jid='nurse@example.com' subscription='remove'/></query></iq>`)
+	w.Send("juliet@example.com/balcony", `<iq type='set' id='s1'><query xmlns='jabber:iq:roster'><item jid='nurse@example.com'/></query></iq>`)
+	w.Send("juliet@example.com/balcony", `<iq type='set' id='s2'><query xmlns='jabber:iq:roster'><item jid='friar@example.com'/></query></iq>`)
+	w.Send("juliet@example.com/balcony", `<iq type='set' id='s3'><query xmlns='jabber:iq:roster'><item jid='nurse@example.com' subscription='remove'/></query></iq>`)
 	w.got("juliet@example.com/balcony")
 
 	// A second device with the old version gets an empty result, then pushes.
-	w.connect("juliet@example.com/chamber")
-	w.send("juliet@example.com/chamber", `<iq type='get' id='g2'><query xmlns='jabber:iq:roster' ver='`+ver+`'/></iq>`)
-	got := w.sessions["juliet@example.com/chamber"].take()
+	w.Connect("juliet@example.com/chamber")
+	w.Send("juliet@example.com/chamber", `<iq type='get' id='g2'><query xmlns='jabber:iq:roster' ver='`+ver+`'/></iq>`)
+	got := w.Sessions["juliet@example.com/chamber"].Take()
 	if len(got) < 2 || got[0].Get("type") != "result" || got[0].FirstChild() != nil {
 		t.Fatalf("first answer %v: want an empty result before the pushes", got)
 	}
@@ -471,8 +421,8 @@ func TestRosterVersioning(t *testing.T) {
 		t.Errorf("last push carries version %q, want the new one", last)
 	}
 	// Up to date: just an empty result.
-	w.send("juliet@example.com/chamber", `<iq type='get' id='g3'><query xmlns='jabber:iq:roster' ver='`+last+`'/></iq>`)
-	got = w.sessions["juliet@example.com/chamber"].take()
+	w.Send("juliet@example.com/chamber", `<iq type='get' id='g3'><query xmlns='jabber:iq:roster' ver='`+last+`'/></iq>`)
+	got = w.Sessions["juliet@example.com/chamber"].Take()
 	if len(got) != 1 || got[0].FirstChild() != nil {
 		t.Errorf("up-to-date get answered %v, want one empty result", got)
 	}
@@ -480,8 +430,8 @@ func TestRosterVersioning(t *testing.T) {
 
 func TestSubscriptionStampsBareJID(t *testing.T) {
 	w := newWorld(t)
-	w.connect("juliet@example.com/balcony")
-	w.send("juliet@example.com/balcony", `<presence to='rosaline@verona.example' type='subscribe'/>`)
+	w.Connect("juliet@example.com/balcony")
+	w.Send("juliet@example.com/balcony", `<presence to='rosaline@verona.example' type='subscribe'/>`)
 	w.mu.Lock()
 	st := w.remote[0]
 	w.mu.Unlock()
@@ -492,14 +442,36 @@ func TestSubscriptionStampsBareJID(t *testing.T) {
 
 func TestSubscription(t *testing.T) {
 	w := newWorld(t)
-	w.connect("juliet@example.com/balcony")
-	w.inbound(`<presence from='romeo@example.com' to='juliet@example.com' type='subscribe'/>`)
-	w.send("juliet@example.com/balcony", `<presence to='romeo@example.com' type='subscribed'/>`)
+	w.Connect("juliet@example.com/balcony")
+	w.Inbound(`<presence from='romeo@example.com' to='juliet@example.com' type='subscribe'/>`)
+	w.Send("juliet@example.com/balcony", `<presence to='romeo@example.com' type='subscribed'/>`)
 	got, err := w.im.Subscription(context.Background(), jid.MustParse("juliet@example.com"), jid.MustParse("romeo@example.com"))
 	if err != nil || got != "from" {
 		t.Errorf("Subscription = %q, %v", got, err)
 	}
 	if got, _ := w.im.Subscription(context.Background(), jid.MustParse("juliet@example.com"), jid.MustParse("x@y.example")); got != "none" {
 		t.Errorf("Subscription of a stranger = %q", got)
+	}
+}
+
+func TestRostersGroups(t *testing.T) {
+	w := newWorld(t)
+	w.Connect("juliet@example.com/balcony")
+	w.Send("juliet@example.com/balcony", `<iq type='set' id='r1'><query xmlns='jabber:iq:roster'><item jid='romeo@example.com'><group>Friends</group><group>Family</group></item></query></iq>`)
+	w.Inbound(`<presence from='nurse@example.com' to='juliet@example.com' type='subscribe'/>`)
+	juliet := jid.MustParse("juliet@example.com")
+	tests := []struct {
+		contact string
+		want    []string
+	}{
+		{"romeo@example.com/orchard", []string{"Friends", "Family"}},
+		{"nurse@example.com", nil}, // a pending request is not a roster entry
+		{"stranger@example.net", nil},
+	}
+	for _, tc := range tests {
+		got, err := Rosters{w.st}.Groups(context.Background(), juliet, jid.MustParse(tc.contact))
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("Groups(%s) = %q, %v; want %q", tc.contact, got, err, tc.want)
+		}
 	}
 }

@@ -28,7 +28,9 @@
 // accounts' identities and features and the hosted services. The disco
 // module, added last, answers from the catalog of the modules before it,
 // so nothing is advertised that no module serves and nothing is listed by
-// hand. A hosted service that declares its own identities gets its
+// hand. The nodes a module holds on an account's behalf (personal
+// eventing) are listed in the account's disco#items and described by that
+// module ([AccountNodes]). A hosted service that declares its own identities gets its
 // disco#info answered by the set; one that does not (an external
 // component, XEP-0114) answers its own.
 //

@@ -83,13 +83,33 @@ type Route struct {
 	Handler http.Handler
 }
 
+// NodeItem is one item of an account's disco#items: a node the server
+// holds on the account's behalf (XEP-0030 §4.2, XEP-0060 §5.2).
+type NodeItem struct {
+	Node, Name string
+}
+
+// AccountNodes answers service discovery about the nodes the server holds
+// on an account's behalf, such as its personal eventing nodes (XEP-0163
+// §5, XEP-0060 §5.2 and §5.3).
+type AccountNodes interface {
+	// Nodes lists the nodes of account that requester may discover.
+	Nodes(ctx context.Context, account, requester jid.JID) ([]NodeItem, error)
+	// NodeInfo returns the disco#info of account's node for requester,
+	// or a *stanza.Error (item-not-found, ...).
+	NodeInfo(ctx context.Context, account, requester jid.JID, node string) (discoinfo.Info, error)
+}
+
 // Catalog is what the modules of a set declare for service discovery.
 type Catalog struct {
 	// Server is the disco#info of the account domains themselves.
 	Server discoinfo.Info
 	// Account is what the server serves on an account's bare JID (RFC 6120
 	// §10.3.3, RFC 6121 §8.5.2.1.3).
-	Account  discoinfo.Info
+	Account discoinfo.Info
+	// Nodes, when a module declared them, describes the nodes of each
+	// account.
+	Nodes    AccountNodes
 	Services []Service
 }
 
@@ -341,6 +361,14 @@ func (r *Registry) AccountIdentity(ids ...discoinfo.Identity) {
 // AccountFeatures adds features the server serves on an account's behalf.
 func (r *Registry) AccountFeatures(features ...string) {
 	r.set.catalog.Account.Features = append(r.set.catalog.Account.Features, features...)
+}
+
+// AccountNodes answers disco#items of accounts and disco#info of their
+// nodes; one module may.
+func (r *Registry) AccountNodes(n AccountNodes) {
+	if r.set.claim("account nodes", r.owner) {
+		r.set.catalog.Nodes = n
+	}
 }
 
 // StreamFeatures adds stream features offered to clients at stage.

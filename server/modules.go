@@ -16,12 +16,14 @@ import (
 	"roost/module/disco"
 	"roost/module/last"
 	"roost/module/offline"
+	"roost/module/pep"
 	"roost/module/ping"
 	"roost/module/private"
 	"roost/module/register"
 	"roost/module/vcard"
 	"roost/module/version"
 	"roost/store"
+	"roost/xmlstream"
 )
 
 // step builds one module of the list; a nil module is a feature the
@@ -42,6 +44,10 @@ type wiring struct {
 	rosters  im.Rosters
 	blocking *blocking.Module
 	offline  *offline.Offline
+	// pep keeps avatars and bookmarks, which vcard and private convert
+	// to and from; private's stored bookmarks are read back by pep.
+	pep     *pep.Module
+	private *private.Handler
 }
 
 // modules is the server's feature list, in the order features see
@@ -58,6 +64,10 @@ func (w *wiring) modules() []step {
 		// Before im, which hands stored messages over once a resource
 		// sends initial presence.
 		{"offline", w.newOffline},
+		// Before im, which consumes broadcast presence: pep reads the
+		// caps of the account's own resources in it and adds the avatar
+		// hash (XEP-0398 §4) before im sends it out.
+		{"pep", w.newPEP},
 		{"im", w.newIM},
 		// After im: sent copies are made of what im let through.
 		{"carbons", w.newCarbons},
@@ -139,6 +149,34 @@ func (w *wiring) newOffline() (module.Module, error) {
 	return w.offline, nil
 }
 
+func (w *wiring) newPEP() (module.Module, error) {
+	lim := w.s.cfg.PEP
+	w.pep = pep.New(pep.Options{
+		Store:   w.s.store,
+		Router:  w.s.router,
+		Rosters: w.rosters,
+		VCards:  w.s.store,
+		// Read when first needed, by which time the private entry, later
+		// in the list, has been built.
+		LegacyBookmarks: func(_ context.Context, user jid.JID) (*xmlstream.Element, error) {
+			return w.private.Fragment(user, xmlstream.Name{Space: "storage:bookmarks", Local: "storage"})
+		},
+		Blocked: w.blocking.IsBlocked,
+		Limits: pep.Limits{
+			MaxNodes:       lim.MaxNodes,
+			MaxItems:       lim.MaxItems,
+			MaxItemBytes:   int(lim.MaxItemBytes),
+			MaxSubscribers: lim.MaxSubscribers,
+			CapsCache:      lim.CapsCache,
+			// Every resource of every contact, and a few more for the
+			// account's own and those of contacts mid-change.
+			MaxWatchers: (w.s.cfg.Limits.MaxRosterItems + 1) * w.s.cfg.Limits.MaxResources,
+		},
+		Logger: w.logger("pep"),
+	})
+	return w.pep, nil
+}
+
 func (w *wiring) newIM() (module.Module, error) {
 	return im.New(im.Options{
 		Store:          w.s.store,
@@ -157,11 +195,12 @@ func (w *wiring) newVersion() (module.Module, error) {
 }
 
 func (w *wiring) newVCard() (module.Module, error) {
-	return vcard.New(vcard.Options{Store: w.s.store, MaxBytes: int(w.s.cfg.Limits.MaxStanzaBytes)}), nil
+	return vcard.New(vcard.Options{Store: w.s.store, MaxBytes: int(w.s.cfg.Limits.MaxStanzaBytes), OnSet: w.pep.VCardSet}), nil
 }
 
 func (w *wiring) newPrivate() (module.Module, error) {
-	return private.New(private.Options{Store: w.s.store, MaxBytes: int(w.s.cfg.Limits.MaxStanzaBytes)}), nil
+	w.private = private.New(private.Options{Store: w.s.store, MaxBytes: int(w.s.cfg.Limits.MaxStanzaBytes), Delegate: w.pep})
+	return w.private, nil
 }
 
 func (w *wiring) newRegister() (module.Module, error) {

@@ -86,6 +86,7 @@ func TestDiscoAndCaps(t *testing.T) {
 	features := parsed.Features
 	want := []string{
 		"http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/disco#items",
+		"http://jabber.org/protocol/pubsub#publish-options",
 		"jabber:iq:last", "jabber:iq:private", "jabber:iq:register", "jabber:iq:version",
 		"msgoffline", "urn:xmpp:blocking", "urn:xmpp:carbons:2", "urn:xmpp:ping", "vcard-temp",
 	}
@@ -93,7 +94,7 @@ func TestDiscoAndCaps(t *testing.T) {
 		t.Errorf("features\n%v\nwant\n%v", features, want)
 	}
 	// Every advertised IQ namespace has a handler.
-	served := map[string]bool{"msgoffline": true}
+	served := map[string]bool{"msgoffline": true, "http://jabber.org/protocol/pubsub#publish-options": true}
 	for _, n := range r.srv.modules.IQs() {
 		served[n.Space] = true
 	}
@@ -102,10 +103,18 @@ func TestDiscoAndCaps(t *testing.T) {
 			t.Errorf("%s is advertised but nothing serves it", f)
 		}
 	}
-	// And every IQ namespace served is advertised, but the roster, which
-	// RFC 6121 makes part of every server.
+	// And every IQ namespace served is advertised, on the server or on
+	// the account, but the roster, which RFC 6121 makes part of every
+	// server, and pubsub#owner, which XEP-0060 advertises through its
+	// pubsub# features.
+	account := iq(t, c, "get", "", xmlstream.New(disco.NSInfo, "query"))
+	accInfo, err := discoinfo.Parse(account.FirstChild())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for n := range served {
-		if !slices.Contains(features, n) && n != "jabber:iq:roster" {
+		if !slices.Contains(features, n) && !slices.Contains(accInfo.Features, n) &&
+			n != "jabber:iq:roster" && n != "http://jabber.org/protocol/pubsub#owner" {
 			t.Errorf("%s is served but not advertised", n)
 		}
 	}
@@ -187,15 +196,7 @@ func TestBlockingEndToEnd(t *testing.T) {
 
 	// Deleted and made again, alice starts with an empty list.
 	_ = alice.Close()
-	adm := admin.Client{Path: r.cfg.Admin.Socket}
-	if err := adm.DeleteUser(context.Background(), "alice"); err != nil {
-		t.Fatal(err)
-	}
-	addUsers(t, r, "alice")
-	again, err := r.login(t, "alice@example.org/laptop", "alice-secret")
-	if err != nil {
-		t.Fatal(err)
-	}
+	again := recreate(t, r, "alice@example.org/laptop")
 	defer again.Close()
 	res := iq(t, again, "get", "", xmlstream.New("urn:xmpp:blocking", "blocklist"))
 	if res.Get("type") != "result" || res.FirstChild().FirstChild() != nil {

@@ -59,6 +59,27 @@ func await(t *testing.T, c *client.Conn, what string, match func(*xmlstream.Elem
 	}
 }
 
+// sendTo sends el on c.
+func sendTo(t *testing.T, c *client.Conn, el *xmlstream.Element) {
+	t.Helper()
+	if err := c.Send(el); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// presence is a presence stanza to to ("": broadcast) of type typ ("":
+// available).
+func presence(to, typ string) *xmlstream.Element {
+	el := xmlstream.New(xmlstream.NSClient, "presence")
+	if to != "" {
+		el.SetAttr("to", to)
+	}
+	if typ != "" {
+		el.SetAttr("type", typ)
+	}
+	return el
+}
+
 func presenceFrom(from, typ string) func(*xmlstream.Element) bool {
 	return func(el *xmlstream.Element) bool {
 		return el.Name.Local == "presence" && el.Get("type") == typ && jid.MustParse(el.Get("from")).Bare().String() == from
@@ -93,22 +114,7 @@ func TestFederationEndToEnd(t *testing.T) {
 	}
 	alice := login(a, "alice@a.example/laptop", "alice-secret")
 	bob := login(b, "bob@b.example/phone", "bob-secret")
-	send := func(c *client.Conn, el *xmlstream.Element) {
-		t.Helper()
-		if err := c.Send(el); err != nil {
-			t.Fatal(err)
-		}
-	}
-	presence := func(to, typ string) *xmlstream.Element {
-		el := xmlstream.New(xmlstream.NSClient, "presence")
-		if to != "" {
-			el.SetAttr("to", to)
-		}
-		if typ != "" {
-			el.SetAttr("type", typ)
-		}
-		return el
-	}
+	send := func(c *client.Conn, el *xmlstream.Element) { sendTo(t, c, el) }
 	send(alice, presence("", ""))
 	send(bob, presence("", ""))
 

@@ -104,6 +104,10 @@ func TestDeleteAccountRemovesEverything(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		keep := func([]byte, bool, int) ([]byte, int, error) { return []byte("node"), 5, nil }
+		if _, err := s.PublishPEPItem(u, "urn:xmpp:avatar:data", "abc", stamp, []byte("<item/>"), keep); err != nil {
+			t.Fatal(err)
+		}
 	}
 	must(t, s.SyncArchive(t.Context()))
 	must(t, s.PutBlob("alice", []byte("a server blob that happens to share the name")))

@@ -1,8 +1,8 @@
 // Package store keeps everything roost persists in one embedded
 // go.etcd.io/bbolt file: accounts (SCRAM credentials only), rosters with
 // versioning, offline messages, small per-user documents (vCard, private
-// XML, block list, last activity) and server-wide blobs (the ACME cache,
-// server secrets).
+// XML, block list, last activity), personal eventing nodes and items
+// (XEP-0163) and server-wide blobs (the ACME cache, server secrets).
 //
 // The package is concrete bbolt code and imports no roost package. Every
 // exported method uses only builtin types, []byte, [time.Time], the small
@@ -41,6 +41,9 @@
 //	archive    owner \0 u64 id                u32 tag | with | resource | stanza
 //	archivewith owner \0 with \0 u64 id       resource (the with index)
 //	archivestate owner \0                     u64 count | u64 size
+//	pepnodes   user \0 node                   node record (module/pep)
+//	pepitems   user \0 node \0 "i" id         u64 seq | time | item
+//	           user \0 node \0 "s" u64 seq    id (publication order)
 //
 // In archive records, with and resource are uvarint length-prefixed.
 //

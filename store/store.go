@@ -116,6 +116,8 @@ const (
 	bucketArchive      = "archive"
 	bucketArchiveWith  = "archivewith"
 	bucketArchiveState = "archivestate"
+	bucketPEPNodes     = "pepnodes"
+	bucketPEPItems     = "pepitems"
 
 	metaSchemaKey    = "schema"
 	metaArchiveIDKey = "archive-ids"
@@ -129,9 +131,10 @@ func v1Buckets() []string {
 }
 
 // v2Buckets are the top-level buckets schema version 2 adds, for the
-// features of the second wave.
+// features of the second wave: the message archive (archive, archivewith,
+// archivestate) and personal eventing (pepnodes, pepitems).
 func v2Buckets() []string {
-	return []string{bucketArchive, bucketArchiveWith, bucketArchiveState}
+	return []string{bucketArchive, bucketArchiveWith, bucketArchiveState, bucketPEPNodes, bucketPEPItems}
 }
 
 // schemaBuckets are the buckets of the current schema.
@@ -142,7 +145,7 @@ func schemaBuckets() []string { return append(v1Buckets(), v2Buckets()...) }
 // account or a room, and DeleteAccount clears them apart.
 func userBuckets() []string {
 	return []string{bucketRoster, bucketRosterLog, bucketOffline, bucketDocs,
-		bucketBlocks, bucketUserState}
+		bucketBlocks, bucketUserState, bucketPEPNodes, bucketPEPItems}
 }
 
 // A migration upgrades a file from version to-1 to version to. It runs

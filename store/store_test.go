@@ -112,6 +112,7 @@ func checkInvariants(t testing.TB, tx *bbolt.Tx, rosterHistory int) {
 		})
 	}
 	checkArchiveInvariants(t, tx)
+	checkPEPInvariants(t, tx)
 	for user, d := range users {
 		n, err := loadOfflineCount(tx, user)
 		if err != nil || n != uint64(d.offline) {
@@ -132,6 +133,44 @@ func checkInvariants(t testing.TB, tx *bbolt.Tx, rosterHistory int) {
 			t.Errorf("user %q: %d tombstones, want at most %d", user, d.tombstones, rosterHistory)
 		}
 	}
+}
+
+// checkPEPInvariants checks that every PEP item has its place in its
+// node's order and the other way round, and that items belong to a node.
+func checkPEPInvariants(t testing.TB, tx *bbolt.Tx) {
+	t.Helper()
+	nodes := tx.Bucket([]byte(bucketPEPNodes))
+	items := tx.Bucket([]byte(bucketPEPItems))
+	_ = items.ForEach(func(k, v []byte) error {
+		user, rest, _ := bytes.Cut(k, []byte{0})
+		node, rest, ok := bytes.Cut(rest, []byte{0})
+		if !ok || len(rest) == 0 {
+			t.Errorf("pep item key %q: no node", k)
+			return nil
+		}
+		if nodes.Get(userKey(string(user), string(node))) == nil {
+			t.Errorf("pep item %q: its node does not exist", k)
+		}
+		prefix := pepItemsPrefix(string(user), string(node))
+		switch rest[0] {
+		case 'i':
+			if len(v) < pepItemHead {
+				t.Errorf("pep item %q: short record", k)
+				return nil
+			}
+			if got := items.Get(pepSeqKey(prefix, binary.BigEndian.Uint64(v))); string(got) != string(rest[1:]) {
+				t.Errorf("pep item %q: order entry names %q", k, got)
+			}
+		case 's':
+			rec := items.Get(pepIDKey(prefix, string(v)))
+			if len(rec) < 8 || !bytes.Equal(rec[:8], rest[1:]) {
+				t.Errorf("pep order entry %q: item %q has record %x", k, v, rec)
+			}
+		default:
+			t.Errorf("pep item key %q: unknown kind", k)
+		}
+		return nil
+	})
 }
 
 // checkArchiveInvariants verifies the archive buckets: every record

@@ -76,7 +76,7 @@ func TestInteropDiscovery(t *testing.T) {
 	info := event(t, ev, "info")
 	want(t, info, "identities", "[[server im <nil> roost]]") // category, type, lang, name
 	want(t, info, "features", "[http://jabber.org/protocol/disco#info http://jabber.org/protocol/disco#items "+
-		"jabber:iq:last jabber:iq:private jabber:iq:register jabber:iq:version msgoffline urn:xmpp:blocking urn:xmpp:carbons:2 urn:xmpp:ping vcard-temp]")
+		"http://jabber.org/protocol/pubsub#publish-options jabber:iq:last jabber:iq:private jabber:iq:register jabber:iq:version msgoffline urn:xmpp:blocking urn:xmpp:carbons:2 urn:xmpp:ping vcard-temp]")
 	caps := event(t, ev, "caps")
 	if caps["ver"] == nil || caps["ver"] != caps["recomputed"] {
 		t.Errorf("slixmpp did not accept the caps hash: got %v, disco#info hashes to %v", caps["ver"], caps["recomputed"])
@@ -92,7 +92,7 @@ func TestInteropDiscovery(t *testing.T) {
 	}
 	own := event(t, ev, "account", "whose", "own")
 	want(t, own, "result", "ok")
-	want(t, own, "identities", "[[account registered <nil> <nil>]]")
+	want(t, own, "identities", "[[account registered <nil> <nil>] [pubsub pep <nil> <nil>]]")
 	stranger := event(t, ev, "account", "whose", "stranger")
 	want(t, stranger, "result", "service-unavailable")
 }

@@ -179,8 +179,8 @@ type peerMode struct {
 }
 
 // startProsody runs Debian's prosody for domain on ip, with users
-// (name → password).
-func startProsody(t *testing.T, ip, domain string, ca *xmpptest.CA, z *zone, mode peerMode, users map[string]string) *peer {
+// (name → password) and modules added to the ones every test needs.
+func startProsody(t *testing.T, ip, domain string, ca *xmpptest.CA, z *zone, mode peerMode, users map[string]string, modules ...string) *peer {
 	t.Helper()
 	dir := t.TempDir()
 	certDir := filepath.Join(dir, "certs")
@@ -220,7 +220,7 @@ http_ports = {}
 https_ports = {}
 certificates = %[5]q
 ssl = { certificate = %[6]q; key = %[7]q; %[8]s }
-modules_enabled = { "roster", "saslauth", "tls", "dialback", "disco", "ping", "presence" }
+modules_enabled = { "roster", "saslauth", "tls", "dialback", "disco", "ping", "presence"%[12]s }
 authentication = "internal_plain"
 c2s_require_encryption = true
 s2s_require_encryption = true
@@ -229,7 +229,7 @@ s2s_secure_auth = %[9]s
 unbound = { resolvconf = false; hoststxt = false; forward = %[10]q }
 VirtualHost %[11]q
 `, filepath.Join(dir, "prosody.pid"), dataDir, logFile, ip, certDir, certFile, keyFile, cafile, secureAuth,
-		fmt.Sprintf("%s@%d", z.ip, z.port), domain)
+		fmt.Sprintf("%s@%d", z.ip, z.port), domain, luaList(modules))
 	cfgFile := filepath.Join(dir, "prosody.cfg.lua")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -245,12 +245,22 @@ VirtualHost %[11]q
 	return p
 }
 
-// startEjabberd runs Debian's ejabberd for domain on ip, with users. It
+// luaList writes names as further entries of a Lua list.
+func luaList(names []string) string {
+	var b strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&b, ", %q", n)
+	}
+	return b.String()
+}
+
+// startEjabberd runs Debian's ejabberd for domain on ip, with users and
+// modules (YAML lines under modules:) added to the ones every test needs. It
 // runs as the ejabberd user (ejabberdctl's choice when started as root),
 // on a distribution port of its own instead of epmd, so that no daemon
 // outlives the test, and resolves through the test zone: its inetrc
 // points Erlang's resolver there for SRV and address lookups alike.
-func startEjabberd(t *testing.T, ip, domain string, ca *xmpptest.CA, z *zone, mode peerMode, users map[string]string) *peer {
+func startEjabberd(t *testing.T, ip, domain string, ca *xmpptest.CA, z *zone, mode peerMode, users map[string]string, modules ...string) *peer {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "roost-ejabberd-")
 	if err != nil {
@@ -345,7 +355,7 @@ modules:
   mod_roster: {}
   mod_disco: {}
   mod_ping: {}
-%[5]s`, domain, pem, caFile, ip, dialback)
+%[5]s%[6]s`, domain, pem, caFile, ip, dialback, strings.Join(modules, ""))
 	if err := os.WriteFile(filepath.Join(dir, "ejabberd.yml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

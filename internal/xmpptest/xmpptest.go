@@ -1,7 +1,3 @@
-// Package xmpptest holds helpers for roost's protocol tests: throwaway
-// certificate authorities and TLS configurations, element parsing, and
-// assertions on what a server sends. It is imported only by _test.go
-// files.
 package xmpptest
 
 import (

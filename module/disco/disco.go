@@ -59,12 +59,13 @@ type Handler struct {
 	account  *xmlstream.Element            // disco#info query of an account
 	items    map[string]*xmlstream.Element // disco#items query of each domain with services
 	empty    *xmlstream.Element            // empty disco#items query
+	nodes    module.AccountNodes           // the nodes of accounts, or nil
 	capsNode string                        // node + "#" + ver
 }
 
 // New builds the replies and the caps verification string.
 func New(opts Options) (*Handler, error) {
-	h := &Handler{subs: opts.Subscription, log: opts.Logger, node: opts.CapsNode}
+	h := &Handler{subs: opts.Subscription, log: opts.Logger, node: opts.CapsNode, nodes: opts.Catalog.Nodes}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -162,13 +163,37 @@ func (h *Handler) serverReply(st *stanza.Stanza, q *xmlstream.Element, domain, n
 }
 
 // accountReply applies XEP-0030 §8: no information about an account to
-// whoever may not see its presence.
+// whoever may not see its presence. The account's nodes are described by
+// the module that holds them, which applies their access models
+// (XEP-0060 §5.2, §5.3).
 func (h *Handler) accountReply(ctx context.Context, st *stanza.Stanza, q *xmlstream.Element, account jid.JID, node string) (*xmlstream.Element, error) {
 	if q.Name.Space == NSItems {
 		if node != "" {
 			return nil, stanza.NewError(stanza.ItemNotFound, "no such node")
 		}
-		return stanza.ResultIQ(st, h.empty), nil
+		if h.nodes == nil {
+			return stanza.ResultIQ(st, h.empty), nil
+		}
+		list, err := h.nodes.Nodes(ctx, account, st.From)
+		if err != nil {
+			return nil, err
+		}
+		items := xmlstream.New(NSItems, "query")
+		for _, n := range list {
+			el := xmlstream.New(NSItems, "item").SetAttr("jid", account.String()).SetAttr("node", n.Node)
+			if n.Name != "" {
+				el.SetAttr("name", n.Name)
+			}
+			items.Append(el)
+		}
+		return stanza.ResultIQ(st, items), nil
+	}
+	if node != "" && h.nodes != nil {
+		info, err := h.nodes.NodeInfo(ctx, account, st.From, node)
+		if err != nil {
+			return nil, err
+		}
+		return stanza.ResultIQ(st, info.Normalized().Query(node)), nil
 	}
 	ok, err := h.trusted(ctx, account, st.From)
 	if err != nil {

@@ -113,25 +113,30 @@ func TestHandleStanza(t *testing.T) {
 			"", stanza.ServiceUnavailable},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			st := xmpptest.Stanza(t, tc.in)
-			reply, err := h.HandleStanza(context.Background(), st)
-			if tc.err != "" {
-				if !errors.Is(err, &stanza.Error{Condition: tc.err}) {
-					t.Fatalf("err = %v, want %s", err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if reply.Get("type") != "result" || reply.Get("id") != "1" || reply.Get("to") != st.From.String() {
-				t.Errorf("reply %s is not a result to the sender", encode(reply))
-			}
-			if got := encode(reply.FirstChild()); got != tc.want {
-				t.Errorf("got  %s\nwant %s", got, tc.want)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkReply(t, h, tc.in, tc.want, tc.err) })
+	}
+}
+
+// checkReply has h answer in, and checks the answer: a result to the
+// sender carrying want, or the error cond.
+func checkReply(t *testing.T, h *Handler, in, want string, cond stanza.Condition) {
+	t.Helper()
+	st := xmpptest.Stanza(t, in)
+	reply, err := h.HandleStanza(context.Background(), st)
+	if cond != "" {
+		if !errors.Is(err, &stanza.Error{Condition: cond}) {
+			t.Fatalf("err = %v, want %s", err, cond)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reply.Get("type") != "result" || reply.Get("id") != "1" || reply.Get("to") != st.From.String() {
+		t.Errorf("reply %s is not a result to the sender", encode(reply))
+	}
+	if got := encode(reply.FirstChild()); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }
 
@@ -236,4 +241,51 @@ func FuzzHandleStanza(f *testing.F) {
 			t.Fatalf("no error and reply %v", reply)
 		}
 	})
+}
+
+// fakeNodes holds juliet's nodes: "open" anyone may see, "secret" only
+// juliet.
+type fakeNodes struct{}
+
+func (fakeNodes) Nodes(_ context.Context, account, requester jid.JID) ([]module.NodeItem, error) {
+	out := []module.NodeItem{{Node: "open", Name: "Open node"}}
+	if requester.Bare().Equal(account) {
+		out = append(out, module.NodeItem{Node: "secret"})
+	}
+	return out, nil
+}
+
+func (fakeNodes) NodeInfo(_ context.Context, account, requester jid.JID, node string) (discoinfo.Info, error) {
+	if node == "open" || (node == "secret" && requester.Bare().Equal(account)) {
+		return discoinfo.Info{Identities: []discoinfo.Identity{{Category: "pubsub", Type: "leaf"}}}, nil
+	}
+	return discoinfo.Info{}, stanza.NewError(stanza.ItemNotFound, "")
+}
+
+func TestAccountNodes(t *testing.T) {
+	h, err := New(Options{Catalog: module.Catalog{Nodes: fakeNodes{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const leaf = `<identity category="pubsub" type="leaf"/><feature var="http://jabber.org/protocol/disco#info"/><feature var="http://jabber.org/protocol/disco#items"/></query>`
+	tests := []struct {
+		name string
+		in   string
+		want string
+		err  stanza.Condition
+	}{
+		{"owner lists every node", `<iq type='get' id='1' from='juliet@example.com/balcony'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>`,
+			`<query xmlns="http://jabber.org/protocol/disco#items"><item jid="juliet@example.com" node="open" name="Open node"/><item jid="juliet@example.com" node="secret"/></query>`, ""},
+		{"a stranger sees what it may", `<iq type='get' id='1' from='paris@remote.net/x' to='juliet@example.com'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>`,
+			`<query xmlns="http://jabber.org/protocol/disco#items"><item jid="juliet@example.com" node="open" name="Open node"/></query>`, ""},
+		{"node info for a stranger, no presence needed", `<iq type='get' id='1' from='paris@remote.net/x' to='juliet@example.com'><query xmlns='http://jabber.org/protocol/disco#info' node='open'/></iq>`,
+			`<query xmlns="http://jabber.org/protocol/disco#info" node="open">` + leaf, ""},
+		{"hidden node", `<iq type='get' id='1' from='paris@remote.net/x' to='juliet@example.com'><query xmlns='http://jabber.org/protocol/disco#info' node='secret'/></iq>`,
+			"", stanza.ItemNotFound},
+		{"the account itself still needs presence", `<iq type='get' id='1' from='paris@remote.net/x' to='juliet@example.com'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`,
+			"", stanza.ServiceUnavailable},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { checkReply(t, h, tc.in, tc.want, tc.err) })
+	}
 }

@@ -30,6 +30,16 @@
 // stream decoder; damage is an error ([ErrCorrupt]), never a panic, which
 // the fuzz target FuzzDecode checks.
 //
+// # Delegated fragments
+//
+// A fragment another feature owns ([Options.Delegate]) is read and written
+// through it: bookmarks (storage:bookmarks) live in personal eventing,
+// which converts them to and from XEP-0402 (§5.3, "#compat"), so that a
+// client using either protocol sees the other's changes. The delegate
+// gets what the private store holds under the name when answering a get,
+// and tells what the store keeps on a set (the parts it has no place
+// for).
+//
 // # Concurrency
 //
 // A [Handler] holds no mutable state and is safe for concurrent use.

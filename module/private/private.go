@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"roost/jid"
 	"roost/module"
 	"roost/stanza"
 	"roost/xmlstream"
@@ -34,22 +35,40 @@ type Store interface {
 	PutPrivateXML(user, key string, v []byte) error
 }
 
+// Delegate keeps fragments that another feature owns, such as bookmarks,
+// which live in personal eventing (XEP-0402 §5.3, "#compat"). The private
+// store still holds what the delegate leaves to it.
+type Delegate interface {
+	// Owns reports whether the delegate keeps fragments named name.
+	Owns(name xmlstream.Name) bool
+	// PrivateGet returns the fragment to answer a get with; stored is
+	// what the private store holds under the name, nil if nothing.
+	PrivateGet(ctx context.Context, user jid.JID, stored *xmlstream.Element) (*xmlstream.Element, error)
+	// PrivateSet takes a fragment being stored and returns what the
+	// private store keeps of it: nil for nothing. A *stanza.Error it
+	// returns is the answer.
+	PrivateSet(ctx context.Context, user jid.JID, el *xmlstream.Element) (*xmlstream.Element, error)
+}
+
 // Options configure a Handler.
 type Options struct {
 	Store Store
 	// MaxBytes bounds one serialised fragment (default DefaultMaxBytes).
 	MaxBytes int
+	// Delegate, if set, keeps the fragments it owns.
+	Delegate Delegate
 }
 
 // Handler answers jabber:iq:private. It is a router Handler.
 type Handler struct {
-	store Store
-	max   int
+	store    Store
+	max      int
+	delegate Delegate
 }
 
 // New returns a handler.
 func New(opts Options) *Handler {
-	h := &Handler{store: opts.Store, max: opts.MaxBytes}
+	h := &Handler{store: opts.Store, max: opts.MaxBytes, delegate: opts.Delegate}
 	if h.max <= 0 {
 		h.max = DefaultMaxBytes
 	}
@@ -66,7 +85,7 @@ func (h *Handler) Register(r *module.Registry) {
 }
 
 // HandleStanza answers a private storage get or set.
-func (h *Handler) HandleStanza(_ context.Context, st *stanza.Stanza) (*xmlstream.Element, error) {
+func (h *Handler) HandleStanza(ctx context.Context, st *stanza.Stanza) (*xmlstream.Element, error) {
 	q := st.El.FirstChild()
 	if !q.Is(NS, "query") {
 		return nil, stanza.NewError(stanza.BadRequest, "the payload is a <query xmlns='jabber:iq:private'/>")
@@ -97,11 +116,20 @@ func (h *Handler) HandleStanza(_ context.Context, st *stanza.Stanza) (*xmlstream
 		if err != nil {
 			return nil, fmt.Errorf("read private xml: %w", err)
 		}
-		out := frags[0]
+		var stored *xmlstream.Element
 		if found {
-			if out, err = decode(v); err != nil {
+			if stored, err = decode(v); err != nil {
 				return nil, err
 			}
+		}
+		if h.owned(frags[0]) {
+			if stored, err = h.delegate.PrivateGet(ctx, user, stored); err != nil {
+				return nil, err
+			}
+		}
+		out := frags[0]
+		if stored != nil {
+			out = stored
 		}
 		return stanza.ResultIQ(st, xmlstream.New(NS, "query").Append(out)), nil
 	case stanza.TypeSet:
@@ -116,6 +144,16 @@ func (h *Handler) HandleStanza(_ context.Context, st *stanza.Stanza) (*xmlstream
 			}
 		}
 		for i, el := range frags {
+			if h.owned(el) {
+				rest, err := h.delegate.PrivateSet(ctx, user, el)
+				if err != nil {
+					return nil, err
+				}
+				vals[i] = nil
+				if rest != nil && !empty(rest) {
+					vals[i] = xmlstream.AppendElement(nil, rest, "")
+				}
+			}
 			if err := h.store.PutPrivateXML(user.String(), key(el), vals[i]); err != nil {
 				return nil, fmt.Errorf("store private xml: %w", err)
 			}
@@ -125,6 +163,22 @@ func (h *Handler) HandleStanza(_ context.Context, st *stanza.Stanza) (*xmlstream
 	return nil, stanza.NewError(stanza.BadRequest, "")
 }
 
+// Fragment returns what the private store itself holds of user's
+// fragment name, nil if nothing: personal eventing reads bookmarks
+// stored before it had them, to migrate them (XEP-0402 §5.3).
+func (h *Handler) Fragment(user jid.JID, name xmlstream.Name) (*xmlstream.Element, error) {
+	v, found, err := h.store.PrivateXML(user.Bare().String(), clark(name))
+	if err != nil || !found {
+		return nil, err
+	}
+	return decode(v)
+}
+
+// owned reports whether the delegate keeps el.
+func (h *Handler) owned(el *xmlstream.Element) bool {
+	return h.delegate != nil && h.delegate.Owns(el.Name)
+}
+
 // reserved reports namespaces that cannot hold client data (XEP-0049
 // §2.3). A child with no namespace of its own inherits jabber:iq:private.
 func reserved(ns string) bool {
@@ -132,9 +186,9 @@ func reserved(ns string) bool {
 }
 
 // key names a fragment in Clark notation.
-func key(el *xmlstream.Element) string {
-	return "{" + el.Name.Space + "}" + el.Name.Local
-}
+func key(el *xmlstream.Element) string { return clark(el.Name) }
+
+func clark(n xmlstream.Name) string { return "{" + n.Space + "}" + n.Local }
 
 // empty reports whether a fragment carries no data: no attributes, no
 // children, no text.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"roost/internal/xmpptest"
+	"roost/jid"
 	"roost/stanza"
 	"roost/xmlstream"
 )
@@ -247,4 +248,82 @@ func parseStanza(s string) (*stanza.Stanza, error) {
 	}
 	st, err := stanza.Parse(el)
 	return &st, err
+}
+
+// splitter owns storage:bookmarks: it keeps conferences itself and leaves
+// everything else to the private store, as personal eventing does.
+type splitter struct {
+	conferences []*xmlstream.Element
+	fail        error
+}
+
+func (s *splitter) Owns(n xmlstream.Name) bool {
+	return n == xmlstream.Name{Space: "storage:bookmarks", Local: "storage"}
+}
+
+func (s *splitter) PrivateGet(_ context.Context, _ jid.JID, stored *xmlstream.Element) (*xmlstream.Element, error) {
+	out := xmlstream.New("storage:bookmarks", "storage").Append(s.conferences...)
+	if stored != nil {
+		for el := range stored.Elements() {
+			out.Append(el)
+		}
+	}
+	return out, nil
+}
+
+func (s *splitter) PrivateSet(_ context.Context, _ jid.JID, el *xmlstream.Element) (*xmlstream.Element, error) {
+	if s.fail != nil {
+		return nil, s.fail
+	}
+	s.conferences = nil
+	rest := xmlstream.New("storage:bookmarks", "storage")
+	for ch := range el.Elements() {
+		if ch.Name.Local == "conference" {
+			s.conferences = append(s.conferences, ch)
+		} else {
+			rest.Append(ch)
+		}
+	}
+	return rest, nil
+}
+
+func TestDelegate(t *testing.T) {
+	const key = "juliet@example.com\x00{storage:bookmarks}storage"
+	fs := &fakeStore{data: map[string][]byte{}}
+	d := &splitter{}
+	h := New(Options{Store: fs, Delegate: d})
+	run := func(xml string) (*xmlstream.Element, error) {
+		return h.HandleStanza(context.Background(), xmpptest.Stanza(t, xml))
+	}
+	set := `<iq type='set' id='p' from='juliet@example.com/balcony'><query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'>` +
+		`<conference jid='room@conference.example.com' autojoin='true'/><url name='roost' url='https://roost.example'/></storage>` +
+		`<prefs xmlns='urn:prefs'/></query></iq>`
+	if _, err := run(set); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.conferences) != 1 {
+		t.Errorf("delegate kept %d conferences, want 1", len(d.conferences))
+	}
+	if got, want := string(fs.data[key]), `<storage xmlns="storage:bookmarks"><url name="roost" url="https://roost.example"/></storage>`; got != want {
+		t.Errorf("private store keeps %s, want %s", got, want)
+	}
+	reply, err := run(`<iq type='get' id='p' from='juliet@example.com/balcony'><query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'/></query></iq>`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `<query xmlns="jabber:iq:private"><storage xmlns="storage:bookmarks"><conference jid="room@conference.example.com" autojoin="true"/><url name="roost" url="https://roost.example"/></storage></query>`
+	if got := encode(reply.FirstChild()); got != want {
+		t.Errorf("get: %s\nwant %s", got, want)
+	}
+	// Nothing left for the store: its copy goes.
+	if _, err := run(`<iq type='set' id='p' from='juliet@example.com/balcony'><query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'><conference jid='r@c.example'/></storage></query></iq>`); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := fs.data[key]; ok {
+		t.Errorf("private store still holds %s", fs.data[key])
+	}
+	d.fail = stanza.NewError(stanza.PolicyViolation, "too many")
+	if _, err := run(set); !errors.Is(err, d.fail) {
+		t.Errorf("failing delegate: %v, want policy-violation", err)
+	}
 }

@@ -9,6 +9,9 @@
 // is answered with an empty one as well. Setting an empty vCard deletes
 // the stored one.
 //
+// Another feature may learn of every vCard set ([Options.OnSet]): personal
+// eventing turns its photo into the account's avatar (XEP-0398 §3.2).
+//
 // # Storage
 //
 // The vCard is stored as its serialised XML, with every namespace declared

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"roost/jid"
 	"roost/module"
 	"roost/stanza"
 	"roost/xmlstream"
@@ -35,17 +36,22 @@ type Options struct {
 	Store Store
 	// MaxBytes bounds a serialised vCard (default DefaultMaxBytes).
 	MaxBytes int
+	// OnSet, if set, learns of every vCard an account stored (an empty
+	// one when it deleted it), after it is stored: personal eventing
+	// publishes its photo as the account's avatar (XEP-0398 §3.2).
+	OnSet func(ctx context.Context, account jid.JID, vcard *xmlstream.Element)
 }
 
 // Handler answers vcard-temp gets and sets. It is a router Handler.
 type Handler struct {
 	store Store
 	max   int
+	onSet func(ctx context.Context, account jid.JID, vcard *xmlstream.Element)
 }
 
 // New returns a handler.
 func New(opts Options) *Handler {
-	h := &Handler{store: opts.Store, max: opts.MaxBytes}
+	h := &Handler{store: opts.Store, max: opts.MaxBytes, onSet: opts.OnSet}
 	if h.max <= 0 {
 		h.max = DefaultMaxBytes
 	}
@@ -64,7 +70,7 @@ func (h *Handler) Register(r *module.Registry) {
 }
 
 // HandleStanza answers a vCard get or set.
-func (h *Handler) HandleStanza(_ context.Context, st *stanza.Stanza) (*xmlstream.Element, error) {
+func (h *Handler) HandleStanza(ctx context.Context, st *stanza.Stanza) (*xmlstream.Element, error) {
 	payload := st.El.FirstChild()
 	if !payload.Is(NS, "vCard") {
 		return nil, stanza.NewError(stanza.BadRequest, "the payload is a <vCard xmlns='vcard-temp'/>")
@@ -103,6 +109,9 @@ func (h *Handler) HandleStanza(_ context.Context, st *stanza.Stanza) (*xmlstream
 		}
 		if err := h.store.PutVCard(account.String(), v); err != nil {
 			return nil, fmt.Errorf("store vcard: %w", err)
+		}
+		if h.onSet != nil {
+			h.onSet(ctx, account, payload)
 		}
 		return nil, nil
 	}

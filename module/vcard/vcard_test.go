@@ -3,11 +3,13 @@ package vcard
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"roost/internal/xmpptest"
+	"roost/jid"
 	"roost/stanza"
 	"roost/xmlstream"
 )
@@ -221,4 +223,24 @@ func parseStanza(s string) (*stanza.Stanza, error) {
 	}
 	st, err := stanza.Parse(el)
 	return &st, err
+}
+
+func TestOnSet(t *testing.T) {
+	var got []string
+	h := New(Options{Store: &fakeStore{vcards: map[string][]byte{}}, MaxBytes: 64, OnSet: func(_ context.Context, account jid.JID, v *xmlstream.Element) {
+		got = append(got, account.String()+" "+encode(v))
+	}})
+	for _, in := range []string{
+		`<iq type='set' id='v' from='juliet@example.com/balcony'><vCard xmlns='vcard-temp'><FN>J</FN></vCard></iq>`,
+		`<iq type='set' id='v' from='juliet@example.com/balcony'><vCard xmlns='vcard-temp'><FN>` + strings.Repeat("x", 100) + `</FN></vCard></iq>`, // refused: too large
+		`<iq type='set' id='v' from='romeo@example.com/x' to='juliet@example.com'><vCard xmlns='vcard-temp'/></iq>`,                                // refused: forbidden
+		`<iq type='get' id='v' from='juliet@example.com/balcony'><vCard xmlns='vcard-temp'/></iq>`,
+		`<iq type='set' id='v' from='juliet@example.com/balcony'><vCard xmlns='vcard-temp'/></iq>`,
+	} {
+		_, _ = h.HandleStanza(context.Background(), xmpptest.Stanza(t, in))
+	}
+	want := []string{`juliet@example.com <vCard xmlns="vcard-temp"><FN>J</FN></vCard>`, `juliet@example.com <vCard xmlns="vcard-temp"/>`}
+	if !slices.Equal(got, want) {
+		t.Errorf("OnSet saw %q, want %q", got, want)
+	}
 }
