@@ -148,12 +148,12 @@ func (c *conn) header(to string) (secret string, err error) {
 		// As Prosody answers.
 		return "", &stream.Error{Condition: stream.ImproperAddressing, Text: "name the component's domain in the stream header's 'to'"}
 	}
-	d, perr := jid.Parse(to)
-	secret, ok := c.srv.opts.Secrets[d.Domain()]
-	if perr != nil || d.Local() != "" || d.Resource() != "" || !ok || !c.listens(d.Domain()) {
+	d, perr := jid.ParseDomain(to)
+	secret, ok := c.srv.opts.Secrets[d]
+	if perr != nil || !ok || !c.listens(d) {
 		return "", &stream.Error{Condition: stream.HostUnknown, Text: "no component " + strconv.Quote(to) + " is configured here"}
 	}
-	c.domain = d.Domain()
+	c.domain = d
 	return secret, nil
 }
 
