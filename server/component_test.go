@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -17,8 +18,8 @@ import (
 // domain's disco#items, answered for while it is away, and once connected
 // it exchanges stanzas with local users.
 func TestComponents(t *testing.T) {
-	r := startWith(t, t.TempDir(), func(c *config.Config) {
-		c.Components = []config.Component{
+	r := startWith(t, t.TempDir(), func(o *Options) {
+		o.Config.Components = []config.Component{
 			{Domain: "irc.example.org", Secret: "irc-secret", Listen: []string{"127.0.0.1:0"}, Name: "IRC gateway"},
 			{Domain: "bridge.example.net", Secret: "bridge-secret", Listen: []string{"127.0.0.1:0"}},
 		}
@@ -99,6 +100,27 @@ func TestComponents(t *testing.T) {
 
 	r.stop(t)
 	comp.ExpectStreamError(stream.SystemShutdown)
+}
+
+// TestComponentSocketActivation: a socket passed as "component" serves
+// every configured component, whatever their listen addresses say.
+func TestComponentSocketActivation(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startWith(t, t.TempDir(), func(o *Options) {
+		o.Listeners = map[string][]net.Listener{ListenComponent: {ln}}
+		o.Config.Components = []config.Component{
+			{Domain: "irc.example.org", Secret: "irc-secret", Listen: []string{"127.0.0.1:1"}},
+			{Domain: "bridge.example.net", Secret: "bridge-secret", Listen: []string{"127.0.0.1:2"}},
+		}
+	})
+	if got := r.addr(ListenComponent); got != ln.Addr().String() {
+		t.Errorf("component listener %s, want the passed socket %s", got, ln.Addr())
+	}
+	xmpptest.ConnectComponent(t, ln.Addr().String(), "irc.example.org", "irc-secret")
+	xmpptest.ConnectComponent(t, ln.Addr().String(), "bridge.example.net", "bridge-secret")
 }
 
 func TestParentDomain(t *testing.T) {

@@ -32,8 +32,8 @@ func start(t *testing.T, dir string) *running {
 	return startWith(t, dir, nil)
 }
 
-// startWith starts a server whose test configuration mod changes first.
-func startWith(t *testing.T, dir string, mod func(*config.Config)) *running {
+// startWith starts a server whose test options mod changes first.
+func startWith(t *testing.T, dir string, mod func(*Options)) *running {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Domains = []string{"example.org"}
@@ -42,10 +42,12 @@ func startWith(t *testing.T, dir string, mod func(*config.Config)) *running {
 	cfg.C2S.Listen = []string{"127.0.0.1:0"}
 	cfg.C2S.ListenTLS = []string{"127.0.0.1:0"}
 	cfg.S2S.Listen, cfg.S2S.ListenTLS = []string{"127.0.0.1:0"}, []string{"127.0.0.1:0"}
+	opts := Options{Config: cfg, Version: "test"}
 	if mod != nil {
-		mod(&cfg)
+		mod(&opts)
 	}
-	srv, err := New(Options{Config: cfg, Version: "test"})
+	cfg = opts.Config
+	srv, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
