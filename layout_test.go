@@ -56,6 +56,8 @@ var allowed = map[string][]string{
 	// L3
 	"c2s": {"jid", "xmlstream", "stanza", "stream", "sasl", "netconn"},
 	"s2s": {"jid", "xmlstream", "stanza", "stream", "sasl", "dialback", "srv", "netconn"},
+	// External components (XEP-0114), beside c2s and s2s.
+	"component": {"jid", "xmlstream", "stanza", "stream", "netconn"},
 	// L4
 	"server": {"*"},
 	// L5

@@ -37,7 +37,34 @@ type Config struct {
 	HTTPS  HTTPS  `toml:"https"`
 	PEP    PEP    `toml:"pep"`
 	Limits Limits `toml:"limits"`
+	// Components are the external components (XEP-0114) allowed to
+	// connect, one [[component]] block each.
+	Components []Component `toml:"component"`
 }
+
+// Component is one [[component]] block: an external component (XEP-0114),
+// a separate program such as an IRC gateway that connects to roost and
+// serves a domain of its own.
+type Component struct {
+	// Domain is the JID domain the component serves, such as
+	// irc.example.org. Stanzas to it, or to any address at it, go to the
+	// component; it may send from any address at it.
+	Domain string `toml:"domain"`
+	// Secret is the password shared with the component; the handshake
+	// proves it knows it without sending it.
+	Secret string `toml:"secret"`
+	// Listen are the "host:port" addresses the component may connect
+	// to. Parse sets [DefaultComponentListen] when the block leaves them
+	// out. Components that give the same address share its listener.
+	Listen []string `toml:"listen"`
+	// Name is shown in service discovery (XEP-0030) next to the domain.
+	Name string `toml:"name"`
+}
+
+// DefaultComponentListen is where components connect when their block
+// names no address: the loopback address only, since the component
+// protocol is not encrypted, and the port components use by default.
+const DefaultComponentListen = "127.0.0.1:5347"
 
 // Log is the [log] table. The command line may override both fields.
 type Log struct {
@@ -351,6 +378,7 @@ func parse(name, dir string, data []byte) (Config, error) {
 	}
 	c.resolvePaths(dir)
 	c.acmeListeners(src)
+	c.componentListeners()
 	errs = append(errs, validate(c, src)...)
 	if len(errs) > 0 {
 		return Config{}, joinErrors(errs)
@@ -379,6 +407,16 @@ func (c *Config) acmeListeners(src source) {
 	}
 	if _, set := src.pos["https.listen"]; !set && c.TLS.ACME.TLSALPNChallenge {
 		c.HTTPS.Listen = []string{acmeTLSListen}
+	}
+}
+
+// componentListeners gives every [[component]] without a listen address
+// the default one.
+func (c *Config) componentListeners() {
+	for i := range c.Components {
+		if len(c.Components[i].Listen) == 0 {
+			c.Components[i].Listen = []string{DefaultComponentListen}
+		}
 	}
 }
 

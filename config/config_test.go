@@ -63,10 +63,16 @@ func TestDefaultFileComments(t *testing.T) {
 		t.Fatalf("decoding the uncommented default file: %v", joinErrors(errs))
 	}
 	want := packaged()
-	// The one commented setting that shows an example, not a default.
+	// The commented settings that show an example, not a default.
 	want.TLS.Certificates = []Certificate{{
 		CertFile: "/etc/letsencrypt/live/example.org/fullchain.pem",
 		KeyFile:  "/etc/letsencrypt/live/example.org/privkey.pem",
+	}}
+	want.Components = []Component{{
+		Domain: "irc.example.org",
+		Secret: "a-long-random-password",
+		Listen: []string{DefaultComponentListen},
+		Name:   "IRC gateway",
 	}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("commented values in roost.toml differ from Default() (-want +got):\n%s", diff)
@@ -184,6 +190,20 @@ func TestParse(t *testing.T) {
 			want: func(c *Config) {
 				c.Domains = []string{"example.org", "müller.de"}
 				c.Subdomains = []string{"muc"}
+			},
+		},
+		{
+			name: "components, sharing the default address",
+			file: "domains = [\"example.org\"]\n[[component]]\ndomain = \"irc.example.org\"\nsecret = \"s3cret\"\nname = \"IRC\"\n" +
+				"[[component]]\ndomain = \"bridge.example.net\"\nsecret = \"other\"\nlisten = []\n" +
+				"[[component]]\ndomain = \"lan.example.org\"\nsecret = \"third\"\nlisten = [\"[::1]:5347\", \"127.0.0.1:5348\"]\n",
+			want: func(c *Config) {
+				c.Domains = []string{"example.org"}
+				c.Components = []Component{
+					{Domain: "irc.example.org", Secret: "s3cret", Listen: []string{"127.0.0.1:5347"}, Name: "IRC"},
+					{Domain: "bridge.example.net", Secret: "other", Listen: []string{"127.0.0.1:5347"}},
+					{Domain: "lan.example.org", Secret: "third", Listen: []string{"[::1]:5347", "127.0.0.1:5348"}},
+				}
 			},
 		},
 		{
@@ -532,6 +552,26 @@ func TestParseErrors(t *testing.T) {
 				"roost.toml:3: admin.socket: \"/" + strings.Repeat("x", 120) + "\": 121 bytes long, but a unix socket path may have at most 107\n" +
 				"roost.toml:4: admin.group: \"bad group\": not a group name\n" +
 				"roost.toml:6: s2s.resolver: \"dns.example:53\": want an IP address and port, such as \"127.0.0.53:53\"",
+		},
+		{
+			name: "components",
+			file: "domains = [\"example.org\"]\n" +
+				"[[component]]\ndomain = \"example.org\"\nsecret = \"a\"\n" +
+				"[[component]]\ndomain = \"conference.example.org\"\nsecret = \"b\"\n" +
+				"[[component]]\ndomain = \"irc.example.org\"\nsecret = \"\"\n" +
+				"[[component]]\ndomain = \"irc.example.org\"\nsecret = \"d\"\nlisten = [\"0.0.0.0:5347\"]\n" +
+				"[[component]]\nsecret = \"e\"\n" +
+				"[[component]]\ndomain = \"Bad..Domain\"\nsecret = \"f\"\nlisten = [\"[::]:5222\"]\n",
+			want: "roost.toml:3: component[0].domain: \"example.org\": an account domain (domains[0]); a component needs a domain of its own, such as irc.example.org\n" +
+				"roost.toml:6: component[1].domain: \"conference.example.org\": a service roost hosts itself (subdomains[0])\n" +
+				"roost.toml:10: component[2].secret: set the password the component connects with\n" +
+				"roost.toml:12: component[3].domain: \"irc.example.org\": also component[2].domain\n" +
+				"roost.toml:14: component[3].listen[0]: \"0.0.0.0:5347\": already used by component[0].listen[0] (\"127.0.0.1:5347\")\n" +
+				// The default address of component[4] overlaps it too.
+				"roost.toml:14: component[4].listen[0]: \"127.0.0.1:5347\": already used by component[3].listen[0] (\"0.0.0.0:5347\")\n" +
+				"roost.toml:15: component[4].domain: name the domain the component serves, such as \"irc.example.org\"\n" +
+				"roost.toml:18: component[5].domain: \"Bad..Domain\": not a valid domain name\n" +
+				"roost.toml:20: component[5].listen[0]: \"[::]:5222\": already used by c2s.listen[0] (\"[::]:5222\")",
 		},
 		{
 			name: "integer too large for a size",

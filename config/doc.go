@@ -66,6 +66,11 @@
 //     empty host, and a port from 1 to 65535. No two listeners, across all
 //     services, may bind the same port on overlapping addresses (on Linux
 //     "[::]" also covers every IPv4 address).
+//   - [[component]] blocks (external components, XEP-0114): a valid domain
+//     that is neither an account domain, nor a service subdomain, nor another
+//     component's; a secret; listen addresses, which default to
+//     127.0.0.1:5347 and which components may share with each other (one
+//     listener serves them all) but not with another service.
 //   - limits and durations within sane bounds; limits.max_stanza_bytes at
 //     least 10000, which RFC 6120 §13.12 requires servers to accept.
 //   - tls.source "files" needs at least one [[tls.certificate]] whose files

@@ -30,6 +30,7 @@ func validate(c Config, src source) []*FieldError {
 	v.tls(c)
 	v.c2s(c.C2S)
 	v.s2s(c.S2S)
+	v.components(c)
 	v.listeners(c)
 	v.pep(c.PEP)
 	v.limits(c.Limits)
@@ -306,9 +307,58 @@ func (v *validator) s2s(s S2S) {
 	v.duration("s2s.idle_timeout", s.IdleTimeout, 10*time.Second, 24*time.Hour)
 }
 
+// components checks the [[component]] blocks (XEP-0114). Their listen
+// addresses are checked with every other listener's.
+func (v *validator) components(c Config) {
+	taken := make(map[string]string) // domain → the setting that has it
+	for i, d := range c.Domains {
+		taken[d] = indexPath("domains", i)
+	}
+	for i, s := range c.Subdomains {
+		for _, d := range c.Domains {
+			taken[s+"."+d] = indexPath("subdomains", i)
+		}
+	}
+	for i, comp := range c.Components {
+		base := indexPath("component", i)
+		switch err := checkDomain(comp.Domain); {
+		case comp.Domain == "":
+			v.add(base+".domain", errorf(ErrMissing, `name the domain the component serves, such as "irc.example.org"`), base)
+		case err != nil:
+			v.add(base+".domain", err)
+		case taken[comp.Domain] != "":
+			other := taken[comp.Domain]
+			what := "also " + other
+			switch {
+			case strings.HasPrefix(other, "domains"):
+				what = "an account domain (" + other + "); a component needs a domain of its own, such as irc." + comp.Domain
+			case strings.HasPrefix(other, "subdomains"):
+				what = "a service roost hosts itself (" + other + ")"
+			}
+			v.add(base+".domain", errorf(ErrConflict, "%q: %s", comp.Domain, what), other)
+		default:
+			taken[comp.Domain] = base + ".domain"
+		}
+		if comp.Secret == "" {
+			v.add(base+".secret", errorf(ErrMissing, "set the password the component connects with"), base)
+		}
+		if len(comp.Listen) == 0 {
+			v.add(base+".listen", errorf(ErrMissing, "must not be empty ([%q] when left out)", DefaultComponentListen), base)
+		}
+		if c.TLS.Source == SourceACME && c.TLS.ACME.CAFile == "" {
+			if special := specialUse(comp.Domain); special != "" {
+				v.add(base+".domain", errorf(ErrInvalid,
+					"%q: an ACME CA cannot issue certificates for %s names (tls.source is \"acme\")", comp.Domain, special),
+					"tls.source")
+			}
+		}
+	}
+}
+
 // listenAddr is one parsed listen address.
 type listenAddr struct {
 	field, text string
+	shared      bool // see listeners
 	port        int
 	all         bool         // "" or "::": every address (Linux binds [::] dual-stack)
 	all4        bool         // "0.0.0.0": every IPv4 address
@@ -346,20 +396,29 @@ func hasIPv4(ips []netip.Addr) bool {
 	return false
 }
 
+// listenList is one setting's listen addresses.
+type listenList struct {
+	field string
+	addrs []string
+	used  bool // the service is enabled
+	// shared: entries of other shared lists may give the same address,
+	// and then share its listener (components, XEP-0114).
+	shared bool
+}
+
 // listeners checks every listen address, and that no two services (or two
 // entries of one) would bind the same port on overlapping addresses.
 func (v *validator) listeners(c Config) {
-	lists := []struct {
-		field string
-		addrs []string
-		used  bool
-	}{
-		{"c2s.listen", c.C2S.Listen, true},
-		{"c2s.listen_tls", c.C2S.ListenTLS, true},
-		{"s2s.listen", c.S2S.Listen, c.S2S.Enabled},
-		{"s2s.listen_tls", c.S2S.ListenTLS, c.S2S.Enabled},
-		{"https.listen", c.HTTPS.Listen, true},
-		{"https.http_listen", c.HTTPS.HTTPListen, true},
+	lists := []listenList{
+		{"c2s.listen", c.C2S.Listen, true, false},
+		{"c2s.listen_tls", c.C2S.ListenTLS, true, false},
+		{"s2s.listen", c.S2S.Listen, c.S2S.Enabled, false},
+		{"s2s.listen_tls", c.S2S.ListenTLS, c.S2S.Enabled, false},
+		{"https.listen", c.HTTPS.Listen, true, false},
+		{"https.http_listen", c.HTTPS.HTTPListen, true, false},
+	}
+	for i, comp := range c.Components {
+		lists = append(lists, listenList{indexPath("component", i) + ".listen", comp.Listen, true, true})
 	}
 	var bound []listenAddr
 	for _, l := range lists {
@@ -373,8 +432,11 @@ func (v *validator) listeners(c Config) {
 			if !l.used {
 				continue
 			}
-			la.field = field
+			la.field, la.shared = field, l.shared
 			for _, other := range bound {
+				if la.shared && other.shared && la.text == other.text {
+					continue
+				}
 				if la.overlaps(other) {
 					v.add(field, errorf(ErrConflict, "%q: already used by %s (%q)", s, other.field, other.text),
 						other.field)

@@ -34,7 +34,7 @@ install -d -m 0755 "$root/DEBIAN" "$root/usr/bin" "$root/lib/systemd/system" \
 	"$root/usr/share/lintian/overrides"
 install -m 0755 "$bin" "$root/usr/bin/roost"
 for unit in roost.service roost-c2s.socket roost-c2s-tls.socket roost-s2s.socket \
-	roost-s2s-tls.socket roost-https.socket roost-http.socket; do
+	roost-s2s-tls.socket roost-https.socket roost-http.socket roost-component.socket; do
 	install -m 0644 "$top/systemd/$unit" "$root/lib/systemd/system/$unit"
 done
 "$here/conffile.sh" "$top/config/roost.toml" >"$root/etc/roost/roost.toml"

@@ -31,14 +31,19 @@ func certOptions(cfg config.Config) certs.Options {
 	}
 }
 
-// serviceNames returns the service subdomains (conference., upload.) of
-// every hosted domain: they need certificates too.
+// serviceNames returns the enabled service domains: the service
+// subdomains (conference., upload.) of every hosted domain and the domains
+// of the external components (XEP-0114). They need certificates too, they
+// federate, and a module may host no other.
 func serviceNames(cfg config.Config) []string {
 	var out []string
 	for _, d := range cfg.Domains {
 		for _, label := range cfg.Subdomains {
 			out = append(out, label+"."+d)
 		}
+	}
+	for _, c := range cfg.Components {
+		out = append(out, c.Domain)
 	}
 	return out
 }

@@ -76,6 +76,9 @@ func (w *wiring) modules() []step {
 		{"vcard", w.newVCard},
 		{"private", w.newPrivate},
 		{"register", w.newRegister},
+		// External components (XEP-0114): hosted services like any
+		// other, so before disco, which lists them.
+		{"component", w.newComponent},
 		// Last: it lists what the modules before it serve.
 		{"disco", w.newDisco},
 	}

@@ -16,6 +16,7 @@ import (
 
 	"roost/c2s"
 	"roost/certs"
+	"roost/component"
 	"roost/config"
 	"roost/module"
 	"roost/router"
@@ -59,7 +60,10 @@ type Server struct {
 	modules  *module.Set // the features, built by setupModules
 	c2s      *c2s.Server
 	s2s      *s2s.Server // nil when federation is disabled
-	started  time.Time
+	// components is the external components' listener (XEP-0114), made
+	// by the component module; nil when none is configured.
+	components *component.Server
+	started    time.Time
 
 	listeners map[string][]net.Listener // bound, by listener name
 	jobs      []job                     // started by Run
@@ -129,7 +133,7 @@ func New(opts Options) (_ *Server, err error) {
 	s.accounts.onDelete = s.accountDeleted
 	// Modules first: the protocol servers offer the stream features and
 	// serve the hosted services they declare.
-	for _, setup := range []func() error{s.setupModules, s.setupC2S, s.setupS2S, s.setupHTTPS, s.setupAdmin} {
+	for _, setup := range []func() error{s.setupModules, s.setupC2S, s.setupS2S, s.setupComponents, s.setupHTTPS, s.setupAdmin} {
 		if err := setup(); err != nil {
 			return nil, err
 		}

@@ -29,6 +29,12 @@ type running struct {
 
 func start(t *testing.T, dir string) *running {
 	t.Helper()
+	return startWith(t, dir, nil)
+}
+
+// startWith starts a server whose test options mod changes first.
+func startWith(t *testing.T, dir string, mod func(*Options)) *running {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Domains = []string{"example.org"}
 	cfg.DataDir = filepath.Join(dir, "data")
@@ -36,7 +42,12 @@ func start(t *testing.T, dir string) *running {
 	cfg.C2S.Listen = []string{"127.0.0.1:0"}
 	cfg.C2S.ListenTLS = []string{"127.0.0.1:0"}
 	cfg.S2S.Listen, cfg.S2S.ListenTLS = []string{"127.0.0.1:0"}, []string{"127.0.0.1:0"}
-	srv, err := New(Options{Config: cfg, Version: "test"})
+	opts := Options{Config: cfg, Version: "test"}
+	if mod != nil {
+		mod(&opts)
+	}
+	cfg = opts.Config
+	srv, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,10 +51,11 @@
 // # Writing
 //
 // [AppendElement] serialises a tree into a caller-owned buffer. Elements in
-// the content namespaces jabber:client and jabber:server directly below the
-// stream, or below another content-namespace element, are written as the
-// stream's own content namespace (RFC 6120 §4.8.3), so a stanza read from a
-// server stream can be written to a client stream unchanged. Elements in the
+// the content namespaces jabber:client, jabber:server and
+// jabber:component:accept (XEP-0114) directly below the stream, or below
+// another content-namespace element, are written as the stream's own content
+// namespace (RFC 6120 §4.8.3), so a stanza read from a server or component
+// stream can be written to a client stream unchanged. Elements in the
 // streams namespace are written with the "stream" prefix (§4.8.1).
 //
 // # Source files

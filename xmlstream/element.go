@@ -12,6 +12,9 @@ const (
 	// streams (RFC 6120 §4.8.2).
 	NSClient = "jabber:client"
 	NSServer = "jabber:server"
+	// NSComponent is the content namespace of external component streams
+	// (XEP-0114 §3): their stanzas are the same message, presence and iq.
+	NSComponent = "jabber:component:accept"
 
 	nsXMLNS = "http://www.w3.org/2000/xmlns/"
 )

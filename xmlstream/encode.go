@@ -7,15 +7,17 @@ import (
 
 // AppendElement appends the serialisation of e to dst and returns the
 // extended buffer. contentNS is the default namespace of the stream being
-// written to (jabber:client or jabber:server), or "" to write a standalone
+// written to (jabber:client, jabber:server or jabber:component:accept), or
+// "" to write a standalone
 // element with every namespace declared.
 func AppendElement(dst []byte, e *Element, contentNS string) []byte {
 	return appendElement(dst, e, contentNS, contentNS != "")
 }
 
 // IsContentNamespace reports whether ns is one of the stanza content
-// namespaces, which are interchangeable on the wire (RFC 6120 §4.8.3).
-func IsContentNamespace(ns string) bool { return ns == NSClient || ns == NSServer }
+// namespaces, which are interchangeable on the wire (RFC 6120 §4.8.3;
+// XEP-0114 §3 for components).
+func IsContentNamespace(ns string) bool { return ns == NSClient || ns == NSServer || ns == NSComponent }
 
 func appendElement(dst []byte, e *Element, def string, inContent bool) []byte {
 	dst = append(dst, '<')

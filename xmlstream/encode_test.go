@@ -46,6 +46,17 @@ func TestAppendElement(t *testing.T) {
 		contentNS: NSClient,
 		want:      `<message><forwarded xmlns="urn:xmpp:forward:0"><message xmlns="jabber:client"><body>x</body></message></forwarded></message>`,
 	}, {
+		name: "component stanza to a client, and a client stanza to a component",
+		el: New(NSComponent, "message").Append(New(NSComponent, "body").AppendText("x"),
+			New("urn:xmpp:forward:0", "forwarded").Append(New(NSComponent, "message"))),
+		contentNS: NSClient,
+		want:      `<message><body>x</body><forwarded xmlns="urn:xmpp:forward:0"><message xmlns="jabber:component:accept"/></forwarded></message>`,
+	}, {
+		name:      "client stanza on a component stream",
+		el:        New(NSClient, "iq").SetAttr("type", "get").Append(New(NSClient, "x")),
+		contentNS: NSComponent,
+		want:      `<iq type="get"><x/></iq>`,
+	}, {
 		name:      "no namespace inside a stanza",
 		el:        New(NSClient, "message").Append(New("", "x")),
 		contentNS: NSClient,

@@ -169,6 +169,8 @@ func intern(s string) string {
 		return NSClient
 	case NSServer:
 		return NSServer
+	case NSComponent:
+		return NSComponent
 	case NSStream:
 		return NSStream
 	case "db":

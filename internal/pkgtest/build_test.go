@@ -217,6 +217,7 @@ func TestPackageContents(t *testing.T) {
 		"-rw-r--r-- root/root ./lib/systemd/system/roost-s2s-tls.socket",
 		"-rw-r--r-- root/root ./lib/systemd/system/roost-https.socket",
 		"-rw-r--r-- root/root ./lib/systemd/system/roost-http.socket",
+		"-rw-r--r-- root/root ./lib/systemd/system/roost-component.socket",
 		"-rw-r--r-- root/root ./usr/share/man/man8/roost.8.gz",
 		"-rw-r--r-- root/root ./usr/share/doc/roost/copyright",
 		"-rw-r--r-- root/root ./usr/share/doc/roost/changelog.gz",

@@ -25,6 +25,7 @@ var unitFiles = []string{
 	"lib/systemd/system/roost-s2s-tls.socket",
 	"lib/systemd/system/roost-https.socket",
 	"lib/systemd/system/roost-http.socket",
+	"lib/systemd/system/roost-component.socket",
 }
 
 // unpack extracts the amd64 package (the host's architecture).
@@ -116,6 +117,7 @@ func TestUnitSettings(t *testing.T) {
 	names := map[string]string{
 		"roost-c2s.socket": "c2s", "roost-c2s-tls.socket": "c2s-tls", "roost-s2s.socket": "s2s",
 		"roost-s2s-tls.socket": "s2s-tls", "roost-https.socket": "https", "roost-http.socket": "http",
+		"roost-component.socket": "component",
 	}
 	for file, name := range names {
 		s := readUnit(t, filepath.Join(root, "lib/systemd/system", file))
