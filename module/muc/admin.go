@@ -414,10 +414,11 @@ func (r *room) destroy(_ context.Context, alt jid.JID, reason, password string) 
 	if password != "" {
 		d.Append(xmlstream.New(NSUser, "password").AppendText(password))
 	}
-	// §10.9: the occupants see affiliation and role none.
+	// §10.9: the occupants see affiliation and role none, each only its
+	// own removal.
 	clear(r.affs)
 	for _, o := range r.occupantList() {
-		r.removeWith(o, nil, change{destroy: d})
+		r.dismiss(o, change{destroy: d})
 	}
 	r.destroyed = true
 	r.history = nil

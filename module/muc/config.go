@@ -184,6 +184,9 @@ func (c Config) Apply(f *form.Form, lim limits) (Config, error) {
 			} else {
 				c.MaxUsers, err = number(v, 1, lim.maxUsers)
 			}
+			if c.MaxUsers == lim.maxUsers {
+				c.MaxUsers = 0 // the service's limit, as it may change
+			}
 		case fAllowInvites:
 			c.AllowInvites, err = boolValue(v)
 		case fAllowPM:

@@ -291,3 +291,16 @@ func wantError(t testing.TB, els []*xmlstream.Element, cond stanza.Condition) {
 }
 
 func body(el *xmlstream.Element) string { return el.ChildText(el.Name.Space, "body") }
+
+func mustBare(full string) jid.JID { return jid.MustParse(full).Bare() }
+
+// roomSalt returns a room's occupant-id salt.
+func (h *harness) roomSalt(local string) []byte {
+	s := h.m.services[0]
+	r := s.lockRoom(local)
+	if r == nil {
+		h.t.Fatalf("no room %s", local)
+	}
+	defer r.mu.Unlock()
+	return r.salt
+}

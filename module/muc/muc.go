@@ -512,7 +512,7 @@ func (m *MUC) Shutdown(ctx context.Context) error {
 		for _, r := range s.all() {
 			r.mu.Lock()
 			for _, o := range r.occupantList() {
-				r.remove(ctx, o, change{codes: []int{statusShutdown}, reason: "The server is shutting down"})
+				r.dismiss(o, change{codes: []int{statusShutdown}, reason: "The server is shutting down"})
 			}
 			r.unlock(ctx)
 		}

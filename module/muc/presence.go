@@ -381,6 +381,13 @@ func (r *room) remove(_ context.Context, o *occupant, c change) {
 }
 
 func (r *room) removeWith(o *occupant, content []xmlstream.Node, c change) {
+	r.drop(o)
+	c.selfCodes = append([]int{statusSelf}, c.selfCodes...)
+	r.broadcastPresence(o, stanza.TypeUnavailable, content, c)
+}
+
+// drop takes o out of the room's tables.
+func (r *room) drop(o *occupant) {
 	delete(r.occupants, o.nick)
 	for _, s := range o.sessions {
 		delete(r.sessions, s.full)
@@ -390,8 +397,17 @@ func (r *room) removeWith(o *occupant, content []xmlstream.Node, c change) {
 		o.timer = nil
 	}
 	o.role = RoleNone
+}
+
+// dismiss takes an occupant out when everyone leaves at once (the room is
+// destroyed, the service stops): it alone hears of it (§10.9: one
+// unavailable presence to each occupant, not everyone's to everyone).
+func (r *room) dismiss(o *occupant, c change) {
+	r.drop(o)
 	c.selfCodes = append([]int{statusSelf}, c.selfCodes...)
-	r.broadcastPresence(o, stanza.TypeUnavailable, content, c)
+	for _, s := range o.sessions {
+		r.selfPresence(o, s, stanza.TypeUnavailable, nil, c)
+	}
 }
 
 // destroyIfEmpty destroys a temporary room when its last occupant leaves

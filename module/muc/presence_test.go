@@ -426,7 +426,7 @@ func configure(h *harness, owner string, kv ...string) []*xmlstream.Element {
 	}
 	b.WriteString(`</x></query></iq>`)
 	h.send(owner, b.String())
-	return h.take(owner)
+	return find(h.take(owner), "iq", roomJID)
 }
 
 func mustRoom(local string) jid.JID { return jid.MustParse(local + "@" + svc) }
