@@ -11,10 +11,13 @@ import (
 
 // RoomInfo describes a room for its administrator (`roost room info`).
 type RoomInfo struct {
-	JID          string
-	Config       Config
-	Subject      string
-	Locked       bool
+	JID     string
+	Config  Config
+	Subject string
+	Locked  bool
+	// Protected: entering needs a password (Config.Password is not
+	// given out).
+	Protected    bool
 	Created      time.Time
 	Occupants    []string // nicks
 	Affiliations []AffiliationInfo
@@ -28,7 +31,8 @@ type AffiliationInfo struct {
 }
 
 func (r *room) info() RoomInfo {
-	in := RoomInfo{JID: r.jid.String(), Config: r.cfg, Subject: r.subject, Locked: r.locked, Created: r.created, History: len(r.history)}
+	in := RoomInfo{JID: r.jid.String(), Config: r.cfg, Subject: r.subject, Locked: r.locked, Protected: r.cfg.Password != "",
+		Created: r.created, History: len(r.history)}
 	in.Config.Password = ""
 	for n := range r.occupants {
 		in.Occupants = append(in.Occupants, n)
