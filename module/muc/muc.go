@@ -396,7 +396,16 @@ func (s *service) HandleStanza(ctx context.Context, st *stanza.Stanza) (*xmlstre
 	}
 	switch st.Kind {
 	case stanza.Presence:
-		return nil, s.handlePresence(ctx, st)
+		err := s.handlePresence(ctx, st)
+		var se *stanza.Error
+		if errors.As(err, &se) && !st.IsError() {
+			// The error presence carries the MUC <x/> (§7.2.6 and on), by
+			// which clients tell a refused join from other errors.
+			el := stanza.ErrorReply(st, se)
+			el.Children = append([]xmlstream.Node{{Elem: xmlstream.New(NS, "x")}}, el.Children...)
+			return el, nil
+		}
+		return nil, err
 	case stanza.Message:
 		return nil, s.handleMessage(ctx, st)
 	case stanza.IQ:

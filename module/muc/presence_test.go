@@ -170,8 +170,8 @@ func TestJoinErrors(t *testing.T) {
 			nick := tt.nick
 			got := h.join(tt.from, "family", nick, tt.extra)
 			wantError(t, got, tt.want)
-			if got[0].Get("from") != roomJID+"/"+nick {
-				t.Errorf("error from %q", got[0].Get("from"))
+			if got[0].Get("from") != roomJID+"/"+nick || got[0].Child(NS, "x") == nil {
+				t.Errorf("error from %q, without the MUC <x/>: %s", got[0].Get("from"), wire(got[0]))
 			}
 			if n := h.roomOccupants("family"); tt.want != stanza.ServiceUnavailable && n != 1 {
 				t.Errorf("%d occupants after a refused join, want 1", n)
