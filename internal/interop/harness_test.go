@@ -191,6 +191,17 @@ func slix(t *testing.T, args ...string) []map[string]any {
 // the suite until go test's own timeout.
 func runPy(t *testing.T, script string, args ...string) []map[string]any {
 	t.Helper()
+	events, stderr, err := runPyAsync(script, args...)
+	if err != nil {
+		t.Fatalf("slixmpp %v: %v\nevents: %v\nstderr:\n%s", args, err, events, tail(stderr, 40))
+	}
+	return events
+}
+
+// runPyAsync runs a python driver and returns the events it printed, its
+// standard error and how it ended; unlike runPy it may run on any
+// goroutine.
+func runPyAsync(script string, args ...string) ([]map[string]any, string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), pyTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/usr/bin/python3", append([]string{script}, args...)...)
@@ -205,10 +216,7 @@ func runPy(t *testing.T, script string, args ...string) []map[string]any {
 			events = append(events, ev)
 		}
 	}
-	if err != nil {
-		t.Fatalf("slixmpp %v: %v\nevents: %v\nstderr:\n%s", args, err, events, tail(stderr.String(), 40))
-	}
-	return events
+	return events, stderr.String(), err
 }
 
 func tail(s string, lines int) string {

@@ -4,8 +4,12 @@ package interop
 
 import (
 	"fmt"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"roost/internal/xmpptest"
 )
@@ -15,6 +19,8 @@ const (
 	mucIP     = "127.0.0.30"
 	mucHost   = "home.example"
 	scriptMUC = "testdata/slix_muc.py"
+	// mucProfanityIP serves the profanity session.
+	mucProfanityIP = "127.0.0.33"
 )
 
 // TestInteropMUC: a family's room, driven by slixmpp's xep_0045 and
@@ -114,4 +120,185 @@ func TestInteropMUC(t *testing.T) {
 	if !strings.Contains(r.Log(), "room configured") {
 		t.Error("roost did not log the room's configuration")
 	}
+}
+
+// Addresses of the group chat federation test.
+const (
+	mucFedRoostIP   = "127.0.0.31"
+	mucFedRoost     = "r.example"
+	mucFedProsodyIP = "127.0.0.32"
+	mucFedProsody   = "p.example"
+)
+
+// TestInteropMUCFederation: a Prosody user joins a roost room (made a
+// member of the members-only room by its owner) and they talk; a roost
+// user joins a room on Prosody's MUC and they talk; over dialback with
+// self-made certificates, and with certificates every server trusts.
+func TestInteropMUCFederation(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		secure bool
+	}{{"dialback", false}, {"certificates", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			z := newZone(t)
+			mode := peerMode{secure: tc.secure}
+			caR, caP := xmpptest.NewCA(t), xmpptest.NewCA(t)
+			roostCA := caR.File
+			var roostTLS func(*roostConfig)
+			if tc.secure {
+				// Roost's certificate has clientAuth as well, for SASL
+				// EXTERNAL on the streams it opens.
+				both := newBothUsagesCA(t, mucFedRoost, "conference."+mucFedRoost, "upload."+mucFedRoost)
+				roostCA = both.File
+				mode.trusted = bundle(t, caP.File, both.File)
+				roostTLS = func(rc *roostConfig) {
+					rc.TLS = fmt.Sprintf("source = \"files\"\n[[tls.certificate]]\ncert_file = %q\nkey_file = %q\n", both.CertFile, both.KeyFile)
+				}
+			}
+			// After mode is complete: s2sConfig takes it as it is now.
+			mods := []func(*roostConfig){s2sConfig(mucFedRoostIP, z, mode, "")}
+			if roostTLS != nil {
+				mods = append(mods, roostTLS)
+			}
+			for _, d := range []struct{ domain, ip string }{{mucFedRoost, mucFedRoostIP}, {mucFedProsody, mucFedProsodyIP}} {
+				z.publish(d.domain, d.ip, srvPublish{starttls: 5269})
+				z.publish("conference."+d.domain, d.ip, srvPublish{starttls: 5269})
+			}
+			r := startRoost(t, mucFedRoostIP, mucFedRoost, caR, mods...)
+			r.AddUser(t, "alice", "alice-secret")
+			p := startProsodyWith(t, mucFedProsodyIP, mucFedProsody, caP, z, mode, map[string]string{"pat": "pat-secret"},
+				prosodyExtra{tail: []string{fmt.Sprintf("Component %q %q", "conference."+mucFedProsody, "muc")}})
+
+			alice := account{"alice@" + mucFedRoost + "/laptop", "alice-secret", r.IP, roostCA}
+			pat := account{"pat@" + mucFedProsody + "/phone", "pat-secret", p.IP, p.CAFile}
+			t.Run("Prosody user in a roost room", func(t *testing.T) {
+				mucMeet(t, "family@conference."+mucFedRoost, alice, "Alice", pat, "Pat", "pat@"+mucFedProsody, true)
+			})
+			// Prosody adds stanza-ids to rooms with mod_muc_mam only.
+			t.Run("roost user in a Prosody room", func(t *testing.T) {
+				mucMeet(t, "lounge@conference."+mucFedProsody, pat, "Pat", alice, "Alice", "", false)
+			})
+		})
+	}
+}
+
+// mucMeet has host create room and visitor join it from another server;
+// each says hello and hears the other. With member set, the host's room
+// stays members-only and the visitor is made a member; with stanzaIDs, the
+// room stamps every message with a stanza-id (XEP-0359).
+func mucMeet(t *testing.T, room string, host account, hostNick string, visitor account, visitorNick, member string, stanzaIDs bool) {
+	t.Helper()
+	args := func(scenario string, a account, nick, peer string) []string {
+		out := []string{scenario, "--host", a.host, "--ca", a.ca, "--jid", a.jid, "--password", a.password,
+			"--room", room, "--nick", nick, "--peer-nick", peer, "--timeout", "30"}
+		if scenario == "host" && member != "" {
+			out = append(out, "--member", member)
+		}
+		return out
+	}
+	type result struct {
+		ev     []map[string]any
+		stderr string
+		err    error
+	}
+	visited := make(chan result, 1)
+	go func() {
+		ev, stderr, err := runPyAsync(scriptMUC, args("visit", visitor, visitorNick, hostNick)...)
+		visited <- result{ev, stderr, err}
+	}()
+	hostEv := runPy(t, scriptMUC, args("host", host, hostNick, visitorNick)...)
+	v := <-visited
+	if v.err != nil {
+		t.Fatalf("visitor: %v\nevents: %v\nstderr:\n%s", v.err, v.ev, tail(v.stderr, 40))
+	}
+	t.Logf("host: %v", hostEv)
+	t.Logf("visitor: %v", v.ev)
+	want(t, event(t, hostEv, "join", "who", "host"), "result", "ok")
+	want(t, event(t, hostEv, "configured"), "result", "ok")
+	want(t, event(t, v.ev, "join", "who", "visitor"), "result", "ok")
+	for _, side := range []struct {
+		ev   []map[string]any
+		peer string
+	}{{hostEv, visitorNick}, {v.ev, hostNick}} {
+		want(t, event(t, side.ev, "peer-present"), "ok", "true")
+		heard := event(t, side.ev, "heard")
+		want(t, heard, "body", "hello from "+side.peer)
+		want(t, heard, "stanza_id", fmt.Sprint(stanzaIDs))
+	}
+}
+
+// TestInteropMUCProfanity: a human-style session in profanity, in tmux:
+// alice creates a room and configures it with the form, speaks, invites
+// bob (a mediated invitation: the room is members-only); bob, in his own
+// profanity, sees the invitation, joins with the history of what alice
+// said, and answers.
+func TestInteropMUCProfanity(t *testing.T) {
+	ca := xmpptest.NewCA(t)
+	r := startRoost(t, mucProfanityIP, mucHost, ca)
+	r.AddUser(t, "alice", "alice-secret")
+	r.AddUser(t, "bob", "bob-secret")
+	tm := newTmux(t)
+	start := func(user string) *pane {
+		dir := t.TempDir()
+		jid := user + "@" + mucHost
+		writeFile(t, filepath.Join(dir, "data/profanity/accounts"), fmt.Sprintf(
+			"[%s]\nenabled=true\njid=%s\nserver=%s\nport=5222\nresource=profanity\npassword=%s-secret\ntls.policy=force\nmuc.nick=%s\n",
+			jid, jid, r.IP, user, user), 0o600)
+		p := tm.start(t, user, []string{"HOME=" + dir, "XDG_CONFIG_HOME=" + filepath.Join(dir, "config"),
+			"XDG_DATA_HOME=" + filepath.Join(dir, "data"), "SSL_CERT_FILE=" + ca.File}, "profanity", "-a", jid)
+		p.waitFor(t, "logged in successfully", 30*time.Second)
+		return p
+	}
+	room := "family@conference." + mucHost
+	alice := start("alice")
+	alice.typeLine(t, "/join "+room+" nick Alice")
+	alice.waitFor(t, "Room locked, requires configuration", 15*time.Second)
+	alice.typeLine(t, "/room config")
+	alice.waitFor(t, "Only members may enter", 15*time.Second)
+	field := formTag(t, alice.screen(), "Only members may enter")
+	name := formTag(t, alice.screen(), "Name:")
+	alice.typeLine(t, "/"+name+" Family")
+	alice.typeLine(t, "/"+field+" on")
+	alice.typeLine(t, "/form submit")
+	alice.waitFor(t, "Room configuration successful", 15*time.Second)
+	alice.typeLine(t, "Dinner is at eight")
+	alice.typeLine(t, "Bring the cake")
+	alice.waitFor(t, "Alice: Bring the cake", 15*time.Second)
+
+	bob := start("bob")
+	alice.typeLine(t, "/invite send bob@"+mucHost+" Come for dinner")
+	bob.waitFor(t, "Chat room invite received", 15*time.Second)
+	bob.waitFor(t, "Message: Come for dinner", 15*time.Second)
+	bob.typeLine(t, "/join "+room+" nick Bob")
+	bob.waitFor(t, "affiliation: member", 15*time.Second)
+	// The history, as it was said.
+	bob.waitFor(t, "Alice: Dinner is at eight", 15*time.Second)
+	bob.waitFor(t, "Alice: Bring the cake", 15*time.Second)
+	bob.typeLine(t, "I am coming")
+	alice.waitFor(t, "Bob: I am coming", 15*time.Second)
+
+	out, err := exec.Command(roostBin, "room", "info", "family", "-config", r.Config).CombinedOutput()
+	if err != nil {
+		t.Fatalf("roost room info: %v\n%s", err, out)
+	}
+	for _, line := range []string{"name:         Family", "members-only", "in it now:    Alice, Bob", "member:       bob@" + mucHost} {
+		if !strings.Contains(string(out), line) {
+			t.Errorf("roost room info lacks %q:\n%s", line, out)
+		}
+	}
+}
+
+// formTag finds the tag profanity gives a form field ("field5") on the
+// line that shows label.
+func formTag(t *testing.T, screen, label string) string {
+	t.Helper()
+	for _, line := range strings.Split(screen, "\n") {
+		if i := strings.Index(line, label); i >= 0 {
+			if m := regexp.MustCompile(`\[(field\d+)\]`).FindStringSubmatch(line[:i]); m != nil {
+				return m[1]
+			}
+		}
+	}
+	t.Fatalf("no form field %q on the screen:\n%s", label, screen)
+	return ""
 }

@@ -82,14 +82,15 @@ func (c Config) Form(title string, lim limits) *form.Form {
 	}
 	maxUsers := form.Field{Var: fMaxUsers, Type: form.ListSingle, Label: "Maximum number of occupants",
 		Values: []string{strconv.Itoa(c.maxUsers(lim))}}
+	people := func(n int) form.Option { return form.Option{Label: strconv.Itoa(n) + " people", Value: strconv.Itoa(n)} }
 	for _, n := range maxUsersChoices {
 		if n < lim.maxUsers {
-			maxUsers.Options = append(maxUsers.Options, form.Option{Value: strconv.Itoa(n)})
+			maxUsers.Options = append(maxUsers.Options, people(n))
 		}
 	}
-	maxUsers.Options = append(maxUsers.Options, form.Option{Value: strconv.Itoa(lim.maxUsers)})
-	if !maxUsers.Allowed(maxUsers.Values...) {
-		maxUsers.Options = append(maxUsers.Options, form.Option{Value: maxUsers.Values[0]})
+	maxUsers.Options = append(maxUsers.Options, people(lim.maxUsers))
+	if n := c.maxUsers(lim); !maxUsers.Allowed(strconv.Itoa(n)) {
+		maxUsers.Options = append(maxUsers.Options, people(n))
 	}
 	whois := "moderators"
 	if c.NonAnonymous {

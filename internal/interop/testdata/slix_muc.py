@@ -11,8 +11,9 @@ Scenarios:
            subject and history are still there.
   visit    a user joins a room on another server (federation) and talks
            with whoever is there: --room, --nick, --peer-nick.
-  host     creates an open room and waits for a visitor from another
-           server, and talks with it: --room, --nick, --peer-nick.
+  host     creates a room, open or with one member (--member), waits
+           for a visitor from another server and talks with it: --room,
+           --nick, --peer-nick.
 
 Every observation is one JSON line (driver.emit); the Go tests
 (muc_test.go) assert on them.
@@ -105,10 +106,10 @@ def item(stanza):
     return {k: it.get(k) for k in ("affiliation", "role", "jid", "nick") if it.get(k)}
 
 
-async def join(c, room, nick, **kw):
+async def join(c, room, nick, timeout=15, **kw):
     """Joins; "ok" and the join result, or the presence error's condition."""
     try:
-        return "ok", await c["xep_0045"].join_muc_wait(room, nick, timeout=15, **kw)
+        return "ok", await c["xep_0045"].join_muc_wait(room, nick, timeout=timeout, **kw)
     except PresenceError as e:
         return e.presence["error"]["condition"], None
     except asyncio.TimeoutError:
@@ -288,8 +289,10 @@ async def host(args):
     res, got = await join(c, room, args.nick)
     emit_join("host", res, got)
     form = await c["xep_0045"].get_room_config(room)
-    form.set_values({"muc#roomconfig_membersonly": False, "muc#roomconfig_persistentroom": True})
+    form.set_values({"muc#roomconfig_membersonly": bool(args.member), "muc#roomconfig_persistentroom": True})
     res, _ = await condition(c["xep_0045"].set_room_config(room, form))
+    if res == "ok" and args.member:
+        res, _ = await condition(c["xep_0045"].set_affiliation(room, "member", jid=args.member))
     emit(event="configured", result=res)
     await talk(c, room, args)
 
@@ -299,8 +302,9 @@ async def visit(args):
     room = args.room
     c = await login(args, args.jid, args.password)
     res, got = None, None
-    for _ in range(20):  # the host may still be setting the room up
-        res, got = await join(c, room, args.nick)
+    end = asyncio.get_event_loop().time() + 30
+    while asyncio.get_event_loop().time() < end:  # the host may still be setting the room up
+        res, got = await join(c, room, args.nick, timeout=10)
         if res == "ok":
             break
         await asyncio.sleep(0.5)
@@ -334,6 +338,7 @@ def main():
     p.add_argument("--room")
     p.add_argument("--nick")
     p.add_argument("--peer-nick")
+    p.add_argument("--member", help="host: keep the room members-only, with this member")
     p.add_argument("--linger", type=float, default=3)
     p.add_argument("--timeout", type=float, default=15)
     args = p.parse_args()
