@@ -485,7 +485,7 @@ func (m *MUC) AccountDeleted(ctx context.Context, bare jid.JID) {
 				}
 			}
 			r.destroyIfEmpty(ctx)
-			r.unlock(ctx)
+			s.release(ctx, r)
 		}
 	}
 }
