@@ -100,8 +100,8 @@ type MUC struct {
 	MaxRoomsPerUser int `toml:"max_rooms_per_user"`
 	// MaxOccupants bounds the people in one room.
 	MaxOccupants int `toml:"max_occupants"`
-	// History is how many messages a room keeps and sends to someone who
-	// joins (XEP-0045 §7.2.13).
+	// History is how many of its last messages a room sends to someone who
+	// joins (XEP-0045 §7.2.13); a logged room's archive keeps more.
 	History int `toml:"history"`
 	// MaxNickLength bounds a nickname, in characters.
 	MaxNickLength int `toml:"max_nick_length"`

@@ -250,8 +250,9 @@ func mucOptions(cfg config.Config, st *store.Store, log *slog.Logger) muc.Option
 		Domains: cfg.Domains,
 		Label:   c.Subdomain,
 		Store:   st,
-
-		Create: muc.Creators(c.Create),
+		// The same archive as the accounts', with the room as owner.
+		Archive: archiveStore{st: st, now: time.Now},
+		Create:  muc.Creators(c.Create),
 		Defaults: muc.Config{
 			Persistent:   c.Persistent,
 			MembersOnly:  c.MembersOnly,

@@ -73,7 +73,7 @@ func startRoost(t *testing.T, ip, domain string, ca *xmpptest.CA, mods ...func(*
 	dir := t.TempDir()
 	certFile, keyFile := ca.IssueFiles(t, dir, domain, "conference."+domain, "upload."+domain)
 	rc := roostConfig{
-		TLS: fmt.Sprintf("source = \"files\"\n[[tls.certificate]]\ncert_file = %q\nkey_file = %q\n", certFile, keyFile),
+		TLS: tlsFiles(certFile, keyFile),
 		S2S: "enabled = false\n",
 	}
 	for _, m := range mods {
@@ -108,6 +108,11 @@ listen_tls = ["%s:5223"]
 	t.Cleanup(func() { r.stop(t) })
 	r.start(t)
 	return r
+}
+
+// tlsFiles is the [tls] body for a certificate and key in files.
+func tlsFiles(certFile, keyFile string) string {
+	return fmt.Sprintf("source = \"files\"\n[[tls.certificate]]\ncert_file = %q\nkey_file = %q\n", certFile, keyFile)
 }
 
 // start runs the server process and waits until it is ready.

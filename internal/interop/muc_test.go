@@ -26,7 +26,7 @@ const (
 // TestInteropMUC: a family's room, driven by slixmpp's xep_0045 and
 // xep_0249 plugins and raw stanzas, on the defaults (rooms persistent,
 // members-only, non-anonymous and logged); then the same room after a
-// restart.
+// restart, and its archive searched with slixmpp's xep_0313.
 func TestInteropMUC(t *testing.T) {
 	ca := xmpptest.NewCA(t)
 	r := startRoost(t, mucIP, mucHost, ca)
@@ -117,6 +117,11 @@ func TestInteropMUC(t *testing.T) {
 	want(t, again, "result", "ok")
 	want(t, again, "history", "[message 2 hello everyone still working]")
 	want(t, again, "subject", "Christmas dinner")
+	// The room's archive, searched with slixmpp's xep_0313 (the messages
+	// with a body; the subject is the room's state, not a message).
+	arch := event(t, ev, "archive")
+	want(t, arch, "result", "ok")
+	want(t, arch, "bodies", "[message 0 message 1 message 2 hello everyone still working]")
 	if !strings.Contains(r.Log(), "room configured") {
 		t.Error("roost did not log the room's configuration")
 	}
@@ -152,7 +157,7 @@ func TestInteropMUCFederation(t *testing.T) {
 				roostCA = both.File
 				mode.trusted = bundle(t, caP.File, both.File)
 				roostTLS = func(rc *roostConfig) {
-					rc.TLS = fmt.Sprintf("source = \"files\"\n[[tls.certificate]]\ncert_file = %q\nkey_file = %q\n", both.CertFile, both.KeyFile)
+					rc.TLS = tlsFiles(both.CertFile, both.KeyFile)
 				}
 			}
 			// After mode is complete: s2sConfig takes it as it is now.

@@ -82,7 +82,9 @@ func (c Config) Form(title string, lim limits) *form.Form {
 	}
 	maxUsers := form.Field{Var: fMaxUsers, Type: form.ListSingle, Label: "Maximum number of occupants",
 		Values: []string{strconv.Itoa(c.maxUsers(lim))}}
-	people := func(n int) form.Option { return form.Option{Label: strconv.Itoa(n) + " people", Value: strconv.Itoa(n)} }
+	people := func(n int) form.Option {
+		return form.Option{Label: strconv.Itoa(n) + " people", Value: strconv.Itoa(n)}
+	}
 	for _, n := range maxUsersChoices {
 		if n < lim.maxUsers {
 			maxUsers.Options = append(maxUsers.Options, people(n))

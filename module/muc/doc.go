@@ -33,8 +33,9 @@
 // Configuration changes are announced with 104, 170/171 and 172/173.
 //
 // Groupchat messages are broadcast with a stanza-id whose by is the room
-// (XEP-0359), and the sender's occupant-id (XEP-0421), a keyed hash of the
-// real bare JID with the room's salt. Whatever a sender claims in their
+// (XEP-0359; in a logged room, the message's archive id), and the sender's
+// occupant-id (XEP-0421), a keyed hash of the real bare JID with the
+// room's salt. Whatever a sender claims in their
 // place is removed first. Private messages follow the room's policy
 // (muc#roomconfig_allowpm). IQs between occupants are relayed with an id
 // that carries, under a MAC, what the answer needs to find the asker, so
@@ -45,16 +46,19 @@
 // members-only room, make the invitee a member, as Prosody does.
 // muc#register (§7.10) reserves a nick, which its owner then always gets.
 //
-// # Persistence
+// # Persistence and the archive
 //
 // Persistent rooms are saved ([Store]) whenever their configuration,
 // affiliations or subject change, as one record; occupants are never
 // saved. Messages worth keeping (a body or encrypted content, no no-store
 // hint) go to an in-memory history of the last Options.History messages,
-// which joins replay, and, when the room is logged, to the [Archive], from
-// which the history is filled again after a restart. The archive is
-// written after the room is unlocked, at times that increase strictly per
-// room, so its order is the room's.
+// which joins replay, and, when the room is logged, to the message archive
+// shared with the accounts' (package archive, Options.Archive), under the
+// room's JID: the archive's id is the message's stanza-id, and the
+// archive is queried with XEP-0313 on the room's JID by whoever may enter
+// the room, through the same query and paging code as an account's
+// archive. After a restart the history is filled from the archive. A
+// room's record and archive are deleted together (Store.DeleteRoom).
 //
 // # Concurrency and sending
 //

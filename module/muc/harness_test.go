@@ -2,6 +2,7 @@ package muc
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"roost/archive"
 	"roost/internal/xmpptest"
 	"roost/jid"
 	"roost/module"
@@ -120,6 +122,7 @@ func (h *harness) start() {
 	h.r.SetRemote(h.remote)
 	opts := h.opts
 	opts.Store, opts.Router = st, h.r
+	opts.Archive = archiveAdapter{st, h.now}
 	m, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -303,4 +306,38 @@ func (h *harness) roomSalt(local string) []byte {
 	}
 	defer r.mu.Unlock()
 	return r.salt
+}
+
+// archiveAdapter is the store's archive as archive.Store, as the server
+// adapts it (server/archive.go; a test here cannot import server).
+type archiveAdapter struct {
+	st  *store.Store
+	now func() time.Time
+}
+
+func (a archiveAdapter) Append(owner string, account bool, with, resource string, stanza []byte) (archive.ID, error) {
+	ref, err := a.st.AppendArchive(store.ArchiveRecord{Owner: owner, Account: account, With: with, Resource: resource, Stanza: stanza}, a.now())
+	return archive.ID{Seq: ref.ID, Tag: ref.Tag}, err
+}
+
+func (a archiveAdapter) Page(owner string, r archive.Range) ([]archive.Item, bool, error) {
+	q := store.ArchiveQuery{With: r.With, Resource: r.Resource, After: r.After, Before: r.Before,
+		First: r.First, Last: r.Last, IDs: r.IDs, Max: r.Max, Reverse: r.Reverse}
+	for _, id := range r.Known {
+		q.Check = append(q.Check, store.ArchiveRef{ID: id.Seq, Tag: id.Tag})
+	}
+	items, complete, err := a.st.ArchivePage(owner, q)
+	if errors.Is(err, store.ErrUnknownArchiveID) {
+		return nil, false, archive.ErrUnknownID
+	}
+	out := make([]archive.Item, len(items))
+	for i, it := range items {
+		out[i] = archive.Item{ID: archive.ID{Seq: it.ID, Tag: it.Tag}, With: it.With, Resource: it.Resource, Stanza: it.Stanza}
+	}
+	return out, complete, err
+}
+
+func (a archiveAdapter) Bounds(owner string) (archive.ID, archive.ID, error) {
+	sum, err := a.st.ArchiveSummary(owner)
+	return archive.ID{Seq: sum.First.ID, Tag: sum.First.Tag}, archive.ID{Seq: sum.Last.ID, Tag: sum.Last.Tag}, err
 }

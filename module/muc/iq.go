@@ -5,9 +5,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"strconv"
 	"strings"
 
+	"roost/archive"
 	"roost/discoinfo"
 	"roost/form"
 	"roost/jid"
@@ -23,6 +25,17 @@ func (s *service) handleIQ(ctx context.Context, st *stanza.Stanza) (*xmlstream.E
 			return nil, nil
 		}
 		return nil, &stanza.Error{Type: stanza.Cancel, Condition: stanza.ItemNotFound, Text: "there is no such room"}
+	}
+	if q := st.El.FirstChild(); st.To.Resource() == "" && (q.Is(archive.NS, "query") || q.Is(archive.NS, "metadata")) &&
+		(st.Type == stanza.TypeGet || st.Type == stanza.TypeSet) {
+		// Checked with the room locked, answered without: reading the
+		// archive may wait for its next commit.
+		err := r.mayReadArchive(st.From)
+		s.release(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		return s.m.archiveIQ(ctx, st, q)
 	}
 	var (
 		reply *xmlstream.Element
@@ -95,6 +108,9 @@ func (r *room) discoInfo(st *stanza.Stanza, node string) (*xmlstream.Element, er
 			r.cfg.features()...),
 		Forms: []*form.Form{r.infoForm()},
 	}
+	if r.logged() {
+		info.Features = append(info.Features, archive.NS, archive.NSExtended)
+	}
 	return stanza.ResultIQ(st, info.Normalized().Query("")), nil
 }
 
@@ -118,6 +134,51 @@ func (r *room) infoForm() *form.Form {
 		boolean(fAllowInvites, "Occupants may invite others", r.cfg.AllowInvites),
 		text(fAllowPM, "Who may send private messages", r.cfg.AllowPM),
 	)
+}
+
+// mayReadArchive says whether from may search the room's archive (mu
+// held): a logged room's, by anyone who may enter it (its members, in a
+// members-only room), as Prosody's mod_muc_mam allows.
+func (r *room) mayReadArchive(from jid.JID) error {
+	aff := r.affiliation(from)
+	switch {
+	case r.locked && aff != Owner:
+		return &stanza.Error{Type: stanza.Cancel, Condition: stanza.ItemNotFound, Text: "there is no such room"}
+	case !r.logged():
+		return &stanza.Error{Type: stanza.Cancel, Condition: stanza.ServiceUnavailable, Text: "this room keeps no archive"}
+	case aff == Outcast:
+		return &stanza.Error{Type: stanza.Auth, Condition: stanza.Forbidden, Text: "you are banned from this room"}
+	case r.cfg.MembersOnly && aff < Member:
+		return &stanza.Error{Type: stanza.Auth, Condition: stanza.Forbidden, Text: "only members may read this room's archive"}
+	}
+	return nil
+}
+
+// archiveIQ answers XEP-0313 on a room's JID with the shared archive
+// code: the query form, the metadata (§5), and queries, whose results go
+// to the asker from the room before the IQ result that ends them.
+func (m *MUC) archiveIQ(ctx context.Context, st *stanza.Stanza, q *xmlstream.Element) (*xmlstream.Element, error) {
+	room := st.To.Bare()
+	switch {
+	case st.Type == stanza.TypeGet && q.Name.Local == "query":
+		return stanza.ResultIQ(st, archive.Form()), nil
+	case st.Type == stanza.TypeGet:
+		first, last, err := m.archive.Bounds(room.String())
+		if err != nil {
+			return nil, fmt.Errorf("archive bounds of %s: %w", room, err)
+		}
+		return stanza.ResultIQ(st, archive.Metadata(first, last)), nil
+	case q.Name.Local != "query":
+		return nil, &stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest, Text: "metadata is read with get"}
+	}
+	query, err := archive.ParseQuery(q, m.opts.ArchiveLimits)
+	if err != nil {
+		return nil, err
+	}
+	ctx = context.WithoutCancel(ctx)
+	return archive.Answer(m.archive, room, st, query, xmlstream.Limits{}, func(el *xmlstream.Element) {
+		m.router.Route(ctx, &stanza.Stanza{Kind: stanza.Message, From: room, To: st.From, El: el})
+	})
 }
 
 // occupantIQ relays an IQ between occupants (§7.5 by analogy; Prosody's

@@ -4,13 +4,17 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"roost/archive"
 	"roost/discoinfo"
 	"roost/form"
 	"roost/jid"
 	"roost/stanza"
+	"roost/store"
+	"roost/xmlstream"
 )
 
 func TestDiscoInfo(t *testing.T) {
@@ -285,5 +289,82 @@ func TestJoinFlood(t *testing.T) {
 	h.send(romeo, `<message type='groupchat' to='`+roomJID+`'><body>still working</body></message>`)
 	if m := find(h.take(romeo), "message", roomJID+"/Romeo"); len(m) == 0 || body(m[len(m)-1]) != "still working" {
 		t.Error("the room stopped working")
+	}
+}
+
+// TestRoomArchive: a logged room's messages are in the shared archive
+// under their stanza-ids, and XEP-0313 on the room's JID finds them.
+func TestRoomArchive(t *testing.T) {
+	h := family(t)
+	var live []string
+	for i := range 3 {
+		h.advance(time.Minute)
+		h.send(romeo, fmt.Sprintf(`<message type='groupchat' to='%s'><body>archived %d</body></message>`, roomJID, i))
+		m := one(t, h.take(juliet), "message", roomJID+"/Romeo")
+		sid := m.Child(nsStanzaID, "stanza-id")
+		if sid == nil || sid.Get("by") != roomJID {
+			t.Fatalf("no stanza-id by the room: %s", wire(m))
+		}
+		live = append(live, sid.Get("id"))
+	}
+	h.send(romeo, `<message type='groupchat' to='`+roomJID+`'><active xmlns='http://jabber.org/protocol/chatstates'/></message>`)
+	h.take(juliet)
+	h.take(romeo)
+
+	h.send(juliet, `<iq type='set' id='q' to='`+roomJID+`'><query xmlns='urn:xmpp:mam:2' queryid='f'/></iq>`)
+	got := h.take(juliet)
+	var ids, bodies []string
+	for _, m := range find(got, "message", roomJID) {
+		res := m.Child(archive.NS, "result")
+		fwd := res.Child(archive.NSForward, "forwarded")
+		inner := fwd.Child(xmlstream.NSClient, "message")
+		if res.Get("queryid") != "f" || inner == nil || inner.Get("from") != roomJID+"/Romeo" || inner.Child(nsOccupantID, "occupant-id") == nil {
+			t.Errorf("result %s", wire(m))
+			continue
+		}
+		ids = append(ids, res.Get("id"))
+		bodies = append(bodies, body(inner))
+	}
+	if diff := cmp.Diff(live, ids); diff != "" {
+		t.Errorf("archive ids vs the live stanza-ids (-live +archive):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"archived 0", "archived 1", "archived 2"}, bodies); diff != "" {
+		t.Errorf("archived bodies (-want +got):\n%s", diff)
+	}
+	fin := one(t, got, "iq", roomJID).Child(archive.NS, "fin")
+	if fin == nil || fin.Get("complete") != "true" {
+		t.Errorf("fin: %s", wires(got))
+	}
+	// Paging: the last two.
+	h.send(juliet, `<iq type='set' id='q2' to='`+roomJID+`'><query xmlns='urn:xmpp:mam:2'><set xmlns='http://jabber.org/protocol/rsm'><max>2</max><before/></set></query></iq>`)
+	if n := len(find(h.take(juliet), "message", roomJID)); n != 2 {
+		t.Errorf("a page of 2 gave %d results", n)
+	}
+	h.send(juliet, `<iq type='get' id='md' to='`+roomJID+`'><metadata xmlns='urn:xmpp:mam:2'/></iq>`)
+	md := one(t, h.take(juliet), "iq", roomJID).Child(archive.NS, "metadata")
+	if md.Child(archive.NS, "start").Get("id") != live[0] || md.Child(archive.NS, "end").Get("id") != live[2] {
+		t.Errorf("metadata %s", wire(md))
+	}
+	h.send(juliet, `<iq type='get' id='f' to='`+roomJID+`'><query xmlns='urn:xmpp:mam:2'/></iq>`)
+	if f, err := form.Find(one(t, h.take(juliet), "iq", roomJID).Child(archive.NS, "query"), archive.NS); err != nil || f == nil || !f.Has("with") {
+		t.Errorf("query form: %v", err)
+	}
+	h.send(juliet, `<iq type='set' id='bad' to='`+roomJID+`'><query xmlns='urn:xmpp:mam:2'><set xmlns='http://jabber.org/protocol/rsm'><after>nonsense</after></set></query></iq>`)
+	wantError(t, h.take(juliet), stanza.ItemNotFound)
+
+	// Members-only: a stranger may not read it.
+	configure(h, romeo, fMembersOnly, "1")
+	h.send(nurse, `<iq type='set' id='q' to='`+roomJID+`'><query xmlns='urn:xmpp:mam:2'/></iq>`)
+	wantError(t, h.take(nurse), stanza.Forbidden)
+	// Not logged: no archive to read.
+	configure(h, romeo, fLogging, "0")
+	h.send(romeo, `<iq type='set' id='q' to='`+roomJID+`'><query xmlns='urn:xmpp:mam:2'/></iq>`)
+	wantError(t, find(h.take(romeo), "iq", roomJID), stanza.ServiceUnavailable)
+
+	// Destroyed: its archive goes with it.
+	h.send(romeo, `<iq type='set' id='d' to='`+roomJID+`'><query xmlns='`+NSOwner+`'><destroy/></query></iq>`)
+	h.take(romeo)
+	if items, _, err := h.st.ArchivePage(roomJID, store.ArchiveQuery{Max: 10}); err != nil || len(items) != 0 {
+		t.Errorf("the destroyed room's archive: %d messages, %v", len(items), err)
 	}
 }

@@ -6,19 +6,11 @@ import (
 	"strconv"
 	"time"
 
+	"roost/archive"
 	"roost/jid"
 	"roost/stanza"
 	"roost/xmlstream"
 )
-
-// archived is a message to append to a room's archive once the room is
-// unlocked: the disk write does not hold up the room.
-type archived struct {
-	room string
-	at   time.Time
-	id   string
-	el   *xmlstream.Element
-}
 
 // handleMessage handles messages addressed to a room or an occupant.
 func (s *service) handleMessage(ctx context.Context, st *stanza.Stanza) error {
@@ -29,102 +21,109 @@ func (s *service) handleMessage(ctx context.Context, st *stanza.Stanza) error {
 		}
 		return &stanza.Error{Type: stanza.Cancel, Condition: stanza.ItemNotFound, Text: "there is no such room"}
 	}
-	a, err := r.message(ctx, st)
-	s.release(ctx, r)
-	if a != nil {
-		s.m.archiveMessage(ctx, a)
-	}
-	return err
-}
-
-// archiveMessage appends a message to the room's archive.
-func (m *MUC) archiveMessage(ctx context.Context, a *archived) {
-	b := xmlstream.AppendElement(nil, a.el, "")
-	if err := m.archive.AppendRoomHistory(a.room, a.at, a.id, b, m.opts.History); err != nil {
-		m.log.LogAttrs(ctx, slog.LevelError, "archiving a room message", slog.String("room", a.room), slog.Any("err", err))
-	}
+	defer s.release(ctx, r)
+	return r.message(ctx, st)
 }
 
 // message dispatches a message to the room (mu held).
-func (r *room) message(ctx context.Context, st *stanza.Stanza) (*archived, error) {
+func (r *room) message(ctx context.Context, st *stanza.Stanza) error {
 	if st.To.Resource() != "" {
-		return nil, r.privateMessage(ctx, st)
+		return r.privateMessage(ctx, st)
 	}
 	switch st.Type {
 	case stanza.TypeGroupchat:
-		return r.groupchat(st)
+		return r.groupchat(ctx, st)
 	case stanza.TypeError:
 		if kickable(st.El) {
 			r.sessionGone(ctx, st.From)
 		}
-		return nil, nil
+		return nil
 	}
 	if x := st.El.Child(NSUser, "x"); x != nil {
 		if x.Child(NSUser, "invite") != nil {
-			return nil, r.invite(st, x)
+			return r.invite(st, x)
 		}
 		if d := x.Child(NSUser, "decline"); d != nil {
-			return nil, r.decline(st, d)
+			return r.decline(st, d)
 		}
 	}
-	return nil, &stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest, Text: "send groupchat messages to the room"}
+	return &stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest, Text: "send groupchat messages to the room"}
 }
 
 // groupchat broadcasts an occupant's message to the room (§7.4), with a
 // stanza-id (XEP-0359) and the occupant-id (XEP-0421), and keeps it for
-// history.
-func (r *room) groupchat(st *stanza.Stanza) (*archived, error) {
+// history. In a logged room the stanza-id is the message's id in the
+// room's archive, which it enters before anyone gets it (the archive
+// queues it for its next group commit: no disk wait here).
+func (r *room) groupchat(ctx context.Context, st *stanza.Stanza) error {
 	o := r.sessions[st.From]
 	if o == nil {
-		return nil, &stanza.Error{Type: stanza.Cancel, Condition: stanza.NotAcceptable, Text: "you are not in this room"}
+		return &stanza.Error{Type: stanza.Cancel, Condition: stanza.NotAcceptable, Text: "you are not in this room"}
 	}
 	if o.role < Participant {
-		return nil, &stanza.Error{Type: stanza.Auth, Condition: stanza.Forbidden, Text: "you have no voice in this room"}
+		return &stanza.Error{Type: stanza.Auth, Condition: stanza.Forbidden, Text: "you have no voice in this room"}
 	}
 	el := st.El
 	if subj := el.Child(el.Name.Space, "subject"); subj != nil && el.Child(el.Name.Space, "body") == nil && el.Child(el.Name.Space, "thread") == nil {
-		return nil, r.changeSubject(o, st, subj.Text())
+		return r.changeSubject(o, st, subj.Text())
 	}
-	at := r.tick()
-	id := r.svc.m.newID()
-	tmpl := r.groupchatTemplate(el, o, id, st.ID)
-	r.broadcast(stanza.Message, o.jid, tmpl, nil)
-	if !historic(el) {
-		return nil, nil
-	}
-	r.remember(historyEntry{at: at, id: id, from: o.jid, el: tmpl})
-	if r.cfg.Logging && r.cfg.Persistent && r.svc.m.archive != nil {
-		return &archived{room: r.jid.String(), at: at, id: id, el: tmpl}, nil
-	}
-	return nil, nil
-}
-
-// tick returns the time of a new message, strictly after the last one.
-func (r *room) tick() time.Time {
-	at := r.svc.m.now().UTC()
-	if !at.After(r.lastAt) {
-		at = r.lastAt.Add(time.Nanosecond)
-	}
-	r.lastAt = at
-	return at
-}
-
-// groupchatTemplate is the message as the room sends it: from the
-// occupant, the sender's payloads without what only the room may claim
-// (its stanza-ids, occupant-ids, delays), then the room's stanza-id and
-// the occupant-id.
-func (r *room) groupchatTemplate(el *xmlstream.Element, o *occupant, id, msgID string) *xmlstream.Element {
-	out := &xmlstream.Element{Name: xmlstream.Name{Space: xmlstream.NSClient, Local: "message"}}
-	out.Attrs = make([]xmlstream.Attr, 0, 4)
+	msgID := st.ID
 	if msgID == "" {
-		msgID = id
+		msgID = r.svc.m.newID() // as Prosody does: clients match on it
 	}
+	msg := r.groupchatMessage(el, o, msgID)
+	keep := historic(el)
+	var id string
+	var at time.Time
+	if keep && r.logged() {
+		aid, err := r.svc.m.archive.Append(r.jid.String(), false, r.jid.String(), o.nick, xmlstream.AppendElement(nil, msg, ""))
+		if err != nil {
+			// The message still goes out; only its archive copy is lost.
+			r.svc.m.log.LogAttrs(ctx, slog.LevelError, "archiving a room message", slog.String("room", r.jid.String()), slog.Any("err", err))
+		} else {
+			id, at = aid.String(), aid.Time()
+		}
+	}
+	if id == "" {
+		id, at = r.svc.m.newID(), r.svc.m.now().UTC()
+	}
+	tmpl := stamp(msg, r.jid.String(), id)
+	r.broadcast(stanza.Message, o.jid, tmpl, nil)
+	if keep {
+		r.remember(historyEntry{at: at, id: id, from: o.jid, el: tmpl})
+	}
+	return nil
+}
+
+// logged reports whether the room keeps its messages in the archive.
+func (r *room) logged() bool {
+	return r.cfg.Logging && r.cfg.Persistent && !r.locked && r.svc.m.archive != nil
+}
+
+// stamp returns msg with the room's stanza-id (XEP-0359 §3), built once
+// and shared by every copy.
+func stamp(msg *xmlstream.Element, room, id string) *xmlstream.Element {
+	sid := xmlstream.New(nsStanzaID, "stanza-id")
+	sid.Attrs = make([]xmlstream.Attr, 0, 2)
+	sid.SetAttr("id", id).SetAttr("by", room)
+	children := make([]xmlstream.Node, 0, len(msg.Children)+1)
+	children = append(append(children, msg.Children...), xmlstream.Node{Elem: sid})
+	return msg.WithChildren(children)
+}
+
+// groupchatMessage is the message as the room sends and archives it,
+// before its stanza-id: from the occupant, the sender's payloads without
+// what only the room may claim (its stanza-ids, occupant-ids, delays),
+// then the occupant-id.
+func (r *room) groupchatMessage(el *xmlstream.Element, o *occupant, msgID string) *xmlstream.Element {
+	out := &xmlstream.Element{Name: xmlstream.Name{Space: xmlstream.NSClient, Local: "message"}}
+	out.Attrs = make([]xmlstream.Attr, 0, 5)
 	out.SetAttr("type", stanza.TypeGroupchat).SetAttr("from", o.jid.String()).SetAttr("id", msgID)
 	if lang := el.Lang(); lang != "" {
 		out.SetAttrNS(xmlstream.NSXML, "lang", lang)
 	}
 	room := r.jid.String()
-	out.Children = make([]xmlstream.Node, 0, len(el.Children)+2)
+	out.Children = make([]xmlstream.Node, 0, len(el.Children)+1)
 	for _, n := range el.Children {
 		if c := n.Elem; c != nil {
 			switch {
@@ -136,11 +135,7 @@ func (r *room) groupchatTemplate(el *xmlstream.Element, o *occupant, id, msgID s
 		}
 		out.Children = append(out.Children, n)
 	}
-	out.Append(
-		xmlstream.New(nsStanzaID, "stanza-id").SetAttr("id", id).SetAttr("by", room),
-		xmlstream.New(nsOccupantID, "occupant-id").SetAttr("id", o.id),
-	)
-	return out
+	return out.Append(xmlstream.New(nsOccupantID, "occupant-id").SetAttr("id", o.id))
 }
 
 // historic reports whether a message belongs in the history: one with a
@@ -178,27 +173,32 @@ func (r *room) remember(e historyEntry) {
 	r.history = append(r.history, e)
 }
 
-// loadHistory fills the history from the archive after a restart.
+// loadHistory fills the history from the archive after a restart: the
+// room's last messages, with their stanza-ids.
 func (r *room) loadHistory() error {
 	m := r.svc.m
-	if m.archive == nil || m.opts.History <= 0 || !r.cfg.Logging {
+	if !r.logged() || m.opts.History <= 0 {
 		return nil
 	}
-	return m.archive.RoomHistory(r.jid.String(), m.opts.History, time.Time{}, func(at time.Time, id string, b []byte) error {
-		el, err := xmlstream.Parse(b, xmlstream.Limits{})
+	items, _, err := m.archive.Page(r.jid.String(), archive.Range{Max: m.opts.History, Reverse: true})
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		el, err := xmlstream.Parse(it.Stanza, xmlstream.Limits{})
 		if err != nil {
 			m.log.Warn("unreadable room message skipped", "room", r.jid.String(), "err", err)
-			return nil
+			continue
 		}
 		from, err := jid.Parse(el.Get("from"))
 		if err != nil {
 			m.log.Warn("room message without a valid sender skipped", "room", r.jid.String(), "err", err)
-			return nil
+			continue
 		}
-		r.history = append(r.history, historyEntry{at: at, id: id, from: from, el: el})
-		r.lastAt = at
-		return nil
-	})
+		id := it.ID.String()
+		r.history = append(r.history, historyEntry{at: it.ID.Time(), id: id, from: from, el: stamp(el, r.jid.String(), id)})
+	}
+	return nil
 }
 
 // sendHistory sends a joining session the discussion history it asked

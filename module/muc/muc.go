@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"roost/archive"
 	"roost/discoinfo"
 	"roost/jid"
 	"roost/module"
@@ -28,18 +29,6 @@ type Store interface {
 	PutRoom(room string, rec []byte) error
 	Rooms(domain string, fn func(room string, rec []byte) error) error
 	DeleteRoom(room string) (bool, error)
-}
-
-// Archive keeps the messages of logged rooms, for history on join after a
-// restart and for later searches; *store.Store satisfies it. at increases
-// strictly from one message of a room to the next.
-type Archive interface {
-	// AppendRoomHistory stores a groupchat message with its stanza-id
-	// (XEP-0359); the archive keeps at most keep messages of the room.
-	AppendRoomHistory(room string, at time.Time, id string, stanza []byte, keep int) error
-	// RoomHistory calls fn with the last max messages of room sent at or
-	// after since (any time if zero), oldest first.
-	RoomHistory(room string, max int, since time.Time, fn func(at time.Time, id string, stanza []byte) error) error
 }
 
 // Router delivers what rooms send; *router.Router satisfies it.
@@ -61,9 +50,13 @@ type Options struct {
 	// Label is the service's label, "conference" by default.
 	Label string
 	Store Store
-	// Archive keeps the messages of logged rooms; nil keeps history in
-	// memory only.
-	Archive Archive
+	// Archive keeps the messages of logged rooms (XEP-0313 on the room's
+	// JID), the same archive as the accounts'; nil keeps history in
+	// memory only. A room's archive goes with it (Store.DeleteRoom).
+	Archive archive.Store
+	// ArchiveLimits bound the archive queries (package archive's
+	// defaults when zero).
+	ArchiveLimits archive.Limits
 	// Router is nil when rooms are only administered (the server is
 	// stopped): nobody is in a room then.
 	Router Router
@@ -93,7 +86,7 @@ type Options struct {
 type MUC struct {
 	opts     Options
 	store    Store
-	archive  Archive
+	archive  archive.Store
 	router   Router
 	now      func() time.Time
 	log      *slog.Logger

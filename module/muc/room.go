@@ -99,9 +99,6 @@ type room struct {
 	sessions  map[jid.JID]*occupant // by session full JID
 
 	history []historyEntry // oldest first, at most the service's history
-	// lastAt is the time of the last message, so that the next is
-	// stamped strictly later (the archive's order).
-	lastAt time.Time
 
 	// The outbox: what the room sends, in order, delivered by one
 	// flusher at a time without mu held.

@@ -23,10 +23,10 @@ import asyncio
 import sys
 from datetime import datetime, timedelta, timezone
 
-from slixmpp.exceptions import IqError, IqTimeout, PresenceError
+from slixmpp.exceptions import PresenceError
 from slixmpp.xmlstream import ET
 
-from slix import Client, emit
+from slix import Client, condition, emit
 
 NS_MUC = "http://jabber.org/protocol/muc"
 NS_USER = NS_MUC + "#user"
@@ -39,7 +39,7 @@ class MucClient(Client):
 
     def __init__(self, jid, password, ca):
         super().__init__(jid, password, None, ca)
-        for p in ("xep_0030", "xep_0045", "xep_0199", "xep_0249", "xep_0004"):
+        for p in ("xep_0030", "xep_0045", "xep_0199", "xep_0249", "xep_0004", "xep_0059", "xep_0297", "xep_0313"):
             self.register_plugin(p)
         self.groupchat = asyncio.Queue()
         self.private = asyncio.Queue()
@@ -80,15 +80,6 @@ async def next_item(q, pred=lambda _: True, timeout=10):
             return None
         if pred(item):
             return item
-
-
-async def condition(coro):
-    try:
-        return "ok", await coro
-    except IqError as e:
-        return e.iq["error"]["condition"], e.iq
-    except IqTimeout:
-        return "timeout", None
 
 
 def codes(stanza):
@@ -279,6 +270,13 @@ async def after(args):
     emit(event="members", jids=sorted(str(j) for j in members))
     res, got = await join(bob, room, "Bob", maxstanzas=3)
     emit_join("bob", res, got)
+    # XEP-0313 on the room's JID: the whole conversation, before the
+    # restart too.
+    res, iq = await condition(alice["xep_0313"].retrieve(jid=room, rsm={"max": 50}, timeout=10))
+    bodies = []
+    if res == "ok":
+        bodies = [r["mam_result"]["forwarded"]["stanza"]["body"] for r in iq["mam"]["results"]]
+    emit(event="archive", result=res, bodies=bodies)
     await bye(alice, bob)
 
 
