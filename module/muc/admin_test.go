@@ -280,3 +280,29 @@ func TestTemporaryNotStored(t *testing.T) {
 		t.Error("the room made persistent again is not stored")
 	}
 }
+
+// TestVoiceRequest: a visitor asks for voice (§8.6), the moderators get
+// the form, one approves, the visitor may speak.
+func TestVoiceRequest(t *testing.T) {
+	h := family(t, func(o *Options) { o.Defaults.Moderated = true })
+	h.send(juliet, `<message to='`+roomJID+`'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>`+FormRequest+`</value></field>`+
+		`<field var='muc#role'><value>participant</value></field></x></message>`)
+	req := one(t, h.take(romeo), "message", roomJID)
+	f, err := form.Find(req, FormRequest)
+	if err != nil || f == nil || f.Value("muc#roomnick") != "Juliet" || f.Value("muc#jid") != juliet {
+		t.Fatalf("the moderator got %s (%v)", wire(req), err)
+	}
+	if got := h.take(remote); len(got) != 0 {
+		t.Errorf("a visitor got the voice request:\n%s", wires(got))
+	}
+	// A visitor may not approve; the moderator does.
+	answer := `<message to='` + roomJID + `'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>` + FormRequest + `</value></field>` +
+		`<field var='muc#role'><value>participant</value></field><field var='muc#roomnick'><value>Juliet</value></field>` +
+		`<field var='muc#request_allow'><value>true</value></field></x></message>`
+	h.send(remote, answer)
+	wantError(t, h.take(remote), stanza.Forbidden)
+	h.send(romeo, answer)
+	if p := one(t, h.take(juliet), "presence", roomJID+"/Juliet"); item(p) != "none participant "+juliet+" -" {
+		t.Errorf("after approval: %s", wire(p))
+	}
+}

@@ -104,7 +104,7 @@ func (r *room) discoInfo(st *stanza.Stanza, node string) (*xmlstream.Element, er
 	}
 	info := discoinfo.Info{
 		Identities: []discoinfo.Identity{{Category: "conference", Type: "text", Name: r.displayName()}},
-		Features: append([]string{NS, featureStableID, featureSelfPing, nsStanzaID, nsOccupantID, nsRegister, nsPing},
+		Features: append([]string{NS, featureStableID, featureSelfPing, FormRequest, nsStanzaID, nsOccupantID, nsRegister, nsPing},
 			r.cfg.features()...),
 		Forms: []*form.Form{r.infoForm()},
 	}

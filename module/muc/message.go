@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"roost/archive"
+	"roost/form"
 	"roost/jid"
 	"roost/stanza"
 	"roost/xmlstream"
@@ -47,7 +48,58 @@ func (r *room) message(ctx context.Context, st *stanza.Stanza) error {
 			return r.decline(st, d)
 		}
 	}
+	if f, err := form.Find(st.El, FormRequest); err == nil && f != nil {
+		return r.voiceRequest(ctx, st, f)
+	}
 	return &stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest, Text: "send groupchat messages to the room"}
+}
+
+// voiceRequest handles §8.6: a visitor's request for voice goes to the
+// moderators as a form; a moderator's answer with muc#request_allow
+// grants it.
+func (r *room) voiceRequest(ctx context.Context, st *stanza.Stanza, f *form.Form) error {
+	o := r.sessions[st.From]
+	if o == nil {
+		return &stanza.Error{Type: stanza.Cancel, Condition: stanza.NotAcceptable, Text: "you are not in this room"}
+	}
+	if f.Type == form.TypeSubmit && f.Has("muc#request_allow") {
+		// A moderator's decision.
+		allow, _, err := f.Bool("muc#request_allow")
+		if err != nil {
+			return &stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest, Text: err.Error()}
+		}
+		if !allow {
+			return nil
+		}
+		c, err := r.checkAdminItem(st.From, xmlstream.New(NSAdmin, "item").SetAttr("nick", f.Value("muc#roomnick")).SetAttr("role", "participant"))
+		if err != nil {
+			return err
+		}
+		if c.occ.role == Visitor {
+			r.setRole(ctx, c.occ, Participant, o.nick, "")
+		}
+		return nil
+	}
+	if o.role != Visitor || f.Value("muc#role") != Participant.String() {
+		return &stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest, Text: "only a visitor may ask for voice (muc#role participant)"}
+	}
+	req := form.New(form.TypeForm, FormRequest)
+	req.Title = "Voice request"
+	req.Instructions = []string{"To let " + o.nick + " speak, tick the box and send the form."}
+	req.Add(
+		form.Field{Var: "muc#role", Type: form.ListSingle, Label: "Requested role", Values: []string{Participant.String()},
+			Options: []form.Option{{Value: Participant.String()}}},
+		form.Field{Var: "muc#jid", Type: form.JIDSingle, Label: "User ID", Values: []string{st.From.String()}},
+		form.Field{Var: "muc#roomnick", Type: form.TextSingle, Label: "Room nickname", Values: []string{o.nick}},
+		form.Field{Var: "muc#request_allow", Type: form.Boolean, Label: "Grant voice to this person?", Values: []string{form.FormatBool(false)}},
+	)
+	el := xmlstream.New(xmlstream.NSClient, "message").SetAttr("from", r.jid.String()).SetAttr("id", r.svc.m.newID()).Append(req.Element())
+	for _, m := range r.occupants {
+		if m.role == Moderator {
+			r.toOccupant(stanza.Message, r.jid, m, el, true)
+		}
+	}
+	return nil
 }
 
 // groupchat broadcasts an occupant's message to the room (§7.4), with a
