@@ -187,8 +187,8 @@ func TestInteropMUCFederation(t *testing.T) {
 	}
 }
 
-// mucMeet has host create room and visitor join it from another server;
-// each says hello and hears the other. With member set, the host's room
+// mucMeet has host create room and invite visitor (XEP-0249) from
+// another server, who joins; each says hello and hears the other. With member set, the host's room
 // stays members-only and the visitor is made a member; with stanzaIDs, the
 // room stamps every message with a stanza-id (XEP-0359).
 func mucMeet(t *testing.T, room string, host account, hostNick string, visitor account, visitorNick, member string, stanzaIDs bool) {
@@ -196,8 +196,11 @@ func mucMeet(t *testing.T, room string, host account, hostNick string, visitor a
 	args := func(scenario string, a account, nick, peer string) []string {
 		out := []string{scenario, "--host", a.host, "--ca", a.ca, "--jid", a.jid, "--password", a.password,
 			"--room", room, "--nick", nick, "--peer-nick", peer, "--timeout", "30"}
-		if scenario == "host" && member != "" {
-			out = append(out, "--member", member)
+		if scenario == "host" {
+			out = append(out, "--invite", strings.SplitN(visitor.jid, "/", 2)[0])
+			if member != "" {
+				out = append(out, "--member", member)
+			}
 		}
 		return out
 	}
@@ -220,6 +223,7 @@ func mucMeet(t *testing.T, room string, host account, hostNick string, visitor a
 	t.Logf("visitor: %v", v.ev)
 	want(t, event(t, hostEv, "join", "who", "host"), "result", "ok")
 	want(t, event(t, hostEv, "configured"), "result", "ok")
+	want(t, event(t, v.ev, "invited"), "jid", room)
 	want(t, event(t, v.ev, "join", "who", "visitor"), "result", "ok")
 	for _, side := range []struct {
 		ev   []map[string]any

@@ -9,11 +9,12 @@ Scenarios:
            messages, self-ping, nick change, bad input, kick.
   after    the same room after a restart: configuration, affiliations,
            subject and history are still there.
-  visit    a user joins a room on another server (federation) and talks
-           with whoever is there: --room, --nick, --peer-nick.
-  host     creates a room, open or with one member (--member), waits
-           for a visitor from another server and talks with it: --room,
-           --nick, --peer-nick.
+  visit    a user waits for a direct invitation (XEP-0249) to a room on
+           another server (federation), joins it and talks with whoever is
+           there: --room, --nick, --peer-nick.
+  host     creates a room, open or with one member (--member), invites a
+           visitor from another server (--invite), waits for it and talks
+           with it: --room, --nick, --peer-nick.
 
 Every observation is one JSON line (driver.emit); the Go tests
 (muc_test.go) assert on them.
@@ -292,20 +293,20 @@ async def host(args):
     if res == "ok" and args.member:
         res, _ = await condition(c["xep_0045"].set_affiliation(room, "member", jid=args.member))
     emit(event="configured", result=res)
+    # XEP-0249: the visitor waits for this before joining, so that it does
+    # not create the room itself (Prosody lets anyone create rooms).
+    c["xep_0249"].send_invitation(args.invite, room, reason="Come and talk")
     await talk(c, room, args)
 
 
 async def visit(args):
-    """Joins a room elsewhere and talks with whoever hosts it."""
+    """Joins a room elsewhere, once invited to it (XEP-0249), and talks
+    with whoever hosts it."""
     room = args.room
     c = await login(args, args.jid, args.password)
-    res, got = None, None
-    end = asyncio.get_event_loop().time() + 30
-    while asyncio.get_event_loop().time() < end:  # the host may still be setting the room up
-        res, got = await join(c, room, args.nick, timeout=10)
-        if res == "ok":
-            break
-        await asyncio.sleep(0.5)
+    inv = await next_item(c.invites, lambda m: m.xml.find("{jabber:x:conference}x") is not None, timeout=40)
+    emit(event="invited", jid=inv.xml.find("{jabber:x:conference}x").get("jid") if inv is not None else None)
+    res, got = await join(c, room, args.nick)
     emit_join("visitor", res, got)
     await talk(c, room, args)
 
@@ -337,6 +338,7 @@ def main():
     p.add_argument("--nick")
     p.add_argument("--peer-nick")
     p.add_argument("--member", help="host: keep the room members-only, with this member")
+    p.add_argument("--invite", help="host: invite this JID when the room is ready")
     p.add_argument("--linger", type=float, default=3)
     p.add_argument("--timeout", type=float, default=15)
     args = p.parse_args()
