@@ -26,6 +26,11 @@ const (
 	OpStatus     = "status"
 	OpBackup     = "backup"
 	OpCertStatus = "cert.status"
+
+	OpRoomList    = "room.list"
+	OpRoomInfo    = "room.info"
+	OpRoomCreate  = "room.create"
+	OpRoomDestroy = "room.destroy"
 )
 
 // Request is one admin request.
@@ -33,6 +38,12 @@ type Request struct {
 	Op       string `json:"op"`
 	User     string `json:"user,omitempty"`
 	Password string `json:"password,omitempty"`
+	// Room is a room's bare JID, or its name at the group chat service
+	// of the first domain; Name and Reason go with room.create (User is
+	// the owner) and room.destroy.
+	Room   string `json:"room,omitempty"`
+	Name   string `json:"name,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // Response answers a Request.
@@ -42,6 +53,35 @@ type Response struct {
 	Status map[string]string `json:"status,omitempty"`
 	Size   int64             `json:"size,omitempty"`
 	Certs  []CertStatus      `json:"certs,omitempty"`
+	Rooms  []RoomStatus      `json:"rooms,omitempty"`
+}
+
+// RoomStatus describes a group chat room (XEP-0045), in the admin
+// protocol's own type.
+type RoomStatus struct {
+	JID         string `json:"jid"`
+	Name        string `json:"name,omitempty"`
+	Description string `json:"description,omitempty"`
+	Subject     string `json:"subject,omitempty"`
+	// Settings lists the settings that are on: persistent, public,
+	// members-only, password, moderated, non-anonymous, logged.
+	Settings []string `json:"settings,omitempty"`
+	// MaxUsers is 0 for the service's limit.
+	MaxUsers int `json:"max_users,omitempty"`
+	// Locked: created, waiting for its owner to configure it.
+	Locked       bool              `json:"locked,omitempty"`
+	Created      time.Time         `json:"created,omitzero"`
+	Occupants    []string          `json:"occupants,omitempty"`
+	Affiliations []RoomAffiliation `json:"affiliations,omitempty"`
+	// History is how many messages it keeps for people who join.
+	History int `json:"history,omitempty"`
+}
+
+// RoomAffiliation is one user's affiliation with a room.
+type RoomAffiliation struct {
+	JID         string `json:"jid"`
+	Affiliation string `json:"affiliation"`
+	Nick        string `json:"nick,omitempty"`
 }
 
 // CertStatus is the certificate served for one configured name (the
@@ -80,6 +120,19 @@ type Backend interface {
 	Backup(ctx context.Context, w io.Writer, size func(int64) error) error
 	// CertStatus reports the certificate served for every configured name.
 	CertStatus(ctx context.Context) ([]CertStatus, error)
+	RoomBackend
+}
+
+// RoomBackend administers group chat rooms. Rooms are a bare JID or a
+// name at the first domain's service; owners a bare JID or a localpart of
+// the first domain.
+type RoomBackend interface {
+	Rooms(ctx context.Context) ([]RoomStatus, error)
+	RoomInfo(ctx context.Context, room string) (RoomStatus, error)
+	// CreateRoom creates a persistent room, ready to enter.
+	CreateRoom(ctx context.Context, room, owner, name string) error
+	// DestroyRoom removes a room, telling its occupants why.
+	DestroyRoom(ctx context.Context, room, reason string) error
 }
 
 // ErrRemote wraps an error reported by the server.
@@ -178,6 +231,17 @@ func serveConn(ctx context.Context, c net.Conn, b Backend) error {
 		resp.Status, err = b.Status(ctx)
 	case OpCertStatus:
 		resp.Certs, err = b.CertStatus(ctx)
+	case OpRoomList:
+		resp.Rooms, err = b.Rooms(ctx)
+	case OpRoomInfo:
+		var r RoomStatus
+		if r, err = b.RoomInfo(ctx, req.Room); err == nil {
+			resp.Rooms = []RoomStatus{r}
+		}
+	case OpRoomCreate:
+		err = b.CreateRoom(ctx, req.Room, req.User, req.Name)
+	case OpRoomDestroy:
+		err = b.DestroyRoom(ctx, req.Room, req.Reason)
 	case OpBackup:
 		_ = c.SetDeadline(time.Time{})
 		started := false
@@ -311,4 +375,34 @@ func (c Client) Backup(ctx context.Context, w io.Writer, size func(int64) error)
 func (c Client) CertStatus(ctx context.Context) ([]CertStatus, error) {
 	resp, err := c.simple(ctx, Request{Op: OpCertStatus})
 	return resp.Certs, err
+}
+
+// Rooms lists the group chat rooms.
+func (c Client) Rooms(ctx context.Context) ([]RoomStatus, error) {
+	resp, err := c.simple(ctx, Request{Op: OpRoomList})
+	return resp.Rooms, err
+}
+
+// RoomInfo describes one room.
+func (c Client) RoomInfo(ctx context.Context, room string) (RoomStatus, error) {
+	resp, err := c.simple(ctx, Request{Op: OpRoomInfo, Room: room})
+	if err != nil {
+		return RoomStatus{}, err
+	}
+	if len(resp.Rooms) != 1 {
+		return RoomStatus{}, fmt.Errorf("room info: %d rooms in the answer", len(resp.Rooms))
+	}
+	return resp.Rooms[0], nil
+}
+
+// CreateRoom creates a persistent room owned by owner.
+func (c Client) CreateRoom(ctx context.Context, room, owner, name string) error {
+	_, err := c.simple(ctx, Request{Op: OpRoomCreate, Room: room, User: owner, Name: name})
+	return err
+}
+
+// DestroyRoom destroys a room.
+func (c Client) DestroyRoom(ctx context.Context, room, reason string) error {
+	_, err := c.simple(ctx, Request{Op: OpRoomDestroy, Room: room, Reason: reason})
+	return err
 }

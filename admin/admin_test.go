@@ -24,6 +24,42 @@ type fakeBackend struct {
 	data    []byte
 	certs   []CertStatus
 	certErr error
+	rooms   []RoomStatus
+}
+
+func (f *fakeBackend) Rooms(context.Context) ([]RoomStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.rooms), nil
+}
+
+func (f *fakeBackend) RoomInfo(_ context.Context, room string) (RoomStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range f.rooms {
+		if r.JID == room {
+			return r, nil
+		}
+	}
+	return RoomStatus{}, errors.New("no such room")
+}
+
+func (f *fakeBackend) CreateRoom(_ context.Context, room, owner, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rooms = append(f.rooms, RoomStatus{JID: room, Name: name, Affiliations: []RoomAffiliation{{JID: owner, Affiliation: "owner"}}})
+	return nil
+}
+
+func (f *fakeBackend) DestroyRoom(_ context.Context, room, reason string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := len(f.rooms)
+	f.rooms = slices.DeleteFunc(f.rooms, func(r RoomStatus) bool { return r.JID == room && reason != "" })
+	if len(f.rooms) == n {
+		return errors.New("no such room")
+	}
+	return nil
 }
 
 func (f *fakeBackend) AddUser(_ context.Context, u, p string) error {
@@ -270,5 +306,38 @@ func TestServeSurvivesTemporaryAcceptError(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no answer after a temporary Accept error: the server stopped accepting")
+	}
+}
+
+func TestRooms(t *testing.T) {
+	at := time.Date(2026, 12, 24, 18, 0, 0, 0, time.UTC)
+	b := &fakeBackend{users: map[string]string{}, rooms: []RoomStatus{{JID: "family@conference.example.org", Name: "Family",
+		Subject: "Dinner", Settings: []string{"persistent", "members-only"}, MaxUsers: 20, Created: at,
+		Occupants: []string{"Mum", "Dad"}, History: 12,
+		Affiliations: []RoomAffiliation{{JID: "mum@example.org", Affiliation: "owner", Nick: "Mum"}}}}}
+	c, _ := serve(t, b)
+	ctx := context.Background()
+	if err := c.CreateRoom(ctx, "holiday@conference.example.org", "dad@example.org", "Holiday 2027"); err != nil {
+		t.Fatal(err)
+	}
+	rooms, err := c.Rooms(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(b.rooms, rooms); diff != "" {
+		t.Errorf("Rooms (-want +got):\n%s", diff)
+	}
+	info, err := c.RoomInfo(ctx, "family@conference.example.org")
+	if err != nil || !cmp.Equal(info, b.rooms[0]) {
+		t.Errorf("RoomInfo = %+v, %v", info, err)
+	}
+	if _, err := c.RoomInfo(ctx, "nowhere@conference.example.org"); !errors.Is(err, ErrRemote) {
+		t.Errorf("RoomInfo of a missing room: %v", err)
+	}
+	if err := c.DestroyRoom(ctx, "holiday@conference.example.org", "over"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DestroyRoom(ctx, "holiday@conference.example.org", "over"); !errors.Is(err, ErrRemote) {
+		t.Errorf("destroying a missing room: %v", err)
 	}
 }

@@ -21,9 +21,10 @@ type Config struct {
 	// Domains are the XMPP domains this server hosts (the part after the @
 	// in a user's address). RFC 7622 §3.2: written as U-labels, lowercase.
 	Domains []string `toml:"domains"`
-	// Subdomains are service labels hosted below every domain, such as
-	// "conference" for conference.example.org. They are included in the
-	// server's certificates even before a service uses them.
+	// Subdomains are further service labels hosted below every domain,
+	// included in the server's certificates even before a service uses
+	// them. A feature's own label (MUC.Subdomain) is added by the feature
+	// when it is enabled: see ServiceLabels.
 	Subdomains []string `toml:"subdomains"`
 	// DataDir holds the database, ACME account and certificates, and the
 	// self-signed certificate. Parse resolves it against the file's directory.
@@ -37,6 +38,7 @@ type Config struct {
 	HTTPS  HTTPS  `toml:"https"`
 	PEP    PEP    `toml:"pep"`
 	Limits Limits `toml:"limits"`
+	MUC    MUC    `toml:"muc"`
 	// Components are the external components (XEP-0114) allowed to
 	// connect, one [[component]] block each.
 	Components []Component `toml:"component"`
@@ -65,6 +67,61 @@ type Component struct {
 // names no address: the loopback address only, since the component
 // protocol is not encrypted, and the port components use by default.
 const DefaultComponentListen = "127.0.0.1:5347"
+
+// ServiceLabels returns the labels of the services hosted below every
+// domain: the label of each enabled feature that hosts a service, then
+// Subdomains. Certificates, federation and DNS checks cover exactly these;
+// a feature that hosts a service adds its label here when enabled.
+func (c Config) ServiceLabels() []string {
+	var labels []string
+	if c.MUC.Enabled {
+		labels = append(labels, c.MUC.Subdomain)
+	}
+	return append(labels, c.Subdomains...)
+}
+
+// MUC is the [muc] table: group chat rooms (XEP-0045) on a service
+// below every domain, such as conference.example.org.
+type MUC struct {
+	Enabled bool `toml:"enabled"`
+	// Subdomain is the service's label: rooms are room@<label>.<domain>.
+	Subdomain string `toml:"subdomain"`
+	// Create says who may create rooms.
+	Create RoomCreators `toml:"create"`
+	// Persistent, MembersOnly and NonAnonymous are the settings of a new
+	// room (muc#roomconfig_persistentroom, _membersonly, _whois);
+	// Logging keeps its messages on disk (muc#roomconfig_enablelogging).
+	// The room's owners may change them.
+	Persistent   bool `toml:"persistent"`
+	MembersOnly  bool `toml:"members_only"`
+	NonAnonymous bool `toml:"non_anonymous"`
+	Logging      bool `toml:"logging"`
+	// MaxRoomsPerUser bounds the rooms one user owns.
+	MaxRoomsPerUser int `toml:"max_rooms_per_user"`
+	// MaxOccupants bounds the people in one room.
+	MaxOccupants int `toml:"max_occupants"`
+	// History is how many of its last messages a room sends to someone who
+	// joins (XEP-0045 §7.2.13); a logged room's archive keeps more.
+	History int `toml:"history"`
+	// MaxNickLength bounds a nickname, in characters.
+	MaxNickLength int `toml:"max_nick_length"`
+	// PresencePerMinute bounds the presence changes of one occupant that
+	// the room passes on per minute; faster changes are merged.
+	PresencePerMinute int `toml:"presence_per_minute"`
+}
+
+// RoomCreators names who may create group chat rooms.
+type RoomCreators string
+
+// Who may create rooms.
+const (
+	// CreateLocal: users of this server's domains.
+	CreateLocal RoomCreators = "local"
+	// CreateAnyone: anyone, from any server.
+	CreateAnyone RoomCreators = "anyone"
+	// CreateAdmin: only the administrator, with `roost room create`.
+	CreateAdmin RoomCreators = "admin"
+)
 
 // Log is the [log] table. The command line may override both fields.
 type Log struct {
@@ -276,7 +333,7 @@ type Size int64
 func Default() Config {
 	return Config{
 		Domains:    []string{"localhost"},
-		Subdomains: []string{"conference", "upload"},
+		Subdomains: []string{"upload"},
 		DataDir:    "data",
 		Log:        Log{Level: slog.LevelInfo, Format: FormatText},
 		Admin:      Admin{Socket: filepath.Join("data", adminSocketName)},
@@ -324,6 +381,20 @@ func Default() Config {
 			ReadRateBytes:       64 << 10,
 			ReadBurstBytes:      256 << 10,
 			MaxConnectionsPerIP: 64,
+		},
+		MUC: MUC{
+			Enabled:           true,
+			Subdomain:         "conference",
+			Create:            CreateLocal,
+			Persistent:        true,
+			MembersOnly:       true,
+			NonAnonymous:      true,
+			Logging:           true,
+			MaxRoomsPerUser:   20,
+			MaxOccupants:      100,
+			History:           50,
+			MaxNickLength:     64,
+			PresencePerMinute: 12,
 		},
 	}
 }

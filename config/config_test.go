@@ -124,6 +124,7 @@ func TestSchemaTypes(t *testing.T) {
 		reflect.TypeFor[slog.Level]():    true,
 		reflect.TypeFor[LogFormat]():     true,
 		reflect.TypeFor[TLSSource]():     true,
+		reflect.TypeFor[RoomCreators]():  true,
 	}
 	var check func(path string, rt reflect.Type)
 	check = func(path string, rt reflect.Type) {
@@ -437,7 +438,7 @@ func TestParseErrors(t *testing.T) {
 			name: "domains",
 			file: "domains = [\n\"Example.org\",\n\"example.org.\",\n\"xn--mller-kva.de\",\n\"192.0.2.1\",\n" +
 				"\"raspberrypi\",\n\"a..b\",\n\"under_score.org\",\n\"example.123\",\n\"ok.example\",\n\"ok.example\",\n]\n" +
-				"subdomains = [\"conference\", \"muc.room\", \"conference\", \"\"]\n",
+				"subdomains = [\"upload\", \"muc.room\", \"upload\", \"\"]\n",
 			want: "roost.toml:2: domains[0]: \"Example.org\": write it as \"example.org\"\n" +
 				"roost.toml:3: domains[1]: \"example.org.\": remove the final dot\n" +
 				"roost.toml:4: domains[2]: \"xn--mller-kva.de\": write it as \"müller.de\"\n" +
@@ -448,7 +449,7 @@ func TestParseErrors(t *testing.T) {
 				"roost.toml:9: domains[7]: \"example.123\": the last label cannot be all digits\n" +
 				"roost.toml:11: domains[9]: \"ok.example\": listed twice\n" +
 				"roost.toml:13: subdomains[1]: \"muc.room\": want one label without dots, such as \"conference\"\n" +
-				"roost.toml:13: subdomains[2]: \"conference\": listed twice\n" +
+				"roost.toml:13: subdomains[2]: \"upload\": listed twice\n" +
 				"roost.toml:13: subdomains[3]: \"\": want one label without dots, such as \"conference\"",
 		},
 		{
@@ -459,7 +460,28 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "subdomain collides with a domain",
 			file: "domains = [\"example.org\", \"upload.example.org\"]\n",
-			want: `roost.toml:1: subdomains[1]: "upload": upload.example.org is also listed in domains`,
+			want: `roost.toml:1: subdomains[0]: "upload": upload.example.org is also listed in domains`,
+		},
+		{
+			name: "group chat service",
+			file: "domains = [\"example.org\", \"conference.example.org\"]\nsubdomains = [\"chat\"]\n" +
+				"[muc]\nsubdomain = \"chat\"\ncreate = \"everyone\"\nmax_occupants = 1\nhistory = -1\nmax_nick_length = 0\npresence_per_minute = 0\n",
+			want: "roost.toml:4: muc.subdomain: \"chat\": also listed in subdomains\n" +
+				"roost.toml:5: muc.create: \"everyone\": want one of \"local\", \"anyone\", \"admin\"\n" +
+				"roost.toml:6: muc.max_occupants: 1: must be from 2 to 10000\n" +
+				"roost.toml:7: muc.history: -1: must be from 0 to 10000\n" +
+				"roost.toml:8: muc.max_nick_length: 0: must be from 1 to 1023\n" +
+				"roost.toml:9: muc.presence_per_minute: 0: must be from 1 to 6000",
+		},
+		{
+			name: "group chat service clashes with a domain",
+			file: "domains = [\"example.org\", \"conference.example.org\"]\n",
+			want: `roost.toml:1: muc.subdomain: "conference": conference.example.org is also listed in domains`,
+		},
+		{
+			name: "a room's join burst exceeds the queue",
+			file: "[muc]\nmax_occupants = 1000\nhistory = 100\n",
+			want: "roost.toml:2: muc.max_occupants: 1000 occupants and 100 history messages: together must be below limits.queue_depth (1024), as joining a room sends them in one burst",
 		},
 		{
 			name: "listen addresses",
@@ -563,7 +585,7 @@ func TestParseErrors(t *testing.T) {
 				"[[component]]\nsecret = \"e\"\n" +
 				"[[component]]\ndomain = \"Bad..Domain\"\nsecret = \"f\"\nlisten = [\"[::]:5222\"]\n",
 			want: "roost.toml:3: component[0].domain: \"example.org\": an account domain (domains[0]); a component needs a domain of its own, such as irc.example.org\n" +
-				"roost.toml:6: component[1].domain: \"conference.example.org\": a service roost hosts itself (subdomains[0])\n" +
+				"roost.toml:6: component[1].domain: \"conference.example.org\": a service roost hosts itself (muc.subdomain)\n" +
 				"roost.toml:10: component[2].secret: set the password the component connects with\n" +
 				"roost.toml:12: component[3].domain: \"irc.example.org\": also component[2].domain\n" +
 				"roost.toml:14: component[3].listen[0]: \"0.0.0.0:5347\": already used by component[0].listen[0] (\"127.0.0.1:5347\")\n" +

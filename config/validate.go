@@ -34,6 +34,7 @@ func validate(c Config, src source) []*FieldError {
 	v.listeners(c)
 	v.pep(c.PEP)
 	v.limits(c.Limits)
+	v.muc(c)
 	return v.errs
 }
 
@@ -319,6 +320,11 @@ func (v *validator) components(c Config) {
 			taken[s+"."+d] = indexPath("subdomains", i)
 		}
 	}
+	if c.MUC.Enabled {
+		for _, d := range c.Domains {
+			taken[c.MUC.Subdomain+"."+d] = "muc.subdomain"
+		}
+	}
 	for i, comp := range c.Components {
 		base := indexPath("component", i)
 		switch err := checkDomain(comp.Domain); {
@@ -332,7 +338,7 @@ func (v *validator) components(c Config) {
 			switch {
 			case strings.HasPrefix(other, "domains"):
 				what = "an account domain (" + other + "); a component needs a domain of its own, such as irc." + comp.Domain
-			case strings.HasPrefix(other, "subdomains"):
+			case strings.HasPrefix(other, "subdomains"), other == "muc.subdomain":
 				what = "a service roost hosts itself (" + other + ")"
 			}
 			v.add(base+".domain", errorf(ErrConflict, "%q: %s", comp.Domain, what), other)
@@ -564,4 +570,39 @@ func formatDuration(d time.Duration) string {
 		return fmt.Sprintf("%ds", d/time.Second)
 	}
 	return d.String()
+}
+
+func (v *validator) muc(c Config) {
+	m := c.MUC
+	if err := checkLabel(m.Subdomain); err != nil {
+		v.add("muc.subdomain", err)
+	} else if m.Enabled {
+		if i := slices.Index(c.Subdomains, m.Subdomain); i >= 0 {
+			v.add("muc.subdomain", errorf(ErrConflict, "%q: also listed in subdomains", m.Subdomain), indexPath("subdomains", i))
+		}
+		for i, d := range c.Domains {
+			full := m.Subdomain + "." + d
+			if j := slices.Index(c.Domains, full); j >= 0 {
+				v.add("muc.subdomain", errorf(ErrConflict, "%q: %s is also listed in domains", m.Subdomain, full), indexPath("domains", j))
+			} else if checkDomain(d) == nil && checkDomain(full) != nil {
+				v.add("muc.subdomain", errorf(ErrInvalid, "%q: %s is too long for a domain name", m.Subdomain, full), indexPath("domains", i))
+			}
+		}
+	}
+	switch m.Create {
+	case CreateLocal, CreateAnyone, CreateAdmin:
+	default:
+		v.add("muc.create", errorf(ErrInvalid, `%q: want one of "local", "anyone", "admin"`, m.Create))
+	}
+	v.intRange("muc.max_rooms_per_user", int64(m.MaxRoomsPerUser), 0, 10000, "")
+	occOK := v.intRange("muc.max_occupants", int64(m.MaxOccupants), 2, 10000, "")
+	histOK := v.intRange("muc.history", int64(m.History), 0, 10000, "")
+	v.intRange("muc.max_nick_length", int64(m.MaxNickLength), 1, 1023, "")
+	v.intRange("muc.presence_per_minute", int64(m.PresencePerMinute), 1, 6000, "")
+	// Joining a room sends every occupant's presence and the history in
+	// one burst (XEP-0045 §7.2.3).
+	if m.Enabled && occOK && histOK && c.Limits.QueueDepth >= 8 && m.MaxOccupants+m.History >= c.Limits.QueueDepth {
+		v.add("muc.max_occupants", errorf(ErrConflict, "%d occupants and %d history messages: together must be below limits.queue_depth (%d), as joining a room sends them in one burst",
+			m.MaxOccupants, m.History, c.Limits.QueueDepth), "muc.history", "limits.queue_depth")
+	}
 }

@@ -8,7 +8,8 @@
 // the delivery path, observers of sessions, deliveries and accounts, the
 // service discovery identities and features it adds for the server and
 // for accounts, stream features, hosted service domains (XEP-0030 items
-// such as conference.example.org), HTTP routes and background jobs.
+// such as conference.example.org), HTTP routes, background jobs and
+// shutdown steps.
 // Nothing else wires a feature: the server builds the modules from one
 // declared, ordered list (server/modules.go, the way coredns declares its
 // plugin chain in plugin.cfg) and adds each to a [Set] in that order.

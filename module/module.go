@@ -162,6 +162,7 @@ type Set struct {
 	catalog   Catalog
 	owners    map[string]string // service domain or HTTP pattern → module
 	jobs      []Job
+	stops     []Job
 	routes    []Route
 	errs      []error
 }
@@ -207,6 +208,9 @@ func (s *Set) AccountObservers() []AccountObserver { return slices.Clone(s.accou
 
 // Jobs returns the background jobs.
 func (s *Set) Jobs() []Job { return slices.Clone(s.jobs) }
+
+// Stops returns the shutdown steps, in module order.
+func (s *Set) Stops() []Job { return slices.Clone(s.stops) }
 
 // Routes returns the HTTP routes.
 func (s *Set) Routes() []Route { return slices.Clone(s.routes) }
@@ -398,6 +402,14 @@ func (r *Registry) Service(svc Service) {
 // Job runs a background task while the server runs.
 func (r *Registry) Job(name string, run func(ctx context.Context) error) {
 	r.set.jobs = append(r.set.jobs, Job{Name: r.owner + "/" + name, Run: run})
+}
+
+// Stop runs fn when the server shuts down, before the protocol servers
+// close their streams, so that a feature can still tell its users (a group
+// chat sends its occupants status 332, XEP-0045 §7.2.20). Stops run one
+// after the other in module order; fn must return when ctx is done.
+func (r *Registry) Stop(name string, fn func(ctx context.Context) error) {
+	r.set.stops = append(r.set.stops, Job{Name: r.owner + "/" + name, Run: fn})
 }
 
 // HTTP serves h for pattern on the HTTPS listener.

@@ -229,3 +229,25 @@ func TestServiceErrors(t *testing.T) {
 		t.Errorf("reply %s, want not-acceptable from the service", got)
 	}
 }
+
+// TestStops: shutdown steps come out named by their module, in module
+// order.
+func TestStops(t *testing.T) {
+	var set module.Set
+	var ran []string
+	for _, name := range []string{"rooms", "push"} {
+		set.Add(fake{name, func(r *module.Registry) {
+			r.Stop("tell", func(context.Context) error { ran = append(ran, name); return nil })
+		}})
+	}
+	var names []string
+	for _, s := range set.Stops() {
+		names = append(names, s.Name)
+		if err := s.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if strings.Join(names, ",") != "rooms/tell,push/tell" || strings.Join(ran, ",") != "rooms,push" {
+		t.Errorf("stops %v ran %v", names, ran)
+	}
+}

@@ -83,3 +83,35 @@ func backupTo(st *store.Store, dir string, w io.Writer, size func(int64) error) 
 func (b backend) CertStatus(context.Context) ([]admin.CertStatus, error) {
 	return adminCertStatus(b.s.certs.Status()), nil
 }
+
+func (b backend) Rooms(ctx context.Context) ([]admin.RoomStatus, error) {
+	r, err := b.s.roomAdmin()
+	if err != nil {
+		return nil, err
+	}
+	return r.Rooms(ctx)
+}
+
+func (b backend) RoomInfo(ctx context.Context, room string) (admin.RoomStatus, error) {
+	r, err := b.s.roomAdmin()
+	if err != nil {
+		return admin.RoomStatus{}, err
+	}
+	return r.RoomInfo(ctx, room)
+}
+
+func (b backend) CreateRoom(ctx context.Context, room, owner, name string) error {
+	r, err := b.s.roomAdmin()
+	if err != nil {
+		return err
+	}
+	return r.CreateRoom(ctx, room, owner, name)
+}
+
+func (b backend) DestroyRoom(ctx context.Context, room, reason string) error {
+	r, err := b.s.roomAdmin()
+	if err != nil {
+		return err
+	}
+	return r.DestroyRoom(ctx, room, reason)
+}

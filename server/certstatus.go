@@ -32,13 +32,15 @@ func certOptions(cfg config.Config) certs.Options {
 }
 
 // serviceNames returns the enabled service domains: the service
-// subdomains (conference., upload.) of every hosted domain and the domains
-// of the external components (XEP-0114). They need certificates too, they
+// subdomains of every hosted domain for the services the configuration
+// enables (config.ServiceLabels: conference., upload.) and the domains of
+// the external components (XEP-0114). They need certificates too, they
 // federate, and a module may host no other.
 func serviceNames(cfg config.Config) []string {
 	var out []string
+	labels := cfg.ServiceLabels()
 	for _, d := range cfg.Domains {
-		for _, label := range cfg.Subdomains {
+		for _, label := range labels {
 			out = append(out, label+"."+d)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"roost/config"
 	"roost/im"
 	"roost/jid"
 	"roost/module"
@@ -15,6 +16,7 @@ import (
 	"roost/module/carbons"
 	"roost/module/disco"
 	"roost/module/last"
+	"roost/module/muc"
 	"roost/module/offline"
 	"roost/module/pep"
 	"roost/module/ping"
@@ -48,6 +50,7 @@ type wiring struct {
 	// to and from; private's stored bookmarks are read back by pep.
 	pep     *pep.Module
 	private *private.Handler
+	muc     *muc.MUC // nil when group chat is off
 }
 
 // modules is the server's feature list, in the order features see
@@ -76,6 +79,9 @@ func (w *wiring) modules() []step {
 		{"vcard", w.newVCard},
 		{"private", w.newPrivate},
 		{"register", w.newRegister},
+		// A hosted service: it sees only what is addressed to it, so its
+		// place among the interceptors does not matter.
+		{"muc", w.newMUC},
 		// External components (XEP-0114): hosted services like any
 		// other, so before disco, which lists them.
 		{"component", w.newComponent},
@@ -112,7 +118,13 @@ func (s *Server) setupModules() error {
 	for _, j := range w.set.Jobs() {
 		s.jobs = append(s.jobs, job{j.Name, j.Run})
 	}
+	// Before the protocol servers' stops, which setupModules precedes:
+	// modules still reach their users while they stop.
+	for _, st := range w.set.Stops() {
+		s.stops = append(s.stops, stop{st.Name, st.Run})
+	}
 	s.modules = &w.set
+	s.rooms = w.muc
 	return nil
 }
 
@@ -213,6 +225,60 @@ func (w *wiring) newRegister() (module.Module, error) {
 		Allow:    w.s.cfg.C2S.Registration,
 		Logger:   w.logger("register"),
 	}), nil
+}
+
+func (w *wiring) newMUC() (module.Module, error) {
+	cfg := w.s.cfg
+	if !cfg.MUC.Enabled {
+		return nil, nil
+	}
+	opts := mucOptions(cfg, w.s.store, w.logger("muc"))
+	opts.Router = w.s.router
+	m, err := muc.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	w.muc = m
+	return m, nil
+}
+
+// mucOptions translates the [muc] table; the router is set by the running
+// server only.
+func mucOptions(cfg config.Config, st *store.Store, log *slog.Logger) muc.Options {
+	c := cfg.MUC
+	return muc.Options{
+		Domains: cfg.Domains,
+		Label:   c.Subdomain,
+		Store:   st,
+		// The same archive as the accounts', with the room as owner.
+		Archive: archiveStore{st: st, now: time.Now},
+		Create:  muc.Creators(c.Create),
+		Defaults: muc.Config{
+			Persistent:   c.Persistent,
+			MembersOnly:  c.MembersOnly,
+			NonAnonymous: c.NonAnonymous,
+			Logging:      c.Logging,
+			// A family's room: members may invite family, everyone may
+			// set the subject and talk in private.
+			AllowInvites:  true,
+			ChangeSubject: true,
+			AllowPM:       muc.PMAnyone,
+		},
+		MaxRoomsPerUser:   c.MaxRoomsPerUser,
+		MaxOccupants:      c.MaxOccupants,
+		History:           historyOption(c.History),
+		MaxNickLength:     c.MaxNickLength,
+		PresencePerMinute: c.PresencePerMinute,
+		Logger:            log,
+	}
+}
+
+// historyOption maps history = 0 (keep none) to muc's "none".
+func historyOption(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 func (w *wiring) newDisco() (module.Module, error) {

@@ -19,6 +19,7 @@ import (
 	"roost/component"
 	"roost/config"
 	"roost/module"
+	"roost/module/muc"
 	"roost/router"
 	"roost/s2s"
 	"roost/store"
@@ -58,6 +59,7 @@ type Server struct {
 	certs    *certs.Manager
 	router   *router.Router
 	modules  *module.Set // the features, built by setupModules
+	rooms    *muc.MUC    // group chat, nil when off
 	c2s      *c2s.Server
 	s2s      *s2s.Server // nil when federation is disabled
 	// components is the external components' listener (XEP-0114), made

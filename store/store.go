@@ -118,6 +118,7 @@ const (
 	bucketArchiveState = "archivestate"
 	bucketPEPNodes     = "pepnodes"
 	bucketPEPItems     = "pepitems"
+	bucketRooms        = "mucrooms"
 
 	metaSchemaKey    = "schema"
 	metaArchiveIDKey = "archive-ids"
@@ -132,9 +133,10 @@ func v1Buckets() []string {
 
 // v2Buckets are the top-level buckets schema version 2 adds, for the
 // features of the second wave: the message archive (archive, archivewith,
-// archivestate) and personal eventing (pepnodes, pepitems).
+// archivestate), personal eventing (pepnodes, pepitems) and group chat
+// rooms (mucrooms).
 func v2Buckets() []string {
-	return []string{bucketArchive, bucketArchiveWith, bucketArchiveState, bucketPEPNodes, bucketPEPItems}
+	return []string{bucketArchive, bucketArchiveWith, bucketArchiveState, bucketPEPNodes, bucketPEPItems, bucketRooms}
 }
 
 // schemaBuckets are the buckets of the current schema.

@@ -445,7 +445,7 @@ func TestMigrationsNumbered(t *testing.T) {
 	}
 }
 
-// TestMigrate runs the mechanism with a second, test-only migration: it
+// TestMigrate runs the mechanism with one more, test-only migration: it
 // runs once, failures leave the old version, and the older code then refuses
 // the newer file.
 func TestMigrate(t *testing.T) {

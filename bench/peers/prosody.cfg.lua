@@ -5,8 +5,9 @@
 --
 -- The modules match roost's core: roster, SASL, TLS, dialback, disco,
 -- ping, offline storage (loaded automatically), and in-band registration
--- so that the suite can create the accounts. No MAM, carbons, stream
--- management or PEP. Everything else keeps Prosody's defaults, Nagle's
+-- so that the suite can create the accounts, and group chat (the muc
+-- component below, with its defaults: history in memory, no MAM). No MAM,
+-- carbons, stream management or PEP. Everything else keeps Prosody's defaults, Nagle's
 -- algorithm included (network_settings.nagle).
 --
 -- RATE LIMITS ARE OFF: mod_limits (c2s and s2s read rate limits) is not
@@ -50,3 +51,6 @@ unbound = {
 }
 
 VirtualHost "{{.Domain}}"
+
+-- Group chat for the MUC load: anyone may create rooms (the default).
+Component "conference.{{.Domain}}" "muc"

@@ -16,7 +16,7 @@ import (
 )
 
 func TestCertStatusWhileStopped(t *testing.T) {
-	cfgPath := writeConfig(t, "domains = [\"example.org\"]\nsubdomains = [\"muc\"]\ndata_dir = \"data\"\n")
+	cfgPath := writeConfig(t, "domains = [\"example.org\"]\nsubdomains = [\"muc\"]\ndata_dir = \"data\"\n[muc]\nenabled = false\n")
 	dataDir := filepath.Join(filepath.Dir(cfgPath), "data")
 
 	// Before the first start nothing is stored, and status creates nothing.

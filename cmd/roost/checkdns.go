@@ -29,7 +29,7 @@ func cmdCheckDNS(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	checker, err := checkdns.New(checkdns.Options{
 		DNSServer: cfg.S2S.Resolver,
 		Roots:     roots,
-		Services:  cfg.Subdomains,
+		Services:  cfg.ServiceLabels(),
 	})
 	if err != nil {
 		return err

@@ -68,7 +68,7 @@ func TestCheckDNS(t *testing.T) {
 
 	path := writeConfig(t, fmt.Sprintf(`domains = ["a.example"]
 data_dir = %q
-subdomains = ["conference", "upload"]
+subdomains = ["upload"]
 [s2s]
 enabled = false
 resolver = %q

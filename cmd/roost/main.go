@@ -2,6 +2,7 @@
 //
 //	roost serve [-config FILE]            run the server
 //	roost user add|del|passwd|list USER   manage accounts
+//	roost room list|info|create|destroy   manage group chat rooms
 //	roost check [-config FILE]            validate the configuration
 //	roost check dns [DOMAIN]              DNS records, ports and certificate, as the world sees them
 //	roost cert status [-config FILE]      certificates: source, issuer, expiry, problems
@@ -32,6 +33,10 @@ Usage:
   roost serve   [-config FILE] [-log-level LEVEL] [-log-format text|json|journal]
   roost user    add|del|passwd USER [-config FILE]
   roost user    list [-config FILE]
+  roost room    list [-config FILE]
+  roost room    info ROOM [-config FILE]
+  roost room    create ROOM [-owner USER] [-name NAME] [-config FILE]
+  roost room    destroy ROOM [-reason TEXT] [-config FILE]
   roost check   [-config FILE]
   roost check   dns [DOMAIN] [-config FILE]
   roost cert    status [-config FILE] [-json]
@@ -40,6 +45,7 @@ Usage:
   roost version
 
 USER is name@domain, or just name for the first configured domain.
+ROOM is name@conference.domain, or just name for the first domain.
 Passwords are read from the terminal (or one line of standard input),
 never from the command line.
 `
@@ -66,6 +72,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdServe(ctx, rest, stderr)
 	case "user":
 		return cmdUser(ctx, rest, stdin, stdout, stderr)
+	case "room":
+		return cmdRoom(ctx, rest, stdout, stderr)
 	case "check":
 		if len(rest) > 0 && rest[0] == "dns" {
 			return cmdCheckDNS(ctx, rest[1:], stdout, stderr)

@@ -7,6 +7,7 @@
 //	roostbench conns  [flags]   N idle authenticated TLS sessions: KiB per session
 //	roostbench msgs   [flags]   P pairs exchanging messages: msg/s, latency, msg per CPU-s
 //	roostbench logins [flags]   C workers doing full logins: logins/s, per CPU-s
+//	roostbench muc    [flags]   N occupants of one room, S of them sending: deliveries/s, per CPU-s
 //	roostbench s2s    [flags]   msgs between users of two servers (-addr2, -domain2)
 //	roostbench relay  [flags]   serve the TLS relay floor (-listen, -cert, -key)
 //	roostbench register [flags] create accounts with in-band registration (XEP-0077)
@@ -54,7 +55,7 @@ func main() {
 	}
 }
 
-const usage = `usage: roostbench conns|msgs|logins|s2s|relay|register|suite [flags]
+const usage = `usage: roostbench conns|msgs|logins|muc|s2s|relay|register|suite [flags]
 (roostbench <command> -h lists the flags)
 `
 
@@ -64,7 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
-		"conns": cmdConns, "msgs": cmdMsgs, "logins": cmdLogins, "s2s": cmdS2S,
+		"conns": cmdConns, "msgs": cmdMsgs, "logins": cmdLogins, "muc": cmdMUC, "s2s": cmdS2S,
 		"relay": cmdRelay, "register": cmdRegister, "suite": cmdSuite,
 	}
 	cmd, ok := cmds[args[0]]
@@ -296,6 +297,42 @@ func cmdLogins(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	text := fmt.Sprintf("%d logins in %.1f s = %.0f/s, %.2f CPU-s = %.0f per server CPU-second; p50 %v p99 %v; %d failed\n",
 		r.Logins, r.Seconds, r.Rate, r.CPU.Seconds(), r.PerCPU, r.Latency.P50, r.Latency.P99, r.Failed)
+	return output(stdout, c.jsonOut, r, text)
+}
+
+func cmdMUC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("muc", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.register(fs)
+	service := fs.String("service", "", "the group chat service (default conference.<domain>)")
+	occupants := fs.Int("n", 50, "occupants of the room")
+	senders := fs.Int("senders", 5, "occupants that send")
+	window := fs.Int("window", 4, "messages in flight per sender")
+	warmup := fs.Duration("warmup", 2*time.Second, "unmeasured time first")
+	duration := fs.Duration("duration", 10*time.Second, "measured time")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	t, err := c.target("server", c.addr, c.domain, c.pid)
+	if err != nil {
+		return err
+	}
+	if *service == "" {
+		*service = "conference." + c.domain
+	}
+	r, err := loadtool.MUC(ctx, loadtool.MUCOptions{
+		Target: t, Service: *service, Users: c.names(*occupants), Password: c.password,
+		Occupants: *occupants, Senders: *senders, Window: *window, Warmup: *warmup, Duration: *duration, Dialer: c.dialer(),
+	})
+	if err != nil {
+		return err
+	}
+	text := fmt.Sprintf("%d occupants, %d sending, window %d: %d sent, %d delivered in %.1f s = %.0f/s, %.2f CPU-s = %.0f per server CPU-second; %d incomplete\n",
+		r.Occupants, r.Senders, r.Window, r.Sent, r.Delivered, r.Seconds, r.Rate, r.CPU.Seconds(), r.PerCPU, r.Incomplete)
+	if r.Errors > 0 {
+		text += fmt.Sprintf("%d session errors, first: %s\n", r.Errors, r.FirstError)
+	}
 	return output(stdout, c.jsonOut, r, text)
 }
 

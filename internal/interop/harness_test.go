@@ -73,7 +73,7 @@ func startRoost(t *testing.T, ip, domain string, ca *xmpptest.CA, mods ...func(*
 	dir := t.TempDir()
 	certFile, keyFile := ca.IssueFiles(t, dir, domain, "conference."+domain, "upload."+domain)
 	rc := roostConfig{
-		TLS: fmt.Sprintf("source = \"files\"\n[[tls.certificate]]\ncert_file = %q\nkey_file = %q\n", certFile, keyFile),
+		TLS: tlsFiles(certFile, keyFile),
 		S2S: "enabled = false\n",
 	}
 	for _, m := range mods {
@@ -108,6 +108,11 @@ listen_tls = ["%s:5223"]
 	t.Cleanup(func() { r.stop(t) })
 	r.start(t)
 	return r
+}
+
+// tlsFiles is the [tls] body for a certificate and key in files.
+func tlsFiles(certFile, keyFile string) string {
+	return fmt.Sprintf("source = \"files\"\n[[tls.certificate]]\ncert_file = %q\nkey_file = %q\n", certFile, keyFile)
 }
 
 // start runs the server process and waits until it is ready.
@@ -191,6 +196,17 @@ func slix(t *testing.T, args ...string) []map[string]any {
 // the suite until go test's own timeout.
 func runPy(t *testing.T, script string, args ...string) []map[string]any {
 	t.Helper()
+	events, stderr, err := runPyAsync(script, args...)
+	if err != nil {
+		t.Fatalf("slixmpp %v: %v\nevents: %v\nstderr:\n%s", args, err, events, tail(stderr, 40))
+	}
+	return events
+}
+
+// runPyAsync runs a python driver and returns the events it printed, its
+// standard error and how it ended; unlike runPy it may run on any
+// goroutine.
+func runPyAsync(script string, args ...string) ([]map[string]any, string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), pyTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/usr/bin/python3", append([]string{script}, args...)...)
@@ -205,10 +221,7 @@ func runPy(t *testing.T, script string, args ...string) []map[string]any {
 			events = append(events, ev)
 		}
 	}
-	if err != nil {
-		t.Fatalf("slixmpp %v: %v\nevents: %v\nstderr:\n%s", args, err, events, tail(stderr.String(), 40))
-	}
-	return events
+	return events, stderr.String(), err
 }
 
 func tail(s string, lines int) string {

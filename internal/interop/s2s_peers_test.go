@@ -182,6 +182,18 @@ type peerMode struct {
 // (name → password) and modules added to the ones every test needs.
 func startProsody(t *testing.T, ip, domain string, ca *xmpptest.CA, z *zone, mode peerMode, users map[string]string, modules ...string) *peer {
 	t.Helper()
+	return startProsodyWith(t, ip, domain, ca, z, mode, users, prosodyExtra{modules: modules})
+}
+
+// prosodyExtra is what a test adds to Prosody's configuration.
+type prosodyExtra struct {
+	modules []string // enabled besides the ones every test needs
+	tail    []string // lines that end the file, such as components
+}
+
+// startProsodyWith is startProsody with extra configuration.
+func startProsodyWith(t *testing.T, ip, domain string, ca *xmpptest.CA, z *zone, mode peerMode, users map[string]string, extra prosodyExtra) *peer {
+	t.Helper()
 	dir := t.TempDir()
 	certDir := filepath.Join(dir, "certs")
 	if err := os.MkdirAll(certDir, 0o700); err != nil {
@@ -228,8 +240,9 @@ s2s_secure_auth = %[9]s
 -- libunbound, pointed at the test zone only.
 unbound = { resolvconf = false; hoststxt = false; forward = %[10]q }
 VirtualHost %[11]q
+%[13]s
 `, filepath.Join(dir, "prosody.pid"), dataDir, logFile, ip, certDir, certFile, keyFile, cafile, secureAuth,
-		fmt.Sprintf("%s@%d", z.ip, z.port), domain, luaList(modules))
+		fmt.Sprintf("%s@%d", z.ip, z.port), domain, luaList(extra.modules), strings.Join(extra.tail, "\n"))
 	cfgFile := filepath.Join(dir, "prosody.cfg.lua")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -120,7 +120,7 @@ func TestInteropFederation(t *testing.T) {
 				roostCA = both.File
 				mode.trusted = bundle(t, shared.File, both.File)
 				roostTLS = func(rc *roostConfig) {
-					rc.TLS = fmt.Sprintf("source = \"files\"\n[[tls.certificate]]\ncert_file = %q\nkey_file = %q\n", both.CertFile, both.KeyFile)
+					rc.TLS = tlsFiles(both.CertFile, both.KeyFile)
 				}
 			}
 			// With certificates, roost prefers direct TLS (XEP-0368) in

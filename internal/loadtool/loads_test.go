@@ -26,6 +26,7 @@ func startRoost(t *testing.T, users int) Target {
 	cfg := config.Default()
 	cfg.Domains = []string{"bench.test"}
 	cfg.Subdomains = nil
+	cfg.MUC.MembersOnly = false // the group chat load's room is open
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.Admin.Socket = filepath.Join(dir, "admin.sock")
 	cfg.C2S.Listen = []string{"127.0.0.1:0"}
@@ -204,6 +205,31 @@ func checkMsgs(t *testing.T, r MsgsResult) {
 	}
 	if r.TLS == "" {
 		t.Error("no TLS description")
+	}
+}
+
+func TestMUC(t *testing.T) {
+	target := startRoost(t, 8)
+	r, err := MUC(testCtx(t), MUCOptions{
+		Target: target, Service: "conference.bench.test", Users: userNames(8), Password: testPassword,
+		Occupants: 8, Senders: 2, Window: 2, Warmup: 200 * time.Millisecond, Duration: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Sent == 0 || r.Delivered == 0 || r.Incomplete != 0 || r.Errors != 0 {
+		t.Errorf("sent %d, delivered %d, incomplete %d, errors %d (%s): want some, some, none, none",
+			r.Sent, r.Delivered, r.Incomplete, r.Errors, r.FirstError)
+	}
+	// Every message reaches all 8 (the window's edges aside).
+	if d := float64(r.Delivered) / float64(r.Sent); d < 6 || d > 10 {
+		t.Errorf("%.1f deliveries per message sent, want about 8", d)
+	}
+	if r.CPU <= 0 || r.PerCPU <= 0 || r.Rate <= 0 {
+		t.Errorf("CPU %v, per CPU %v, rate %v: want all measured", r.CPU, r.PerCPU, r.Rate)
+	}
+	if _, err := MUC(testCtx(t), MUCOptions{Target: target, Service: "conference.bench.test", Users: userNames(2), Occupants: 3}); !errors.Is(err, ErrOptions) {
+		t.Errorf("too few users: err = %v, want ErrOptions", err)
 	}
 }
 

@@ -45,9 +45,9 @@ func (r *Report) Markdown(notes string) string {
 	if len(r.Servers) > 0 {
 		w("\n## Run to run\n\n")
 		w("Each timed load ran %d times; the table shows the median run. The figure of every run, in order:\n\n", max(p.Repeat, 1))
-		w("| server | msg per CPU-second, throughput | p99 ms at %.0f msg/s | logins per CPU-second |\n| --- | --- | --- | --- |\n", p.LatencyRate)
+		w("| server | msg per CPU-second, throughput | p99 ms at %.0f msg/s | logins per CPU-second | MUC deliveries per CPU-second |\n| --- | --- | --- | --- | --- |\n", p.LatencyRate)
 		for _, s := range r.Servers {
-			w("| %s | %s | %s | %s |\n", s.Name, runs(s.Runs["msgs"]), runs(s.Runs["latency"]), runs(s.Runs["logins"]))
+			w("| %s | %s | %s | %s | %s |\n", s.Name, runs(s.Runs["msgs"]), runs(s.Runs["latency"]), runs(s.Runs["logins"]), runs(s.Runs["muc"]))
 		}
 	}
 
@@ -104,6 +104,12 @@ func (r *Report) Markdown(notes string) string {
 	w("- **Logins** (`logins`): %d workers log in back to back (TCP, STARTTLS, SASL, bind, then the\n", p.LoginWorkers)
 	w("  closing stream tag; the server's own closing tag is awaited in the background) as %d users in\n", p.LoginUsers)
 	w("  turn.\n")
+	w("- **Group chat** (`muc`): %d sessions join a new room on the server's group chat service\n", p.MUCOccupants)
+	w("  (XEP-0045, conference.<domain>; the first creates it as an instant room) without history; %d of\n", p.MUCSenders)
+	w("  them send groupchat messages, each with at most %d in flight (until the room reflects it back).\n", p.MUCWindow)
+	w("  A delivery is one message received by one occupant; the rate counts deliveries in the window and\n")
+	w("  divides them by the server's CPU over it. roost keeps the room's history in memory only\n")
+	w("  (`logging = false`), as Prosody and ejabberd do without their MAM modules.\n")
 	w("- **Floor**: a TLS relay in the same tool (`roostbench relay`), run as its own process and loaded\n")
 	w("  exactly like the servers: it reads the TLS records of one client and writes what they carried\n")
 	w("  to the paired client, in one write when several arrived meanwhile (as roost's session writer\n")

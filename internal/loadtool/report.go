@@ -98,6 +98,16 @@ func (r *Report) figures() []figure {
 			get: func(s *ServerResult) (float64, bool) {
 				return nonNil(s.Logins, func(l *LoginsResult) float64 { return l.Rate })
 			}},
+		{name: fmt.Sprintf("MUC %d occupants: messages delivered per second", p.MUCOccupants), unit: "msg/s",
+			get: func(s *ServerResult) (float64, bool) {
+				return nonNil(s.MUC, func(m *MUCResult) float64 { return m.Rate })
+			}},
+		{name: fmt.Sprintf("MUC %d occupants: messages delivered per server CPU-second", p.MUCOccupants), unit: "msg/CPU-s",
+			get: func(s *ServerResult) (float64, bool) {
+				return nonNil(s.MUC, func(m *MUCResult) float64 { return m.PerCPU })
+			},
+			target: "≥ 3× best peer", met: func(r, b, _, _ float64) (bool, bool) { return r >= 3*b, !math.IsNaN(b) },
+			need: func(b, _, _ float64) float64 { return 3 * b }},
 		{name: "logins per server CPU-second", unit: "/CPU-s",
 			get: func(s *ServerResult) (float64, bool) {
 				return nonNil(s.Logins, func(l *LoginsResult) float64 { return l.PerCPU })
@@ -334,6 +344,9 @@ func (s *ServerResult) problems() []string {
 	}
 	if s.Logins != nil && s.Logins.Failed > 0 {
 		out = append(out, fmt.Sprintf("logins: %d failed, first: %s", s.Logins.Failed, s.Logins.FirstError))
+	}
+	if m := s.MUC; m != nil && (m.Incomplete > 0 || m.Errors > 0) {
+		out = append(out, fmt.Sprintf("group chat load: %d messages did not reach every occupant, %d session errors %s", m.Incomplete, m.Errors, m.FirstError))
 	}
 	return out
 }

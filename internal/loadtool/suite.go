@@ -45,6 +45,9 @@ type Plan struct {
 	Repeat           int
 	// Federation: S2SPairs pairs across two servers.
 	S2SPairs, S2SWindow int
+	// Group chat: MUCOccupants in one room, MUCSenders of them sending
+	// with MUCWindow messages in flight each.
+	MUCOccupants, MUCSenders, MUCWindow int
 	// Pause between loads lets a server finish closing the previous one's
 	// sessions.
 	Pause time.Duration
@@ -60,6 +63,7 @@ func DefaultPlan() Plan {
 		LoginWorkers: 4, LoginUsers: 50,
 		Warmup: time.Second, Duration: 5 * time.Second, Repeat: 3,
 		S2SPairs: 20, S2SWindow: 16,
+		MUCOccupants: 50, MUCSenders: 5, MUCWindow: 4,
 		Pause: time.Second,
 	}
 }
@@ -136,8 +140,10 @@ type ServerResult struct {
 	Msgs     *MsgsResult // throughput
 	Latency  *MsgsResult // fixed offered load
 	Logins   *LoginsResult
+	MUC      *MUCResult // group chat fan-out
 	// Runs holds the headline figure of every repetition of a load, by
-	// load ("msgs", "latency", "logins"), to show how repeatable it was.
+	// load ("msgs", "latency", "logins", "muc"), to show how repeatable it
+	// was.
 	Runs   map[string][]float64
 	Errors []string
 }
@@ -247,7 +253,8 @@ func (s *suite) launch(ctx context.Context, kind, name, domain, ip string) (*pro
 		return nil, fmt.Errorf("create server directory: %w", err)
 	}
 	var err error
-	if p.certs, err = s.ca.issue(p.dir, p.domain); err != nil {
+	// The group chat service is named in the certificate too.
+	if p.certs, err = s.ca.issue(p.dir, p.domain, "conference."+p.domain); err != nil {
 		return nil, err
 	}
 	hosts := fmt.Sprintf("%s roost.test\n%s roost2.test\n%s prosody.test\n%s ejabberd.test\n", ipRoost, ipRoost2, ipProsody, ipEjabberd)
@@ -322,7 +329,7 @@ func (s *suite) runServer(ctx context.Context, kind string) *ServerResult {
 	res.FirstReady = p.ready
 	plan := s.o.Plan
 	d := &Dialer{Mechanism: MechSCRAMSHA1}
-	users := userNames(max(plan.Users, plan.Conns, 2*plan.Pairs, 2*plan.LatencyPairs, plan.LoginUsers))
+	users := userNames(max(plan.Users, plan.Conns, 2*plan.Pairs, 2*plan.LatencyPairs, plan.LoginUsers, plan.MUCOccupants))
 	if kind != KindFloor {
 		t0 := time.Now()
 		if err := spec.addUsers(ctx, s.o, p, users); err != nil {
@@ -407,7 +414,34 @@ func (s *suite) runServer(ctx context.Context, kind string) *ServerResult {
 	if len(runs) > 0 {
 		res.Logins = &r
 	}
+	if plan.MUCOccupants > 0 && s.pause(ctx) {
+		s.runMUC(ctx, res, p, d, profiling, fail)
+	}
 	return res
+}
+
+// runMUC runs the group chat load Repeat times, each in a new room, and
+// keeps the median run.
+func (s *suite) runMUC(ctx context.Context, res *ServerResult, p *proc, d *Dialer, profiling bool, fail func(string, error)) {
+	plan := s.o.Plan
+	first := true
+	r, runs, err := repeat(ctx, plan.Repeat, func() (MUCResult, error) {
+		done := s.profileDuring(ctx, profiling && first, "muc")
+		defer done()
+		first = false
+		return MUC(ctx, MUCOptions{
+			Target: p.target, Service: "conference." + p.domain, Users: userNames(plan.MUCOccupants), Password: plan.Password,
+			Occupants: plan.MUCOccupants, Senders: plan.MUCSenders, Window: plan.MUCWindow,
+			Warmup: plan.Warmup, Duration: plan.Duration, Dialer: d, Proc: s.proc,
+		})
+	}, func(r MUCResult) float64 { return r.PerCPU })
+	res.Runs["muc"] = runs
+	if err != nil {
+		fail("muc", err)
+	}
+	if len(runs) > 0 {
+		res.MUC = &r
+	}
 }
 
 // runMsgs runs the throughput (fixed false) or latency load Repeat times

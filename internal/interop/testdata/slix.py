@@ -10,8 +10,19 @@ import asyncio
 import sys
 
 import slixmpp
+from slixmpp.exceptions import IqError, IqTimeout
 
 from driver import add_connection_args, emit
+
+
+async def condition(coro):
+    """Runs an IQ; "ok" and the result, or the error condition."""
+    try:
+        return "ok", await coro
+    except IqError as e:
+        return e.iq["error"]["condition"], e.iq
+    except IqTimeout:
+        return "timeout", None
 
 
 class Client(slixmpp.ClientXMPP):

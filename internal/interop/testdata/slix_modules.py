@@ -12,14 +12,13 @@ import argparse
 import asyncio
 import sys
 
-from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.plugins.xep_0048.stanza import Bookmarks
 from slixmpp.stanza import StreamFeatures
 from slixmpp.xmlstream import ET
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
-from slix import Client, emit
+from slix import Client, condition, emit
 
 NS_BLOCKED = "{urn:xmpp:blocking:errors}blocked"
 
@@ -78,16 +77,6 @@ async def login(args, jid, password, plugins=(), presence=True):
     await asyncio.wait_for(c.ready, args.timeout)
     await c.get_roster()
     return c
-
-
-async def condition(coro):
-    """Runs an IQ; "ok" and the result, or the error condition."""
-    try:
-        return "ok", await coro
-    except IqError as e:
-        return e.iq["error"]["condition"], e.iq
-    except IqTimeout:
-        return "timeout", None
 
 
 async def raw_iq(c, typ, to, xml):

@@ -1,0 +1,430 @@
+package muc
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"roost/form"
+	"roost/jid"
+	"roost/stanza"
+	"roost/xmlstream"
+)
+
+// adminChange is one checked item of a muc#admin set.
+type adminChange struct {
+	target jid.JID   // affiliation changes: a bare JID or a domain
+	occ    *occupant // role changes
+	aff    Affiliation
+	role   Role
+	isRole bool
+	nick   string
+	reason string
+}
+
+// adminSet applies a muc#admin set (§8, §9): every item is checked first,
+// and none is applied unless all may be.
+func (r *room) adminSet(ctx context.Context, st *stanza.Stanza, q *xmlstream.Element) (*xmlstream.Element, error) {
+	var changes []adminChange
+	for item := range q.Elements() {
+		if !item.Is(NSAdmin, "item") {
+			continue
+		}
+		c, err := r.checkAdminItem(st.From, item)
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, c)
+	}
+	if len(changes) == 0 {
+		return nil, &stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest, Text: "no item to change"}
+	}
+	if err := r.checkLastOwner(st.From, changes); err != nil {
+		return nil, err
+	}
+	actor := ""
+	if o := r.sessions[st.From]; o != nil {
+		actor = o.nick
+	}
+	affChanged := false
+	for _, c := range changes {
+		if c.isRole {
+			if r.occupants[c.occ.nick] == c.occ { // still there after the changes before it
+				r.setRole(ctx, c.occ, c.role, actor, c.reason)
+			}
+			continue
+		}
+		nick := c.nick
+		if nick == "" && c.aff > NoAffiliation {
+			nick = r.affs[c.target].nick
+		}
+		r.setAffiliation(c.target, affiliation{aff: c.aff, nick: nick, reason: c.reason})
+		r.affiliationChanged(ctx, c.target, actor, c.reason)
+		affChanged = true
+	}
+	if affChanged {
+		if err := r.save(); err != nil {
+			return nil, err
+		}
+	}
+	r.destroyIfEmpty(ctx)
+	return nil, nil
+}
+
+// checkAdminItem checks one item of a muc#admin set against the actor's
+// privileges (§8, §9, §10; the error conditions of §9.1 and §8.2).
+func (r *room) checkAdminItem(actor jid.JID, item *xmlstream.Element) (adminChange, error) {
+	c := adminChange{reason: item.ChildText(NSAdmin, "reason"), nick: item.Get("nick")}
+	affAttr, hasAff := item.Attr("", "affiliation")
+	roleAttr, hasRole := item.Attr("", "role")
+	if hasAff == hasRole {
+		return c, &stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest, Text: "an item changes either an affiliation or a role"}
+	}
+	actorAff := r.affiliation(actor)
+	if hasAff {
+		aff, ok := ParseAffiliation(affAttr)
+		if !ok {
+			return c, &stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest, Text: "unknown affiliation " + affAttr}
+		}
+		c.aff = aff
+		switch v := item.Get("jid"); {
+		case v != "":
+			j, err := jid.Parse(v)
+			if err != nil || j.Resource() != "" {
+				return c, &stanza.Error{Type: stanza.Modify, Condition: stanza.JIDMalformed, Text: "a bare JID is expected"}
+			}
+			c.target = j
+		case c.nick != "":
+			o := r.occupants[c.nick]
+			if o == nil {
+				return c, &stanza.Error{Type: stanza.Cancel, Condition: stanza.ItemNotFound, Text: "nobody in the room has this nickname"}
+			}
+			c.target, c.nick = o.bare, ""
+		default:
+			return c, &stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest, Text: "say whose affiliation changes with jid"}
+		}
+		if c.nick != "" {
+			if err := r.svc.checkNick(c.nick); err != nil {
+				return c, err
+			}
+			if owner, ok := r.reservedBy(c.nick); ok && !owner.Equal(c.target) {
+				return c, &stanza.Error{Type: stanza.Cancel, Condition: stanza.Conflict, Text: "this nickname is reserved by someone else"}
+			}
+		}
+		current := r.affs[c.target].aff
+		if _, ok := r.affs[c.target]; !ok {
+			current = NoAffiliation
+		}
+		switch {
+		case actorAff == Owner:
+		case actorAff == Admin && c.aff < Admin && current < Admin:
+		case actorAff == Admin:
+			return c, &stanza.Error{Type: stanza.Cancel, Condition: stanza.NotAllowed, Text: "only owners may change owners and admins"}
+		default:
+			return c, &stanza.Error{Type: stanza.Auth, Condition: stanza.Forbidden, Text: "only the room's admins may change affiliations"}
+		}
+		return c, nil
+	}
+	role, ok := parseRole(roleAttr)
+	if !ok {
+		return c, &stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest, Text: "unknown role " + roleAttr}
+	}
+	c.role, c.isRole = role, true
+	switch {
+	case c.nick != "":
+		c.occ = r.occupants[c.nick]
+	case item.Get("jid") != "":
+		if j, err := jid.Parse(item.Get("jid")); err == nil {
+			c.occ = r.sessions[j]
+			if c.occ == nil {
+				if occs := r.occupantsOf(j.Bare()); len(occs) == 1 {
+					c.occ = occs[0]
+				}
+			}
+		}
+	}
+	if c.occ == nil {
+		return c, &stanza.Error{Type: stanza.Cancel, Condition: stanza.ItemNotFound, Text: "nobody in the room has this nickname"}
+	}
+	me := r.sessions[actor]
+	targetAff := r.affiliation(c.occ.bare)
+	switch {
+	case me == nil || me.role != Moderator:
+		return c, &stanza.Error{Type: stanza.Auth, Condition: stanza.Forbidden, Text: "only moderators may change roles"}
+	case targetAff >= Admin && role < Moderator:
+		// §8.2, §8.4, §9.7: admins and owners cannot be kicked, silenced
+		// or demoted by a role change.
+		return c, &stanza.Error{Type: stanza.Cancel, Condition: stanza.NotAllowed, Text: "the room's admins and owners keep their role"}
+	case targetAff > actorAff:
+		return c, &stanza.Error{Type: stanza.Cancel, Condition: stanza.NotAllowed, Text: "you may not change the role of someone with a higher affiliation"}
+	case (role == Moderator || c.occ.role == Moderator) && actorAff < Admin:
+		return c, &stanza.Error{Type: stanza.Cancel, Condition: stanza.NotAllowed, Text: "only the room's admins may grant or revoke moderation"}
+	}
+	return c, nil
+}
+
+// checkLastOwner keeps a room from losing its last owner (§10.5).
+func (r *room) checkLastOwner(actor jid.JID, changes []adminChange) error {
+	owners := r.owners()
+	for _, c := range changes {
+		if c.isRole {
+			continue
+		}
+		i := slices.IndexFunc(owners, c.target.Equal)
+		switch {
+		case c.aff == Owner && i < 0:
+			owners = append(owners, c.target)
+		case c.aff != Owner && i >= 0:
+			owners = slices.Delete(owners, i, i+1)
+		}
+	}
+	if len(owners) == 0 && len(r.owners()) > 0 {
+		return &stanza.Error{Type: stanza.Cancel, Condition: stanza.Conflict, Text: "a room needs an owner: name another before leaving ownership"}
+	}
+	_ = actor
+	return nil
+}
+
+// affiliationChanged brings the occupants of target (a bare JID, or a
+// banned domain) in line with their new affiliation: out with 301 or 321,
+// or a new role, and a presence to everyone (§9). A user not in the room
+// is told by a message with status 101.
+func (r *room) affiliationChanged(ctx context.Context, target jid.JID, actor, reason string) {
+	var occs []*occupant
+	for _, o := range r.occupants {
+		if o.bare.Equal(target) || (target.Local() == "" && o.bare.Domain() == target.Domain()) {
+			occs = append(occs, o)
+		}
+	}
+	aff := r.affiliation(target)
+	if target.Local() == "" {
+		aff = r.affs[target].aff
+	}
+	if len(occs) == 0 && target.Local() != "" {
+		item := xmlstream.New(NSUser, "item").SetAttr("affiliation", aff.String()).SetAttr("jid", target.String())
+		if reason != "" {
+			item.Append(xmlstream.New(NSUser, "reason").AppendText(reason))
+		}
+		el := xmlstream.New(xmlstream.NSClient, "message").SetAttr("from", r.jid.String()).SetAttr("id", r.svc.m.newID())
+		el.Append(xmlstream.New(NSUser, "x").Append(item, statusElement(statusAffiliation)))
+		r.sendTo(stanza.Message, r.jid, target, el, true)
+		return
+	}
+	for _, o := range occs {
+		a := r.affiliation(o.bare)
+		switch {
+		case a == Outcast:
+			r.removeWith(o, nil, change{codes: []int{statusBanned}, actor: actor, reason: reason})
+		case r.cfg.MembersOnly && a < Member:
+			r.removeWith(o, nil, change{codes: []int{statusAffiliationOut}, actor: actor, reason: reason})
+		default:
+			r.setRole(ctx, o, r.defaultRole(a), actor, reason)
+		}
+	}
+}
+
+// setRole gives an occupant a role (§8, §9.6): none removes it (status
+// 307, kicked), anything else is a presence to everyone.
+func (r *room) setRole(_ context.Context, o *occupant, role Role, actor, reason string) {
+	if role == RoleNone {
+		r.removeWith(o, nil, change{codes: []int{statusKicked}, actor: actor, reason: reason})
+		return
+	}
+	before := r.viewFor(o)
+	o.role = role
+	r.broadcastPresence(o, "", o.primary().children, change{actor: actor, reason: reason, selfCodes: []int{statusSelf}})
+	if r.viewFor(o) != before {
+		// A moderator of a semi-anonymous room now sees real JIDs, or no
+		// longer does: the others' presence again, as Prosody sends it.
+		for _, s := range o.sessions {
+			r.sendOccupantList(s.full, o)
+		}
+	}
+}
+
+// adminGet lists affiliations (§9.5, §10.5) or roles (§8.5, §9.8).
+func (r *room) adminGet(st *stanza.Stanza, q *xmlstream.Element) (*xmlstream.Element, error) {
+	item := q.Child(NSAdmin, "item")
+	if item == nil {
+		return nil, &stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest, Text: "ask for an affiliation or a role"}
+	}
+	actorAff := r.affiliation(st.From)
+	out := xmlstream.New(NSAdmin, "query")
+	if a, ok := item.Attr("", "affiliation"); ok {
+		aff, ok := ParseAffiliation(a)
+		if !ok || aff == NoAffiliation {
+			return nil, &stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest, Text: "unknown affiliation list " + a}
+		}
+		// Admins see lists up to their own rank; in a members-only,
+		// non-anonymous room members may see them too (as Prosody).
+		if !(actorAff >= Admin && actorAff >= aff) && !(r.cfg.MembersOnly && r.cfg.NonAnonymous && actorAff >= Member) {
+			return nil, &stanza.Error{Type: stanza.Auth, Condition: stanza.Forbidden, Text: "you may not see this list"}
+		}
+		keys := make([]jid.JID, 0, len(r.affs))
+		for j, x := range r.affs {
+			if x.aff == aff {
+				keys = append(keys, j)
+			}
+		}
+		slices.SortFunc(keys, func(a, b jid.JID) int { return compareStrings(a.String(), b.String()) })
+		for _, j := range keys {
+			x := r.affs[j]
+			it := xmlstream.New(NSAdmin, "item").SetAttr("affiliation", aff.String()).SetAttr("jid", j.String())
+			if x.nick != "" {
+				it.SetAttr("nick", x.nick)
+			}
+			if x.reason != "" {
+				it.Append(xmlstream.New(NSAdmin, "reason").AppendText(x.reason))
+			}
+			out.Append(it)
+		}
+		return stanza.ResultIQ(st, out), nil
+	}
+	role, ok := parseRole(item.Get("role"))
+	if !ok || role == RoleNone {
+		return nil, &stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest, Text: "unknown role list " + item.Get("role")}
+	}
+	if me := r.sessions[st.From]; me == nil || me.role != Moderator {
+		return nil, &stanza.Error{Type: stanza.Auth, Condition: stanza.Forbidden, Text: "only moderators may see this list"}
+	}
+	nicks := make([]string, 0, len(r.occupants))
+	for n, o := range r.occupants {
+		if o.role == role {
+			nicks = append(nicks, n)
+		}
+	}
+	slices.Sort(nicks)
+	for _, n := range nicks {
+		o := r.occupants[n]
+		out.Append(xmlstream.New(NSAdmin, "item").SetAttr("affiliation", r.affiliation(o.bare).String()).
+			SetAttr("role", role.String()).SetAttr("nick", n).SetAttr("jid", o.primary().full.String()))
+	}
+	return stanza.ResultIQ(st, out), nil
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// ownerGet sends the configuration form (§10.2).
+func (r *room) ownerGet(st *stanza.Stanza) (*xmlstream.Element, error) {
+	if r.affiliation(st.From) != Owner {
+		return nil, &stanza.Error{Type: stanza.Auth, Condition: stanza.Forbidden, Text: "only the room's owners may configure it"}
+	}
+	f := r.cfg.Form("Configuration of "+r.jid.String(), r.svc.m.lim)
+	return stanza.ResultIQ(st, xmlstream.New(NSOwner, "query").Append(f.Element())), nil
+}
+
+// ownerSet applies a configuration (§10.1.2, §10.2), cancels the creation
+// of a locked room (§10.1.3) or destroys the room (§10.9).
+func (r *room) ownerSet(ctx context.Context, st *stanza.Stanza, q *xmlstream.Element) (*xmlstream.Element, error) {
+	if r.affiliation(st.From) != Owner {
+		return nil, &stanza.Error{Type: stanza.Auth, Condition: stanza.Forbidden, Text: "only the room's owners may configure it"}
+	}
+	if d := q.Child(NSOwner, "destroy"); d != nil {
+		var alt jid.JID
+		if v := d.Get("jid"); v != "" {
+			j, err := jid.Parse(v)
+			if err != nil {
+				return nil, &stanza.Error{Type: stanza.Modify, Condition: stanza.JIDMalformed, Text: "invalid alternate venue"}
+			}
+			alt = j
+		}
+		return nil, r.destroy(ctx, alt, d.ChildText(NSOwner, "reason"), d.ChildText(NSOwner, "password"))
+	}
+	x := q.Child(form.NS, "x")
+	if x == nil {
+		return nil, &stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest, Text: "submit a configuration form or destroy the room"}
+	}
+	f, err := form.Parse(x)
+	if err != nil {
+		return nil, &stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest, Text: err.Error()}
+	}
+	switch f.Type {
+	case form.TypeCancel:
+		if r.locked {
+			// §10.1.3: cancelling the first configuration cancels the room.
+			return nil, r.destroy(ctx, jid.JID{}, "", "")
+		}
+		return nil, nil
+	case form.TypeSubmit:
+	default:
+		return nil, &stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest, Text: "submit or cancel the form"}
+	}
+	cfg, err := r.cfg.Apply(f, r.svc.m.lim)
+	if err != nil {
+		return nil, err // nothing changed
+	}
+	return nil, r.applyConfig(ctx, cfg)
+}
+
+// applyConfig makes cfg the room's configuration and announces the change
+// (§10.2.1): status codes to everyone, non-members out of a room that
+// became members-only (322).
+func (r *room) applyConfig(ctx context.Context, cfg Config) error {
+	old, wasLocked := r.cfg, r.locked
+	r.cfg, r.locked = cfg, false
+	if old.Persistent && !cfg.Persistent && !wasLocked {
+		if _, err := r.svc.m.store.DeleteRoom(r.jid.String()); err != nil {
+			return fmt.Errorf("forget room %s: %w", r.jid, err)
+		}
+	}
+	if err := r.save(); err != nil {
+		return err
+	}
+	if cfg.MembersOnly && !old.MembersOnly {
+		for _, o := range r.occupantList() {
+			if r.affiliation(o.bare) < Member {
+				r.removeWith(o, nil, change{codes: []int{statusMembersOnly}})
+			}
+		}
+	}
+	if codes := cfg.changeCodes(old); len(codes) > 0 && !wasLocked {
+		x := xmlstream.New(NSUser, "x")
+		for _, c := range codes {
+			x.Append(statusElement(c))
+		}
+		el := xmlstream.New(xmlstream.NSClient, "message").SetAttr("type", stanza.TypeGroupchat).
+			SetAttr("from", r.jid.String()).SetAttr("id", r.svc.m.newID()).Append(x)
+		r.broadcast(stanza.Message, r.jid, el, nil)
+	}
+	if wasLocked {
+		r.svc.m.log.Info("room configured", "room", r.jid.String())
+	}
+	r.destroyIfEmpty(ctx)
+	return nil
+}
+
+// destroy removes everyone and forgets the room (§10.9), pointing the
+// occupants at an alternate venue if given.
+func (r *room) destroy(_ context.Context, alt jid.JID, reason, password string) error {
+	d := xmlstream.New(NSUser, "destroy")
+	if !alt.IsZero() {
+		d.SetAttr("jid", alt.String())
+	}
+	if reason != "" {
+		d.Append(xmlstream.New(NSUser, "reason").AppendText(reason))
+	}
+	if password != "" {
+		d.Append(xmlstream.New(NSUser, "password").AppendText(password))
+	}
+	// §10.9: the occupants see affiliation and role none, each only its
+	// own removal.
+	clear(r.affs)
+	for _, o := range r.occupantList() {
+		r.dismiss(o, change{destroy: d})
+	}
+	r.destroyed = true
+	r.history = nil
+	if _, err := r.svc.m.store.DeleteRoom(r.jid.String()); err != nil {
+		return fmt.Errorf("delete room %s: %w", r.jid, err)
+	}
+	r.svc.m.log.Info("room destroyed", "room", r.jid.String())
+	return nil
+}

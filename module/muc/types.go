@@ -1,0 +1,141 @@
+package muc
+
+import (
+	"fmt"
+)
+
+// Namespaces and form types (XEP-0045 §19, XEP-0359, XEP-0421, XEP-0249,
+// XEP-0203, XEP-0199, XEP-0334).
+const (
+	NS           = "http://jabber.org/protocol/muc"
+	NSUser       = NS + "#user"
+	NSAdmin      = NS + "#admin"
+	NSOwner      = NS + "#owner"
+	FormConfig   = NS + "#roomconfig"
+	FormInfo     = NS + "#roominfo"
+	FormRegister = NS + "#register"
+	FormRequest  = NS + "#request"
+
+	// Disco features of a room besides the muc_ ones.
+	featureStableID = NS + "#stable_id"
+	featureSelfPing = NS + "#self-ping-optimization"
+
+	nsRegister   = "jabber:iq:register"
+	nsStanzaID   = "urn:xmpp:sid:0"
+	nsOccupantID = "urn:xmpp:occupant-id:0"
+	nsDelay      = "urn:xmpp:delay"
+	nsPing       = "urn:xmpp:ping"
+	nsConference = "jabber:x:conference"
+	nsHints      = "urn:xmpp:hints"
+	nsVCard      = "vcard-temp"
+	nsPubsub     = "http://jabber.org/protocol/pubsub"
+	nsVCard4     = "urn:ietf:params:xml:ns:vcard-4.0"
+
+	// nodeReservedNick is the disco#info node that tells a user the nick
+	// they registered (XEP-0045 §7.12).
+	nodeReservedNick = "x-roomuser-item"
+)
+
+// Status codes (XEP-0045 §15.6.2, the registrar's mucstatus list).
+const (
+	statusNonAnonymous   = 100 // anyone may see the occupant's real JID
+	statusAffiliation    = 101 // affiliation changed while not in the room
+	statusConfigChanged  = 104 // a configuration change unrelated to privacy
+	statusSelf           = 110 // the presence is the recipient's own
+	statusLogging        = 170 // the room is logged
+	statusNotLogging     = 171
+	statusNowNonAnon     = 172
+	statusNowSemiAnon    = 173
+	statusCreated        = 201
+	statusNickAssigned   = 210 // the service changed the requested nick
+	statusBanned         = 301
+	statusNickChanged    = 303
+	statusKicked         = 307
+	statusAffiliationOut = 321 // removed by an affiliation change
+	statusMembersOnly    = 322 // removed when the room became members-only
+	statusShutdown       = 332
+)
+
+// Affiliation is a long-lived relation of a user to a room (XEP-0045
+// §5.2), ordered by rank.
+type Affiliation uint8
+
+// Affiliations.
+const (
+	Outcast Affiliation = iota
+	NoAffiliation
+	Member
+	Admin
+	Owner
+)
+
+var affiliationNames = [...]string{"outcast", "none", "member", "admin", "owner"}
+
+func (a Affiliation) String() string {
+	if int(a) < len(affiliationNames) {
+		return affiliationNames[a]
+	}
+	return fmt.Sprintf("affiliation(%d)", a)
+}
+
+// ParseAffiliation reads an affiliation's name.
+func ParseAffiliation(s string) (Affiliation, bool) {
+	for i, n := range affiliationNames {
+		if n == s {
+			return Affiliation(i), true
+		}
+	}
+	return 0, false
+}
+
+// Role is an occupant's relation to a room while in it (XEP-0045 §5.1),
+// ordered by rank; RoleNone is not in the room.
+type Role uint8
+
+// Roles.
+const (
+	RoleNone Role = iota
+	Visitor
+	Participant
+	Moderator
+)
+
+var roleNames = [...]string{"none", "visitor", "participant", "moderator"}
+
+func (r Role) String() string {
+	if int(r) < len(roleNames) {
+		return roleNames[r]
+	}
+	return fmt.Sprintf("role(%d)", r)
+}
+
+func parseRole(s string) (Role, bool) {
+	for i, n := range roleNames {
+		if n == s {
+			return Role(i), true
+		}
+	}
+	return 0, false
+}
+
+// PM policies (muc#roomconfig_allowpm): who may send private messages.
+const (
+	PMAnyone       = "anyone"
+	PMParticipants = "participants"
+	PMModerators   = "moderators"
+	PMNone         = "none"
+)
+
+// Creators says who may create rooms.
+type Creators string
+
+// Who may create rooms.
+const (
+	// CreateLocal: users of the account domains the service belongs to.
+	CreateLocal Creators = "local"
+	// CreateAnyone: anyone, also from other servers.
+	CreateAnyone Creators = "anyone"
+	// CreateAdmin: nobody over XMPP; the administrator creates rooms
+	// with [MUC.CreateRoom].
+	CreateAdmin Creators = "admin"
+)
