@@ -108,7 +108,7 @@ async def features(args):
     d = args.domain
     a = await login(args, "alice@%s/laptop" % d, "alice-secret", ("xep_0030", "xep_0115", "xep_0092", "xep_0012"))
     info = (await a["xep_0030"].get_info(d))["disco_info"]
-    emit(event="info", identities=[list(i) for i in info["identities"]], features=sorted(info["features"]))
+    emit(event="info", identities=sorted([list(i) for i in info["identities"]], key=str), features=sorted(info["features"]))
     # slixmpp fetches node#ver itself when it sees the caps stream feature
     # and records the string only if the hash verifies.
     ver = None
@@ -123,7 +123,7 @@ async def features(args):
     up = (await a["xep_0012"].get_last_activity(d))["last_activity"]
     emit(event="uptime", seconds=up["seconds"])
     res, iq = await condition(a["xep_0030"].get_info(a.boundjid.bare))
-    emit(event="account", whose="own", result=res, identities=[list(i) for i in iq["disco_info"]["identities"]] if res == "ok" else [])
+    emit(event="account", whose="own", result=res, identities=sorted([list(i) for i in iq["disco_info"]["identities"]], key=str) if res == "ok" else [])
     res, _ = await condition(a["xep_0030"].get_info("bob@" + d))
     emit(event="account", whose="stranger", result=res, identities=[])
     await bye(a)
