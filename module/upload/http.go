@@ -169,7 +169,7 @@ func (m *Module) receive(w http.ResponseWriter, r *http.Request, f File) (int, s
 	// One byte more than declared: net/http stops at Content-Length, so
 	// more is a protocol error, but the limit holds whatever the
 	// transport.
-	n, err := io.Copy(writeTagger{dst}, io.LimitReader(in, f.Size+1))
+	n, err := copyPooled(writeTagger{dst}, io.LimitReader(in, f.Size+1))
 	if err != nil {
 		var we *writeError
 		if errors.As(err, &we) {

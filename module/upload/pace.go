@@ -3,6 +3,7 @@ package upload
 import (
 	"io"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -71,6 +72,24 @@ func (w *pacedWriter) Write(b []byte) (int, error) {
 	n, err := w.ResponseWriter.Write(b)
 	w.p.n += int64(n)
 	return n, err
+}
+
+// ReadFrom copies r through a pooled buffer and the paced Write, so that
+// http.ServeContent (which would allocate a 32 KiB buffer for a writer
+// without ReadFrom) costs no buffer per download.
+func (w *pacedWriter) ReadFrom(r io.Reader) (int64, error) {
+	return copyPooled(struct{ io.Writer }{w}, r)
+}
+
+// copyBufs are the transfer buffers of uploads and downloads.
+var copyBufs = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
+// copyPooled is io.Copy with a buffer from copyBufs. dst and src must not
+// implement io.ReaderFrom or io.WriterTo in a way that recurses here.
+func copyPooled(dst io.Writer, src io.Reader) (int64, error) {
+	buf := copyBufs.Get().(*[32 << 10]byte)
+	defer copyBufs.Put(buf)
+	return io.CopyBuffer(dst, src, buf[:])
 }
 
 // writeError marks an error of the file being written, so that io.Copy's
