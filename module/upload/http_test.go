@@ -609,3 +609,35 @@ func TestPutLongerThanDeclared(t *testing.T) {
 		t.Errorf("GET = %s, %d bytes; want the first 1000 bytes sent", resp.Status, len(got))
 	}
 }
+
+// TestSlowDownload: a client that stops reading a download is cut after
+// the transfer timeout; it never gets the whole file.
+func TestSlowDownload(t *testing.T) {
+	const size = 16 << 20 // beyond what loopback socket buffers hold
+	e := newEnv(t, func(o *Options) {
+		o.MaxFileSize = size
+		o.TransferTimeout = 300 * time.Millisecond
+	})
+	s := newServer(t, e)
+	data := randomBytes(t, size)
+	put, auth, get := e.slot(t, "big", size, "")
+	if resp, _ := s.do(t, "PUT", s.local(put), data, "Authorization", auth); resp.StatusCode != http.StatusCreated {
+		t.Fatal(resp.Status)
+	}
+	c, err := net.Dial("tcp", s.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", strings.TrimPrefix(s.local(get), s.URL))
+	time.Sleep(2 * time.Second) // read nothing: the server's writes block
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := io.Copy(io.Discard, c)
+	if err != nil {
+		t.Fatalf("reading after the stall: %v (the server did not close)", err)
+	}
+	if n >= size {
+		t.Errorf("got %d bytes, want the download cut short", n)
+	}
+	t.Logf("the stalled download ended after %d of %d bytes", n, size)
+}
