@@ -303,18 +303,8 @@ func TestCopyrightCoversModules(t *testing.T) {
 // smoke logs in to addr as user and answers a ping round trip.
 func smoke(t *testing.T, addr, user, password string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	c, err := client.Dial(ctx, addr, client.Options{
-		JID:      jid.MustParse(user),
-		Password: password,
-		TLS:      &tls.Config{InsecureSkipVerify: true}, // self-signed
-	})
-	if err != nil {
-		t.Fatalf("log in as %s at %s: %v", user, addr, err)
-	}
+	c := login(t, addr, user, password)
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(120 * time.Second))
 	if err := c.SendRaw([]byte("<iq type='get' id='smoke'><ping xmlns='urn:xmpp:ping'/></iq>")); err != nil {
 		t.Fatal(err)
 	}
@@ -337,18 +327,8 @@ func smoke(t *testing.T, addr, user, password string) {
 // name https://localhost:5443, the packaged default), the bytes compared.
 func uploadSmoke(t *testing.T, xmppAddr, httpsAddr, user, password string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	c, err := client.Dial(ctx, xmppAddr, client.Options{
-		JID:      jid.MustParse(user),
-		Password: password,
-		TLS:      &tls.Config{InsecureSkipVerify: true}, // self-signed
-	})
-	if err != nil {
-		t.Fatalf("log in as %s at %s: %v", user, xmppAddr, err)
-	}
+	c := login(t, xmppAddr, user, password)
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(120 * time.Second))
 	data := bytes.Repeat([]byte("roost "), 10_000)
 	req := fmt.Sprintf("<iq type='get' id='slot' to='upload.localhost'><request xmlns='urn:xmpp:http:upload:0' filename='smoke.txt' size='%d' content-type='text/plain'/></iq>", len(data))
 	if err := c.SendRaw([]byte(req)); err != nil {
@@ -399,4 +379,22 @@ func uploadSmoke(t *testing.T, xmppAddr, httpsAddr, user, password string) {
 	if resp.StatusCode != http.StatusOK || !bytes.Equal(got, data) {
 		t.Errorf("GET %s: %s, %d bytes, equal %t", url, resp.Status, len(got), bytes.Equal(got, data))
 	}
+}
+
+// login connects as user to the server at addr, whose certificate is its
+// self-signed one, with two minutes for everything that follows.
+func login(t *testing.T, addr, user, password string) *client.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, addr, client.Options{
+		JID:      jid.MustParse(user),
+		Password: password,
+		TLS:      &tls.Config{InsecureSkipVerify: true}, // self-signed
+	})
+	if err != nil {
+		t.Fatalf("log in as %s at %s: %v", user, addr, err)
+	}
+	_ = c.SetDeadline(time.Now().Add(120 * time.Second))
+	return c
 }
