@@ -293,23 +293,3 @@ type fakeListener struct {
 }
 
 func (l fakeListener) Addr() net.Addr { return l.addr }
-
-// TestServiceNamesFollowUpload: upload.<domain> is in the certificates
-// (and federates) exactly when upload is on.
-func TestServiceNamesFollowUpload(t *testing.T) {
-	cfg := config.Default()
-	cfg.Domains = []string{"a.example", "b.example"}
-	cfg.Subdomains = []string{"conference", "upload"}
-	if got, want := serviceNames(cfg), []string{"conference.a.example", "upload.a.example", "conference.b.example", "upload.b.example"}; !slices.Equal(got, want) {
-		t.Errorf("on, also listed: %q, want %q", got, want)
-	}
-	cfg.Subdomains = []string{"conference"}
-	cfg.Upload.Enabled = false
-	if got, want := serviceNames(cfg), []string{"conference.a.example", "conference.b.example"}; !slices.Equal(got, want) {
-		t.Errorf("off: %q, want %q", got, want)
-	}
-	cfg.Upload.Enabled = true
-	if got, want := serviceNames(cfg), []string{"conference.a.example", "upload.a.example", "conference.b.example", "upload.b.example"}; !slices.Equal(got, want) {
-		t.Errorf("on: %q, want %q", got, want)
-	}
-}
