@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -23,8 +24,8 @@ type Config struct {
 	Domains []string `toml:"domains"`
 	// Subdomains are further service labels hosted below every domain,
 	// included in the server's certificates even before a service uses
-	// them. A feature's own label (MUC.Subdomain) is added by the feature
-	// when it is enabled: see ServiceLabels.
+	// them. A feature's own label (MUC.Subdomain, UploadLabel) is added by
+	// the feature when it is enabled: see ServiceLabels.
 	Subdomains []string `toml:"subdomains"`
 	// DataDir holds the database, ACME account and certificates, and the
 	// self-signed certificate. Parse resolves it against the file's directory.
@@ -37,6 +38,7 @@ type Config struct {
 	S2S    S2S    `toml:"s2s"`
 	HTTPS  HTTPS  `toml:"https"`
 	PEP    PEP    `toml:"pep"`
+	Upload Upload `toml:"upload"`
 	Limits Limits `toml:"limits"`
 	MUC    MUC    `toml:"muc"`
 	// Components are the external components (XEP-0114) allowed to
@@ -76,6 +78,10 @@ func (c Config) ServiceLabels() []string {
 	var labels []string
 	if c.MUC.Enabled {
 		labels = append(labels, c.MUC.Subdomain)
+	}
+	// Listed in Subdomains as well (as older files did), it is named once.
+	if c.Upload.Enabled && !slices.Contains(c.Subdomains, UploadLabel) {
+		labels = append(labels, UploadLabel)
 	}
 	return append(labels, c.Subdomains...)
 }
@@ -245,10 +251,12 @@ type S2S struct {
 	IdleTimeout time.Duration `toml:"idle_timeout"`
 }
 
-// HTTPS is the [https] table: optional web listeners.
+// HTTPS is the [https] table: the web listeners.
 type HTTPS struct {
 	// Listen addresses take TLS and dispatch by ALPN (XMPP direct TLS,
-	// tls-alpn-01, HTTPS: XEP-0156 host-meta and /health).
+	// tls-alpn-01, HTTPS: XEP-0156 host-meta, /health, uploaded files).
+	// The default port, 5443, needs no privilege; "[::]:443" is the port
+	// every network lets through.
 	Listen []string `toml:"listen"`
 	// HTTPListen addresses take plain HTTP: ACME http-01, and a redirect to
 	// https for everything else.
@@ -274,6 +282,46 @@ type PEP struct {
 	// CapsCache bounds the client versions whose interests (entity
 	// capabilities, XEP-0115) the server remembers.
 	CapsCache int `toml:"caps_cache"`
+}
+
+// UploadLabel is the upload service's label below each domain:
+// upload.example.org.
+const UploadLabel = "upload"
+
+// Upload is the [upload] table: sharing files (HTTP File Upload,
+// XEP-0363) through the service upload.<domain>, whose files are served on
+// the HTTPS listener.
+type Upload struct {
+	Enabled bool `toml:"enabled"`
+	// PublicURL is the https:// address at which clients reach the HTTPS
+	// listener, such as "https://family.example.org" when a router
+	// forwards port 443 to this machine's 5443; links are PublicURL +
+	// "/upload/...". Empty: https://upload.<domain>, with the listener's
+	// port unless it is 443, and https://localhost:<port> for the domain
+	// localhost (whose subdomains few resolvers know).
+	PublicURL string `toml:"public_url"`
+	// MaxFileSize bounds one file; clients learn it through service
+	// discovery.
+	MaxFileSize Size `toml:"max_file_size"`
+	// UserQuota bounds what one account's files take together, TotalQuota
+	// what all files take; 0 is no limit.
+	UserQuota  Size `toml:"user_quota"`
+	TotalQuota Size `toml:"total_quota"`
+	// KeepFree refuses uploads that would leave less free space on the
+	// data directory's disk.
+	KeepFree Size `toml:"keep_free"`
+	// ExpireAfter is how long a file is kept.
+	ExpireAfter time.Duration `toml:"expire_after"`
+	// SlotTimeout is how long an upload link may wait before the upload
+	// starts (XEP-0363 §7 recommends about a minute).
+	SlotTimeout time.Duration `toml:"slot_timeout"`
+	// MaxConcurrent bounds the uploads one account runs at once.
+	MaxConcurrent int `toml:"max_concurrent"`
+	// TransferTimeout cuts an upload or download that moves no byte for
+	// this long; MinRate cuts one that, after that long, averages fewer
+	// bytes per second (slow clients holding connections: slowloris).
+	TransferTimeout time.Duration `toml:"transfer_timeout"`
+	MinRate         Size          `toml:"min_rate"`
 }
 
 // Limits is the [limits] table: the resource limits of STYLE rule 12.
@@ -332,11 +380,10 @@ type Size int64
 // Each call returns a fresh value.
 func Default() Config {
 	return Config{
-		Domains:    []string{"localhost"},
-		Subdomains: []string{"upload"},
-		DataDir:    "data",
-		Log:        Log{Level: slog.LevelInfo, Format: FormatText},
-		Admin:      Admin{Socket: filepath.Join("data", adminSocketName)},
+		Domains: []string{"localhost"},
+		DataDir: "data",
+		Log:     Log{Level: slog.LevelInfo, Format: FormatText},
+		Admin:   Admin{Socket: filepath.Join("data", adminSocketName)},
 		TLS: TLS{
 			Source: SourceSelfSigned,
 			ACME: ACME{
@@ -363,6 +410,21 @@ func Default() Config {
 			MaxItemBytes:   128 << 10,
 			MaxSubscribers: 100,
 			CapsCache:      1000,
+		},
+		HTTPS: HTTPS{
+			Listen: []string{"[::]:5443"},
+		},
+		Upload: Upload{
+			Enabled:         true,
+			MaxFileSize:     100 << 20,
+			UserQuota:       5 << 30,
+			TotalQuota:      20 << 30,
+			KeepFree:        1 << 30,
+			ExpireAfter:     365 * 24 * time.Hour,
+			SlotTimeout:     5 * time.Minute,
+			MaxConcurrent:   3,
+			TransferTimeout: 30 * time.Second,
+			MinRate:         4 << 10,
 		},
 		Limits: Limits{
 			MaxStanzaBytes:      256 << 10,

@@ -364,6 +364,18 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// TestUploadOffNeedsNothing: with file sharing off, neither the web port
+// nor the upload limits are required.
+func TestUploadOffNeedsNothing(t *testing.T) {
+	c, err := Parse("roost.toml", []byte("[https]\nlisten = []\n[upload]\nenabled = false\nmax_concurrent = 0\n"))
+	if err != nil {
+		t.Fatalf("Parse = %v", err)
+	}
+	if c.Upload.Enabled || len(c.HTTPS.Listen) != 0 {
+		t.Errorf("upload.enabled = %t, https.listen = %q; want false, []", c.Upload.Enabled, c.HTTPS.Listen)
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -460,7 +472,12 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "subdomain collides with a domain",
 			file: "domains = [\"example.org\", \"upload.example.org\"]\n",
-			want: `roost.toml:1: subdomains[0]: "upload": upload.example.org is also listed in domains`,
+			want: `roost.toml:1: upload.enabled: "upload": upload.example.org is also listed in domains`,
+		},
+		{
+			name: "listed subdomain collides with a domain",
+			file: "domains = [\"example.org\", \"files.example.org\"]\nsubdomains = [\"files\"]\n[upload]\nenabled = false\n",
+			want: `roost.toml:2: subdomains[0]: "files": files.example.org is also listed in domains`,
 		},
 		{
 			name: "group chat service",
@@ -543,6 +560,22 @@ func TestParseErrors(t *testing.T) {
 			want: `roost.toml:2: tls.certificate: tls.source is "files" but no [[tls.certificate]] is given`,
 		},
 		{
+			name: "upload settings",
+			file: "[https]\nlisten = []\n[upload]\npublic_url = \"http://example.org\"\nmax_file_size = \"1GiB\"\n" +
+				"user_quota = \"100MiB\"\ntotal_quota = -1\nexpire_after = \"10m\"\nmax_concurrent = 0\n",
+			want: "roost.toml:2: https.listen: needed by upload.enabled: files are served on the HTTPS port, such as [\"[::]:5443\"]\n" +
+				"roost.toml:4: upload.public_url: \"http://example.org\": want an https:// address, such as \"https://family.example.org\"\n" +
+				"roost.toml:6: upload.user_quota: 104857600: smaller than upload.max_file_size (1073741824)\n" +
+				"roost.toml:7: upload.total_quota: -1: must be 0 (no limit) or more\n" +
+				"roost.toml:8: upload.expire_after: 10m: must be from 1h to 87600h\n" +
+				"roost.toml:9: upload.max_concurrent: 0: must be from 1 to 100",
+		},
+		{
+			name: "public_url with a query",
+			file: "[upload]\npublic_url = \"https://example.org/x?y\"\n",
+			want: "roost.toml:2: upload.public_url: \"https://example.org/x?y\": no user, query or fragment, please",
+		},
+		{
 			name: "acme requirements",
 			file: "domains = [\"localhost\", \"pi.home.arpa\", \"example.org\"]\n[tls]\nsource = \"acme\"\n" +
 				"[tls.acme]\ndirectory = \"http://acme.example/dir\"\nrenew_before = \"4000h\"\n" +
@@ -552,6 +585,7 @@ func TestParseErrors(t *testing.T) {
 				"roost.toml:5: tls.acme.directory: \"http://acme.example/dir\": want an https:// URL\n" +
 				"roost.toml:6: tls.acme.renew_before: 4000h: must be from 1h to 2160h\n" +
 				"roost.toml:9: https.listen: needed by tls.acme.tls_alpn_challenge: listen where the CA's port 443 connections arrive, such as [\"[::]:443\"]\n" +
+				"roost.toml:9: https.listen: needed by upload.enabled: files are served on the HTTPS port, such as [\"[::]:5443\"]\n" +
 				"roost.toml:10: https.http_listen: needed by tls.acme.http_challenge: listen where the CA's port 80 connections arrive, such as [\"[::]:80\"]",
 		},
 		{
@@ -594,6 +628,11 @@ func TestParseErrors(t *testing.T) {
 				"roost.toml:15: component[4].domain: name the domain the component serves, such as \"irc.example.org\"\n" +
 				"roost.toml:18: component[5].domain: \"Bad..Domain\": not a valid domain name\n" +
 				"roost.toml:20: component[5].listen[0]: \"[::]:5222\": already used by c2s.listen[0] (\"[::]:5222\")",
+		},
+		{
+			name: "component on the upload service",
+			file: "domains = [\"example.org\"]\n[[component]]\ndomain = \"upload.example.org\"\nsecret = \"a\"\n",
+			want: "roost.toml:3: component[0].domain: \"upload.example.org\": a service roost hosts itself (upload.enabled)",
 		},
 		{
 			name: "integer too large for a size",

@@ -33,6 +33,7 @@ func validate(c Config, src source) []*FieldError {
 	v.components(c)
 	v.listeners(c)
 	v.pep(c.PEP)
+	v.upload(c)
 	v.limits(c.Limits)
 	v.muc(c)
 	return v.errs
@@ -68,6 +69,10 @@ func (v *validator) domains(c Config) {
 		}
 		seen[d] = true
 	}
+	// The labels below every domain: the listed subdomains, then those of
+	// the enabled features, each reported at the setting that adds it.
+	type label struct{ name, field string }
+	var labels []label
 	subs := make(map[string]bool, len(c.Subdomains))
 	for i, s := range c.Subdomains {
 		field := indexPath("subdomains", i)
@@ -79,13 +84,19 @@ func (v *validator) domains(c Config) {
 			v.add(field, errorf(ErrConflict, "%q: listed twice", s))
 		}
 		subs[s] = true
+		labels = append(labels, label{s, field})
+	}
+	if c.Upload.Enabled && !subs[UploadLabel] {
+		labels = append(labels, label{UploadLabel, "upload.enabled"})
+	}
+	for _, l := range labels {
 		for _, d := range c.Domains {
-			full := s + "." + d
+			full := l.name + "." + d
 			if seen[full] {
-				v.add(field, errorf(ErrConflict, "%q: %s is also listed in domains", s, full),
+				v.add(l.field, errorf(ErrConflict, "%q: %s is also listed in domains", l.name, full),
 					indexPath("domains", slices.Index(c.Domains, full)))
 			} else if seen[d] && checkDomain(full) != nil {
-				v.add(field, errorf(ErrInvalid, "%q: %s is too long for a domain name", s, full))
+				v.add(l.field, errorf(ErrInvalid, "%q: %s is too long for a domain name", l.name, full))
 			}
 		}
 	}
@@ -325,6 +336,13 @@ func (v *validator) components(c Config) {
 			taken[c.MUC.Subdomain+"."+d] = "muc.subdomain"
 		}
 	}
+	if c.Upload.Enabled {
+		for _, d := range c.Domains {
+			if taken[UploadLabel+"."+d] == "" {
+				taken[UploadLabel+"."+d] = "upload.enabled"
+			}
+		}
+	}
 	for i, comp := range c.Components {
 		base := indexPath("component", i)
 		switch err := checkDomain(comp.Domain); {
@@ -338,7 +356,7 @@ func (v *validator) components(c Config) {
 			switch {
 			case strings.HasPrefix(other, "domains"):
 				what = "an account domain (" + other + "); a component needs a domain of its own, such as irc." + comp.Domain
-			case strings.HasPrefix(other, "subdomains"), other == "muc.subdomain":
+			case strings.HasPrefix(other, "subdomains"), other == "muc.subdomain", other == "upload.enabled":
 				what = "a service roost hosts itself (" + other + ")"
 			}
 			v.add(base+".domain", errorf(ErrConflict, "%q: %s", comp.Domain, what), other)
@@ -498,6 +516,43 @@ func checkPort(port string) error {
 		return errorf(ErrRange, "%q: not a port", port)
 	}
 	return nil
+}
+
+func (v *validator) upload(c Config) {
+	u := c.Upload
+	if !u.Enabled {
+		return
+	}
+	if len(c.HTTPS.Listen) == 0 {
+		v.add("https.listen", errorf(ErrMissing,
+			`needed by upload.enabled: files are served on the HTTPS port, such as ["[::]:5443"]`), "upload.enabled")
+	}
+	if u.PublicURL != "" {
+		p, err := url.Parse(u.PublicURL)
+		switch {
+		case err != nil || p.Scheme != "https" || p.Host == "" || p.Opaque != "":
+			v.add("upload.public_url", errorf(ErrInvalid, `%q: want an https:// address, such as "https://family.example.org"`, u.PublicURL))
+		case p.User != nil || p.RawQuery != "" || p.Fragment != "" || p.ForceQuery:
+			v.add("upload.public_url", errorf(ErrInvalid, "%q: no user, query or fragment, please", u.PublicURL))
+		}
+	}
+	sizeOK := v.intRange("upload.max_file_size", int64(u.MaxFileSize), 1<<10, 16<<30, "")
+	if sizeOK && u.UserQuota > 0 && u.UserQuota < u.MaxFileSize {
+		v.add("upload.user_quota", errorf(ErrConflict, "%d: smaller than upload.max_file_size (%d)", u.UserQuota, u.MaxFileSize), "upload.max_file_size")
+	} else if u.UserQuota < 0 {
+		v.add("upload.user_quota", errorf(ErrRange, "%d: must be 0 (no limit) or more", u.UserQuota))
+	}
+	if sizeOK && u.TotalQuota > 0 && u.TotalQuota < u.MaxFileSize {
+		v.add("upload.total_quota", errorf(ErrConflict, "%d: smaller than upload.max_file_size (%d)", u.TotalQuota, u.MaxFileSize), "upload.max_file_size")
+	} else if u.TotalQuota < 0 {
+		v.add("upload.total_quota", errorf(ErrRange, "%d: must be 0 (no limit) or more", u.TotalQuota))
+	}
+	v.intRange("upload.keep_free", int64(u.KeepFree), 0, 1<<50, "")
+	v.duration("upload.expire_after", u.ExpireAfter, time.Hour, 10*365*24*time.Hour)
+	v.duration("upload.slot_timeout", u.SlotTimeout, 10*time.Second, 24*time.Hour)
+	v.intRange("upload.max_concurrent", int64(u.MaxConcurrent), 1, 100, "")
+	v.duration("upload.transfer_timeout", u.TransferTimeout, time.Second, time.Hour)
+	v.intRange("upload.min_rate", int64(u.MinRate), 0, 1<<30, "")
 }
 
 func (v *validator) limits(l Limits) {

@@ -47,6 +47,13 @@
 //   - /health: a small JSON summary (sessions, uptime, certificate state)
 //     for monitoring. It is always 200 while the server runs; "status" is
 //     "degraded" when a certificate has a problem.
+//   - the routes of the server's features ([Options].Routes, such as the
+//     uploaded files of XEP-0363), which this package mounts without
+//     knowing what they serve.
+//
+// A request whose path is not in its clean form (dot segments, encoded or
+// not, or doubled slashes) is 404 for every route, where net/http's
+// ServeMux would redirect it to the cleaned path.
 //
 // [Redirect] is the plain-HTTP fallback: it sends configured hosts to the
 // same path over https. The ACME http-01 responder wraps it (certs).

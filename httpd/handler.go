@@ -2,9 +2,11 @@ package httpd
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -67,6 +69,15 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives request errors. Default: discard.
 	Logger *slog.Logger
+	// Routes are the features' handlers (the server's modules), mounted
+	// beside the resources above.
+	Routes []Route
+}
+
+// Route is an HTTP handler for a pattern of net/http's ServeMux.
+type Route struct {
+	Pattern string
+	Handler http.Handler
 }
 
 // handler is the HTTPS handler. Its fields are fixed by NewHandler.
@@ -78,9 +89,12 @@ type handler struct {
 	log     *slog.Logger
 }
 
-// NewHandler returns the handler for the HTTPS side: XEP-0156 host-meta and
-// the health page. Every other path is 404.
-func NewHandler(o Options) http.Handler {
+// NewHandler returns the handler for the HTTPS side: XEP-0156 host-meta,
+// the health page and o.Routes. A path with dot segments ("/a/../b",
+// encoded or not) is 404 rather than redirected to its clean form, so that
+// no route sees a path trick. Every other path is 404. It fails when a
+// route's pattern is invalid or conflicts with another.
+func NewHandler(o Options) (http.Handler, error) {
 	h := &handler{domains: hostSet(o.Domains), links: o.Links, health: o.Health, now: o.Now, log: o.Logger}
 	if h.now == nil {
 		h.now = time.Now
@@ -92,7 +106,50 @@ func NewHandler(o Options) http.Handler {
 	mux.HandleFunc("/.well-known/host-meta", h.hostMetaXML)
 	mux.HandleFunc("/.well-known/host-meta.json", h.hostMetaJSON)
 	mux.HandleFunc("/health", h.serveHealth)
-	return mux
+	for _, rt := range o.Routes {
+		if err := handle(mux, rt); err != nil {
+			return nil, err
+		}
+	}
+	return cleanPaths(mux), nil
+}
+
+// handle registers rt on mux, turning ServeMux's panic on a bad or
+// conflicting pattern into an error.
+func handle(mux *http.ServeMux, rt Route) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("httpd: route %q: %v", rt.Pattern, r)
+		}
+	}()
+	mux.Handle(rt.Pattern, rt.Handler)
+	return nil
+}
+
+// cleanPaths answers 404 for a request whose path is not in its clean form
+// (RFC 3986 §5.2.4 dot segments, doubled slashes), which ServeMux would
+// otherwise redirect to the cleaned path: a request that needs cleaning is
+// no client's but a probe's.
+func cleanPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p != "" && p != "*" && p != cleanPath(p) {
+			http.NotFound(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cleanPath is path.Clean keeping a final slash, as ServeMux cleans.
+func cleanPath(p string) string {
+	if p == "" || p[0] != '/' {
+		p = "/" + p
+	}
+	c := path.Clean(p)
+	if p[len(p)-1] == '/' && c != "/" {
+		c += "/"
+	}
+	return c
 }
 
 // hostSet indexes names by their canonical form.

@@ -3,6 +3,7 @@ package httpd
 import (
 	"encoding/json"
 	"encoding/xml"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -96,7 +97,7 @@ func TestHostMeta(t *testing.T) {
 			req := httptest.NewRequest(tc.method, "https://"+tc.host+tc.path, nil)
 			req.Host = tc.host
 			rec := httptest.NewRecorder()
-			NewHandler(tc.opts).ServeHTTP(rec, req)
+			mustHandler(t, tc.opts).ServeHTTP(rec, req)
 			res := rec.Result()
 			body := rec.Body.String()
 			if res.StatusCode != tc.wantCode {
@@ -172,7 +173,7 @@ func TestHealth(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := NewHandler(Options{
+			h := mustHandler(t, Options{
 				Domains: []string{"d.example"},
 				Now:     func() time.Time { return now },
 				Health: func() Health {
@@ -275,7 +276,7 @@ func FuzzCanonicalHost(f *testing.F) {
 }
 
 func BenchmarkHostMetaJSON(b *testing.B) {
-	h := NewHandler(Options{Domains: []string{"d.example"}})
+	h := mustHandler(b, Options{Domains: []string{"d.example"}})
 	req := httptest.NewRequest("GET", "https://d.example/.well-known/host-meta.json", nil)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -283,6 +284,59 @@ func BenchmarkHostMetaJSON(b *testing.B) {
 		h.ServeHTTP(rec, req)
 		if rec.Code != http.StatusOK {
 			b.Fatal(rec.Code)
+		}
+	}
+}
+
+func mustHandler(t testing.TB, o Options) http.Handler {
+	t.Helper()
+	h, err := NewHandler(o)
+	if err != nil {
+		t.Fatalf("NewHandler: %v", err)
+	}
+	return h
+}
+
+// TestRoutes: the features' routes are mounted beside the built-in
+// resources, and a path with dot segments reaches none of them.
+func TestRoutes(t *testing.T) {
+	files := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "files:"+r.URL.Path)
+	})
+	h := mustHandler(t, Options{Domains: []string{"d.example"}, Routes: []Route{{Pattern: "/files/", Handler: files}}})
+	tests := []struct {
+		path     string
+		wantCode int
+		wantBody string
+	}{
+		{"/files/a/b.jpg", http.StatusOK, "files:/files/a/b.jpg"},
+		{"/files/a/../b.jpg", http.StatusNotFound, ""},
+		{"/files/a/%2e%2e/b.jpg", http.StatusNotFound, ""},
+		{"/files//b.jpg", http.StatusNotFound, ""},
+		{"/x/../files/b", http.StatusNotFound, ""},
+		{"/other", http.StatusNotFound, ""},
+		{"/.well-known/host-meta.json", http.StatusOK, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "https://d.example"+tc.path, nil)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tc.wantCode {
+				t.Fatalf("GET %s = %d, want %d (Location %q)", tc.path, rec.Code, tc.wantCode, rec.Header().Get("Location"))
+			}
+			if tc.wantBody != "" && rec.Body.String() != tc.wantBody {
+				t.Errorf("GET %s body %q, want %q", tc.path, rec.Body.String(), tc.wantBody)
+			}
+		})
+	}
+}
+
+func TestRouteConflicts(t *testing.T) {
+	for _, pattern := range []string{"/health", "/.well-known/host-meta.json", "/bad/{"} {
+		_, err := NewHandler(Options{Routes: []Route{{Pattern: pattern, Handler: http.NotFoundHandler()}}})
+		if err == nil || !strings.Contains(err.Error(), pattern) {
+			t.Errorf("NewHandler with route %q: %v, want an error naming it", pattern, err)
 		}
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"roost/admin"
-	"roost/store"
 )
 
 func (s *Server) setupAdmin() error {
@@ -53,30 +52,10 @@ func (b backend) Status(context.Context) (map[string]string, error) {
 }
 
 func (b backend) Backup(_ context.Context, w io.Writer, size func(int64) error) error {
-	return backupTo(b.s.store, b.s.cfg.DataDir, w, size)
-}
-
-// backupTo makes a consistent copy of st in a temporary file (so that its
-// size is known before it is sent), then streams it to w.
-func backupTo(st *store.Store, dir string, w io.Writer, size func(int64) error) error {
-	f, err := os.CreateTemp(dir, ".backup-*")
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
+	if b.s.upload != nil {
+		defer b.s.upload.HoldFiles()()
 	}
-	defer os.Remove(f.Name())
-	defer f.Close()
-	n, err := st.Backup(f)
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	if err := size(n); err != nil {
-		return err
-	}
-	_, err = io.Copy(w, f)
-	return err
+	return writeBackup(b.s.store, b.s.cfg.DataDir, w, size)
 }
 
 // CertStatus reports the certificates served now (certs.Manager.Status).

@@ -21,7 +21,12 @@ func TestServiceNames(t *testing.T) {
 		{"group chat off", func(c *config.Config) { c.MUC.Enabled = false }, []string{
 			"upload.example.org", "upload.example.net"}},
 		{"group chat elsewhere", func(c *config.Config) { c.MUC.Subdomain = "rooms"; c.Subdomains = nil }, []string{
-			"rooms.example.org", "rooms.example.net"}},
+			"rooms.example.org", "upload.example.org", "rooms.example.net", "upload.example.net"}},
+		{"file sharing off", func(c *config.Config) { c.Upload.Enabled = false }, []string{
+			"conference.example.org", "conference.example.net"}},
+		{"upload also listed, as older files did", func(c *config.Config) { c.Subdomains = []string{"upload", "extra"} }, []string{
+			"conference.example.org", "upload.example.org", "extra.example.org",
+			"conference.example.net", "upload.example.net", "extra.example.net"}},
 	}
 	for _, tt := range tests {
 		cfg := config.Default()

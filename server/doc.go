@@ -8,6 +8,16 @@
 // Credentials, router's Accounts, certs' BlobCache) and implements the
 // admin backend (account management, status, backup).
 //
+// # Backups
+//
+// A backup ([Backup], and the admin backend's) is a USTAR archive of the
+// upload bodies (uploads/<ID>) and then a consistent copy of the store
+// (roost.db), whose length is computed before it is written: the admin
+// protocol announces it, and upload bodies never change once stored while
+// the upload sweeper's deletions are held. [Restore] checks and replaces
+// the store first, then swaps in the restored upload directory; it also
+// takes the raw store file earlier versions wrote.
+//
 // # Lifecycle
 //
 // [New] does everything that can fail at start — store, certificates,

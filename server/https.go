@@ -20,9 +20,11 @@ const (
 // setupHTTPS binds the web ports. The TLS port dispatches by ALPN:
 // tls-alpn-01 validations (answered inside the certificate manager's
 // GetCertificate), XMPP client streams to c2s, server streams to s2s (when
-// federation is on), HTTP to host-meta and the health page. The plain port answers http-01 validations and redirects
+// federation is on), HTTP to host-meta, the health page and the modules'
+// routes. The plain port answers http-01 validations and redirects
 // everything else to https. It runs after the protocol servers it hands
-// connections to are set up.
+// connections to are set up, and after the modules, whose HTTP routes
+// (uploaded files) it serves.
 func (s *Server) setupHTTPS() error {
 	cfg := s.cfg
 	secure, err := s.listen(ListenHTTPS, cfg.HTTPS.Listen)
@@ -35,6 +37,19 @@ func (s *Server) setupHTTPS() error {
 	}
 	log := s.log.With("component", "https")
 	if len(secure) > 0 {
+		var routes []httpd.Route
+		for _, rt := range s.modules.Routes() {
+			routes = append(routes, httpd.Route{Pattern: rt.Pattern, Handler: rt.Handler})
+		}
+		web, err := httpd.NewHandler(httpd.Options{
+			Domains: cfg.Domains,
+			Health:  s.health,
+			Logger:  log,
+			Routes:  routes,
+		})
+		if err != nil {
+			return err
+		}
 		protocols := map[string]httpd.ConnHandler{
 			// Direct TLS, XEP-0368; c2s sees a finished handshake and
 			// counts the connection against its own limits.
@@ -55,14 +70,10 @@ func (s *Server) setupHTTPS() error {
 			// Peer servers may authenticate with their certificate (SASL
 			// EXTERNAL, XEP-0178); s2s verifies it.
 			RequestClientCert: []string{httpd.ProtoXMPPS2S},
-			HTTP: httpd.NewHandler(httpd.Options{
-				Domains: cfg.Domains,
-				Health:  s.health,
-				Logger:  log,
-			}),
-			HandshakeTimeout: cfg.Limits.NegotiationTimeout,
-			MaxConnsPerIP:    cfg.Limits.MaxConnectionsPerIP,
-			Logger:           log,
+			HTTP:              web,
+			HandshakeTimeout:  cfg.Limits.NegotiationTimeout,
+			MaxConnsPerIP:     cfg.Limits.MaxConnectionsPerIP,
+			Logger:            log,
 		})
 		for _, ln := range secure {
 			s.jobs = append(s.jobs, job{"https", func(ctx context.Context) error {

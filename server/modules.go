@@ -82,6 +82,10 @@ func (w *wiring) modules() []step {
 		// A hosted service: it sees only what is addressed to it, so its
 		// place among the interceptors does not matter.
 		{"muc", w.newMUC},
+		// A hosted service (upload.<domain>) with its own HTTP route; it
+		// sees no stanza of the others, so only disco, which lists it,
+		// must come after it.
+		{"upload", w.newUpload},
 		// External components (XEP-0114): hosted services like any
 		// other, so before disco, which lists them.
 		{"component", w.newComponent},

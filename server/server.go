@@ -20,6 +20,7 @@ import (
 	"roost/config"
 	"roost/module"
 	"roost/module/muc"
+	"roost/module/upload"
 	"roost/router"
 	"roost/s2s"
 	"roost/store"
@@ -58,8 +59,9 @@ type Server struct {
 	accounts *Accounts
 	certs    *certs.Manager
 	router   *router.Router
-	modules  *module.Set // the features, built by setupModules
-	rooms    *muc.MUC    // group chat, nil when off
+	modules  *module.Set    // the features, built by setupModules
+	rooms    *muc.MUC       // group chat, nil when off
+	upload   *upload.Module // nil when file sharing is off
 	c2s      *c2s.Server
 	s2s      *s2s.Server // nil when federation is disabled
 	// components is the external components' listener (XEP-0114), made
@@ -177,8 +179,13 @@ func (s *Server) secret(key string) ([]byte, error) {
 }
 
 // listen binds the configured addresses for a listener name, unless
-// systemd passed sockets for it.
+// systemd passed sockets for it; a name already bound returns its
+// listeners (the upload module reads the HTTPS port before the HTTPS
+// server is set up).
 func (s *Server) listen(name string, addrs []string) ([]net.Listener, error) {
+	if lns, ok := s.listeners[name]; ok {
+		return lns, nil
+	}
 	lns, ok := s.opts.Listeners[name]
 	if !ok {
 		for _, a := range addrs {

@@ -42,6 +42,7 @@ func startWith(t *testing.T, dir string, mod func(*Options)) *running {
 	cfg.C2S.Listen = []string{"127.0.0.1:0"}
 	cfg.C2S.ListenTLS = []string{"127.0.0.1:0"}
 	cfg.S2S.Listen, cfg.S2S.ListenTLS = []string{"127.0.0.1:0"}, []string{"127.0.0.1:0"}
+	cfg.HTTPS.Listen = []string{"127.0.0.1:0"}
 	opts := Options{Config: cfg, Version: "test"}
 	if mod != nil {
 		mod(&opts)
@@ -227,11 +228,12 @@ func TestShutdownAndBackup(t *testing.T) {
 		t.Errorf("admin socket left behind: %v", err)
 	}
 	// The backup restores into a working store.
-	restored := filepath.Join(t.TempDir(), "restored.db")
-	if err := store.Restore(&backup, restored, store.Options{}); err != nil {
+	restored := config.Default()
+	restored.DataDir = t.TempDir()
+	if err := Restore(restored, &backup); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(restored, store.Options{})
+	st, err := store.Open(filepath.Join(restored.DataDir, StoreFile), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,6 +251,7 @@ func TestSecondServerOnSameDataFails(t *testing.T) {
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.Admin.Socket = filepath.Join(dir, "admin2.sock")
 	cfg.C2S.Listen, cfg.C2S.ListenTLS = []string{"127.0.0.1:0"}, nil
+	cfg.HTTPS.Listen = []string{"127.0.0.1:0"}
 	begin := time.Now()
 	_, err := New(Options{Config: cfg})
 	if !errors.Is(err, store.ErrLocked) {

@@ -247,7 +247,7 @@ func (s *Store) SetCredentials(username string, scram map[string]SCRAMKeys) erro
 
 // DeleteAccount removes the account and all of the user's data (roster,
 // roster history, offline messages, documents, block list, message
-// archive) in one
+// archive, upload records) in one
 // transaction. It reports whether the account existed; data left under the
 // name without an account is removed either way.
 func (s *Store) DeleteAccount(username string) (existed bool, err error) {
@@ -260,6 +260,11 @@ func (s *Store) DeleteAccount(username string) (existed bool, err error) {
 		existed = accounts.Get([]byte(username)) != nil
 		if err := accounts.Delete([]byte(username)); err != nil {
 			return err
+		}
+		// Upload records are keyed by their ID, not the user: the
+		// user's index names them.
+		if err := deleteUserUploads(tx, username); err != nil {
+			return fmt.Errorf("clear uploads: %w", err)
 		}
 		for _, name := range userBuckets() {
 			if _, err := deletePrefix(tx.Bucket([]byte(name)), prefix); err != nil {

@@ -109,6 +109,7 @@ func TestDeleteAccountRemovesEverything(t *testing.T) {
 		if _, err := s.PublishPEPItem(u, "urn:xmpp:avatar:data", "abc", stamp, []byte("<item/>"), keep); err != nil {
 			t.Fatal(err)
 		}
+		must(t, s.ReserveUpload(Upload{ID: "up-" + u, Owner: u, Size: 10, Created: stamp, Expires: stamp}, UploadQuota{}))
 	}
 	must(t, s.SyncArchive(t.Context()))
 	must(t, s.PutBlob("alice", []byte("a server blob that happens to share the name")))
@@ -123,10 +124,15 @@ func TestDeleteAccountRemovesEverything(t *testing.T) {
 		t.Errorf("second DeleteAccount(alice) = %t, %v; want false", existed, err)
 	}
 
+	// Upload records are keyed by ID (and expiry), not user: alice's end
+	// in her ID.
+	alices := func(bucket, k string) bool {
+		return bucket != bucketBlobs && (k == "alice" || strings.HasPrefix(k, "alice\x00") || strings.HasSuffix(k, "up-alice"))
+	}
 	after := keysByBucket(t, s)
 	for bucket, keys := range after {
 		for _, k := range keys {
-			if bucket != bucketBlobs && (k == "alice" || strings.HasPrefix(k, "alice\x00")) {
+			if alices(bucket, k) {
 				t.Errorf("bucket %s still holds %q", bucket, k)
 			}
 		}
@@ -135,7 +141,7 @@ func TestDeleteAccountRemovesEverything(t *testing.T) {
 	for bucket, keys := range before {
 		var want []string
 		for _, k := range keys {
-			if bucket == bucketBlobs || (k != "alice" && !strings.HasPrefix(k, "alice\x00")) {
+			if !alices(bucket, k) {
 				want = append(want, k)
 			}
 		}

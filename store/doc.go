@@ -2,7 +2,8 @@
 // go.etcd.io/bbolt file: accounts (SCRAM credentials only), rosters with
 // versioning, offline messages, small per-user documents (vCard, private
 // XML, block list, last activity), personal eventing nodes and items
-// (XEP-0163) and server-wide blobs (the ACME cache, server secrets).
+// (XEP-0163), server-wide blobs (the ACME cache, server secrets) and the
+// records of uploaded files.
 //
 // The package is concrete bbolt code and imports no roost package. Every
 // exported method uses only builtin types, []byte, [time.Time], the small
@@ -23,27 +24,31 @@
 // numeric order; times are 12 bytes, Unix seconds (int64) then nanoseconds
 // (uint32), both big-endian.
 //
-//	bucket     key                            value
-//	meta       "schema"                       uint32 schema version
-//	           "archive-ids"                  u64 archive identifier reservation
-//	accounts   user                           account record (see below)
-//	roster     user \0 contact                u64 item version | item
-//	rosterlog  user \0 u64 version            contact (a removal tombstone)
-//	offline    user \0 u64 seq                time stamp | stanza
-//	docs       user \0 "vcard"                vCard XML (XEP-0054)
-//	           user \0 "last"                 time | status (XEP-0012)
-//	           user \0 "private" \0 key       private XML (XEP-0049)
-//	           user \0 "mamprefs"             archive preferences (XEP-0441)
-//	blocklist  user \0 jid                    empty (XEP-0191)
-//	userstate  user \0 "roster"               u64 version | u64 history floor
-//	           user \0 "offline"              u64 message count
-//	blobs      key                            value (server-wide)
-//	archive    owner \0 u64 id                u32 tag | with | resource | stanza
-//	archivewith owner \0 with \0 u64 id       resource (the with index)
-//	archivestate owner \0                     u64 count | u64 size
-//	pepnodes   user \0 node                   node record (module/pep)
-//	pepitems   user \0 node \0 "i" id         u64 seq | time | item
-//	           user \0 node \0 "s" u64 seq    id (publication order)
+//	bucket        key                          value
+//	meta          "schema"                     uint32 schema version
+//	              "archive-ids"                u64 archive identifier reservation
+//	              "uploadbytes"                u64 bytes all upload records reserve
+//	accounts      user                         account record (see below)
+//	roster        user \0 contact              u64 item version | item
+//	rosterlog     user \0 u64 version          contact (a removal tombstone)
+//	offline       user \0 u64 seq              time stamp | stanza
+//	docs          user \0 "vcard"              vCard XML (XEP-0054)
+//	              user \0 "last"               time | status (XEP-0012)
+//	              user \0 "private" \0 key     private XML (XEP-0049)
+//	              user \0 "mamprefs"           archive preferences (XEP-0441)
+//	blocklist     user \0 jid                  empty (XEP-0191)
+//	userstate     user \0 "roster"             u64 version | u64 history floor
+//	              user \0 "offline"            u64 message count
+//	blobs         key                          value (server-wide)
+//	archive       owner \0 u64 id              u32 tag | with | resource | stanza
+//	archivewith   owner \0 with \0 u64 id      resource (the with index)
+//	archivestate  owner \0                     u64 count | u64 size
+//	pepnodes      user \0 node                 node record (module/pep)
+//	pepitems      user \0 node \0 "i" id       u64 seq | time | item
+//	              user \0 node \0 "s" u64 seq  id (publication order)
+//	uploads       id                           upload record (see Uploads)
+//	uploadusers   user \0 id                   u64 size (the owner's index)
+//	uploadexpiry  u64 expiry seconds | id      empty (the sweeper's index)
 //
 // In archive records, with and resource are uvarint length-prefixed.
 //
@@ -58,6 +63,24 @@
 // [ErrNotFound] otherwise, and [Store.DeleteAccount] removes the user's key
 // range from every bucket in the same transaction as the account record: no
 // data can outlive its account.
+//
+// # Uploads
+//
+// HTTP File Upload (XEP-0363) keeps file bodies outside the store, as
+// files in the data directory: bbolt maps the whole file into memory, and
+// a 32-bit Pi has about 1 GiB of address space. The store holds what is
+// small: one record per slot, keyed by the slot's random ID (download URLs
+// carry no user name), with its owner, file name, media type, declared
+// size, creation time, expiry and a complete flag — a format byte, a flags
+// byte, the size, both times, then three uvarint-length-prefixed strings.
+// Two indexes follow every record in the same transaction: the owner's
+// (uploadusers, in [userBuckets], whose values are the sizes, so a user's
+// usage is one prefix scan) and the expiry index (uploadexpiry, in expiry
+// order, so the sweeper reads only what is due). A running total of every
+// record's size sits in meta, so the server-wide quota costs one read.
+// [Store.ReserveUpload] checks both quotas and writes the record in one
+// transaction, so concurrent requests cannot overshoot together;
+// [Store.DeleteAccount] removes the user's records with the account.
 //
 // # Schema and migrations
 //

@@ -119,6 +119,9 @@ const (
 	bucketPEPNodes     = "pepnodes"
 	bucketPEPItems     = "pepitems"
 	bucketRooms        = "mucrooms"
+	bucketUploads      = "uploads"
+	bucketUploadUsers  = "uploadusers"
+	bucketUploadExpiry = "uploadexpiry"
 
 	metaSchemaKey    = "schema"
 	metaArchiveIDKey = "archive-ids"
@@ -133,10 +136,11 @@ func v1Buckets() []string {
 
 // v2Buckets are the top-level buckets schema version 2 adds, for the
 // features of the second wave: the message archive (archive, archivewith,
-// archivestate), personal eventing (pepnodes, pepitems) and group chat
-// rooms (mucrooms).
+// archivestate), personal eventing (pepnodes, pepitems), group chat rooms
+// (mucrooms) and HTTP file upload (uploads, uploadusers, uploadexpiry).
 func v2Buckets() []string {
-	return []string{bucketArchive, bucketArchiveWith, bucketArchiveState, bucketPEPNodes, bucketPEPItems, bucketRooms}
+	return []string{bucketArchive, bucketArchiveWith, bucketArchiveState, bucketPEPNodes, bucketPEPItems, bucketRooms,
+		bucketUploads, bucketUploadUsers, bucketUploadExpiry}
 }
 
 // schemaBuckets are the buckets of the current schema.
@@ -147,7 +151,7 @@ func schemaBuckets() []string { return append(v1Buckets(), v2Buckets()...) }
 // account or a room, and DeleteAccount clears them apart.
 func userBuckets() []string {
 	return []string{bucketRoster, bucketRosterLog, bucketOffline, bucketDocs,
-		bucketBlocks, bucketUserState, bucketPEPNodes, bucketPEPItems}
+		bucketBlocks, bucketUserState, bucketPEPNodes, bucketPEPItems, bucketUploadUsers}
 }
 
 // A migration upgrades a file from version to-1 to version to. It runs
@@ -162,22 +166,21 @@ type migration struct {
 // i+1, and its length is SchemaVersion.
 func migrations() []migration {
 	return []migration{
-		{to: 1, what: "create the version 1 buckets", up: func(tx *bbolt.Tx) error {
-			for _, name := range v1Buckets() {
-				if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
-					return fmt.Errorf("create bucket %s: %w", name, err)
-				}
+		{to: 1, what: "create the version 1 buckets", up: createBuckets(v1Buckets())},
+		{to: 2, what: "create the wave-2 buckets", up: createBuckets(v2Buckets())},
+	}
+}
+
+// createBuckets returns a migration step that creates the named top-level
+// buckets, keeping any that exist.
+func createBuckets(names []string) func(tx *bbolt.Tx) error {
+	return func(tx *bbolt.Tx) error {
+		for _, name := range names {
+			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
-			return nil
-		}},
-		{to: 2, what: "create the wave-2 buckets", up: func(tx *bbolt.Tx) error {
-			for _, name := range v2Buckets() {
-				if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
-					return fmt.Errorf("create bucket %s: %w", name, err)
-				}
-			}
-			return nil
-		}},
+		}
+		return nil
 	}
 }
 

@@ -133,6 +133,43 @@ func checkInvariants(t testing.TB, tx *bbolt.Tx, rosterHistory int) {
 			t.Errorf("user %q: %d tombstones, want at most %d", user, d.tombstones, rosterHistory)
 		}
 	}
+	checkUploadInvariants(t, tx)
+}
+
+// checkUploadInvariants checks that every upload record has its owner's
+// index entry (with its size) and its expiry entry, that no index entry is
+// left without a record, and that the running total is the sum of sizes.
+func checkUploadInvariants(t testing.TB, tx *bbolt.Tx) {
+	t.Helper()
+	users := tx.Bucket([]byte(bucketUploadUsers))
+	expiry := tx.Bucket([]byte(bucketUploadExpiry))
+	var sum int64
+	records := 0
+	_ = tx.Bucket([]byte(bucketUploads)).ForEach(func(k, v []byte) error {
+		records++
+		u, err := decodeUpload(string(k), v)
+		if err != nil {
+			t.Errorf("upload %q: %v", k, err)
+			return nil
+		}
+		sum += u.Size
+		if got := users.Get(userKey(u.Owner, u.ID)); len(got) != 8 || int64(binary.BigEndian.Uint64(got)) != u.Size {
+			t.Errorf("upload %q: owner index entry %x, want size %d", k, got, u.Size)
+		}
+		if expiry.Get(expiryKey(u.Expires, u.ID)) == nil {
+			t.Errorf("upload %q: no expiry index entry", k)
+		}
+		return nil
+	})
+	if n := users.Stats().KeyN; n != records {
+		t.Errorf("%d owner index entries for %d upload records", n, records)
+	}
+	if n := expiry.Stats().KeyN; n != records {
+		t.Errorf("%d expiry index entries for %d upload records", n, records)
+	}
+	if total, err := loadUploadBytes(tx); err != nil || total != sum {
+		t.Errorf("upload total = %d, %v; records sum to %d", total, err, sum)
+	}
 }
 
 // checkPEPInvariants checks that every PEP item has its place in its

@@ -29,9 +29,8 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var n int64
 	err = withData(cfg, true, func(c admin.Client) error {
 		return c.Backup(ctx, f, func(size int64) error { n = size; return nil })
-	}, func(st *store.Store) (err error) {
-		n, err = st.Backup(f)
-		return err
+	}, func(st *store.Store) error {
+		return server.Backup(cfg, st, f, func(size int64) error { n = size; return nil })
 	})
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
@@ -62,13 +61,24 @@ func cmdRestore(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
+	if err := server.Restore(cfg, f); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	// The store and the uploaded files, as the server's user.
 	dst := filepath.Join(cfg.DataDir, server.StoreFile)
-	if err := store.Restore(f, dst, store.Options{}); err != nil {
-		return fmt.Errorf("restore: %w", err)
+	paths := []string{dst}
+	uploads := server.UploadDir(cfg)
+	if names, err := os.ReadDir(uploads); err == nil {
+		paths = append(paths, uploads)
+		for _, n := range names {
+			paths = append(paths, filepath.Join(uploads, n.Name()))
+		}
 	}
-	if err := adoptOwner(dst, cfg.DataDir); err != nil {
-		return fmt.Errorf("restore: %w", err)
+	for _, p := range paths {
+		if err := adoptOwner(p, cfg.DataDir); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
 	}
-	fmt.Fprintf(stdout, "restored %s from %s\n", dst, pos[0])
+	fmt.Fprintf(stdout, "restored %s from %s\n", cfg.DataDir, pos[0])
 	return nil
 }

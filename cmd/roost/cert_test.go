@@ -46,9 +46,10 @@ func TestCertStatusWhileStopped(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &list); err != nil {
 		t.Fatalf("decode %q: %v", out, err)
 	}
-	if len(list) != 2 || list[0].Name != "example.org" || list[1].Name != "muc.example.org" ||
+	// upload.example.org: file sharing is on by default.
+	if len(list) != 3 || list[0].Name != "example.org" || list[1].Name != "upload.example.org" || list[2].Name != "muc.example.org" ||
 		list[0].Source != "self-signed" || list[0].Issuer != "" {
-		t.Errorf("got %+v, want example.org and muc.example.org, self-signed, none stored", list)
+		t.Errorf("got %+v, want example.org, upload.example.org and muc.example.org, self-signed, none stored", list)
 	}
 }
 

@@ -35,6 +35,7 @@ func TestCheckDNS(t *testing.T) {
 	cfg.TLS.Certificates = []config.Certificate{{CertFile: certFile, KeyFile: keyFile}}
 	cfg.C2S.Listen, cfg.C2S.ListenTLS = []string{"127.0.0.1:0"}, []string{"127.0.0.1:0"}
 	cfg.S2S.Listen, cfg.S2S.ListenTLS = []string{"127.0.0.1:0"}, nil
+	cfg.HTTPS.Listen = []string{"127.0.0.1:0"}
 	cfg.S2S.Resolver = dns.Addr
 	srv, err := server.New(server.Options{Config: cfg, Version: "test"})
 	if err != nil {

@@ -38,8 +38,8 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// serveConfig writes a configuration for a server on ip (ports 5222 and
-// 5223) with its data in the test's temporary directory.
+// serveConfig writes a configuration for a server on ip (ports 5222, 5223
+// and 5443) with its data in the test's temporary directory.
 func serveConfig(t *testing.T, ip, extra string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -55,7 +55,10 @@ listen_tls = ["%s:5223"]
 
 [s2s]
 enabled = false
-%s`, filepath.Join(dir, "data"), filepath.Join(dir, "admin.sock"), ip, ip, extra)
+
+[https]
+listen = ["%s:5443"]
+%s`, filepath.Join(dir, "data"), filepath.Join(dir, "admin.sock"), ip, ip, ip, extra)
 	path := filepath.Join(dir, "roost.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

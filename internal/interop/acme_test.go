@@ -81,7 +81,7 @@ func startACME(t *testing.T, s acmeSetup) *acmeEnv {
 	env.roost = startRoost(t, s.ip, acmeDomain, xmpptest.NewCA(t), func(rc *roostConfig) {
 		rc.TLS = fmt.Sprintf("source = \"acme\"\n[tls.acme]\ndirectory = %q\nca_file = %q\nhttp_challenge = %v\ntls_alpn_challenge = %v\n",
 			env.pebble.DirectoryURL, env.pebble.CAFile, s.http01, s.tlsALPN)
-		rc.Tables = fmt.Sprintf("[https]\nlisten = [\"%s:443\"]\nhttp_listen = [\"%s:80\"]\n", s.ip, s.ip)
+		rc.HTTPS = fmt.Sprintf("listen = [\"%s:443\"]\nhttp_listen = [\"%s:80\"]\n", s.ip, s.ip)
 	})
 	waitCerts(t, env.roost, "ACME certificates for every name", func(list []admin.CertStatus) bool {
 		for _, c := range list {

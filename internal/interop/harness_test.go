@@ -50,6 +50,7 @@ type Roost struct {
 	Dir        string
 	Config     string
 	cmd        *exec.Cmd
+	prefix     []string // runs roost under this command (see roostConfig)
 	log        *syncBuffer
 	exited     chan error
 	starts     int
@@ -65,7 +66,11 @@ type roostConfig struct {
 	C2S    string // added to [c2s]
 	S2S    string // replaces the [s2s] body (default: enabled = false)
 	Limits string // the [limits] body
+	HTTPS  string // replaces the [https] body (default: the server's address, port 5443)
 	Tables string // further tables, appended
+	// Prefix runs roost under another command, such as unshare(1); it
+	// must exec roost, so that signals reach it.
+	Prefix []string
 }
 
 func startRoost(t *testing.T, ip, domain string, ca *xmpptest.CA, mods ...func(*roostConfig)) *Roost {
@@ -73,8 +78,9 @@ func startRoost(t *testing.T, ip, domain string, ca *xmpptest.CA, mods ...func(*
 	dir := t.TempDir()
 	certFile, keyFile := ca.IssueFiles(t, dir, domain, "conference."+domain, "upload."+domain)
 	rc := roostConfig{
-		TLS: tlsFiles(certFile, keyFile),
-		S2S: "enabled = false\n",
+		TLS:   tlsFiles(certFile, keyFile),
+		S2S:   "enabled = false\n",
+		HTTPS: fmt.Sprintf("listen = [\"%s:5443\"]\n", ip),
 	}
 	for _, m := range mods {
 		m(&rc)
@@ -96,15 +102,24 @@ listen_tls = ["%s:5223"]
 %s
 [s2s]
 %s
+[https]
+%s
 [limits]
 %s
 %s
-`, domain, filepath.Join(dir, "data"), rc.Top, rc.Log, filepath.Join(dir, "admin.sock"), rc.TLS, ip, ip, rc.C2S, rc.S2S, rc.Limits, rc.Tables)
+`, domain, filepath.Join(dir, "data"), rc.Top, rc.Log, filepath.Join(dir, "admin.sock"), rc.TLS, ip, ip, rc.C2S, rc.S2S, rc.HTTPS, rc.Limits, rc.Tables)
+	return runRoost(t, ip, domain, dir, cfg, rc.Prefix...)
+}
+
+// runRoost writes cfg as dir/roost.toml and starts roost on it, under
+// prefix if given.
+func runRoost(t *testing.T, ip, domain, dir, cfg string, prefix ...string) *Roost {
+	t.Helper()
 	path := filepath.Join(dir, "roost.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := &Roost{IP: ip, Domain: domain, Dir: dir, Config: path, log: &syncBuffer{}}
+	r := &Roost{IP: ip, Domain: domain, Dir: dir, Config: path, prefix: prefix, log: &syncBuffer{}}
 	t.Cleanup(func() { r.stop(t) })
 	r.start(t)
 	return r
@@ -119,7 +134,8 @@ func tlsFiles(certFile, keyFile string) string {
 func (r *Roost) start(t *testing.T) {
 	t.Helper()
 	r.exited = make(chan error, 1)
-	r.cmd = exec.Command(roostBin, "serve", "-config", r.Config)
+	args := append(append(r.prefix[:len(r.prefix):len(r.prefix)], roostBin), "serve", "-config", r.Config)
+	r.cmd = exec.Command(args[0], args[1:]...)
 	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -196,7 +212,13 @@ func slix(t *testing.T, args ...string) []map[string]any {
 // the suite until go test's own timeout.
 func runPy(t *testing.T, script string, args ...string) []map[string]any {
 	t.Helper()
-	events, stderr, err := runPyAsync(script, args...)
+	return runPyEnv(t, nil, script, args...)
+}
+
+// runPyEnv is runPy with variables added to the environment.
+func runPyEnv(t *testing.T, env []string, script string, args ...string) []map[string]any {
+	t.Helper()
+	events, stderr, err := runPyAsyncEnv(env, script, args...)
 	if err != nil {
 		t.Fatalf("slixmpp %v: %v\nevents: %v\nstderr:\n%s", args, err, events, tail(stderr, 40))
 	}
@@ -207,9 +229,17 @@ func runPy(t *testing.T, script string, args ...string) []map[string]any {
 // standard error and how it ended; unlike runPy it may run on any
 // goroutine.
 func runPyAsync(script string, args ...string) ([]map[string]any, string, error) {
+	return runPyAsyncEnv(nil, script, args...)
+}
+
+// runPyAsyncEnv is runPyAsync with variables added to the environment.
+func runPyAsyncEnv(env []string, script string, args ...string) ([]map[string]any, string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), pyTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/usr/bin/python3", append([]string{script}, args...)...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -32,6 +32,8 @@ func startRoost(t *testing.T, users int) Target {
 	cfg.C2S.Listen = []string{"127.0.0.1:0"}
 	cfg.C2S.ListenTLS = nil
 	cfg.S2S.Enabled = false
+	cfg.HTTPS.Listen = nil
+	cfg.Upload.Enabled = false
 	cfg.Limits.ReadRateBytes, cfg.Limits.ReadBurstBytes = 1<<30, 1<<30
 	cfg.Limits.MaxConnectionsPerIP = 65535
 	srv, err := server.New(server.Options{Config: cfg, Version: "test"})

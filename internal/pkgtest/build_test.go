@@ -7,6 +7,9 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -262,6 +265,12 @@ func TestPackageContents(t *testing.T) {
 				t.Errorf("packaged configuration: data_dir %q, admin %+v, log format %q; want /var/lib/roost, /run/roost/admin.sock for group roost, journal",
 					cfg.DataDir, cfg.Admin, cfg.Log.Format)
 			}
+			// File sharing works as installed: on, on a port that needs
+			// no privilege.
+			if !cfg.Upload.Enabled || !slices.Equal(cfg.HTTPS.Listen, []string{"[::]:5443"}) {
+				t.Errorf("packaged configuration: upload.enabled %t, https.listen %q; want on, on [::]:5443",
+					cfg.Upload.Enabled, cfg.HTTPS.Listen)
+			}
 			body, _ := os.ReadFile(filepath.Join(dir, "etc/roost/roost.toml"))
 			if n := bytes.Count(body, []byte("\n#")); n < 100 {
 				t.Errorf("packaged configuration has %d comment lines; want the commented default", n)
@@ -294,18 +303,8 @@ func TestCopyrightCoversModules(t *testing.T) {
 // smoke logs in to addr as user and answers a ping round trip.
 func smoke(t *testing.T, addr, user, password string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	c, err := client.Dial(ctx, addr, client.Options{
-		JID:      jid.MustParse(user),
-		Password: password,
-		TLS:      &tls.Config{InsecureSkipVerify: true}, // self-signed
-	})
-	if err != nil {
-		t.Fatalf("log in as %s at %s: %v", user, addr, err)
-	}
+	c := login(t, addr, user, password)
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(120 * time.Second))
 	if err := c.SendRaw([]byte("<iq type='get' id='smoke'><ping xmlns='urn:xmpp:ping'/></iq>")); err != nil {
 		t.Fatal(err)
 	}
@@ -321,4 +320,81 @@ func smoke(t *testing.T, addr, user, password string) {
 			return
 		}
 	}
+}
+
+// uploadSmoke shares a file as user: a slot from upload.localhost over
+// XMPP at xmppAddr, the PUT and GET over HTTPS at httpsAddr (the links
+// name https://localhost:5443, the packaged default), the bytes compared.
+func uploadSmoke(t *testing.T, xmppAddr, httpsAddr, user, password string) {
+	t.Helper()
+	c := login(t, xmppAddr, user, password)
+	defer c.Close()
+	data := bytes.Repeat([]byte("roost "), 10_000)
+	req := fmt.Sprintf("<iq type='get' id='slot' to='upload.localhost'><request xmlns='urn:xmpp:http:upload:0' filename='smoke.txt' size='%d' content-type='text/plain'/></iq>", len(data))
+	if err := c.SendRaw([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	var url, auth string
+	for url == "" {
+		el, err := c.Recv()
+		if err != nil {
+			t.Fatalf("waiting for the slot: %v", err)
+		}
+		if !el.Is(xmlstream.NSClient, "iq") || el.Get("id") != "slot" {
+			continue
+		}
+		s := el.Child("urn:xmpp:http:upload:0", "slot")
+		if s == nil {
+			t.Fatalf("slot request answered %s", el)
+		}
+		put := s.Child("urn:xmpp:http:upload:0", "put")
+		url, auth = put.Get("url"), put.Child("urn:xmpp:http:upload:0", "header").Text()
+	}
+	if !strings.HasPrefix(url, "https://localhost:5443/upload/") {
+		t.Errorf("slot URL %s, want https://localhost:5443/upload/...", url)
+	}
+	hc := &http.Client{Timeout: 120 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, httpsAddr)
+		},
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // self-signed
+	}}
+	put, _ := http.NewRequest("PUT", url, bytes.NewReader(data))
+	put.Header.Set("Authorization", auth)
+	put.Header.Set("Content-Type", "text/plain")
+	resp, err := hc.Do(put)
+	if err != nil {
+		t.Fatalf("PUT %s: %v", url, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT %s: %s", url, resp.Status)
+	}
+	resp, err = hc.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(got, data) {
+		t.Errorf("GET %s: %s, %d bytes, equal %t", url, resp.Status, len(got), bytes.Equal(got, data))
+	}
+}
+
+// login connects as user to the server at addr, whose certificate is its
+// self-signed one, with two minutes for everything that follows.
+func login(t *testing.T, addr, user, password string) *client.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, addr, client.Options{
+		JID:      jid.MustParse(user),
+		Password: password,
+		TLS:      &tls.Config{InsecureSkipVerify: true}, // self-signed
+	})
+	if err != nil {
+		t.Fatalf("log in as %s at %s: %v", user, addr, err)
+	}
+	_ = c.SetDeadline(time.Now().Add(120 * time.Second))
+	return c
 }

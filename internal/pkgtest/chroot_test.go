@@ -195,6 +195,9 @@ func TestDebianArm64(t *testing.T) {
 				t.Errorf("roost user list by a member of the group roost: %q", out)
 			}
 			smoke(t, chrootIP+":5222", "alice@localhost/chroot", "alice-password")
+			// File sharing, as packaged: port 5443, the sandbox's state
+			// directory.
+			uploadSmoke(t, chrootIP+":5222", chrootIP+":5443", "alice@localhost/share", "alice-password")
 			if out := c.run(t, "", "roost", "backup", "/root/roost.backup"); !strings.Contains(out, "backup written") {
 				t.Errorf("roost backup while running: %q", out)
 			}
@@ -279,7 +282,7 @@ func editConfig(t *testing.T, path, mark string) {
 		t.Fatal(err)
 	}
 	s := mark + string(b)
-	for _, port := range []string{"5222", "5223", "5269", "5270"} {
+	for _, port := range []string{"5222", "5223", "5269", "5270", "5443"} {
 		re := regexp.MustCompile(`(?m)^# (listen(_tls)?) = \["\[::\]:` + port + `"\]$`)
 		if !re.MatchString(s) {
 			t.Fatalf("%s: no commented listen line for port %s", path, port)

@@ -72,7 +72,9 @@ listen = ["%s:5222"]
 listen_tls = ["%s:5223"]
 [s2s]
 enabled = false
-`, e.ip, e.ip)
+[https]
+listen = ["%s:5443"]
+`, e.ip, e.ip, e.ip)
 			if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 				t.Fatal(err)
 			}
