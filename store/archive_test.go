@@ -419,7 +419,11 @@ func TestArchiveCrash(t *testing.T) {
 		t.Skip("starts a child process")
 	}
 	path := filepath.Join(t.TempDir(), "roost.db")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestArchiveCrash$")
+	// Under `go test -exec qemu-…` without binfmt_misc the test binary is
+	// not runnable by itself: the emulator the parent runs under is named
+	// in ROOST_TEST_EXEC, and the child runs under it too.
+	argv := append(strings.Fields(os.Getenv("ROOST_TEST_EXEC")), os.Args[0], "-test.run=^TestArchiveCrash$")
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "ROOST_ARCHIVE_CRASH="+path)
 	out, err := cmd.StdoutPipe()
 	if err != nil {

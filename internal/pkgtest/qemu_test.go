@@ -98,7 +98,7 @@ listen = ["%s:5443"]
 func TestQemuPackageTests(t *testing.T) {
 	for _, e := range emulated {
 		t.Run(e.name, func(t *testing.T) {
-			env := []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + e.goarch}
+			env := []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + e.goarch, "ROOST_TEST_EXEC=" + strings.Join(e.qemu, " ")}
 			if e.goarm != "" {
 				env = append(env, "GOARM="+e.goarm)
 			}
