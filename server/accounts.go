@@ -83,13 +83,20 @@ func credentials(password string) (map[string]store.SCRAMKeys, error) {
 	return keys, nil
 }
 
-// AddUser creates an account.
-func (a *Accounts) AddUser(_ context.Context, user, password string) error {
+// resolveWithKeys resolves user to an account JID and derives the SCRAM
+// keys of password for it.
+func (a *Accounts) resolveWithKeys(user, password string) (jid.JID, map[string]store.SCRAMKeys, error) {
 	j, err := a.Resolve(user)
 	if err != nil {
-		return err
+		return jid.JID{}, nil, err
 	}
 	keys, err := credentials(password)
+	return j, keys, err
+}
+
+// AddUser creates an account.
+func (a *Accounts) AddUser(_ context.Context, user, password string) error {
+	j, keys, err := a.resolveWithKeys(user, password)
 	if err != nil {
 		return err
 	}
@@ -130,11 +137,7 @@ func (a *Accounts) DeleteUser(_ context.Context, user string) error {
 
 // SetPassword replaces an account's credentials.
 func (a *Accounts) SetPassword(_ context.Context, user, password string) error {
-	j, err := a.Resolve(user)
-	if err != nil {
-		return err
-	}
-	keys, err := credentials(password)
+	j, keys, err := a.resolveWithKeys(user, password)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package srv
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -115,9 +116,7 @@ type Resolver struct {
 // New returns a Resolver configured by opts.
 func New(opts Options) (*Resolver, error) {
 	server := opts.Server
-	if server == "" {
-		server = serverFromResolvConf(resolvConf)
-	}
+	server = cmp.Or(server, serverFromResolvConf(resolvConf))
 	server, err := normalizeServer(server)
 	if err != nil {
 		return nil, fmt.Errorf("configure resolver %q: %w", opts.Server, err)
@@ -128,9 +127,7 @@ func New(opts Options) (*Resolver, error) {
 		rand:    opts.Rand,
 		now:     opts.Now,
 	}
-	if r.timeout <= 0 {
-		r.timeout = DefaultTimeout
-	}
+	r.timeout = cmp.Or(max(r.timeout, 0), DefaultTimeout)
 	if r.rand == nil {
 		r.rand = rand.IntN
 	}
@@ -154,9 +151,7 @@ func serverFromResolvConf(path string) string {
 		return fallbackServer
 	}
 	port := cfg.Port
-	if port == "" {
-		port = defaultDNSPort
-	}
+	port = cmp.Or(port, defaultDNSPort)
 	return net.JoinHostPort(cfg.Servers[0], port)
 }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	crand "crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -78,18 +79,14 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
-	}
+	o.Timeout = cmp.Or(max(o.Timeout, 0), DefaultTimeout)
 	switch {
 	case o.InitialMmapSize == 0:
 		o.InitialMmapSize = DefaultInitialMmapSize
 	case o.InitialMmapSize < 0:
 		o.InitialMmapSize = 0
 	}
-	if o.RosterHistory <= 0 {
-		o.RosterHistory = DefaultRosterHistory
-	}
+	o.RosterHistory = cmp.Or(max(o.RosterHistory, 0), DefaultRosterHistory)
 	return o
 }
 

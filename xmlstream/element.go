@@ -1,6 +1,9 @@
 package xmlstream
 
-import "iter"
+import (
+	"iter"
+	"strings"
+)
 
 // Namespace URIs the package itself needs to know.
 const (
@@ -149,6 +152,17 @@ func (e *Element) Text() string {
 		return first
 	}
 	return string(buf)
+}
+
+// HasContent reports whether e has a child element or text other than
+// whitespace; attributes do not count.
+func (e *Element) HasContent() bool {
+	for _, n := range e.Children {
+		if n.Elem != nil || strings.TrimSpace(n.Text) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // ChildText returns the text of the first child element with the given

@@ -1,5 +1,7 @@
 package xmlstream
 
+import "cmp"
+
 // Defaults for [Limits] fields left zero.
 const (
 	DefaultMaxStanzaBytes = 256 << 10
@@ -21,15 +23,9 @@ type Limits struct {
 }
 
 func (l Limits) withDefaults() Limits {
-	if l.MaxStanzaBytes <= 0 {
-		l.MaxStanzaBytes = DefaultMaxStanzaBytes
-	}
-	if l.MaxDepth <= 0 {
-		l.MaxDepth = DefaultMaxDepth
-	}
-	if l.MaxAttrs <= 0 {
-		l.MaxAttrs = DefaultMaxAttrs
-	}
+	l.MaxStanzaBytes = cmp.Or(max(l.MaxStanzaBytes, 0), DefaultMaxStanzaBytes)
+	l.MaxDepth = cmp.Or(max(l.MaxDepth, 0), DefaultMaxDepth)
+	l.MaxAttrs = cmp.Or(max(l.MaxAttrs, 0), DefaultMaxAttrs)
 	return l
 }
 

@@ -31,3 +31,10 @@ func Parse(b []byte, lim Limits) (*Element, error) {
 	}
 	return el, nil
 }
+
+// ParseStored reads an element the server stored itself. The data passed
+// the configured limits when it arrived; the generous bounds here only
+// keep it readable if an operator lowers the limits later.
+func ParseStored(b []byte) (*Element, error) {
+	return Parse(b, Limits{MaxStanzaBytes: len(b) + 128, MaxDepth: 1024, MaxAttrs: 1024})
+}

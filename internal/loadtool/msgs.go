@@ -1,6 +1,7 @@
 package loadtool
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -75,21 +76,11 @@ func (o *MsgsOptions) defaults() error {
 	if o.Pairs <= 0 || len(o.AUsers) < o.Pairs || len(o.BUsers) < o.Pairs {
 		return fmt.Errorf("msgs: %d pairs need as many users on each side (have %d, %d): %w", o.Pairs, len(o.AUsers), len(o.BUsers), ErrOptions)
 	}
-	if o.Window <= 0 {
-		o.Window = 1
-	}
-	if o.Duration <= 0 {
-		o.Duration = 10 * time.Second
-	}
-	if o.Drain <= 0 {
-		o.Drain = 10 * time.Second
-	}
-	if o.MaxMessages <= 0 {
-		o.MaxMessages = 10_000_000
-	}
-	if o.Concurrency <= 0 {
-		o.Concurrency = 8
-	}
+	o.Window = cmp.Or(max(o.Window, 0), 1)
+	o.Duration = cmp.Or(max(o.Duration, 0), 10*time.Second)
+	o.Drain = cmp.Or(max(o.Drain, 0), 10*time.Second)
+	o.MaxMessages = cmp.Or(max(o.MaxMessages, 0), 10_000_000)
+	o.Concurrency = cmp.Or(max(o.Concurrency, 0), 8)
 	if o.Dialer == nil {
 		o.Dialer = &Dialer{}
 	}

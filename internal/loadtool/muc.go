@@ -1,6 +1,7 @@
 package loadtool
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -71,31 +72,17 @@ type MUCResult struct {
 }
 
 func (o *MUCOptions) defaults() error {
-	if o.Occupants <= 0 {
-		o.Occupants = 50
-	}
-	if o.Senders <= 0 {
-		o.Senders = 5
-	}
-	if o.Window <= 0 {
-		o.Window = 4
-	}
+	o.Occupants = cmp.Or(max(o.Occupants, 0), 50)
+	o.Senders = cmp.Or(max(o.Senders, 0), 5)
+	o.Window = cmp.Or(max(o.Window, 0), 4)
 	if o.Senders > o.Occupants || len(o.Users) < o.Occupants || o.Service == "" {
 		return fmt.Errorf("muc: %d occupants (%d sending) need as many users (have %d) and a service %q: %w",
 			o.Occupants, o.Senders, len(o.Users), o.Service, ErrOptions)
 	}
-	if o.Duration <= 0 {
-		o.Duration = 10 * time.Second
-	}
-	if o.Drain <= 0 {
-		o.Drain = 10 * time.Second
-	}
-	if o.MaxMessages <= 0 {
-		o.MaxMessages = 1_000_000
-	}
-	if o.Concurrency <= 0 {
-		o.Concurrency = 8
-	}
+	o.Duration = cmp.Or(max(o.Duration, 0), 10*time.Second)
+	o.Drain = cmp.Or(max(o.Drain, 0), 10*time.Second)
+	o.MaxMessages = cmp.Or(max(o.MaxMessages, 0), 1_000_000)
+	o.Concurrency = cmp.Or(max(o.Concurrency, 0), 8)
 	if o.Dialer == nil {
 		o.Dialer = &Dialer{}
 	}

@@ -230,19 +230,28 @@ func ownTraffic(account, peer jid.JID) bool {
 	return peer.Bare().Equal(account) || (peer.Local() == "" && peer.Resource() == "" && peer.Domain() == account.Domain())
 }
 
-// Inbound is the router interceptor for stanzas to local accounts. It
-// consumes stanzas from JIDs the addressee blocks (XEP-0191 §3.3).
-func (m *Module) Inbound(_ context.Context, st *stanza.Stanza) (bool, error) {
-	user := st.To.Bare()
-	if st.From.IsZero() || user.Local() == "" || ownTraffic(user, st.From) {
+// blocks reports whether user's block list matches peer. Traffic without
+// a peer and an account's own traffic are never blocked.
+func (m *Module) blocks(user, peer jid.JID) (bool, error) {
+	if peer.IsZero() || ownTraffic(user, peer) {
 		return false, nil
 	}
 	l, err := m.get(user)
 	if err != nil {
-		return true, err
+		return false, err
 	}
-	if !l.match(st.From) {
+	return l.match(peer), nil
+}
+
+// Inbound is the router interceptor for stanzas to local accounts. It
+// consumes stanzas from JIDs the addressee blocks (XEP-0191 §3.3).
+func (m *Module) Inbound(_ context.Context, st *stanza.Stanza) (bool, error) {
+	user := st.To.Bare()
+	if user.Local() == "" {
 		return false, nil
+	}
+	if blocked, err := m.blocks(user, st.From); !blocked || err != nil {
+		return err != nil, err
 	}
 	switch {
 	case st.Kind == stanza.Message && st.Type != stanza.TypeError,
@@ -262,16 +271,8 @@ func blockedErr() *stanza.Error {
 // straight to the sending session: routed, it would come from the blocked
 // JID and be dropped by the sender's own inbound check.
 func (m *Module) Outbound(_ context.Context, st *stanza.Stanza) (bool, error) {
-	user := st.From.Bare()
-	if st.To.IsZero() || ownTraffic(user, st.To) {
-		return false, nil
-	}
-	l, err := m.get(user)
-	if err != nil {
-		return true, err
-	}
-	if !l.match(st.To) {
-		return false, nil
+	if blocked, err := m.blocks(st.From.Bare(), st.To); !blocked || err != nil {
+		return err != nil, err
 	}
 	if !st.IsError() && (st.Kind != stanza.IQ || st.Type == stanza.TypeGet || st.Type == stanza.TypeSet) {
 		m.router.Deliver(st.From, stanza.ErrorReply(st, blockedErr()))

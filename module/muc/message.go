@@ -194,21 +194,19 @@ func (r *room) groupchatMessage(el *xmlstream.Element, o *occupant, msgID string
 // body or encrypted content, unless marked no-store (XEP-0334), as
 // Prosody decides. Chat states alone are not history.
 func historic(el *xmlstream.Element) bool {
-	content := false
+	if h := stanza.StoreHintOf(el); h != stanza.HintNone {
+		return h == stanza.HintStore
+	}
 	for c := range el.Elements() {
 		switch {
-		case c.Name.Space == nsHints && (c.Name.Local == "no-store" || c.Name.Local == "no-permanent-store"):
-			return false
-		case c.Name.Space == nsHints && c.Name.Local == "store":
-			content = true
 		case c.Name.Local == "body" && xmlstream.IsContentNamespace(c.Name.Space),
 			c.Name.Space == "urn:xmpp:eme:0",
 			c.Name.Space == "eu.siacs.conversations.axolotl",
 			c.Name.Space == "urn:xmpp:chat-markers:0":
-			content = true
+			return true
 		}
 	}
-	return content
+	return false
 }
 
 // remember keeps a message for history on join, dropping the oldest

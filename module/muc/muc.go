@@ -1,6 +1,7 @@
 package muc
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -138,27 +139,15 @@ const (
 
 // New returns the module with the stored rooms of its services loaded.
 func New(opts Options) (*MUC, error) {
-	if opts.Label == "" {
-		opts.Label = DefaultLabel
-	}
-	if opts.Create == "" {
-		opts.Create = CreateLocal
-	}
-	if opts.MaxOccupants <= 0 {
-		opts.MaxOccupants = DefaultMaxOccupants
-	}
-	if opts.History == 0 {
-		opts.History = DefaultHistory
-	}
+	opts.Label = cmp.Or(opts.Label, DefaultLabel)
+	opts.Create = cmp.Or(opts.Create, CreateLocal)
+	opts.MaxOccupants = cmp.Or(max(opts.MaxOccupants, 0), DefaultMaxOccupants)
+	opts.History = cmp.Or(opts.History, DefaultHistory)
 	if opts.History < 0 {
 		opts.History = 0
 	}
-	if opts.MaxNickLength <= 0 {
-		opts.MaxNickLength = DefaultMaxNickLength
-	}
-	if opts.PresencePerMinute <= 0 {
-		opts.PresencePerMinute = DefaultPresencePerMinute
-	}
+	opts.MaxNickLength = cmp.Or(max(opts.MaxNickLength, 0), DefaultMaxNickLength)
+	opts.PresencePerMinute = cmp.Or(max(opts.PresencePerMinute, 0), DefaultPresencePerMinute)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -168,13 +157,9 @@ func New(opts Options) (*MUC, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Defaults.AllowPM == "" {
-		opts.Defaults.AllowPM = PMAnyone
-	}
+	opts.Defaults.AllowPM = cmp.Or(opts.Defaults.AllowPM, PMAnyone)
 	opts.Defaults.MaxHistory = min(max(opts.Defaults.MaxHistory, 0), opts.History)
-	if opts.Defaults.MaxHistory == 0 {
-		opts.Defaults.MaxHistory = opts.History
-	}
+	opts.Defaults.MaxHistory = cmp.Or(opts.Defaults.MaxHistory, opts.History)
 	m := &MUC{
 		opts: opts, store: opts.Store, archive: opts.Archive, router: opts.Router,
 		now: opts.Now, log: opts.Logger, rand: opts.Rand,

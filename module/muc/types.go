@@ -26,7 +26,6 @@ const (
 	nsDelay      = "urn:xmpp:delay"
 	nsPing       = "urn:xmpp:ping"
 	nsConference = "jabber:x:conference"
-	nsHints      = "urn:xmpp:hints"
 	nsVCard      = "vcard-temp"
 	nsPubsub     = "http://jabber.org/protocol/pubsub"
 	nsVCard4     = "urn:ietf:params:xml:ns:vcard-4.0"

@@ -31,7 +31,6 @@ import (
 // Namespaces.
 const (
 	NSDelay      = "urn:xmpp:delay"
-	nsHints      = "urn:xmpp:hints"
 	nsChatStates = "http://jabber.org/protocol/chatstates"
 	// Feature is the disco feature of offline storage (XEP-0160 §6).
 	Feature = "msgoffline"
@@ -182,20 +181,18 @@ func (o *Offline) latecomers(user jid.JID) []jid.JID {
 // worthStoring drops messages that are only about the moment: chat
 // states, or anything marked no-store (XEP-0334).
 func worthStoring(el *xmlstream.Element) bool {
-	content := false
+	if h := stanza.StoreHintOf(el); h != stanza.HintNone {
+		return h == stanza.HintStore
+	}
 	for c := range el.Elements() {
 		switch {
-		case c.Name.Space == nsHints && (c.Name.Local == "no-store" || c.Name.Local == "no-permanent-store"):
-			return false
-		case c.Name.Space == nsHints && c.Name.Local == "store":
-			return true
 		case c.Name.Space == nsChatStates:
 		case c.Name.Local == "thread" && xmlstream.IsContentNamespace(c.Name.Space):
 		default:
-			content = true
+			return true
 		}
 	}
-	return content
+	return false
 }
 
 var errStop = errors.New("session gone")

@@ -342,7 +342,7 @@ func decodePayload(b []byte) (*xmlstream.Element, error) {
 	if len(b) == 0 {
 		return nil, nil
 	}
-	el, err := xmlstream.Parse(b, xmlstream.Limits{MaxStanzaBytes: len(b) + 128, MaxDepth: 1024, MaxAttrs: 1024})
+	el, err := xmlstream.ParseStored(b)
 	if err != nil {
 		return nil, fmt.Errorf("%w: item: %w", ErrCorrupt, err)
 	}

@@ -1,10 +1,10 @@
 package private
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"roost/jid"
 	"roost/module"
@@ -69,9 +69,7 @@ type Handler struct {
 // New returns a handler.
 func New(opts Options) *Handler {
 	h := &Handler{store: opts.Store, max: opts.MaxBytes, delegate: opts.Delegate}
-	if h.max <= 0 {
-		h.max = DefaultMaxBytes
-	}
+	h.max = cmp.Or(max(h.max, 0), DefaultMaxBytes)
 	return h
 }
 
@@ -193,22 +191,14 @@ func clark(n xmlstream.Name) string { return "{" + n.Space + "}" + n.Local }
 // empty reports whether a fragment carries no data: no attributes, no
 // children, no text.
 func empty(el *xmlstream.Element) bool {
-	if len(el.Attrs) > 0 {
-		return false
-	}
-	for _, n := range el.Children {
-		if n.Elem != nil || strings.TrimSpace(n.Text) != "" {
-			return false
-		}
-	}
-	return true
+	return len(el.Attrs) == 0 && !el.HasContent()
 }
 
 // decode parses one stored fragment with the stream decoder. The data
 // passed the configured limits when it arrived; the generous bounds only
 // keep it readable if an operator lowers them later.
 func decode(b []byte) (*xmlstream.Element, error) {
-	el, err := xmlstream.Parse(b, xmlstream.Limits{MaxStanzaBytes: len(b) + 128, MaxDepth: 1024, MaxAttrs: 1024})
+	el, err := xmlstream.ParseStored(b)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}

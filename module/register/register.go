@@ -1,6 +1,7 @@
 package register
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -92,15 +93,9 @@ func New(opts Options) *Module {
 		accounts: opts.Accounts, sessions: opts.Sessions, allow: opts.Allow,
 		instructions: opts.Instructions, burst: float64(opts.Burst), every: opts.Every, now: opts.Now, log: opts.Logger,
 	}
-	if m.instructions == "" {
-		m.instructions = "Choose a user name and a password."
-	}
-	if m.burst <= 0 {
-		m.burst = DefaultBurst
-	}
-	if m.every <= 0 {
-		m.every = DefaultEvery
-	}
+	m.instructions = cmp.Or(m.instructions, "Choose a user name and a password.")
+	m.burst = cmp.Or(max(m.burst, 0), DefaultBurst)
+	m.every = cmp.Or(max(m.every, 0), DefaultEvery)
 	if m.now == nil {
 		m.now = time.Now
 	}

@@ -1,6 +1,7 @@
 package upload
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -186,21 +187,11 @@ func New(o Options) (*Module, error) {
 		}
 		m.fs = diskFS{o.Dir}
 	}
-	if m.maxFileSize <= 0 {
-		m.maxFileSize = DefaultMaxFileSize
-	}
-	if m.expireAfter <= 0 {
-		m.expireAfter = DefaultExpireAfter
-	}
-	if m.slotTimeout <= 0 {
-		m.slotTimeout = DefaultSlotTimeout
-	}
-	if m.maxConcurrent <= 0 {
-		m.maxConcurrent = DefaultMaxConcurrent
-	}
-	if m.transferTimeout <= 0 {
-		m.transferTimeout = DefaultTransferTimeout
-	}
+	m.maxFileSize = cmp.Or(max(m.maxFileSize, 0), DefaultMaxFileSize)
+	m.expireAfter = cmp.Or(max(m.expireAfter, 0), DefaultExpireAfter)
+	m.slotTimeout = cmp.Or(max(m.slotTimeout, 0), DefaultSlotTimeout)
+	m.maxConcurrent = cmp.Or(max(m.maxConcurrent, 0), DefaultMaxConcurrent)
+	m.transferTimeout = cmp.Or(max(m.transferTimeout, 0), DefaultTransferTimeout)
 	if m.now == nil {
 		m.now = time.Now
 	}

@@ -1,10 +1,10 @@
 package vcard
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"roost/jid"
 	"roost/module"
@@ -52,9 +52,7 @@ type Handler struct {
 // New returns a handler.
 func New(opts Options) *Handler {
 	h := &Handler{store: opts.Store, max: opts.MaxBytes, onSet: opts.OnSet}
-	if h.max <= 0 {
-		h.max = DefaultMaxBytes
-	}
+	h.max = cmp.Or(max(h.max, 0), DefaultMaxBytes)
 	return h
 }
 
@@ -120,12 +118,7 @@ func (h *Handler) HandleStanza(ctx context.Context, st *stanza.Stanza) (*xmlstre
 
 // empty reports whether a vCard carries nothing worth storing.
 func empty(el *xmlstream.Element) bool {
-	for _, n := range el.Children {
-		if n.Elem != nil || strings.TrimSpace(n.Text) != "" {
-			return false
-		}
-	}
-	return true
+	return !el.HasContent()
 }
 
 // decode parses a stored vCard with the stream decoder, so stored data
@@ -133,7 +126,7 @@ func empty(el *xmlstream.Element) bool {
 // bounds keep data that passed the limits when it arrived readable if an
 // operator lowers them later.
 func decode(b []byte) (*xmlstream.Element, error) {
-	el, err := xmlstream.Parse(b, xmlstream.Limits{MaxStanzaBytes: len(b) + 128, MaxDepth: 1024, MaxAttrs: 1024})
+	el, err := xmlstream.ParseStored(b)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
