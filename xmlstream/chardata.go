@@ -11,18 +11,15 @@ const maxEntityName = 64
 func (d *Decoder) text(sc *scratch) error {
 	off := len(sc.data)
 	for {
-		if d.pos == d.end {
-			if err := d.fill(); err != nil {
-				return err
-			}
+		if err := d.ensure(1); err != nil {
+			return err
 		}
 		b := d.buf[d.pos:d.end]
 		i := 0
 		for i < len(b) && textPlain[b[i]] {
 			i++
 		}
-		sc.data = append(sc.data, b[:i]...)
-		d.pos += i
+		d.take(sc, i)
 		if i == len(b) {
 			continue
 		}
@@ -67,10 +64,8 @@ func (d *Decoder) cdata(sc *scratch) error {
 	d.pos += len(open)
 	off := len(sc.data)
 	for {
-		if d.pos == d.end {
-			if err := d.fill(); err != nil {
-				return err
-			}
+		if err := d.ensure(1); err != nil {
+			return err
 		}
 		c := d.buf[d.pos]
 		switch {
@@ -140,10 +135,8 @@ func (d *Decoder) entity(sc *scratch) error {
 	var nb [maxEntityName]byte
 	n := 0
 	for {
-		if d.pos == d.end {
-			if err := d.fill(); err != nil {
-				return err
-			}
+		if err := d.ensure(1); err != nil {
+			return err
 		}
 		c := d.buf[d.pos]
 		d.pos++

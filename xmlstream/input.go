@@ -55,6 +55,12 @@ func (d *Decoder) ensure(n int) error {
 	return nil
 }
 
+// take moves the next n buffered bytes into sc.data.
+func (d *Decoder) take(sc *scratch, n int) {
+	sc.data = append(sc.data, d.buf[d.pos:d.pos+n]...)
+	d.pos += n
+}
+
 // fill reads more input; it is called when the buffer is exhausted.
 func (d *Decoder) fill() error { return d.fillMore() }
 

@@ -9,28 +9,23 @@ const maxBindings = 64
 
 // name reads an XML name (possibly prefixed) into sc.data.
 func (d *Decoder) name(sc *scratch) (ref, error) {
-	if d.pos == d.end {
-		if err := d.fill(); err != nil {
-			return ref{}, err
-		}
+	if err := d.ensure(1); err != nil {
+		return ref{}, err
 	}
 	off := len(sc.data)
 	if c := d.buf[d.pos]; c < utf8.RuneSelf && !isNameStart(c) {
 		return ref{}, d.errf(CondNotWellFormed, "invalid name")
 	}
 	for {
-		if d.pos == d.end {
-			if err := d.fill(); err != nil {
-				return ref{}, err
-			}
+		if err := d.ensure(1); err != nil {
+			return ref{}, err
 		}
 		b := d.buf[d.pos:d.end]
 		i := 0
 		for i < len(b) && b[i] < utf8.RuneSelf && isNameChar(b[i]) {
 			i++
 		}
-		sc.data = append(sc.data, b[:i]...)
-		d.pos += i
+		d.take(sc, i)
 		if i < len(b) {
 			if b[i] < utf8.RuneSelf {
 				break

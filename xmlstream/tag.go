@@ -74,10 +74,8 @@ func (d *Decoder) startTag(sc *scratch, outer []binding) (selfClosing bool, err 
 func (d *Decoder) attrValue(sc *scratch, quote byte) (ref, error) {
 	off := len(sc.data)
 	for {
-		if d.pos == d.end {
-			if err := d.fill(); err != nil {
-				return ref{}, err
-			}
+		if err := d.ensure(1); err != nil {
+			return ref{}, err
 		}
 		b := d.buf[d.pos:d.end]
 		i := 0
@@ -88,8 +86,7 @@ func (d *Decoder) attrValue(sc *scratch, quote byte) (ref, error) {
 			}
 			i++
 		}
-		sc.data = append(sc.data, b[:i]...)
-		d.pos += i
+		d.take(sc, i)
 		if i == len(b) {
 			continue
 		}
