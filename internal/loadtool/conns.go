@@ -92,19 +92,7 @@ func Conns(ctx context.Context, o ConnsOptions) (ConnsResult, error) {
 		h        hist
 		firstErr string
 	)
-	defer func() {
-		for _, s := range sessions {
-			if s != nil {
-				s.CloseStream()
-			}
-		}
-		waitTimeout(&readers, 2*closeWait)
-		for _, s := range sessions {
-			if s != nil {
-				_ = s.Close()
-			}
-		}
-	}()
+	defer closeAll(sessions, &readers)
 	sem := make(chan struct{}, o.Concurrency)
 	interval := time.Duration(float64(time.Second) / o.Rate)
 	start := time.Now()

@@ -125,19 +125,7 @@ func MUC(ctx context.Context, o MUCOptions) (MUCResult, error) {
 
 	sessions := make([]*Session, o.Occupants)
 	var readers sync.WaitGroup
-	defer func() {
-		for _, s := range sessions {
-			if s != nil {
-				s.CloseStream()
-			}
-		}
-		waitTimeout(&readers, 2*closeWait)
-		for _, s := range sessions {
-			if s != nil {
-				_ = s.Close()
-			}
-		}
-	}()
+	defer closeAll(sessions, &readers)
 	serve := func(i int, s *Session) {
 		readers.Go(func() {
 			if err := s.Serve(func(el *xmlstream.Element) { r.onMessage(i, el) }); err != nil && r.phase.Load() < phaseDrain {

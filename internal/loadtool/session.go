@@ -8,6 +8,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"roost/internal/client"
@@ -388,4 +389,21 @@ func stanzaError(iq *xmlstream.Element) *StanzaError {
 		}
 	}
 	return se
+}
+
+// closeAll ends the streams of the sessions opened so far (nil entries are
+// sessions never opened), gives their readers a moment to see the
+// server's closing tag, and closes the connections.
+func closeAll(sessions []*Session, readers *sync.WaitGroup) {
+	for _, s := range sessions {
+		if s != nil {
+			s.CloseStream()
+		}
+	}
+	waitTimeout(readers, 2*closeWait)
+	for _, s := range sessions {
+		if s != nil {
+			_ = s.Close()
+		}
+	}
 }

@@ -159,13 +159,17 @@ func (l *list) match(j jid.JID) bool {
 	return false
 }
 
+// cached returns the loaded list of the bare JID key, nil if it is not
+// loaded.
+func (m *Module) cached(key string) *list {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.lists[key]
+}
+
 // get returns user's list, loading it on first use.
 func (m *Module) get(user jid.JID) (*list, error) {
-	key := user.String()
-	m.mu.RLock()
-	l := m.lists[key]
-	m.mu.RUnlock()
-	if l != nil {
+	if l := m.cached(user.String()); l != nil {
 		return l, nil
 	}
 	m.loadMu.Lock()
@@ -176,10 +180,7 @@ func (m *Module) get(user jid.JID) (*list, error) {
 // getLocked is get with loadMu held.
 func (m *Module) getLocked(user jid.JID) (*list, error) {
 	key := user.String()
-	m.mu.RLock()
-	l := m.lists[key]
-	m.mu.RUnlock()
-	if l != nil {
+	if l := m.cached(key); l != nil {
 		return l, nil
 	}
 	var jids []string
@@ -190,7 +191,7 @@ func (m *Module) getLocked(user jid.JID) (*list, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load block list: %w", err)
 	}
-	l = newList(jids)
+	l := newList(jids)
 	m.publish(key, l)
 	return l, nil
 }

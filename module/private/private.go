@@ -68,9 +68,7 @@ type Handler struct {
 
 // New returns a handler.
 func New(opts Options) *Handler {
-	h := &Handler{store: opts.Store, max: opts.MaxBytes, delegate: opts.Delegate}
-	h.max = cmp.Or(max(h.max, 0), DefaultMaxBytes)
-	return h
+	return &Handler{store: opts.Store, max: cmp.Or(max(opts.MaxBytes, 0), DefaultMaxBytes), delegate: opts.Delegate}
 }
 
 // Name implements module.Module.

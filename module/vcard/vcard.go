@@ -51,9 +51,7 @@ type Handler struct {
 
 // New returns a handler.
 func New(opts Options) *Handler {
-	h := &Handler{store: opts.Store, max: opts.MaxBytes, onSet: opts.OnSet}
-	h.max = cmp.Or(max(h.max, 0), DefaultMaxBytes)
-	return h
+	return &Handler{store: opts.Store, max: cmp.Or(max(opts.MaxBytes, 0), DefaultMaxBytes), onSet: opts.OnSet}
 }
 
 // Name implements module.Module.
