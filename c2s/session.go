@@ -171,23 +171,17 @@ func (c *session) readLoop(ctx context.Context) (err error) {
 			err = &stream.Error{Condition: stream.InternalServerError}
 		}
 	}()
-	pinged := false
+	ka := stream.NewKeepalive(c.rd, c.srv.opts.IdleTimeout, c.srv.opts.PingTimeout)
 	for {
 		el, err := c.dec.ReadElement()
 		if err != nil {
-			if c.ended() {
+			if c.ended() || !netconn.IsTimeout(err) {
 				return err
 			}
-			if netconn.IsTimeout(err) {
-				if pinged {
-					return &stream.Error{Condition: stream.ConnectionTimeout, Text: "no answer to ping"}
-				}
-				pinged = true
-				c.rd.SetIdle(c.srv.opts.PingTimeout)
-				c.sendPing()
-				continue
+			if err := ka.TimedOut(c.sendPing); err != nil {
+				return err
 			}
-			return err
+			continue
 		}
 		if c.isClosing() {
 			// The stream is over (RFC 6120 §4.4): what the client still
@@ -198,10 +192,7 @@ func (c *session) readLoop(ctx context.Context) (err error) {
 			c.rd.Linger(netconn.LingerTime)
 			continue
 		}
-		if pinged {
-			pinged = false
-			c.rd.SetIdle(c.srv.opts.IdleTimeout)
-		}
+		ka.Heard()
 		if err := c.handle(ctx, el); err != nil {
 			return err
 		}

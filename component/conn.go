@@ -202,19 +202,16 @@ func (c *conn) run(ctx context.Context) error {
 }
 
 func (c *conn) readLoop(ctx context.Context) error {
-	pinged := false
+	ka := stream.NewKeepalive(c.rd, c.srv.opts.IdleTimeout, c.srv.opts.PingTimeout)
 	for {
 		el, err := c.dec.ReadElement()
 		if err != nil {
 			if c.isClosing() || ctx.Err() != nil || !netconn.IsTimeout(err) {
 				return err
 			}
-			if pinged {
-				return &stream.Error{Condition: stream.ConnectionTimeout, Text: "no answer to ping"}
+			if err := ka.TimedOut(c.ping); err != nil {
+				return err
 			}
-			pinged = true
-			c.rd.SetIdle(c.srv.opts.PingTimeout)
-			c.ping()
 			continue
 		}
 		if c.isClosing() {
@@ -222,10 +219,7 @@ func (c *conn) readLoop(ctx context.Context) error {
 			// sends is read and dropped until the writer's linger ends.
 			continue
 		}
-		if pinged {
-			pinged = false
-			c.rd.SetIdle(c.srv.opts.IdleTimeout)
-		}
+		ka.Heard()
 		if err := c.handle(ctx, el); err != nil {
 			return err
 		}
