@@ -342,7 +342,7 @@ func (n *negotiation) authenticate(ctx context.Context, auth *xmlstream.Element)
 			if err := n.writeElement(xmlstream.New(stream.NSSASL, "success").AppendText(encodeSASL(out))); err != nil {
 				return false, err
 			}
-			n.authenticatedAs(bare, mech)
+			n.authenticatedAs(bare, mech, false)
 			n.dec.Restart()
 			n.headerSent = false
 			return true, nil
@@ -416,11 +416,12 @@ func (n *negotiation) authorized(srv *sasl.Server) (jid.JID, *sasl.Error) {
 	return bare, nil
 }
 
-// authenticatedAs records a successful authentication.
-func (n *negotiation) authenticatedAs(bare jid.JID, mech string) {
+// authenticatedAs records a successful authentication by mech, with SASL2
+// (XEP-0388) or SASL (RFC 6120 §6).
+func (n *negotiation) authenticatedAs(bare jid.JID, mech string, sasl2 bool) {
 	n.bare, n.authenticated = bare, true
 	n.cb = sasl.ChannelBinding{} // needed no more
-	n.log.Debug("authenticated", "user", bare.String(), "mechanism", mech)
+	n.log.Debug("authenticated", "user", bare.String(), "mechanism", mech, "sasl2", sasl2)
 }
 
 // saslFailure sends <failure/>, counts it, and returns a stream error once

@@ -158,7 +158,7 @@ func (n *negotiation) authenticate2(ctx context.Context, el *xmlstream.Element) 
 			if serr != nil {
 				return false, n.sasl2Failure(serr.Condition, serr.Text, true)
 			}
-			n.authenticatedAs(bare, mech)
+			n.authenticatedAs(bare, mech, true)
 			return n.sasl2Success(ctx, req, out, rotate)
 		}
 		if err := n.writeElement(xmlstream.New(nsSASL2, "challenge").AppendText(base64.StdEncoding.EncodeToString(out))); err != nil {
