@@ -90,6 +90,16 @@ func (c *session) logger() *slog.Logger {
 	return c.srv.log.With("conn", c.id, "jid", c.full.String())
 }
 
+// info logs what every session logs, its start and its end, with the
+// attributes of logger but without building one: two lines per login
+// should not cost a logger each.
+func (c *session) info(ctx context.Context, msg string, attrs ...slog.Attr) {
+	if !c.srv.log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	c.srv.log.LogAttrs(ctx, slog.LevelInfo, msg, append([]slog.Attr{slog.Uint64("conn", c.id), slog.String("jid", c.full.String())}, attrs...)...)
+}
+
 // close drops the connection. The closing stream tag has ended the
 // stream; a TLS close_notify would add nothing but a write that can block
 // for seconds on a peer that does not read.
@@ -135,7 +145,7 @@ func (c *session) run(ctx context.Context) {
 	if by != nil {
 		c.Close(by)
 	}
-	c.logger().Info("session started")
+	c.info(ctx, "session started")
 
 	err := c.readLoop(ctx)
 	for c.connectionLost(err) {
@@ -161,7 +171,7 @@ func (c *session) run(ctx context.Context) {
 		c.logger().Info("unacknowledged stanzas handed back for delivery", "count", len(els))
 		c.srv.opts.Undelivered.Undelivered(ctx, c.full, els)
 	}
-	c.logger().Info("session ended", "reason", errString(err))
+	c.info(ctx, "session ended", slog.String("reason", errString(err)))
 }
 
 func (c *session) readLoop(ctx context.Context) (err error) {
