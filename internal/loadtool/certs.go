@@ -1,6 +1,9 @@
 package loadtool
 
 import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -9,15 +12,18 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"roost/certs"
 	"time"
+
+	"roost/certs"
 )
 
 // benchCA issues the certificates of one suite run. Every server gets the
-// same kind of key (ECDSA P-256, what Let's Encrypt issues by default
-// today, and what certs.NewCertificate makes), so that the TLS handshake
-// costs the same work on each and the login figures compare servers, not
-// key types.
+// same kind of key, so that the TLS handshake costs the same work on each
+// and the login figures compare servers, not key types: ECDSA P-256 (what
+// Let's Encrypt issues by default today, and what certs.NewCertificate
+// makes) for every load, and RSA-2048 (still what many hosts and older
+// setups use) for a second login load, whose handshakes cost an RSA
+// signature each.
 type benchCA struct {
 	cert *tls.Certificate
 	pem  []byte
@@ -44,16 +50,32 @@ type certFiles struct {
 	Cert, Key, Both, CA string // Both: certificate then key, for ejabberd
 }
 
-// issue writes a certificate for names into dir.
-func (ca *benchCA) issue(dir string, names ...string) (certFiles, error) {
-	c, err := certs.NewCertificate(&x509.Certificate{
+// Key types of the certificates the suite issues.
+const (
+	KeyECDSA = "ECDSA P-256"
+	KeyRSA   = "RSA-2048"
+)
+
+// issue writes a certificate for names with a key of type keyType into
+// dir, replacing the files of an earlier one.
+func (ca *benchCA) issue(dir, keyType string, names ...string) (certFiles, error) {
+	tmpl := &x509.Certificate{
 		Subject:     pkix.Name{CommonName: names[0]},
 		DNSNames:    names,
 		NotBefore:   time.Now().Add(-time.Hour),
 		NotAfter:    time.Now().Add(7 * 24 * time.Hour),
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}, ca.cert)
+	}
+	var (
+		c   *tls.Certificate
+		err error
+	)
+	if keyType == KeyRSA {
+		c, err = ca.issueRSA(tmpl)
+	} else {
+		c, err = certs.NewCertificate(tmpl, ca.cert)
+	}
 	if err != nil {
 		return certFiles{}, fmt.Errorf("issue certificate: %w", err)
 	}
@@ -80,6 +102,27 @@ func (ca *benchCA) issue(dir string, names ...string) (certFiles, error) {
 		}
 	}
 	return f, nil
+}
+
+// issueRSA signs tmpl for a new RSA-2048 key with the CA's key.
+func (ca *benchCA) issueRSA(tmpl *x509.Certificate) (*tls.Certificate, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, fmt.Errorf("generate RSA key: %w", err)
+	}
+	t := *tmpl
+	if t.SerialNumber, err = rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127)); err != nil {
+		return nil, fmt.Errorf("generate serial: %w", err)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, &t, ca.cert.Leaf, &key.PublicKey, ca.cert.PrivateKey.(crypto.Signer))
+	if err != nil {
+		return nil, fmt.Errorf("create certificate: %w", err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("parse certificate: %w", err)
+	}
+	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
 }
 
 // clientTLS trusts only the bench CA, for the server called domain. No
