@@ -110,7 +110,15 @@ func Logins(ctx context.Context, o LoginsOptions) (LoginsResult, error) {
 				}
 				user := o.Users[int(next.Add(1)-1)%len(o.Users)]
 				t0 := time.Now()
-				s, err := o.Dialer.Login(ctx, o.Target, user, o.Password, o.Login)
+				var (
+					s   *Session
+					err error
+				)
+				if o.Login.TLSOnly {
+					err = o.Dialer.Handshake(ctx, o.Target)
+				} else {
+					s, err = o.Dialer.Login(ctx, o.Target, user, o.Password, o.Login)
+				}
 				if err != nil {
 					if ctx.Err() != nil {
 						return
@@ -126,8 +134,10 @@ func Logins(ctx context.Context, o LoginsOptions) (LoginsResult, error) {
 				// wait for the server's closing tag: some servers take
 				// their time to send it (ejabberd about 100 ms), which
 				// would measure their timers, not their capacity.
-				s.CloseStream()
-				closing.Go(s.AwaitClose)
+				if s != nil {
+					s.CloseStream()
+					closing.Go(s.AwaitClose)
+				}
 				if phase.Load() == phaseMeasure {
 					logins.Add(1)
 					h.record(time.Since(t0))

@@ -96,6 +96,10 @@ type LoginOptions struct {
 	// first login of an account asks for the token with SCRAM; the Dialer
 	// keeps it for the next ones.
 	FAST bool
+	// TLSOnly connects with TLS from the first byte and does nothing but
+	// the handshake, then closes: what a login costs a server at the
+	// least. It is the login load of the floor (the relay).
+	TLSOnly bool
 }
 
 // FASTMechanism is the hashed-token mechanism the tool logs in with: bound
@@ -156,6 +160,23 @@ func (d *Dialer) connect(ctx context.Context, t Target) (*Session, error) {
 	}
 	cs := c.ConnectionState()
 	return &Session{raw: raw, c: c, TLSVersion: cs.Version, CipherSuite: cs.CipherSuite, Curve: cs.CurveID}, nil
+}
+
+// Handshake connects to t with TLS from the first byte, completes the
+// handshake and closes the connection.
+func (d *Dialer) Handshake(ctx context.Context, t Target) error {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout())
+	defer cancel()
+	var nd net.Dialer
+	raw, err := nd.DialContext(ctx, "tcp", t.Addr)
+	if err != nil {
+		return fmt.Errorf("dial %s: %w", t.Addr, err)
+	}
+	defer raw.Close()
+	if err := tls.Client(raw, t.tlsConfig()).HandshakeContext(ctx); err != nil {
+		return fmt.Errorf("tls handshake: %w", err)
+	}
+	return nil
 }
 
 // Login opens a session for user@t.Domain: STARTTLS (or direct TLS), SASL,

@@ -363,17 +363,6 @@ func (s *suite) runServer(ctx context.Context, kind string) *ServerResult {
 		s.fetchProfile(ctx, "heap", 0, "start.heap.pprof")
 	}
 
-	if kind == KindFloor {
-		stopWatch := s.watchOthers(p.target.PID, &res.OtherCPU)
-		defer stopWatch()
-		for _, fixed := range []bool{false, true} {
-			s.runMsgs(ctx, res, p, fixed, true, d, false, fail)
-		}
-		return res
-	}
-	if !s.pause(ctx) {
-		return res
-	}
 	// Other work on the machine is watched for the ECDSA loads, then
 	// apart for the RSA logins after the restart (the process changes).
 	var otherECDSA, otherRSA float64
@@ -382,6 +371,21 @@ func (s *suite) runServer(ctx context.Context, kind string) *ServerResult {
 		stopWatch()
 		res.OtherCPU = max(otherECDSA, otherRSA)
 	}()
+	if kind == KindFloor {
+		for _, fixed := range []bool{false, true} {
+			s.runMsgs(ctx, res, p, fixed, true, d, false, fail)
+		}
+		// The floor of a login: the TLS handshake alone.
+		tlsOnly := LoginOptions{TLSOnly: true}
+		res.Logins = s.runLogins(ctx, res, p, "logins", tlsOnly, d, false, fail)
+		if s.restartRSA(ctx, p, &stopWatch, &otherRSA, fail) {
+			res.LoginsRSA = s.runLogins(ctx, res, p, "logins-rsa", tlsOnly, d, false, fail)
+		}
+		return res
+	}
+	if !s.pause(ctx) {
+		return res
+	}
 
 	co := ConnsOptions{Target: p.target, Users: users[:plan.Conns], Password: plan.Password, Rate: plan.ConnRate, Dialer: d, Proc: s.proc}
 	if profiling {
@@ -423,24 +427,33 @@ func (s *suite) runServer(ctx context.Context, kind string) *ServerResult {
 	if plan.MUCOccupants > 0 && s.pause(ctx) {
 		s.runMUC(ctx, res, p, d, profiling, fail)
 	}
-	// The same logins with an RSA certificate: a restart on new files.
-	stopWatch()
-	stopWatch = func() {}
+	if s.restartRSA(ctx, p, &stopWatch, &otherRSA, fail) {
+		res.LoginsRSA = s.runLogins(ctx, res, p, "logins-rsa", LoginOptions{}, d, profiling, fail)
+	}
+	return res
+}
+
+// restartRSA restarts p with an RSA-2048 certificate in place of its
+// ECDSA one, for the second login load, and moves the watch of other work
+// on the machine to the new process. It reports whether the server runs.
+func (s *suite) restartRSA(ctx context.Context, p *proc, stopWatch *func(), other *float64, fail func(string, error)) bool {
+	(*stopWatch)()
+	*stopWatch = func() {}
 	p.stop(15 * time.Second)
+	var err error
 	if p.certs, err = s.ca.issue(p.dir, KeyRSA, p.domain, "conference."+p.domain); err != nil {
 		fail("RSA certificate", err)
-		return res
+		return false
 	}
 	if err := s.run(ctx, p); err != nil {
 		fail("restart with the RSA certificate", err)
-		return res
+		return false
 	}
 	if !s.pause(ctx) {
-		return res
+		return false
 	}
-	stopWatch = s.watchOthers(p.target.PID, &otherRSA)
-	res.LoginsRSA = s.runLogins(ctx, res, p, "logins-rsa", LoginOptions{}, d, profiling, fail)
-	return res
+	*stopWatch = s.watchOthers(p.target.PID, other)
+	return true
 }
 
 // runLogins runs a login load Repeat times and returns the median run, or

@@ -65,6 +65,17 @@ func TestRelayFloor(t *testing.T) {
 			t.Errorf("no CPU measured for the relay: %v", res.CPU)
 		}
 	}
+	// The floor of a login: TLS handshakes alone.
+	lr, err := Logins(testCtx(t), LoginsOptions{
+		Target: target, Users: []string{"-"}, Workers: 2, Login: LoginOptions{TLSOnly: true},
+		Warmup: 100 * time.Millisecond, Duration: 500 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lr.Logins == 0 || lr.Failed != 0 || lr.PerCPU <= 0 {
+		t.Errorf("handshakes %d, failed %d, per CPU %v: want all measured", lr.Logins, lr.Failed, lr.PerCPU)
+	}
 }
 
 func TestDNS(t *testing.T) {
