@@ -67,7 +67,7 @@ func (n *negotiation) bind2(ctx context.Context, req *authRequest) (*xmlstream.E
 	if err != nil {
 		var se *stanza.Error
 		if !errors.As(err, &se) {
-			n.log.Error("binding resource", "err", err)
+			n.logger().Error("binding resource", "err", err)
 			se = stanza.NewError(stanza.InternalServerError, "")
 		}
 		return xmlstream.New(nsBind2, "failed").Append(se.Element()), false

@@ -68,7 +68,7 @@ func (n *negotiation) fastToken(ctx context.Context, req *authRequest, rotate bo
 	if fast && req.invalidate {
 		// §3.6: the token is gone, and no new one comes unless asked for.
 		if err := tokens.Invalidate(ctx, n.bare, req.userAgent); err != nil {
-			n.log.Warn("invalidating a FAST token", "err", err)
+			n.logger().Warn("invalidating a FAST token", "err", err)
 		}
 	} else if mech == "" && fast && rotate {
 		mech = req.mechanism // §3.5: rotation, as if the client had asked
@@ -78,10 +78,10 @@ func (n *negotiation) fastToken(ctx context.Context, req *authRequest, rotate bo
 	}
 	token, expires, err := tokens.Issue(ctx, n.bare, req.userAgent, mech)
 	if err != nil {
-		n.log.Warn("issuing a FAST token", "err", err)
+		n.logger().Warn("issuing a FAST token", "err", err)
 		return nil
 	}
-	n.log.LogAttrs(ctx, slog.LevelDebug, "FAST token issued", slog.String("mechanism", mech), slog.Time("expires", expires))
+	n.debugAttrs(ctx, "FAST token issued", slog.String("mechanism", mech), slog.Time("expires", expires))
 	return xmlstream.New(nsFAST, "token").
 		SetAttr("expiry", expires.UTC().Format(time.RFC3339)).
 		SetAttr("token", token)

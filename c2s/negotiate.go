@@ -28,7 +28,7 @@ import (
 // the stream is bound: a bound session keeps none of it.
 type negotiation struct {
 	*session
-	log       *slog.Logger
+	log       *slog.Logger // built when first needed: logger
 	directTLS bool
 	tc        *tls.Conn // once TLS is up
 
@@ -54,23 +54,22 @@ func (c *session) serve(ctx context.Context, directTLS bool, done func()) {
 	n := &negotiation{
 		session:   c,
 		directTLS: directTLS,
-		log:       c.srv.log.With("conn", c.id, "remote", c.raw.RemoteAddr().String()),
 	}
 	handedOff := false
 	defer func() {
 		if r := recover(); r != nil {
-			n.log.Error("panic serving connection", "panic", r, "stack", string(debug.Stack()))
+			n.logger().Error("panic serving connection", "panic", r, "stack", string(debug.Stack()))
 		}
 		if !handedOff {
 			c.close()
 			done()
 		}
 	}()
-	n.log.Debug("connected", "direct_tls", directTLS)
+	n.debug("connected", "direct_tls", directTLS)
 	_ = c.nc.SetDeadline(time.Now().Add(c.srv.opts.NegotiationTimeout))
 	if directTLS {
 		if err := n.handshake(ctx); err != nil {
-			n.log.Debug("TLS handshake failed", "err", err)
+			n.debug("TLS handshake failed", "err", err)
 			return
 		}
 	}
@@ -95,6 +94,30 @@ func (c *session) serve(ctx context.Context, directTLS bool, done func()) {
 		}()
 		c.run(ctx)
 	}()
+}
+
+// logger returns the negotiation's logger, with the connection's number
+// and address. It is built the first time something is logged, so that a
+// login that logs nothing (at the default level, none does) builds none.
+func (n *negotiation) logger() *slog.Logger {
+	if n.log == nil {
+		n.log = n.srv.log.With("conn", n.id, "remote", n.raw.RemoteAddr().String())
+	}
+	return n.log
+}
+
+// debug logs at debug level, if that is on.
+func (n *negotiation) debug(msg string, args ...any) {
+	if n.srv.log.Enabled(context.Background(), slog.LevelDebug) {
+		n.logger().Debug(msg, args...)
+	}
+}
+
+// debugAttrs is debug with attributes.
+func (n *negotiation) debugAttrs(ctx context.Context, msg string, attrs ...slog.Attr) {
+	if n.srv.log.Enabled(ctx, slog.LevelDebug) {
+		n.logger().LogAttrs(ctx, slog.LevelDebug, msg, attrs...)
+	}
 }
 
 // negotiate runs the stream stages up to resource binding.
@@ -393,10 +416,10 @@ func (n *negotiation) stepFailure(mech string, err error) (cond sasl.Condition, 
 	if errors.Is(err, sasl.ErrChannelBinding) {
 		// A client trying a binding type we lack (tls-unique on
 		// TLS 1.3) tested no password: it does not count.
-		n.log.Debug("channel binding type not supported", "mechanism", mech)
+		n.debug("channel binding type not supported", "mechanism", mech)
 		return cond, text, false
 	}
-	n.log.Info("authentication failed", "mechanism", mech, "condition", string(cond), "err", err)
+	n.logger().Info("authentication failed", "mechanism", mech, "condition", string(cond), "err", err)
 	return cond, text, true
 }
 
@@ -421,7 +444,7 @@ func (n *negotiation) authorized(srv *sasl.Server) (jid.JID, *sasl.Error) {
 func (n *negotiation) authenticatedAs(bare jid.JID, mech string, sasl2 bool) {
 	n.bare, n.authenticated = bare, true
 	n.cb = sasl.ChannelBinding{} // needed no more
-	n.log.Debug("authenticated", "user", bare.String(), "mechanism", mech, "sasl2", sasl2)
+	n.debug("authenticated", "user", bare.String(), "mechanism", mech, "sasl2", sasl2)
 }
 
 // saslFailure sends <failure/>, counts it, and returns a stream error once
@@ -499,7 +522,7 @@ func (n *negotiation) bind(ctx context.Context, iq *xmlstream.Element) (bool, er
 	if err := n.srv.router.Bind(ctx, full, n.session); err != nil {
 		var se *stanza.Error
 		if !errors.As(err, &se) {
-			n.log.Error("binding resource", "err", err)
+			n.logger().Error("binding resource", "err", err)
 			se = stanza.NewError(stanza.InternalServerError, "")
 		}
 		return false, reply(se)
@@ -541,7 +564,7 @@ func (n *negotiation) fail(err error) {
 	if !n.headerSent {
 		hdr = stream.AppendHeader(nil, stream.Header{From: n.domain, ID: stream.NewID(), Version: "1.0", Lang: "en", ContentNS: xmlstream.NSClient})
 	}
-	if stream.EndNegotiation(n.nc, err, n.phase.Stopped(), hdr, xmlstream.NSClient, n.srv.opts.WriteTimeout, n.log) {
+	if stream.EndNegotiation(n.nc, err, n.phase.Stopped(), hdr, xmlstream.NSClient, n.srv.opts.WriteTimeout, n.logger()) {
 		netconn.Linger(n.nc)
 	}
 }

@@ -139,7 +139,7 @@ func (n *negotiation) authenticate2(ctx context.Context, el *xmlstream.Element) 
 		return false, n.sasl2Failure(sasl.InvalidMechanism, "", true)
 	}
 	if req.tokenMech != "" && !slices.Contains(n.srv.features.fastMechs[n.cbMask], req.tokenMech) {
-		n.log.Debug("FAST token requested for a mechanism not offered", "mechanism", req.tokenMech)
+		n.debug("FAST token requested for a mechanism not offered", "mechanism", req.tokenMech)
 		req.tokenMech = ""
 	}
 	srv, err := n.saslServer(mech, tokens)
