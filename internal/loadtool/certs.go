@@ -1,7 +1,6 @@
 package loadtool
 
 import (
-	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
@@ -72,7 +71,10 @@ func (ca *benchCA) issue(dir, keyType string, names ...string) (certFiles, error
 		err error
 	)
 	if keyType == KeyRSA {
-		c, err = ca.issueRSA(tmpl)
+		var key *rsa.PrivateKey
+		if key, err = rsa.GenerateKey(rand.Reader, 2048); err == nil {
+			c, err = certs.SignCertificate(tmpl, key, ca.cert)
+		}
 	} else {
 		c, err = certs.NewCertificate(tmpl, ca.cert)
 	}
@@ -102,27 +104,6 @@ func (ca *benchCA) issue(dir, keyType string, names ...string) (certFiles, error
 		}
 	}
 	return f, nil
-}
-
-// issueRSA signs tmpl for a new RSA-2048 key with the CA's key.
-func (ca *benchCA) issueRSA(tmpl *x509.Certificate) (*tls.Certificate, error) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, fmt.Errorf("generate RSA key: %w", err)
-	}
-	t := *tmpl
-	if t.SerialNumber, err = rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127)); err != nil {
-		return nil, fmt.Errorf("generate serial: %w", err)
-	}
-	der, err := x509.CreateCertificate(rand.Reader, &t, ca.cert.Leaf, &key.PublicKey, ca.cert.PrivateKey.(crypto.Signer))
-	if err != nil {
-		return nil, fmt.Errorf("create certificate: %w", err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("parse certificate: %w", err)
-	}
-	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
 }
 
 // clientTLS trusts only the bench CA, for the server called domain. No
