@@ -3,10 +3,8 @@
 package interop
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"strings"
@@ -57,14 +55,7 @@ func runNode(t *testing.T, caFile, script string, args ...string) []map[string]a
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
-	var events []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		var ev map[string]any
-		if json.Unmarshal(sc.Bytes(), &ev) == nil {
-			events = append(events, ev)
-		}
-	}
+	events := jsonLines(out)
 	if err != nil {
 		t.Fatalf("node %s %v: %v\nevents: %v\nstderr:\n%s", script, args, err, events, tail(stderr.String(), 40))
 	}
