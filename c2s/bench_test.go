@@ -1,6 +1,7 @@
 package c2s
 
 import (
+	"context"
 	"crypto/tls"
 	"io"
 	"net"
@@ -9,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"roost/internal/client"
 	"roost/internal/xmpptest"
+	"roost/jid"
+	"roost/sasl"
 	"roost/xmlstream"
 )
 
@@ -114,4 +118,65 @@ func BenchmarkSessionSendTLS(b *testing.B) {
 	benchSend(b, tc, read.Load, false)
 	_ = raw.Close()
 	<-clientDone
+}
+
+// fixedCreds are one account's credentials, derived once, as a store keeps
+// them: the same salt every time, so that the client's key cache works.
+type fixedCreds map[sasl.Hash]sasl.Credentials
+
+func newFixedCreds(b *testing.B, password string) fixedCreds {
+	f := fixedCreds{}
+	for _, h := range []sasl.Hash{sasl.SHA1, sasl.SHA256} {
+		c, err := sasl.NewCredentials(password, h, sasl.DefaultIterations, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		f[h] = c
+	}
+	return f
+}
+
+func (f fixedCreds) SCRAMCredentials(_ context.Context, _ jid.JID, h sasl.Hash) (sasl.Credentials, bool, error) {
+	c, ok := f[h]
+	return c, ok, nil
+}
+
+// BenchmarkLogin is a whole login over an in-memory connection, client
+// and server in one process (so the figures are the sum of both): a
+// STARTTLS handshake, then SASL and legacy binding, SASL2 with Bind 2, or
+// a FAST token with Bind 2. The client's SCRAM keys are cached, as the
+// load tool's are, and the handshake costs what it costs.
+func BenchmarkLogin(b *testing.B) {
+	for _, mode := range []string{"SASL", "SASL2", "FAST"} {
+		b.Run(mode, func(b *testing.B) {
+			tk := newFakeTokens()
+			serverTLS, clientTLS := xmpptest.TLS(b, "example.com")
+			clientTLS.CurvePreferences = []tls.CurveID{tls.X25519}
+			srv := New(Options{Domains: []string{"example.com"}, TLS: serverTLS, SASLSecret: make([]byte, 32), Tokens: tk},
+				&fakeRouter{sessions: map[string]Endpoint{}}, newFixedCreds(b, "balcony!"))
+			b.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+			var keys sasl.KeyCache
+			o := client.Options{JID: jid.MustParse("juliet@example.com/balcony"), Password: "balcony!", TLS: clientTLS,
+				Mechanism: sasl.SCRAMSHA1, KeyCache: &keys, UserAgent: "bench", SASL2: mode != "SASL", Bind2: mode != "SASL"}
+			login := func() *client.Conn {
+				cli, s := net.Pipe()
+				srv.ServeConn(context.Background(), s, false)
+				c, err := client.Login(context.Background(), cli, o)
+				if err != nil {
+					b.Fatal(err)
+				}
+				return c
+			}
+			if mode == "FAST" {
+				o.RequestToken = sasl.HTSHA256Expr
+				c := login()
+				_ = c.Close()
+				o.RequestToken, o.Token, o.Mechanism = "", c.Token, sasl.HTSHA256Expr
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = login().Close()
+			}
+		})
+	}
 }

@@ -15,13 +15,31 @@
 //     allows it and advertised per XEP-0440, and PLAIN unless disabled. An
 //     unknown user fails exactly like a wrong password (not-authorized).
 //     After [Options.MaxAuthFailures] failures the stream ends with
-//     policy-violation (§6.4.5).
+//     policy-violation (§6.4.5). Every SCRAM exchange carries the
+//     XEP-0474 hash of the mechanisms and channel-binding types offered,
+//     so that a client notices a list someone in the middle shortened.
+//   - SASL2 (XEP-0388, sasl2.go), offered next to SASL with the same
+//     mechanisms. The client's <authenticate/> may ask inline for a
+//     resource (Bind 2, XEP-0386, bind2.go: the resource derives from
+//     the client's user-agent id, so a device keeps its resource, and
+//     carbons, client state and stream management start on), for the
+//     resumption of a stream-management session (XEP-0198), and for a
+//     FAST token (XEP-0484, fast.go) with which it logs in next time in
+//     one round trip (HT-SHA-256-EXPR/-ENDP/-NONE). The success carries
+//     the outcome of each; no stream restart follows. Tokens are kept by
+//     [Options.Tokens]; the features modules let clients enable in Bind 2
+//     come as [Options.BindFeatures], so that c2s imports no module.
 //   - Resource binding (§7): a requested resource, or one the server
 //     makes up; binding a full JID already in use replaces the older
 //     session, which ends with a conflict stream error. The legacy session
 //     establishment request (RFC 3921) is accepted and answered.
 //
 // Any stanza before authentication ends the stream with not-authorized.
+//
+// The features of each stage are serialised once, when the server is
+// made (features.go): before authentication they depend only on which
+// channel bindings the connection has. A stream header and its features
+// go out in one write, as does a SASL2 success with the features after it.
 //
 // The negotiation's state (negotiate.go) lives only as long as the
 // negotiation: a bound session keeps none of it. What stays is the

@@ -28,7 +28,7 @@ import (
 // the stream is bound: a bound session keeps none of it.
 type negotiation struct {
 	*session
-	log       *slog.Logger
+	log       *slog.Logger // built when first needed: logger
 	directTLS bool
 	tc        *tls.Conn // once TLS is up
 
@@ -36,11 +36,14 @@ type negotiation struct {
 	authenticated bool
 	failures      int
 	cb            sasl.ChannelBinding
+	cbMask        int // bindingMask(cb), fixed at the TLS handshake
 
 	// On a connection that resumes another session: the client's count
-	// and the answer of the session it resumes.
+	// and the answer of the session it resumes, and, when it resumes
+	// within SASL2, the success that session sends for it.
 	resumeH uint32
 	adopted chan bool
+	sasl2   *success
 }
 
 // serve negotiates the stream, then runs the bound session on a fresh
@@ -51,23 +54,22 @@ func (c *session) serve(ctx context.Context, directTLS bool, done func()) {
 	n := &negotiation{
 		session:   c,
 		directTLS: directTLS,
-		log:       c.srv.log.With("conn", c.id, "remote", c.raw.RemoteAddr().String()),
 	}
 	handedOff := false
 	defer func() {
 		if r := recover(); r != nil {
-			n.log.Error("panic serving connection", "panic", r, "stack", string(debug.Stack()))
+			n.logger().Error("panic serving connection", "panic", r, "stack", string(debug.Stack()))
 		}
 		if !handedOff {
 			c.close()
 			done()
 		}
 	}()
-	n.log.Debug("connected", "direct_tls", directTLS)
+	n.debug("connected", "direct_tls", directTLS)
 	_ = c.nc.SetDeadline(time.Now().Add(c.srv.opts.NegotiationTimeout))
 	if directTLS {
 		if err := n.handshake(ctx); err != nil {
-			n.log.Debug("TLS handshake failed", "err", err)
+			n.debug("TLS handshake failed", "err", err)
 			return
 		}
 	}
@@ -92,6 +94,30 @@ func (c *session) serve(ctx context.Context, directTLS bool, done func()) {
 		}()
 		c.run(ctx)
 	}()
+}
+
+// logger returns the negotiation's logger, with the connection's number
+// and address. It is built the first time something is logged, so that a
+// login that logs nothing (at the default level, none does) builds none.
+func (n *negotiation) logger() *slog.Logger {
+	if n.log == nil {
+		n.log = n.srv.log.With("conn", n.id, "remote", n.raw.RemoteAddr().String())
+	}
+	return n.log
+}
+
+// debug logs at debug level, if that is on.
+func (n *negotiation) debug(msg string, args ...any) {
+	if n.srv.log.Enabled(context.Background(), slog.LevelDebug) {
+		n.logger().Debug(msg, args...)
+	}
+}
+
+// debugAttrs is debug with attributes.
+func (n *negotiation) debugAttrs(ctx context.Context, msg string, attrs ...slog.Attr) {
+	if n.srv.log.Enabled(ctx, slog.LevelDebug) {
+		n.logger().LogAttrs(ctx, slog.LevelDebug, msg, attrs...)
+	}
 }
 
 // negotiate runs the stream stages up to resource binding.
@@ -138,52 +164,43 @@ func (n *negotiation) openStream() error {
 		domain = n.srv.opts.Domains[0]
 	}
 	n.domain = domain
-	if err := n.writeRaw(stream.AppendHeader(nil, stream.Header{
+	// The header and the features go out in one write: one TLS record,
+	// one system call.
+	bp := netconn.GetBuffer()
+	defer netconn.PutBuffer(bp)
+	b := stream.AppendHeader((*bp)[:0], stream.Header{
 		From: domain, ID: stream.NewID(), Version: "1.0", Lang: "en", ContentNS: xmlstream.NSClient,
-	})); err != nil {
+	})
+	if serr == nil {
+		b = append(b, n.features()...)
+	}
+	*bp = b
+	if err := n.writeRaw(b); err != nil {
 		return err
 	}
 	n.headerSent = true
 	if serr != nil {
 		return serr
 	}
-	return n.writeElement(n.features())
+	return nil
 }
 
-func (n *negotiation) features() *xmlstream.Element {
+// features returns the serialised features of the stream's stage.
+func (n *negotiation) features() []byte {
+	fs := n.srv.features
 	switch {
 	case n.tc == nil:
-		return stream.Features(xmlstream.New(stream.NSTLS, "starttls").Append(xmlstream.New(stream.NSTLS, "required")))
+		return fs.preTLS
 	case !n.authenticated:
-		mechs := xmlstream.New(stream.NSSASL, "mechanisms")
-		for _, m := range n.mechanisms() {
-			mechs.Append(xmlstream.New(stream.NSSASL, "mechanism").AppendText(m))
-		}
-		f := stream.Features(mechs)
-		if types := n.cb.Types(); len(types) > 0 {
-			// XEP-0440: say which channel-binding types we support.
-			cb := xmlstream.New(nsSASLCB, "sasl-channel-binding")
-			for _, t := range types {
-				cb.Append(xmlstream.New(nsSASLCB, "channel-binding").SetAttr("type", t))
-			}
-			f.Append(cb)
-		}
-		return f.Append(n.srv.opts.PreAuthFeatures...)
+		return fs.preAuth[n.cbMask]
 	default:
-		return stream.Features(
-			xmlstream.New(stream.NSBind, "bind"),
-			xmlstream.New(stream.NSSession, "session").Append(xmlstream.New(stream.NSSession, "optional")),
-			xmlstream.New(nsCSI, "csi"),
-			xmlstream.New(nsSM, "sm"),
-		).Append(n.srv.opts.Features...)
+		return fs.postAuth
 	}
 }
 
-const nsSASLCB = "urn:xmpp:sasl-cb:0"
-
-func (n *negotiation) mechanisms() []string {
-	return sasl.Mechanisms(n.cb, n.srv.opts.AllowPlain)
-}
+// mechanisms are the SASL mechanisms offered on this stream, to SASL and
+// SASL2 alike.
+func (n *negotiation) mechanisms() []string { return n.srv.features.mechs[n.cbMask] }
 
 // stage reads elements until the stream restarts (restart=true) or a
 // resource is bound.
@@ -205,6 +222,13 @@ func (n *negotiation) stage(ctx context.Context) (restart bool, err error) {
 				ok, err := n.authenticate(ctx, el)
 				if err != nil || ok {
 					return ok, err
+				}
+			case el.Is(nsSASL2, "authenticate"):
+				// No restart follows SASL2: the stage goes on, bound or
+				// authenticated.
+				bound, err := n.authenticate2(ctx, el)
+				if err != nil || bound {
+					return false, err
 				}
 			case el.Is(xmlstream.NSClient, "iq") && n.srv.opts.PreAuth != nil:
 				reply := n.srv.opts.PreAuth.HandlePreAuth(ctx, n.domain, el)
@@ -278,6 +302,7 @@ func (n *negotiation) handshake(ctx context.Context) error {
 	n.headerSent = false
 	cs := tc.ConnectionState()
 	n.cb = sasl.TLSBinding(&cs, n.serverLeaf(cs.ServerName))
+	n.cbMask = bindingMask(n.cb)
 	return nil
 }
 
@@ -315,14 +340,7 @@ func (n *negotiation) authenticate(ctx context.Context, auth *xmlstream.Element)
 	if !slices.Contains(n.mechanisms(), mech) {
 		return false, n.saslFailure(sasl.InvalidMechanism, "")
 	}
-	srv, err := sasl.NewServer(mech, sasl.ServerOptions{
-		Lookup:               n.lookup,
-		Binding:              n.cb,
-		PlusOffered:          n.cb.Available(),
-		StrictChannelBinding: n.srv.opts.StrictChannelBinding,
-		Secret:               n.srv.opts.SASLSecret,
-		Iterations:           sasl.DefaultIterations,
-	})
+	srv, err := n.saslServer(mech, nil)
 	if err != nil {
 		return false, n.saslFailure(sasl.InvalidMechanism, "")
 	}
@@ -333,36 +351,21 @@ func (n *negotiation) authenticate(ctx context.Context, auth *xmlstream.Element)
 	for {
 		out, done, err := srv.Step(ctx, data)
 		if err != nil {
-			cond, text := sasl.TemporaryAuthFailure, ""
-			var se *sasl.Error
-			if errors.As(err, &se) {
-				cond, text = se.Condition, se.Text
-			}
-			if errors.Is(err, sasl.ErrChannelBinding) {
-				// A client trying a binding type we lack (tls-unique on
-				// TLS 1.3) tested no password: it does not count.
-				n.log.Debug("channel binding type not supported", "mechanism", mech)
+			cond, text, counts := n.stepFailure(mech, err)
+			if !counts {
 				return false, n.sendFailure(cond, text)
 			}
-			n.log.Info("authentication failed", "mechanism", mech, "condition", string(cond), "err", err)
 			return false, n.saslFailure(cond, text)
 		}
 		if done {
-			bare, err := jid.New(srv.Username(), n.domain, "")
-			if err != nil {
-				return false, n.saslFailure(sasl.NotAuthorized, "")
-			}
-			if az := srv.Authzid(); az != "" {
-				if a, err := jid.Parse(az); err != nil || !a.Equal(bare) {
-					return false, n.saslFailure(sasl.InvalidAuthzid, "you may only act as yourself")
-				}
+			bare, serr := n.authorized(srv)
+			if serr != nil {
+				return false, n.saslFailure(serr.Condition, serr.Text)
 			}
 			if err := n.writeElement(xmlstream.New(stream.NSSASL, "success").AppendText(encodeSASL(out))); err != nil {
 				return false, err
 			}
-			n.bare, n.authenticated = bare, true
-			n.cb = sasl.ChannelBinding{} // needed no more
-			n.log.Debug("authenticated", "user", bare.String(), "mechanism", mech)
+			n.authenticatedAs(bare, mech, false)
 			n.dec.Restart()
 			n.headerSent = false
 			return true, nil
@@ -386,12 +389,76 @@ func (n *negotiation) authenticate(ctx context.Context, auth *xmlstream.Element)
 	}
 }
 
+// saslServer starts the server side of mech, for SASL and SASL2 alike;
+// tokens verifies the hashed tokens of FAST (nil for the password
+// mechanisms).
+func (n *negotiation) saslServer(mech string, tokens sasl.TokenLookup) (*sasl.Server, error) {
+	return sasl.NewServer(mech, sasl.ServerOptions{
+		Lookup:               n.lookup,
+		Binding:              n.cb,
+		PlusOffered:          n.cb.Available(),
+		StrictChannelBinding: n.srv.opts.StrictChannelBinding,
+		Secret:               n.srv.opts.SASLSecret,
+		Iterations:           sasl.DefaultIterations,
+		Downgrade:            n.srv.features.downgrade[n.cbMask],
+		Tokens:               tokens,
+	})
+}
+
+// stepFailure turns a failed SASL step into the condition and text to
+// send, and whether the failure counts against MaxAuthFailures.
+func (n *negotiation) stepFailure(mech string, err error) (cond sasl.Condition, text string, counts bool) {
+	cond = sasl.TemporaryAuthFailure
+	var se *sasl.Error
+	if errors.As(err, &se) {
+		cond, text = se.Condition, se.Text
+	}
+	if errors.Is(err, sasl.ErrChannelBinding) {
+		// A client trying a binding type we lack (tls-unique on
+		// TLS 1.3) tested no password: it does not count.
+		n.debug("channel binding type not supported", "mechanism", mech)
+		return cond, text, false
+	}
+	n.logger().Info("authentication failed", "mechanism", mech, "condition", string(cond), "err", err)
+	return cond, text, true
+}
+
+// authorized returns the account a finished exchange authenticated, or
+// the failure to report: a client may only act as itself (RFC 6120
+// §6.4.6).
+func (n *negotiation) authorized(srv *sasl.Server) (jid.JID, *sasl.Error) {
+	bare, err := jid.New(srv.Username(), n.domain, "")
+	if err != nil {
+		return jid.JID{}, &sasl.Error{Condition: sasl.NotAuthorized}
+	}
+	if az := srv.Authzid(); az != "" {
+		if a, err := jid.Parse(az); err != nil || !a.Equal(bare) {
+			return jid.JID{}, &sasl.Error{Condition: sasl.InvalidAuthzid, Text: "you may only act as yourself"}
+		}
+	}
+	return bare, nil
+}
+
+// authenticatedAs records a successful authentication by mech, with SASL2
+// (XEP-0388) or SASL (RFC 6120 §6).
+func (n *negotiation) authenticatedAs(bare jid.JID, mech string, sasl2 bool) {
+	n.bare, n.authenticated = bare, true
+	n.cb = sasl.ChannelBinding{} // needed no more
+	n.debug("authenticated", "user", bare.String(), "mechanism", mech, "sasl2", sasl2)
+}
+
 // saslFailure sends <failure/>, counts it, and returns a stream error once
 // the client has failed too often (RFC 6120 §6.4.5).
 func (n *negotiation) saslFailure(cond sasl.Condition, text string) error {
 	if err := n.sendFailure(cond, text); err != nil {
 		return err
 	}
+	return n.countFailure()
+}
+
+// countFailure counts a failed authentication and returns a stream error
+// once the client has failed too often (RFC 6120 §6.4.5).
+func (n *negotiation) countFailure() error {
 	n.failures++
 	if n.failures >= n.srv.opts.MaxAuthFailures {
 		return &stream.Error{Condition: stream.PolicyViolation, Text: "too many failed authentication attempts"}
@@ -455,7 +522,7 @@ func (n *negotiation) bind(ctx context.Context, iq *xmlstream.Element) (bool, er
 	if err := n.srv.router.Bind(ctx, full, n.session); err != nil {
 		var se *stanza.Error
 		if !errors.As(err, &se) {
-			n.log.Error("binding resource", "err", err)
+			n.logger().Error("binding resource", "err", err)
 			se = stanza.NewError(stanza.InternalServerError, "")
 		}
 		return false, reply(se)
@@ -497,7 +564,7 @@ func (n *negotiation) fail(err error) {
 	if !n.headerSent {
 		hdr = stream.AppendHeader(nil, stream.Header{From: n.domain, ID: stream.NewID(), Version: "1.0", Lang: "en", ContentNS: xmlstream.NSClient})
 	}
-	if stream.EndNegotiation(n.nc, err, n.phase.Stopped(), hdr, xmlstream.NSClient, n.srv.opts.WriteTimeout, n.log) {
+	if stream.EndNegotiation(n.nc, err, n.phase.Stopped(), hdr, xmlstream.NSClient, n.srv.opts.WriteTimeout, n.logger()) {
 		netconn.Linger(n.nc)
 	}
 }

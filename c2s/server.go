@@ -102,7 +102,29 @@ type Options struct {
 	// Undelivered takes what a session with stream management (XEP-0198)
 	// sent but never got acknowledged; nil drops it.
 	Undelivered UndeliveredHandler
-	Logger      *slog.Logger
+	// Tokens keeps the tokens of FAST (XEP-0484); nil offers no FAST.
+	Tokens Tokens
+	// BindFeatures are the features, besides client state indication and
+	// stream management, that a client may enable inline when it binds
+	// with Bind 2 (XEP-0386), such as carbons.
+	BindFeatures []BindFeature
+	Logger       *slog.Logger
+}
+
+// BindFeature is a session feature offered inline in Bind 2: Var is
+// listed in the Bind 2 stream feature, and the elements of a client's
+// <bind xmlns='urn:xmpp:bind:0'/> in that namespace go to Handler once
+// the session is bound.
+type BindFeature struct {
+	Var     string
+	Handler BindHandler
+}
+
+// BindHandler enables a feature a client asked for in its Bind 2 request
+// for the session full, bound by then, and returns what goes into
+// <bound/>, or nil.
+type BindHandler interface {
+	EnableInline(ctx context.Context, full jid.JID, el *xmlstream.Element) *xmlstream.Element
 }
 
 // PreAuthHandler answers an IQ received on an encrypted but not yet
@@ -147,12 +169,14 @@ var ErrServerClosed = netconn.ServerClosed("c2s")
 
 // Server accepts client connections.
 type Server struct {
-	opts    Options
-	router  Router
-	creds   Credentials
-	domains map[string]string // each hosted domain to itself, so sessions keep the configured string
-	log     *slog.Logger
-	conns   *netconn.Set[*session]
+	opts     Options
+	router   Router
+	creds    Credentials
+	domains  map[string]string // each hosted domain to itself, so sessions keep the configured string
+	log      *slog.Logger
+	conns    *netconn.Set[*session]
+	features *featureSet
+	bindVars map[string]BindHandler // BindFeatures by namespace
 
 	nextID atomic.Uint64
 
@@ -174,9 +198,14 @@ func New(opts Options, r Router, c Credentials) *Server {
 		log:       opts.Logger,
 		conns:     netconn.NewSet[*session](opts.MaxConnsPerIP, opts.Logger),
 		resumable: make(map[string]*session),
+		features:  newFeatureSet(&opts),
+		bindVars:  make(map[string]BindHandler, len(opts.BindFeatures)),
 	}
 	for _, d := range opts.Domains {
 		s.domains[d] = d
+	}
+	for _, bf := range opts.BindFeatures {
+		s.bindVars[bf.Var] = bf.Handler
 	}
 	return s
 }

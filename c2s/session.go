@@ -90,6 +90,16 @@ func (c *session) logger() *slog.Logger {
 	return c.srv.log.With("conn", c.id, "jid", c.full.String())
 }
 
+// info logs what every session logs, its start and its end, with the
+// attributes of logger but without building one: two lines per login
+// should not cost a logger each.
+func (c *session) info(ctx context.Context, msg string, attrs ...slog.Attr) {
+	if !c.srv.log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	c.srv.log.LogAttrs(ctx, slog.LevelInfo, msg, append([]slog.Attr{slog.Uint64("conn", c.id), slog.String("jid", c.full.String())}, attrs...)...)
+}
+
 // close drops the connection. The closing stream tag has ended the
 // stream; a TLS close_notify would add nothing but a write that can block
 // for seconds on a peer that does not read.
@@ -123,6 +133,7 @@ func (c *session) abort() {
 // the session by closing it and waiting for the writer to write the
 // closing tag; a writer that fails cuts the reader's read short.
 func (c *session) run(ctx context.Context) {
+	started := time.Now()
 	_ = c.nc.SetDeadline(time.Time{})
 	c.wmoved = 0
 	c.rd.SetIdle(c.srv.opts.IdleTimeout)
@@ -130,12 +141,20 @@ func (c *session) run(ctx context.Context) {
 	by := c.phase.Run()
 	c.mu.Lock()
 	c.q.running = true
-	c.startWriterLocked() // the bind result is waiting
+	inline := c.claimWriterLocked()
 	c.mu.Unlock()
+	if inline {
+		// The bind result is waiting, and the client waits for it before
+		// it sends anything: written here rather than by a writer
+		// goroutine of its own.
+		c.writer()
+	}
 	if by != nil {
 		c.Close(by)
 	}
-	c.logger().Info("session started")
+	if c.srv.log.Enabled(ctx, slog.LevelDebug) {
+		c.logger().Debug("session started")
+	}
 
 	err := c.readLoop(ctx)
 	for c.connectionLost(err) {
@@ -153,15 +172,24 @@ func (c *session) run(ctx context.Context) {
 	}
 	c.endResumption()
 	// The router must stop handing us stanzas before the writer drains the
-	// queue for the last time.
+	// queue for the last time, here unless a writer still runs.
 	c.srv.router.Unbind(ctx, c.full, c)
-	c.Close(stream.CloseReason(err))
+	c.mu.Lock()
+	c.closeLocked(stream.CloseReason(err))
+	inline = c.claimWriterLocked()
+	c.mu.Unlock()
+	if inline {
+		c.writer()
+	}
 	c.writers.Wait()
 	if els := c.undelivered(); len(els) > 0 && c.srv.opts.Undelivered != nil {
 		c.logger().Info("unacknowledged stanzas handed back for delivery", "count", len(els))
 		c.srv.opts.Undelivered.Undelivered(ctx, c.full, els)
 	}
-	c.logger().Info("session ended", "reason", errString(err))
+	// One line at info level per session, when it ends: a login costs a
+	// write to the log, not two (the start is at debug level).
+	c.info(ctx, "session ended", slog.String("reason", errString(err)),
+		slog.Float64("duration_s", time.Since(started).Seconds()))
 }
 
 func (c *session) readLoop(ctx context.Context) (err error) {
@@ -292,6 +320,12 @@ func (c *session) Send(el *xmlstream.Element) bool {
 func (c *session) Close(reason error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.closeLocked(reason)
+	c.startWriterLocked()
+}
+
+// closeLocked marks the session closing with reason. c.mu is held.
+func (c *session) closeLocked(reason error) {
 	if !c.q.closing {
 		c.q.closing, c.q.reason = true, reason
 		c.q.items = c.csi.release(c.q.items) // what an inactive client was spared goes before the end
@@ -299,18 +333,26 @@ func (c *session) Close(reason error) {
 	if c.res.hibernating {
 		c.res.wakeUp()
 	}
-	c.startWriterLocked()
 }
 
 // startWriterLocked starts the writer goroutine if the session runs, none
 // is running and the closing tag has not been written. c.mu is held.
 func (c *session) startWriterLocked() {
+	if c.claimWriterLocked() {
+		go c.writer()
+	}
+}
+
+// claimWriterLocked makes the caller the writer, to run writer on its own
+// goroutine, if the session runs, no writer is running and the closing
+// tag has not been written. c.mu is held.
+func (c *session) claimWriterLocked() bool {
 	if !c.q.running || c.q.writing || c.q.closed || c.q.broken {
-		return
+		return false
 	}
 	c.q.writing = true
 	c.writers.Add(1)
-	go c.writer()
+	return true
 }
 
 func (c *session) isClosing() bool {

@@ -156,20 +156,9 @@ func (c *session) handleSM(el *xmlstream.Element) error {
 			c.Send(smFailed("unexpected-request"))
 			return nil
 		}
-		c.count.on = true
-		resume := el.Get("resume") == "true" || el.Get("resume") == "1"
-		c.logger().Debug("stream management enabled", "resume_asked", resume)
 		// The writer starts counting at <enabled/>, so that what was
 		// queued before it is not counted by one side only.
-		enabled := xmlstream.New(nsSM, "enabled")
-		if resume && c.srv.opts.ResumeTimeout > 0 {
-			c.res.id = newSMID()
-			c.res.wake = make(chan struct{}, 1)
-			c.srv.addResumable(c.res.id, c)
-			enabled.SetAttr("id", c.res.id).SetAttr("resume", "true").
-				SetAttr("max", strconv.Itoa(int(max(time.Second, c.srv.opts.ResumeTimeout).Seconds())))
-		}
-		c.Send(enabled)
+		c.Send(c.enableSM(isTrue(el.Get("resume"))))
 	case "r":
 		if !c.count.on {
 			return &stream.Error{Condition: stream.UnsupportedStanzaType, Text: "stream management is not enabled"}
@@ -191,6 +180,24 @@ func (c *session) handleSM(el *xmlstream.Element) error {
 		return &stream.Error{Condition: stream.UnsupportedStanzaType, Text: "unexpected element " + el.Name.Local}
 	}
 	return nil
+}
+
+// enableSM turns stream management on (XEP-0198 §3), resumable if the
+// client asks and the server allows it, and returns <enabled/>. The
+// reader counts from here on; the writer from the batch that carries
+// <enabled/>.
+func (c *session) enableSM(resume bool) *xmlstream.Element {
+	c.count.on = true
+	c.logger().Debug("stream management enabled", "resume_asked", resume)
+	enabled := xmlstream.New(nsSM, "enabled")
+	if resume && c.srv.opts.ResumeTimeout > 0 {
+		c.res.id = newSMID()
+		c.res.wake = make(chan struct{}, 1)
+		c.srv.addResumable(c.res.id, c)
+		enabled.SetAttr("id", c.res.id).SetAttr("resume", "true").
+			SetAttr("max", strconv.Itoa(int(max(time.Second, c.srv.opts.ResumeTimeout).Seconds())))
+	}
+	return enabled
 }
 
 // acknowledged drops what the client says it has handled.
@@ -356,8 +363,17 @@ func (c *session) resume(n *negotiation) error {
 	}
 	c.mu.Unlock()
 	bp := netconn.GetBuffer()
-	b := xmlstream.AppendElement((*bp)[:0], xmlstream.New(nsSM, "resumed").
-		SetAttr("previd", c.res.id).SetAttr("h", strconv.FormatUint(uint64(c.count.handled), 10)), xmlstream.NSClient)
+	resumed := xmlstream.New(nsSM, "resumed").
+		SetAttr("previd", c.res.id).SetAttr("h", strconv.FormatUint(uint64(c.count.handled), 10))
+	var b []byte
+	if n.sasl2 != nil {
+		// Resumed within SASL2: the success names the session, then come
+		// the features of a bound session, then what it missed.
+		b = xmlstream.AppendElement((*bp)[:0], n.sasl2.element(c.full.String(), resumed), xmlstream.NSClient)
+		b = xmlstream.AppendElement(b, c.srv.features.bound[1], xmlstream.NSClient)
+	} else {
+		b = xmlstream.AppendElement((*bp)[:0], resumed, xmlstream.NSClient)
+	}
 	for _, el := range again {
 		b = xmlstream.AppendElement(b, el, xmlstream.NSClient)
 	}
@@ -402,19 +418,29 @@ func (c *session) endResumption() {
 // tryResume handles <resume/> on a connection authenticated but not
 // bound: true when the session it names took the connection over.
 func (n *negotiation) tryResume(el *xmlstream.Element) (bool, error) {
+	resumed, failed := n.resumeSession(el)
+	if resumed {
+		return true, nil
+	}
+	return false, n.writeElement(failed)
+}
+
+// resumeSession asks the session <resume/> names to take the connection
+// over: true when it did, or the <failed/> to send.
+func (n *negotiation) resumeSession(el *xmlstream.Element) (bool, *xmlstream.Element) {
 	h, err := strconv.ParseUint(el.Get("h"), 10, 32)
 	if err != nil {
-		return false, n.writeElement(smFailed("bad-request"))
+		return false, smFailed("bad-request")
 	}
 	old := n.srv.resumableSession(el.Get("previd"))
 	if old == nil || !old.bare.Equal(n.bare) {
 		// Another account's id is as unknown as a made-up one.
-		return false, n.writeElement(smFailed("item-not-found"))
+		return false, smFailed("item-not-found")
 	}
 	n.resumeH = uint32(h)
 	n.adopted = make(chan bool, 1)
 	if old.takeOver(n) && <-n.adopted {
 		return true, nil
 	}
-	return false, n.writeElement(smFailed("item-not-found"))
+	return false, smFailed("item-not-found")
 }

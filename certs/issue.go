@@ -26,13 +26,21 @@ func NewCertificate(tmpl *x509.Certificate, parent *tls.Certificate) (*tls.Certi
 	if err != nil {
 		return nil, fmt.Errorf("generate key: %w", err)
 	}
+	return SignCertificate(tmpl, key, parent)
+}
+
+// SignCertificate is NewCertificate for a key the caller made: the load
+// tool measures logins with an RSA-2048 certificate too, as many hosts
+// still have.
+func SignCertificate(tmpl *x509.Certificate, key crypto.Signer, parent *tls.Certificate) (*tls.Certificate, error) {
+	var err error
 	t := *tmpl
 	if t.SerialNumber == nil {
 		if t.SerialNumber, err = rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127)); err != nil {
 			return nil, fmt.Errorf("generate serial: %w", err)
 		}
 	}
-	issuer, signer := &t, crypto.Signer(key)
+	issuer, signer := &t, key
 	if parent != nil {
 		s, ok := parent.PrivateKey.(crypto.Signer)
 		if parent.Leaf == nil || !ok {
@@ -40,7 +48,7 @@ func NewCertificate(tmpl *x509.Certificate, parent *tls.Certificate) (*tls.Certi
 		}
 		issuer, signer = parent.Leaf, s
 	}
-	der, err := x509.CreateCertificate(rand.Reader, &t, issuer, &key.PublicKey, signer)
+	der, err := x509.CreateCertificate(rand.Reader, &t, issuer, key.Public(), signer)
 	if err != nil {
 		return nil, fmt.Errorf("create certificate: %w", err)
 	}

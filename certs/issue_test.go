@@ -1,8 +1,11 @@
 package certs
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"math/big"
@@ -72,5 +75,39 @@ func TestNewCertificate(t *testing.T) {
 				t.Errorf("verify: %v", err)
 			}
 		})
+	}
+}
+
+// TestSignCertificate: a certificate for a key the caller made (RSA-2048,
+// as the load tool's second login load uses) carries that key and chains
+// to its parent.
+func TestSignCertificate(t *testing.T) {
+	ca := newTestCA(t)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := SignCertificate(&x509.Certificate{
+		DNSNames:    []string{"rsa.example"},
+		NotBefore:   time.Now().Add(-time.Hour),
+		NotAfter:    time.Now().Add(time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}, key, ca.tls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pub, ok := c.Leaf.PublicKey.(*rsa.PublicKey); !ok || !key.PublicKey.Equal(pub) {
+		t.Errorf("public key %T, want the RSA key given", c.Leaf.PublicKey)
+	}
+	if c.PrivateKey != crypto.PrivateKey(key) {
+		t.Errorf("private key %T is not the key given", c.PrivateKey)
+	}
+	if _, err := c.Leaf.Verify(x509.VerifyOptions{Roots: ca.pool, DNSName: "rsa.example"}); err != nil {
+		t.Errorf("verify: %v", err)
+	}
+	b := pemOf(t, c)
+	if _, err := tls.X509KeyPair(b, b); err != nil {
+		t.Errorf("certificate and key do not pair: %v", err)
 	}
 }

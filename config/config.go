@@ -229,6 +229,11 @@ type C2S struct {
 	StrictChannelBinding bool `toml:"strict_channel_binding"`
 	// Registration allows in-band account creation (XEP-0077).
 	Registration bool `toml:"registration"`
+	// FastTokenLifetime is how long a FAST token (XEP-0484), with which a
+	// device logs in again without its password, stays good; a device
+	// that logs in with it at least every half lifetime gets a new one
+	// in time. 0 turns FAST off.
+	FastTokenLifetime time.Duration `toml:"fast_token_lifetime"`
 }
 
 // S2S is the [s2s] table: federation with other servers.
@@ -396,6 +401,9 @@ func Default() Config {
 			Listen:    []string{"[::]:5222"},
 			ListenTLS: []string{"[::]:5223"},
 			SASLPlain: true,
+			// Three weeks, as Prosody: a phone left in a drawer for a
+			// holiday still logs in without its password.
+			FastTokenLifetime: 21 * 24 * time.Hour,
 		},
 		S2S: S2S{
 			Enabled:        true,

@@ -208,6 +208,11 @@ func TestParse(t *testing.T) {
 			},
 		},
 		{
+			name: "FAST off",
+			file: "[c2s]\nfast_token_lifetime = \"0s\"\n",
+			want: func(c *Config) { c.C2S.FastTokenLifetime = 0 },
+		},
+		{
 			name: "empty lists turn listeners off",
 			file: "[c2s]\nlisten = []\n[s2s]\nenabled = false\nlisten = []\nlisten_tls = []\n",
 			want: func(c *Config) {
@@ -553,6 +558,11 @@ func TestParseErrors(t *testing.T) {
 			name: "resume timeout too short",
 			file: "[limits]\nresume_timeout = \"5s\"\n",
 			want: "roost.toml:2: limits.resume_timeout: 5s: must be from 10s to 24h",
+		},
+		{
+			name: "FAST token lifetime too short",
+			file: "[c2s]\nfast_token_lifetime = \"30m\"\n",
+			want: "roost.toml:2: c2s.fast_token_lifetime: 30m: must be from 1h to 8784h",
 		},
 		{
 			name: "files source without certificates",

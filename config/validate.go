@@ -302,6 +302,9 @@ func (v *validator) c2s(c C2S) {
 		v.add("c2s.listen",
 			errorf(ErrMissing, "clients could not connect: set c2s.listen or c2s.listen_tls"), "c2s.listen_tls")
 	}
+	if c.FastTokenLifetime != 0 {
+		v.duration("c2s.fast_token_lifetime", c.FastTokenLifetime, time.Hour, 366*24*time.Hour)
+	}
 }
 
 func (v *validator) s2s(s S2S) {

@@ -106,7 +106,7 @@ func (m *IM) broadcast(ctx context.Context, st *stanza.Stanza) {
 	}
 	m.mu.Unlock()
 
-	probes := m.announce(ctx, full, st.El, initial, directed)
+	probes, requests := m.announce(ctx, full, st.El, initial, directed)
 	if !initial {
 		if available && stanza.Priority(st.El) >= 0 && m.onAvail != nil {
 			m.onAvail(ctx, full)
@@ -125,7 +125,7 @@ func (m *IM) broadcast(ctx context.Context, st *stanza.Stanza) {
 		}
 	}
 	// ... and the subscription requests that waited for the user (§3.1.3).
-	for _, req := range m.pendingRequests(user) {
+	for _, req := range requests {
 		m.r.Deliver(full, req)
 	}
 	if stanza.Priority(st.El) >= 0 && m.onAvail != nil {
@@ -135,9 +135,11 @@ func (m *IM) broadcast(ctx context.Context, st *stanza.Stanza) {
 
 // announce sends presence el of the resource full to the contacts
 // subscribed to the user, to the user's available resources and to the
-// directed-presence recipients given. With wantProbes it returns the
-// contacts the user is subscribed to, found in the same roster pass.
-func (m *IM) announce(ctx context.Context, full jid.JID, el *xmlstream.Element, wantProbes bool, directed map[string]jid.JID) (probes []jid.JID) {
+// directed-presence recipients given. With initial (the resource's initial
+// presence) it also returns, from the same roster pass, the contacts the
+// user is subscribed to, to probe, and the subscription requests waiting
+// for the user (RFC 6121 §3.1.3): one read of the roster per login.
+func (m *IM) announce(ctx context.Context, full jid.JID, el *xmlstream.Element, initial bool, directed map[string]jid.JID) (probes []jid.JID, requests []*xmlstream.Element) {
 	user := full.Bare()
 	typ := el.Get("type")
 	m.mu.Lock()
@@ -148,14 +150,19 @@ func (m *IM) announce(ctx context.Context, full jid.JID, el *xmlstream.Element, 
 		if err != nil {
 			return err
 		}
-		if !it.Sub.hasFrom() && !(wantProbes && it.Sub.hasTo()) {
+		if initial {
+			if req := pendingRequest(it); req != nil {
+				requests = append(requests, req)
+			}
+		}
+		if !it.Sub.hasFrom() && !(initial && it.Sub.hasTo()) {
 			return nil
 		}
 		c, err := jid.Parse(contact)
 		if err != nil || m.blocked(user, c) {
 			return nil
 		}
-		if wantProbes && it.Sub.hasTo() {
+		if initial && it.Sub.hasTo() {
 			probes = append(probes, c)
 		}
 		if !it.Sub.hasFrom() {
@@ -178,7 +185,7 @@ func (m *IM) announce(ctx context.Context, full jid.JID, el *xmlstream.Element, 
 	for _, to := range directed {
 		m.route(ctx, stanza.Presence, typ, full, to, el.WithAttrs("from", full.String(), "to", to.String()))
 	}
-	return probes
+	return probes, requests
 }
 
 // noteDirected remembers directed presence (§4.6) so that the recipient
@@ -210,25 +217,17 @@ func (m *IM) noteDirected(st *stanza.Stanza) {
 	}
 }
 
-// pendingRequests returns the stored subscription requests of the user.
-func (m *IM) pendingRequests(user jid.JID) []*xmlstream.Element {
-	var out []*xmlstream.Element
-	_, err := m.st.RosterItems(user.String(), func(_ string, b []byte) error {
-		it, err := decodeItem(b)
-		if err != nil || !it.PendingIn || len(it.Request) == 0 {
-			return err
-		}
-		el, err := xmlstream.Parse(it.Request, xmlstream.Limits{})
-		if err != nil {
-			return nil // an unreadable request is dropped, the state stays
-		}
-		out = append(out, el)
+// pendingRequest returns the stored subscription request of a roster
+// item, or nil.
+func pendingRequest(it item) *xmlstream.Element {
+	if !it.PendingIn || len(it.Request) == 0 {
 		return nil
-	})
-	if err != nil {
-		m.log.Warn("reading pending subscription requests", "user", user.String(), "err", err)
 	}
-	return out
+	el, err := xmlstream.Parse(it.Request, xmlstream.Limits{})
+	if err != nil {
+		return nil // an unreadable request is dropped, the state stays
+	}
+	return el
 }
 
 // outboundSubscription applies a subscription stanza from the user

@@ -7,9 +7,10 @@
 // hooks into — IQ handlers keyed by type and payload name, interceptors on
 // the delivery path, observers of sessions, deliveries and accounts, the
 // service discovery identities and features it adds for the server and
-// for accounts, stream features, hosted service domains (XEP-0030 items
-// such as conference.example.org), HTTP routes, background jobs and
-// shutdown steps.
+// for accounts, stream features, features clients may enable inline when
+// they bind a resource with Bind 2 (XEP-0386), hosted service domains
+// (XEP-0030 items such as conference.example.org), HTTP routes, background
+// jobs and shutdown steps.
 // Nothing else wires a feature: the server builds the modules from one
 // declared, ordered list (server/modules.go, the way coredns declares its
 // plugin chain in plugin.cfg) and adds each to a [Set] in that order.

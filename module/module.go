@@ -43,6 +43,25 @@ type PreAuthHandler interface {
 	HandlePreAuth(ctx context.Context, domain string, iq *xmlstream.Element) *xmlstream.Element
 }
 
+// BindHandler enables a session feature a client asks for within its
+// Bind 2 request (XEP-0386 §3), such as carbons, so that the session
+// starts with it on instead of enabling it by a request of its own.
+type BindHandler interface {
+	// EnableInline enables the feature for the session full, which is
+	// bound by the time it is called, as el asks: el is the child of the
+	// client's <bind xmlns='urn:xmpp:bind:0'/> in the feature's namespace.
+	// It returns what goes into the <bound/> answer, or nil.
+	EnableInline(ctx context.Context, full jid.JID, el *xmlstream.Element) *xmlstream.Element
+}
+
+// BindFeature is a feature offered inline in Bind 2: Var is listed as
+// <feature var='...'/> in the Bind 2 stream feature, and the client's
+// request elements in that namespace go to Handler.
+type BindFeature struct {
+	Var     string
+	Handler BindHandler
+}
+
 // AccountObserver learns that an account was deleted, to forget what it
 // keeps about it in memory. Persistent data goes with the account in the
 // store's own deletion.
@@ -158,6 +177,7 @@ type Set struct {
 	delivered []router.DeliveryObserver
 	accounts  []AccountObserver
 	features  [2][]*xmlstream.Element
+	inline    []BindFeature
 	preAuth   *owned[PreAuthHandler]
 	catalog   Catalog
 	owners    map[string]string // service domain or HTTP pattern → module
@@ -194,6 +214,10 @@ func (s *Set) Catalog() Catalog {
 func (s *Set) StreamFeatures(stage Stage) []*xmlstream.Element {
 	return slices.Clone(s.features[stage])
 }
+
+// BindFeatures returns the features clients may enable inline in Bind 2,
+// in the order modules registered them.
+func (s *Set) BindFeatures() []BindFeature { return slices.Clone(s.inline) }
 
 // PreAuth returns the pre-authentication handler, or nil.
 func (s *Set) PreAuth() PreAuthHandler {
@@ -378,6 +402,20 @@ func (r *Registry) AccountNodes(n AccountNodes) {
 // StreamFeatures adds stream features offered to clients at stage.
 func (r *Registry) StreamFeatures(stage Stage, els ...*xmlstream.Element) {
 	r.set.features[stage] = append(r.set.features[stage], els...)
+}
+
+// BindFeature offers a session feature, named by its namespace ns, for
+// clients to enable within their Bind 2 request (XEP-0386 §3); h gets the
+// request's elements in ns once the session is bound. One module per
+// namespace.
+func (r *Registry) BindFeature(ns string, h BindHandler) {
+	if ns == "" || h == nil {
+		r.set.errs = append(r.set.errs, fmt.Errorf("module: %q registers a Bind 2 feature without a namespace or handler", r.owner))
+		return
+	}
+	if r.set.claim("Bind 2 feature "+ns, r.owner) {
+		r.set.inline = append(r.set.inline, BindFeature{Var: ns, Handler: h})
+	}
 }
 
 // PreAuth answers IQs before authentication.

@@ -66,6 +66,14 @@ func TestConflicts(t *testing.T) {
 			func(r *module.Registry) { r.HTTP("/upload/", nil) },
 			func(r *module.Registry) { r.HTTP("/upload/", nil) },
 			`module: "one" and "two" both register HTTP /upload/`},
+		{"Bind 2 feature",
+			func(r *module.Registry) { r.BindFeature("urn:xmpp:carbons:2", inlineFunc(nil)) },
+			func(r *module.Registry) { r.BindFeature("urn:xmpp:carbons:2", inlineFunc(nil)) },
+			`module: "one" and "two" both register Bind 2 feature urn:xmpp:carbons:2`},
+		{"Bind 2 features apart",
+			func(r *module.Registry) { r.BindFeature("urn:xmpp:carbons:2", inlineFunc(nil)) },
+			func(r *module.Registry) { r.BindFeature("urn:example:other", inlineFunc(nil)) },
+			""},
 		{"pre-auth handler",
 			func(r *module.Registry) { r.PreAuth(nil) },
 			func(r *module.Registry) { r.PreAuth(nil) },
@@ -84,6 +92,52 @@ func TestConflicts(t *testing.T) {
 				t.Errorf("Err = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// inlineFunc adapts a function to module.BindHandler.
+type inlineFunc func(ctx context.Context, full jid.JID, el *xmlstream.Element) *xmlstream.Element
+
+func (f inlineFunc) EnableInline(ctx context.Context, full jid.JID, el *xmlstream.Element) *xmlstream.Element {
+	return f(ctx, full, el)
+}
+
+// TestBindFeatures: what modules offer inline in Bind 2 comes out of the
+// set in registration order, with handlers that get the request element
+// and the bound JID; a registration without a handler is refused.
+func TestBindFeatures(t *testing.T) {
+	var set module.Set
+	var got []string
+	for _, ns := range []string{"urn:xmpp:carbons:2", "urn:example:later"} {
+		set.Add(fake{ns, func(r *module.Registry) {
+			r.BindFeature(ns, inlineFunc(func(_ context.Context, full jid.JID, el *xmlstream.Element) *xmlstream.Element {
+				got = append(got, full.String()+" "+el.Name.Space+" "+el.Name.Local)
+				return xmlstream.New(ns, "enabled")
+			}))
+		}})
+	}
+	if err := set.Err(); err != nil {
+		t.Fatal(err)
+	}
+	features := set.BindFeatures()
+	if len(features) != 2 || features[0].Var != "urn:xmpp:carbons:2" || features[1].Var != "urn:example:later" {
+		t.Fatalf("BindFeatures = %+v, want carbons then later", features)
+	}
+	full := jid.MustParse("alice@example.org/phone")
+	for _, f := range features {
+		res := f.Handler.EnableInline(t.Context(), full, xmlstream.New(f.Var, "enable"))
+		if res == nil || !res.Is(f.Var, "enabled") {
+			t.Errorf("%s answered %v, want its <enabled/>", f.Var, res)
+		}
+	}
+	want := []string{"alice@example.org/phone urn:xmpp:carbons:2 enable", "alice@example.org/phone urn:example:later enable"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("handlers saw %q, want %q", got, want)
+	}
+	var bad module.Set
+	bad.Add(fake{"bad", func(r *module.Registry) { r.BindFeature("urn:x", nil) }})
+	if err := bad.Err(); err == nil || !strings.Contains(err.Error(), "without a namespace or handler") {
+		t.Errorf("Err = %v, want a refusal of a feature without a handler", err)
 	}
 }
 

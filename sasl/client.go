@@ -30,6 +30,10 @@ type Client struct {
 	bare      string // client-first-message-bare
 	serverSig []byte // expected ServerSignature
 	verified  bool
+
+	ht        *htClient  // for a hashed-token mechanism
+	downgrade *Downgrade // what the client saw advertised (XEP-0474)
+	checked   bool       // the server's downgrade hash matched
 }
 
 type clientState uint8
@@ -47,7 +51,8 @@ const clientNonceLen = 24
 
 // NewClient starts an exchange for mechanism with the given credentials,
 // prepared here as the server prepares them (UsernameCaseMapped,
-// OpaqueString). For a -PLUS mechanism the client binds to tls-exporter if
+// OpaqueString). For a hashed-token mechanism (HT-*), password is the
+// token the server issued, used as it is. For a -PLUS mechanism the client binds to tls-exporter if
 // b has it, else tls-server-end-point; pass only the type the server
 // supports (XEP-0440) to force it. For plain SCRAM, a b with data makes the
 // client say "y" (it supports channel binding but believes the server does
@@ -60,6 +65,13 @@ func NewClient(mechanism, username, password string, b ChannelBinding) (*Client,
 	user, err := prepareUsername(username)
 	if err != nil {
 		return nil, fmt.Errorf("new client: %w", err)
+	}
+	if m.token {
+		ht, err := newHTClient(m, password, b)
+		if err != nil {
+			return nil, err
+		}
+		return &Client{mech: m, username: user, ht: ht}, nil
 	}
 	pw, err := preparePassword(password)
 	if err != nil {
@@ -90,6 +102,17 @@ func NewClient(mechanism, username, password string, b ChannelBinding) (*Client,
 // by default none is sent. It must be called before the first Step.
 func (c *Client) SetAuthzid(authzid string) { c.authzid = authzid }
 
+// SetDowngrade makes a SCRAM client check the server's downgrade
+// protection hash (XEP-0474 §5.2) against d, what the stream advertised:
+// a server-first-message whose "h" differs fails with ErrDowngrade. A
+// server that sends none is accepted; [Client.DowngradeChecked] tells. It
+// must be called before the first Step.
+func (c *Client) SetDowngrade(d Downgrade) { c.downgrade = &d }
+
+// DowngradeChecked reports whether the server sent a downgrade protection
+// hash and it matched what SetDowngrade was given.
+func (c *Client) DowngradeChecked() bool { return c.checked }
+
 // SetKeyCache makes a SCRAM client take its keys from kc, and leave the
 // keys it derives there ([KeyCache]). It must be called before the first
 // Step.
@@ -119,6 +142,10 @@ func (c *Client) step(in []byte) ([]byte, error) {
 		if len(in) != 0 {
 			return nil, fmt.Errorf("step client: unexpected challenge before initial response: %w", ErrServerMessage)
 		}
+		if c.ht != nil {
+			c.state = clientServerFinal
+			return c.ht.first(c.username), nil
+		}
 		if c.mech.plain {
 			c.state = clientDone
 			pm := plainMessage{authzid: c.authzid, authcid: c.username, passwd: c.password}
@@ -139,6 +166,13 @@ func (c *Client) step(in []byte) ([]byte, error) {
 		c.state = clientServerFinal
 		return out, nil
 	default: // clientServerFinal
+		if c.ht != nil {
+			if err := c.ht.final(in); err != nil {
+				return nil, err
+			}
+			c.verified, c.state = true, clientDone
+			return nil, nil
+		}
 		if err := c.serverFinal(string(in)); err != nil {
 			return nil, err
 		}
@@ -156,6 +190,11 @@ func (c *Client) serverFirst(msg string) ([]byte, error) {
 	// The server's nonce must extend ours (RFC 5802 §5.1 "r").
 	if !strings.HasPrefix(sf.nonce, c.cnonce) || len(sf.nonce) == len(c.cnonce) {
 		return nil, serverMessageError("server-first-message", "nonce does not extend the client nonce")
+	}
+	if c.downgrade != nil {
+		if err := c.checkDowngrade(sf.ext); err != nil {
+			return nil, err
+		}
 	}
 	h := c.mech.hash
 	ck, sk, err := c.keys.keys(h, c.password, sf.salt, sf.iterations)
@@ -192,8 +231,9 @@ func (c *Client) serverFinal(msg string) error {
 }
 
 // Verified reports whether the server proved that it knows the user's
-// credentials (the SCRAM ServerSignature, RFC 5802 §3) and, with -PLUS,
-// that it sees the same TLS channel. It is false for PLAIN, which has no
+// credentials (the SCRAM ServerSignature, RFC 5802 §3, or the
+// hashed-token answer) and, with -PLUS or a bound HT mechanism, that it
+// sees the same TLS channel. It is false for PLAIN, which has no
 // such proof, and until Step has accepted the server-final-message. A
 // client must not trust a <success/> from a SCRAM server that is not
 // Verified.

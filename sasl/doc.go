@@ -1,6 +1,6 @@
 // Package sasl implements the SASL mechanisms roost authenticates with:
 // SCRAM-SHA-256 and SCRAM-SHA-1, with and without channel binding, PLAIN,
-// and the parsing half of EXTERNAL. It is pure: no network, no store, no
+// the hashed-token mechanisms of FAST, and the parsing half of EXTERNAL. It is pure: no network, no store, no
 // logging. The caller moves base64-decoded bytes between the XML stream and
 // a [Server], and supplies credentials through a [Lookup].
 //
@@ -18,6 +18,14 @@
 //     of SASLprep.
 //   - RFC 6120 §6.5: the failure conditions, as [Error] and [Condition].
 //   - XEP-0440: [ChannelBinding.Types] lists what to advertise.
+//   - XEP-0474 (SCRAM downgrade protection): with [ServerOptions].Downgrade
+//     the server-first-message carries "h", the hash of the advertised
+//     mechanisms and channel-binding types ([Downgrade]); a [Client] given
+//     the same with [Client.SetDowngrade] checks it.
+//   - draft-schmaus-kitten-sasl-ht, as XEP-0484 (FAST) uses it:
+//     HT-SHA-256-EXPR, -ENDP and -NONE (ht.go), one message each way,
+//     verified through a [TokenLookup]; [NewToken] and [HTKey] make tokens
+//     a server never needs to store (see ht.go on stored keys).
 //
 // # Use
 //
@@ -54,6 +62,9 @@
 //     "m=" attribute, repeated or misplaced attributes, non-printable nonces
 //     and a wrong nonce echo fail with malformed-request.
 //   - Error texts never carry credentials, nonces or proofs.
+//   - A hashed-token message is one bounded line (a username of at most
+//     1023 bytes, NUL, a 32-byte HMAC); the HMAC is compared with
+//     hmac.Equal against each key the lookup offers.
 //
 // # Failure conditions
 //

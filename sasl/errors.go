@@ -92,6 +92,10 @@ var (
 	// ErrServerSignature means the server's "v=" did not verify: it does not
 	// know the credentials, or the exchange was tampered with.
 	ErrServerSignature = errors.New("sasl: server signature mismatch")
+	// ErrDowngrade means the server's downgrade protection hash (XEP-0474)
+	// does not match what the client saw advertised: someone between them
+	// changed the list of mechanisms or channel-binding types.
+	ErrDowngrade = errors.New("sasl: mechanisms or channel bindings changed on the way (XEP-0474)")
 )
 
 // failure returns an *Error with the given condition and text.

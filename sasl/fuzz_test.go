@@ -260,3 +260,48 @@ func TestParseClientFirstAllocs(t *testing.T) {
 		t.Errorf("parseClientFirst allocates %v times per run, want 0", n)
 	}
 }
+
+// FuzzHashedToken feeds arbitrary hashed-token messages to the server: it
+// must never panic, must fail only with *Error values, and must accept
+// nothing but the proof of the one known token.
+func FuzzHashedToken(f *testing.F) {
+	token, key, err := NewToken(bytes.NewReader(bytes.Repeat([]byte{3}, tokenBytes)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	c, err := NewClient(HTSHA256None, "user", token, ChannelBinding{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	good, _ := c.Step(nil)
+	f.Add(good)
+	f.Add([]byte("user\x00"))
+	f.Add([]byte("\x00\x00\x00"))
+	f.Add([]byte("us=2Cer\x00" + string(bytes.Repeat([]byte{1}, 32))))
+	lookup := func(_ context.Context, user, _ string, check func([]byte) bool) error {
+		if user == "user" {
+			check(key)
+		}
+		return nil
+	}
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		s, err := NewServer(HTSHA256None, ServerOptions{
+			Lookup: func(context.Context, string, Hash) (Credentials, bool, error) { return Credentials{}, false, nil },
+			Secret: bytes.Repeat([]byte{2}, 32),
+			Tokens: lookup,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, done, err := s.Step(t.Context(), msg)
+		if done != bytes.Equal(msg, good) {
+			t.Fatalf("Step(%q) done = %v, err %v: only the known token's proof may pass", msg, done, err)
+		}
+		if err != nil {
+			var se *Error
+			if !errors.As(err, &se) {
+				t.Fatalf("Step(%q) error %v (%T), want *Error", msg, err, err)
+			}
+		}
+	})
+}

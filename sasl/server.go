@@ -17,6 +17,14 @@ const (
 	SCRAMSHA1       = "SCRAM-SHA-1"        // RFC 5802
 	Plain           = "PLAIN"              // RFC 4616
 	External        = "EXTERNAL"           // RFC 4422 Appendix A, see ParseExternal
+
+	// The hashed-token mechanisms of FAST (XEP-0484), from
+	// draft-schmaus-kitten-sasl-ht: HMAC-SHA-256 of a token issued by
+	// the server, bound to tls-exporter (EXPR), to tls-server-end-point
+	// (ENDP), or to nothing (NONE).
+	HTSHA256Expr = "HT-SHA-256-EXPR"
+	HTSHA256Endp = "HT-SHA-256-ENDP"
+	HTSHA256None = "HT-SHA-256-NONE"
 )
 
 // mechanism describes one of the password mechanisms.
@@ -25,6 +33,8 @@ type mechanism struct {
 	hash  Hash // SCRAM hash; PLAIN verifies against whichever is stored
 	plus  bool // SCRAM with channel binding
 	plain bool
+	token bool   // a hashed-token mechanism (ht.go)
+	cb    string // the channel-binding type a hashed-token mechanism binds to, "" for none
 }
 
 // lookupMechanism returns the password mechanism called name. Names are
@@ -41,6 +51,12 @@ func lookupMechanism(name string) (mechanism, bool) {
 		return mechanism{name: name, hash: SHA1}, true
 	case Plain:
 		return mechanism{name: name, plain: true}, true
+	case HTSHA256Expr:
+		return mechanism{name: name, hash: SHA256, token: true, cb: BindingTLSExporter}, true
+	case HTSHA256Endp:
+		return mechanism{name: name, hash: SHA256, token: true, cb: BindingTLSServerEndPoint}, true
+	case HTSHA256None:
+		return mechanism{name: name, hash: SHA256, token: true}, true
 	}
 	return mechanism{}, false
 }
@@ -108,6 +124,11 @@ type ServerOptions struct {
 	Iterations int
 	// Rand is the source of the server nonce. Nil means crypto/rand.Reader.
 	Rand io.Reader
+	// Downgrade, if set, is what the stream advertised: the server puts
+	// its hash into the server-first-message of SCRAM (XEP-0474).
+	Downgrade *Downgrade
+	// Tokens verifies hashed tokens; the HT mechanisms need it.
+	Tokens TokenLookup
 }
 
 // minSecretLen is the shortest ServerOptions.Secret accepted.
@@ -129,6 +150,8 @@ type Server struct {
 	strict      bool
 	secret      []byte
 	iterations  int
+	downgrade   *Downgrade
+	tokens      TokenLookup
 
 	state  serverState
 	snonce string // server part of the nonce, drawn by NewServer
@@ -185,6 +208,9 @@ func NewServer(mechanism string, opts ServerOptions) (*Server, error) {
 	if m.plus && !opts.PlusOffered {
 		return nil, failure(InvalidMechanism, "channel binding not offered")
 	}
+	if m.token && (opts.Tokens == nil || m.cb != "" && opts.Binding.data(m.cb) == nil) {
+		return nil, failure(InvalidMechanism, "")
+	}
 	s := &Server{
 		mech:        m,
 		lookup:      opts.Lookup,
@@ -193,8 +219,10 @@ func NewServer(mechanism string, opts ServerOptions) (*Server, error) {
 		strict:      opts.StrictChannelBinding,
 		secret:      opts.Secret,
 		iterations:  iterations,
+		downgrade:   opts.Downgrade,
+		tokens:      opts.Tokens,
 	}
-	if !m.plain {
+	if !m.plain && !m.token {
 		var b [serverNonceLen]byte
 		if _, err := io.ReadFull(orDefault(opts.Rand), b[:]); err != nil {
 			return nil, &Error{Condition: TemporaryAuthFailure, Err: fmt.Errorf("read nonce: %w", err)}
@@ -245,8 +273,11 @@ func (s *Server) step(ctx context.Context, in []byte) ([]byte, bool, error) {
 			s.state = stateAwaitInitial
 			return []byte{}, false, nil
 		}
-		if s.mech.plain {
+		switch {
+		case s.mech.plain:
 			return s.plain(ctx, string(in))
+		case s.mech.token:
+			return s.hashedToken(ctx, in)
 		}
 		out, err := s.clientFirst(ctx, string(in))
 		if err != nil {
@@ -308,6 +339,11 @@ func (s *Server) clientFirst(ctx context.Context, msg string) ([]byte, error) {
 	s.user, s.az = user, cf.authzid
 
 	sf := serverFirst{nonce: s.nonce, salt: cred.Salt, iterations: cred.Iterations}
+	if s.downgrade != nil {
+		// XEP-0474 §5.1: "h" carries the hash of what was advertised. Being
+		// part of AuthMessage, it is signed by the proofs of both sides.
+		sf.ext = []string{"h=" + s.downgrade.hash(s.mech.hash)}
+	}
 	out := appendServerFirst(nil, &sf)
 	s.authPrefix = cf.bare + "," + string(out) + ","
 	return out, nil

@@ -29,6 +29,14 @@ func (s *Server) setupC2S() error {
 		return err
 	}
 	cfg, lim := s.cfg, s.cfg.Limits
+	var tokens c2s.Tokens
+	if cfg.C2S.FastTokenLifetime > 0 {
+		tokens = fastTokens{st: s.store, lifetime: cfg.C2S.FastTokenLifetime, now: time.Now}
+	}
+	var bindFeatures []c2s.BindFeature
+	for _, f := range s.modules.BindFeatures() {
+		bindFeatures = append(bindFeatures, c2s.BindFeature{Var: f.Var, Handler: f.Handler})
+	}
 	srv := c2s.New(c2s.Options{
 		Domains:              cfg.Domains,
 		TLS:                  s.certs.ServerTLSConfig("xmpp-client"),
@@ -50,6 +58,8 @@ func (s *Server) setupC2S() error {
 		PreAuth:              s.modules.PreAuth(),
 		PreAuthFeatures:      s.modules.StreamFeatures(module.BeforeAuth),
 		Undelivered:          redeliverer{s.router},
+		Tokens:               tokens,
+		BindFeatures:         bindFeatures,
 		Logger:               s.log.With("component", "c2s"),
 	}, s.router, s.accounts)
 	s.c2s = srv

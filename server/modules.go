@@ -309,15 +309,15 @@ func (s *Server) accountDeleted(j jid.JID) {
 	}
 }
 
-// lastStore records last activity; an account deleted while its last
-// session was ending has nothing left to record.
+// lastStore gives the last activity module the store's batch of logouts.
 type lastStore struct{ *store.Store }
 
-func (l lastStore) SetLastActivity(user string, at time.Time, status string) error {
-	if err := l.Store.SetLastActivity(user, at, status); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
+func (l lastStore) SetLastActivities(logouts []last.Logout) error {
+	recs := make([]store.LastActivity, len(logouts))
+	for i, lo := range logouts {
+		recs[i] = store.LastActivity{User: lo.User, At: lo.At, Status: lo.Status}
 	}
-	return nil
+	return l.Store.SetLastActivities(recs)
 }
 
 // registerAccounts gives the register module the account manager with the

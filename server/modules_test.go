@@ -13,6 +13,7 @@ import (
 	"roost/discoinfo"
 	"roost/internal/client"
 	"roost/module/disco"
+	"roost/module/last"
 	"roost/module/register"
 	"roost/stanza"
 	"roost/store"
@@ -247,7 +248,7 @@ func TestAdapters(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if err := (lastStore{st}).SetLastActivity("gone@example.org", time.Now(), ""); err != nil {
+	if err := (lastStore{st}).SetLastActivities([]last.Logout{{User: "gone@example.org", At: time.Now()}}); err != nil {
 		t.Errorf("recording the last activity of a deleted account: %v, want nil", err)
 	}
 	tests := []struct {

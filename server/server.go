@@ -182,14 +182,21 @@ func (s *Server) secret(key string) ([]byte, error) {
 // systemd passed sockets for it; a name already bound returns its
 // listeners (the upload module reads the HTTPS port before the HTTPS
 // server is set up).
+//
+// Go turns TCP keepalive on for every accepted connection, with a 15 s idle
+// time, by default: three system calls per connection and, on an idle
+// phone's connection, a probe that wakes its radio every 15 s. roost needs
+// none of it: streams keep themselves alive (whitespace keepalives, pings
+// and write deadlines, RFC 6120 §4.6) and HTTP has its idle timeout.
 func (s *Server) listen(name string, addrs []string) ([]net.Listener, error) {
 	if lns, ok := s.listeners[name]; ok {
 		return lns, nil
 	}
 	lns, ok := s.opts.Listeners[name]
 	if !ok {
+		lc := net.ListenConfig{KeepAlive: -1}
 		for _, a := range addrs {
-			ln, err := net.Listen("tcp", a)
+			ln, err := lc.Listen(context.Background(), "tcp", a)
 			if err != nil {
 				return nil, fmt.Errorf("listen for %s on %s: %w", name, a, err)
 			}

@@ -218,7 +218,9 @@ func (s *Store) Account(username string) (a Account, found bool, err error) {
 }
 
 // SetCredentials replaces all of username's SCRAM credentials, for a
-// password change. It fails with ErrNotFound when there is no such account.
+// password change, and in the same transaction drops every FAST token of
+// the account: a new password logs every client out. It fails with
+// ErrNotFound when there is no such account.
 func (s *Store) SetCredentials(username string, scram map[string]SCRAMKeys) error {
 	if err := checkUser(username); err != nil {
 		return fmt.Errorf("set credentials: %w", err)
@@ -237,7 +239,11 @@ func (s *Store) SetCredentials(username string, scram map[string]SCRAMKeys) erro
 			return err
 		}
 		a.SCRAM = scram
-		return b.Put([]byte(username), encodeAccount(a))
+		if err := b.Put([]byte(username), encodeAccount(a)); err != nil {
+			return err
+		}
+		_, err = deletePrefix(tx.Bucket([]byte(bucketFast)), userPrefix(username))
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("set credentials: %w", err)
@@ -246,8 +252,8 @@ func (s *Store) SetCredentials(username string, scram map[string]SCRAMKeys) erro
 }
 
 // DeleteAccount removes the account and all of the user's data (roster,
-// roster history, offline messages, documents, block list, message
-// archive, upload records) in one
+// roster history, offline messages, documents, block list, FAST tokens,
+// message archive, upload records) in one
 // transaction. It reports whether the account existed; data left under the
 // name without an account is removed either way.
 func (s *Store) DeleteAccount(username string) (existed bool, err error) {

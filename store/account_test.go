@@ -100,6 +100,7 @@ func TestDeleteAccountRemovesEverything(t *testing.T) {
 		must(t, s.SetLastActivity(u, stamp, "gone"))
 		must(t, s.Block(u, "spam@example.net", "more@example.net"))
 		must(t, s.PutArchivePrefs(u, []byte("always")))
+		must(t, s.PutFastToken(u, "phone", FastToken{Mechanism: "HT-SHA-256-NONE", Key: []byte("key"), Expires: stamp.Add(time.Hour)}, stamp))
 		for _, w := range []string{"bob@example.org", ""} {
 			if _, err := s.AppendArchive(ArchiveRecord{Owner: u, Account: true, With: w, Stanza: []byte("<message/>")}, stamp); err != nil {
 				t.Fatal(err)

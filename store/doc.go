@@ -49,6 +49,7 @@
 //	uploads       id                           upload record (see Uploads)
 //	uploadusers   user \0 id                   u64 size (the owner's index)
 //	uploadexpiry  u64 expiry seconds | id      empty (the sweeper's index)
+//	fasttokens    user \0 client \0 slot       token record (see fast.go)
 //
 // In archive records, with and resource are uvarint length-prefixed.
 //
@@ -81,6 +82,14 @@
 // [Store.ReserveUpload] checks both quotas and writes the record in one
 // transaction, so concurrent requests cannot overshoot together;
 // [Store.DeleteAccount] removes the user's records with the account.
+//
+// # FAST tokens
+//
+// FAST tokens (XEP-0484) are kept as their HMAC keys, never as tokens,
+// two per client: the one in use and one issued but not used yet.
+// [Store.SetCredentials] drops all of an account's tokens in the
+// transaction that changes its password, and [Store.UseFastToken] checks
+// expiry and the replay counter in the transaction that records the use.
 //
 // # Schema and migrations
 //

@@ -3,6 +3,8 @@ package store
 import (
 	"fmt"
 	"time"
+
+	"go.etcd.io/bbolt"
 )
 
 // docLast is the key, after user \0, of the last activity record in the
@@ -34,10 +36,47 @@ func (s *Store) SetLastActivity(user string, at time.Time, status string) error 
 	if err := checkUser(user); err != nil {
 		return fmt.Errorf("set last activity: %w", err)
 	}
-	v := appendTime(make([]byte, 0, timeLen+len(status)), at)
-	v = append(v, status...)
-	if err := s.putDoc(user, userKey(user, docLast), v); err != nil {
+	if err := s.putDoc(user, userKey(user, docLast), lastRecord(at, status)); err != nil {
 		return fmt.Errorf("set last activity: %w", err)
+	}
+	return nil
+}
+
+func lastRecord(at time.Time, status string) []byte {
+	v := appendTime(make([]byte, 0, timeLen+len(status)), at)
+	return append(v, status...)
+}
+
+// LastActivity is one logout for SetLastActivities.
+type LastActivity struct {
+	User   string
+	At     time.Time
+	Status string
+}
+
+// SetLastActivities records several users' last logouts in one
+// transaction, so that they share one commit. Users without an account
+// (deleted since they logged out) are skipped.
+func (s *Store) SetLastActivities(logouts []LastActivity) error {
+	for _, l := range logouts {
+		if err := checkUser(l.User); err != nil {
+			return fmt.Errorf("set last activities: %w", err)
+		}
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		docs := tx.Bucket([]byte(bucketDocs))
+		for _, l := range logouts {
+			if !accountExists(tx, l.User) {
+				continue
+			}
+			if err := docs.Put(userKey(l.User, docLast), lastRecord(l.At, l.Status)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("set last activities: %w", err)
 	}
 	return nil
 }

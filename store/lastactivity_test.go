@@ -34,3 +34,26 @@ func TestLastActivity(t *testing.T) {
 		t.Errorf("SetLastActivity(nobody) = %v, want ErrNotFound", err)
 	}
 }
+
+func TestSetLastActivities(t *testing.T) {
+	s, _ := openTest(t, testOptions())
+	mustCreate(t, s, "alice", "bob")
+	at := time.Date(2025, 2, 3, 4, 5, 6, 0, time.UTC)
+	must(t, s.SetLastActivities([]LastActivity{
+		{User: "alice", At: at, Status: "bye"},
+		{User: "bob", At: at.Add(time.Minute)},
+		{User: "deleted-meanwhile", At: at},
+	}))
+	for _, want := range []LastActivity{{"alice", at, "bye"}, {"bob", at.Add(time.Minute), ""}} {
+		got, status, found, err := s.LastActivity(want.User)
+		if err != nil || !found || !got.Equal(want.At) || status != want.Status {
+			t.Errorf("LastActivity(%s) = %v, %q, %t, %v; want %v, %q", want.User, got, status, found, err, want.At, want.Status)
+		}
+	}
+	if _, _, found, _ := s.LastActivity("deleted-meanwhile"); found {
+		t.Error("a logout of an account that does not exist was stored")
+	}
+	if err := s.SetLastActivities([]LastActivity{{User: "a\x00b"}}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a bad user name: %v, want ErrInvalid", err)
+	}
+}

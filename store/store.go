@@ -119,6 +119,7 @@ const (
 	bucketUploads      = "uploads"
 	bucketUploadUsers  = "uploadusers"
 	bucketUploadExpiry = "uploadexpiry"
+	bucketFast         = "fasttokens"
 
 	metaSchemaKey    = "schema"
 	metaArchiveIDKey = "archive-ids"
@@ -134,10 +135,11 @@ func v1Buckets() []string {
 // v2Buckets are the top-level buckets schema version 2 adds, for the
 // features of the second wave: the message archive (archive, archivewith,
 // archivestate), personal eventing (pepnodes, pepitems), group chat rooms
-// (mucrooms) and HTTP file upload (uploads, uploadusers, uploadexpiry).
+// (mucrooms), HTTP file upload (uploads, uploadusers, uploadexpiry) and
+// FAST tokens (fasttokens, fast.go).
 func v2Buckets() []string {
 	return []string{bucketArchive, bucketArchiveWith, bucketArchiveState, bucketPEPNodes, bucketPEPItems, bucketRooms,
-		bucketUploads, bucketUploadUsers, bucketUploadExpiry}
+		bucketUploads, bucketUploadUsers, bucketUploadExpiry, bucketFast}
 }
 
 // schemaBuckets are the buckets of the current schema.
@@ -148,7 +150,7 @@ func schemaBuckets() []string { return append(v1Buckets(), v2Buckets()...) }
 // account or a room, and DeleteAccount clears them apart.
 func userBuckets() []string {
 	return []string{bucketRoster, bucketRosterLog, bucketOffline, bucketDocs,
-		bucketBlocks, bucketUserState, bucketPEPNodes, bucketPEPItems, bucketUploadUsers}
+		bucketBlocks, bucketUserState, bucketPEPNodes, bucketPEPItems, bucketUploadUsers, bucketFast}
 }
 
 // A migration upgrades a file from version to-1 to version to. It runs

@@ -1,7 +1,7 @@
 -- Prosody 0.12 as `make bench-peers` runs it. This file is a Go
 -- text/template: the suite fills in the loopback address, the domain, the
 -- run's directory and the certificate it issued (ECDSA P-256, the same
--- kind for every server).
+-- kind for every server; RSA-2048 for the second login load).
 --
 -- The modules match roost's core: roster, SASL, TLS, dialback, disco,
 -- ping, offline storage (loaded automatically), and in-band registration

@@ -284,6 +284,8 @@ func cmdLogins(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	nusers := fs.Int("n", 50, "accounts used in turn")
 	warmup := fs.Duration("warmup", 2*time.Second, "unmeasured time first")
 	duration := fs.Duration("duration", 10*time.Second, "measured time")
+	sasl2 := fs.Bool("sasl2", false, "log in with SASL2 and Bind 2 (XEP-0388, XEP-0386)")
+	fast := fs.Bool("fast", false, "log in with SASL2, Bind 2 and a FAST token (XEP-0484), got at a first login of each account")
 	t, err := c.server(fs, args)
 	if err != nil {
 		return err
@@ -291,6 +293,7 @@ func cmdLogins(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	r, err := loadtool.Logins(ctx, loadtool.LoginsOptions{
 		Target: t, Users: c.names(*nusers), Password: c.password, Workers: *workers,
 		Warmup: *warmup, Duration: *duration, Dialer: c.dialer(),
+		Login: loadtool.LoginOptions{SASL2: *sasl2, FAST: *fast},
 	})
 	if err != nil {
 		return err

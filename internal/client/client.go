@@ -1,8 +1,3 @@
-// Package client is a minimal XMPP client: STARTTLS or direct TLS, SASL
-// (SCRAM with or without channel binding, PLAIN), resource binding, and
-// raw element exchange. It exists for roost's own tests and load tool,
-// which need exact control over what goes on the wire and little overhead;
-// it is not a general-purpose client library.
 package client
 
 import (
@@ -44,7 +39,43 @@ type Options struct {
 	// KeyCache, if set, caches the SCRAM keys derived from the password
 	// (see [sasl.KeyCache]).
 	KeyCache *sasl.KeyCache
+	// SSDP checks the server's SCRAM downgrade protection (XEP-0474)
+	// against the features received, and requires it.
+	SSDP bool
+
+	// SASL2 authenticates with XEP-0388 instead of RFC 6120 SASL; the
+	// rest of these options only apply to it.
+	SASL2 bool
+	// UserAgent is the id of <user-agent/> (a UUID, stable per device);
+	// Software and Device describe it.
+	UserAgent, Software, Device string
+	// Bind2 binds the resource within the authentication (XEP-0386), with
+	// Tag as the software tag and Inline as the features to enable (such
+	// as <enable xmlns='urn:xmpp:carbons:2'/>).
+	Bind2  bool
+	Tag    string
+	Inline []*xmlstream.Element
+	// Resume asks to resume a stream-management session within the
+	// authentication (XEP-0198 §5): <resume xmlns='urn:xmpp:sm:3'/>.
+	Resume *xmlstream.Element
+	// RequestToken asks for a FAST token (XEP-0484) for this HT
+	// mechanism.
+	RequestToken string
+	// Token logs in with FAST: Mechanism must then be an HT mechanism and
+	// Password is ignored. Count, if not 0, is the replay counter;
+	// Invalidate asks the server to drop the token.
+	Token      string
+	Count      uint64
+	Invalidate bool
 }
+
+// Namespaces of SASL2 and what it carries inline.
+const (
+	NSSASL2 = "urn:xmpp:sasl:2"
+	NSBind2 = "urn:xmpp:bind:0"
+	NSFAST  = "urn:xmpp:fast:0"
+	NSSM    = "urn:xmpp:sm:3"
+)
 
 // Errors.
 var (
@@ -75,6 +106,12 @@ type Conn struct {
 	Binding sasl.ChannelBinding
 	// Features are the stream features received after authentication.
 	Features *xmlstream.Element
+	// Success is the SASL2 <success/>, when the client used SASL2.
+	Success *xmlstream.Element
+	// Token and TokenExpiry are the FAST token the server gave with the
+	// success, if any.
+	Token       string
+	TokenExpiry time.Time
 }
 
 // Dial connects to addr and logs in.
@@ -103,6 +140,15 @@ func Login(ctx context.Context, nc net.Conn, o Options) (*Conn, error) {
 	c, err := Secure(ctx, nc, o)
 	if err != nil {
 		return nil, err
+	}
+	if o.SASL2 {
+		if err := c.Authenticate2(o); err != nil {
+			return nil, err
+		}
+		if o.NoBind || c.JID.Resource() != "" || o.Resume != nil {
+			return c, nil
+		}
+		return c, c.Bind(o.JID.Resource())
 	}
 	if err := c.Authenticate(o); err != nil {
 		return nil, err
@@ -236,6 +282,9 @@ func (c *Conn) Authenticate(o Options) error {
 		return err
 	}
 	cl.SetKeyCache(o.KeyCache)
+	if o.SSDP {
+		cl.SetDowngrade(c.advertised(stream.NSSASL, "mechanisms"))
+	}
 	out, err := cl.Step(nil)
 	if err != nil {
 		return err
@@ -263,19 +312,7 @@ func (c *Conn) Authenticate(o Options) error {
 				return err
 			}
 		case el.Is(stream.NSSASL, "success"):
-			if t := el.Text(); t != "" && t != "=" {
-				in, err := base64.StdEncoding.DecodeString(t)
-				if err != nil {
-					return err
-				}
-				if _, err := cl.Step(in); err != nil {
-					return err
-				}
-			}
-			if mech != sasl.Plain && !cl.Verified() {
-				return errors.New("client: server signature not verified")
-			}
-			return nil
+			return finishSASL(cl, mech, el.Text(), o.SSDP)
 		case el.Is(stream.NSSASL, "failure"):
 			cond := ""
 			if f := el.FirstChild(); f != nil {
@@ -286,6 +323,27 @@ func (c *Conn) Authenticate(o Options) error {
 			return fmt.Errorf("authenticate: %w: got %s", ErrUnexpected, el)
 		}
 	}
+}
+
+// finishSASL checks the data of the server's success: the proof of a
+// SCRAM or HT server, and the downgrade protection hash when ssdp.
+func finishSASL(cl *sasl.Client, mech, data string, ssdp bool) error {
+	if data != "" && data != "=" {
+		in, err := base64.StdEncoding.DecodeString(data)
+		if err != nil {
+			return err
+		}
+		if _, err := cl.Step(in); err != nil {
+			return err
+		}
+	}
+	if mech != sasl.Plain && !cl.Verified() {
+		return errors.New("client: server signature not verified")
+	}
+	if ssdp && !strings.HasPrefix(mech, "HT-") && !cl.DowngradeChecked() {
+		return fmt.Errorf("client: no downgrade protection hash: %w", sasl.ErrDowngrade)
+	}
+	return nil
 }
 
 // Bind binds a resource ("" lets the server choose).

@@ -4,13 +4,16 @@
 // build the roost binary, run it as a separate process on its own loopback
 // address (127.0.0.2, 127.0.0.3, ...) with standard ports, and drive it
 // with the peers: python drivers in testdata for the libraries, tmux for
-// the terminal clients (keys typed, screens read).
+// the terminal clients (keys typed, screens read), and Node scripts for
+// JavaScript clients (testdata/node, a Node project whose package-lock.json
+// pins @xmpp/client; the tests run npm ci there once per run).
 //
 // TestInteropClients is the client matrix: each client on each transport
 // is a seat that runs in parallel with the others against one roost; it
 // writes docs/clients.md when run with -clients-doc (make clients-doc).
 //
 // The tests carry the build tag "interop" and run with `make interop`
-// (part of `make test`); they need the Debian packages .ci/run installs.
+// (part of `make test`); they need the Debian packages and the Node
+// runtime .ci/run installs.
 // Nothing leaves the loopback interface.
 package interop

@@ -243,6 +243,12 @@ func runPyAsyncEnv(env []string, script string, args ...string) ([]map[string]an
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
+	return jsonLines(out), stderr.String(), err
+}
+
+// jsonLines reads the events a client script printed, one JSON object a
+// line; other lines are skipped.
+func jsonLines(out []byte) []map[string]any {
 	var events []map[string]any
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
@@ -251,7 +257,7 @@ func runPyAsyncEnv(env []string, script string, args ...string) ([]map[string]an
 			events = append(events, ev)
 		}
 	}
-	return events, stderr.String(), err
+	return events
 }
 
 func tail(s string, lines int) string {

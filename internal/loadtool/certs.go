@@ -1,6 +1,8 @@
 package loadtool
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -9,15 +11,18 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"roost/certs"
 	"time"
+
+	"roost/certs"
 )
 
 // benchCA issues the certificates of one suite run. Every server gets the
-// same kind of key (ECDSA P-256, what Let's Encrypt issues by default
-// today, and what certs.NewCertificate makes), so that the TLS handshake
-// costs the same work on each and the login figures compare servers, not
-// key types.
+// same kind of key, so that the TLS handshake costs the same work on each
+// and the login figures compare servers, not key types: ECDSA P-256 (what
+// Let's Encrypt issues by default today, and what certs.NewCertificate
+// makes) for every load, and RSA-2048 (still what many hosts and older
+// setups use) for a second login load, whose handshakes cost an RSA
+// signature each.
 type benchCA struct {
 	cert *tls.Certificate
 	pem  []byte
@@ -44,16 +49,35 @@ type certFiles struct {
 	Cert, Key, Both, CA string // Both: certificate then key, for ejabberd
 }
 
-// issue writes a certificate for names into dir.
-func (ca *benchCA) issue(dir string, names ...string) (certFiles, error) {
-	c, err := certs.NewCertificate(&x509.Certificate{
+// Key types of the certificates the suite issues.
+const (
+	KeyECDSA = "ECDSA P-256"
+	KeyRSA   = "RSA-2048"
+)
+
+// issue writes a certificate for names with a key of type keyType into
+// dir, replacing the files of an earlier one.
+func (ca *benchCA) issue(dir, keyType string, names ...string) (certFiles, error) {
+	tmpl := &x509.Certificate{
 		Subject:     pkix.Name{CommonName: names[0]},
 		DNSNames:    names,
 		NotBefore:   time.Now().Add(-time.Hour),
 		NotAfter:    time.Now().Add(7 * 24 * time.Hour),
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}, ca.cert)
+	}
+	var (
+		c   *tls.Certificate
+		err error
+	)
+	if keyType == KeyRSA {
+		var key *rsa.PrivateKey
+		if key, err = rsa.GenerateKey(rand.Reader, 2048); err == nil {
+			c, err = certs.SignCertificate(tmpl, key, ca.cert)
+		}
+	} else {
+		c, err = certs.NewCertificate(tmpl, ca.cert)
+	}
 	if err != nil {
 		return certFiles{}, fmt.Errorf("issue certificate: %w", err)
 	}

@@ -25,7 +25,10 @@
 //     CPU-second. With different servers for the two sides of each pair it
 //     measures federation; against a [Relay] it measures the floor.
 //   - [Logins]: C workers log in back to back (TCP, TLS, SASL, bind, stream
-//     close): logins per second and per server CPU-second.
+//     close): logins per second and per server CPU-second. With
+//     [LoginOptions] the logins are SASL2 with Bind 2 (XEP-0388, XEP-0386),
+//     or FAST reconnections with a token the [Dialer] got at each account's
+//     first login (XEP-0484).
 //
 // A message carries a marker in its body (run, pair, direction, sequence,
 // send time), which the receiver finds in the parsed body or, for the
@@ -45,7 +48,8 @@
 // # The suite
 //
 // [RunSuite] issues every server a certificate of the same kind from a
-// throwaway CA, renders the configuration templates of bench/peers, and
+// throwaway CA (ECDSA P-256; RSA-2048 for a second login load, after a
+// restart), renders the configuration templates of bench/peers, and
 // then, one server at a time on its own loopback address (127.0.73.x):
 // starts it, creates the same accounts, restarts it to measure start-up
 // and memory with its accounts in place, runs the same loads, and stops

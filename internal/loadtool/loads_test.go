@@ -244,15 +244,28 @@ func TestMsgsOptions(t *testing.T) {
 
 func TestLogins(t *testing.T) {
 	target := startRoost(t, 3)
-	r, err := Logins(testCtx(t), LoginsOptions{
-		Target: target, Users: userNames(3), Password: testPassword, Workers: 2,
-		Warmup: 100 * time.Millisecond, Duration: time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Logins == 0 || r.Failed != 0 || r.Rate <= 0 || r.CPU <= 0 || r.PerCPU <= 0 {
-		t.Errorf("logins %d, failed %d, rate %v, CPU %v, per CPU %v: want all measured", r.Logins, r.Failed, r.Rate, r.CPU, r.PerCPU)
+	for _, tc := range []struct {
+		name string
+		o    LoginOptions
+	}{{"SASL", LoginOptions{}}, {"SASL2", LoginOptions{SASL2: true}}, {"FAST", LoginOptions{FAST: true}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &Dialer{}
+			r, err := Logins(testCtx(t), LoginsOptions{
+				Target: target, Users: userNames(3), Password: testPassword, Workers: 2, Login: tc.o,
+				Warmup: 100 * time.Millisecond, Duration: time.Second, Dialer: d,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Logins == 0 || r.Failed != 0 || r.Rate <= 0 || r.CPU <= 0 || r.PerCPU <= 0 {
+				t.Errorf("logins %d, failed %d, rate %v, CPU %v, per CPU %v: want all measured", r.Logins, r.Failed, r.Rate, r.CPU, r.PerCPU)
+			}
+			tokens := 0
+			d.tokens.Range(func(any, any) bool { tokens++; return true })
+			if want := map[bool]int{true: 3}[tc.o.FAST]; tokens != want {
+				t.Errorf("the dialer keeps %d FAST tokens, want %d", tokens, want)
+			}
+		})
 	}
 }
 

@@ -22,8 +22,12 @@ type LoginsOptions struct {
 	Warmup, Duration time.Duration
 	// MaxLogins bounds the whole run (1 million).
 	MaxLogins int64
-	Dialer    *Dialer
-	Proc      Proc
+	// Login says how to log in: SASL or SASL2, a FAST token or not. With
+	// FAST every account logs in once with its password before the
+	// warmup, to get its token.
+	Login  LoginOptions
+	Dialer *Dialer
+	Proc   Proc
 }
 
 // LoginsResult is what a login load measured.
@@ -57,7 +61,19 @@ func Logins(ctx context.Context, o LoginsOptions) (LoginsResult, error) {
 	if o.Dialer == nil {
 		o.Dialer = &Dialer{}
 	}
+	if o.Login.Resource == "" {
+		o.Login.Resource = "login"
+	}
 	res := LoginsResult{Workers: o.Workers}
+	if o.Login.FAST {
+		for _, user := range o.Users {
+			s, err := o.Dialer.Login(ctx, o.Target, user, o.Password, o.Login)
+			if err != nil {
+				return res, fmt.Errorf("logins: get a FAST token: %w", err)
+			}
+			s.Logout()
+		}
+	}
 	var (
 		phase          atomic.Int32
 		next, total    atomic.Int64
@@ -94,7 +110,15 @@ func Logins(ctx context.Context, o LoginsOptions) (LoginsResult, error) {
 				}
 				user := o.Users[int(next.Add(1)-1)%len(o.Users)]
 				t0 := time.Now()
-				s, err := o.Dialer.Login(ctx, o.Target, user, o.Password, LoginOptions{Resource: "login"})
+				var (
+					s   *Session
+					err error
+				)
+				if o.Login.TLSOnly {
+					err = o.Dialer.Handshake(ctx, o.Target)
+				} else {
+					s, err = o.Dialer.Login(ctx, o.Target, user, o.Password, o.Login)
+				}
 				if err != nil {
 					if ctx.Err() != nil {
 						return
@@ -110,8 +134,10 @@ func Logins(ctx context.Context, o LoginsOptions) (LoginsResult, error) {
 				// wait for the server's closing tag: some servers take
 				// their time to send it (ejabberd about 100 ms), which
 				// would measure their timers, not their capacity.
-				s.CloseStream()
-				closing.Go(s.AwaitClose)
+				if s != nil {
+					s.CloseStream()
+					closing.Go(s.AwaitClose)
+				}
 				if phase.Load() == phaseMeasure {
 					logins.Add(1)
 					h.record(time.Since(t0))

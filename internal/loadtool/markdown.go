@@ -45,9 +45,10 @@ func (r *Report) Markdown(notes string) string {
 	if len(r.Servers) > 0 {
 		w("\n## Run to run\n\n")
 		w("Each timed load ran %d times; the table shows the median run. The figure of every run, in order:\n\n", max(p.Repeat, 1))
-		w("| server | msg per CPU-second, throughput | p99 ms at %.0f msg/s | logins per CPU-second | MUC deliveries per CPU-second |\n| --- | --- | --- | --- | --- |\n", p.LatencyRate)
+		w("| server | msg per CPU-second, throughput | p99 ms at %.0f msg/s | logins per CPU-second, ECDSA | RSA | SASL2 | FAST | MUC deliveries per CPU-second |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n", p.LatencyRate)
 		for _, s := range r.Servers {
-			w("| %s | %s | %s | %s | %s |\n", s.Name, runs(s.Runs["msgs"]), runs(s.Runs["latency"]), runs(s.Runs["logins"]), runs(s.Runs["muc"]))
+			w("| %s | %s | %s | %s | %s | %s | %s | %s |\n", s.Name, runs(s.Runs["msgs"]), runs(s.Runs["latency"]),
+				runs(s.Runs["logins"]), runs(s.Runs["logins-rsa"]), runs(s.Runs["logins-sasl2"]), runs(s.Runs["logins-fast"]), runs(s.Runs["muc"]))
 		}
 	}
 
@@ -81,7 +82,8 @@ func (r *Report) Markdown(notes string) string {
 	w("The load tool (`cmd/roostbench`, package `loadtool`) speaks c2s itself: STARTTLS, %s, resource\n", r.Mech)
 	w("binding and presence, with its own SCRAM client that caches the salted password (RFC 5802 §5.1)\n")
 	w("so that the client's PBKDF2 does not eat into the servers' CPU. Every server gets an ECDSA P-256\n")
-	w("certificate from the same throwaway CA, every TLS handshake is a full one (no resumption), and the\n")
+	w("certificate from the same throwaway CA (and an RSA-2048 one for the second login load), every TLS\n")
+	w("handshake is a full one (no resumption), and the\n")
 	w("client offers X25519 (not Go's default hybrid X25519MLKEM768, which the peers' OpenSSL lacks), so\n")
 	w("every server does the same key exchange; the cipher suite is each server's choice.\n")
 	w("Server CPU is utime+stime from `/proc/<pid>/stat` and memory is VmRSS from `/proc/<pid>/status`\n")
@@ -103,7 +105,13 @@ func (r *Report) Markdown(notes string) string {
 	w("  sender had fallen behind with its window of %d full) to when its receiver read it.\n", p.LatencyWindow)
 	w("- **Logins** (`logins`): %d workers log in back to back (TCP, STARTTLS, SASL, bind, then the\n", p.LoginWorkers)
 	w("  closing stream tag; the server's own closing tag is awaited in the background) as %d users in\n", p.LoginUsers)
-	w("  turn.\n")
+	w("  turn, first with the ECDSA certificate of the other loads, then, after a restart of the server\n")
+	w("  with an RSA-2048 certificate from the same CA, again (each TLS 1.3 handshake then signs with RSA-PSS).\n")
+	w("  For roost alone, with the ECDSA certificate, the same load two more ways: SASL2 (XEP-0388) with\n")
+	w("  the resource bound in the same request (Bind 2, XEP-0386), SCRAM-SHA-1 as above; and FAST\n")
+	w("  (XEP-0484): each account logs in once with its password and a token request, then every login\n")
+	w("  is SASL2 with %s and the token, Bind 2 included, one round trip after TLS. Every\n", FASTMechanism)
+	w("  login is a full TLS handshake: no TLS session is resumed.\n")
 	w("- **Group chat** (`muc`): %d sessions join a new room on the server's group chat service\n", p.MUCOccupants)
 	w("  (XEP-0045, conference.<domain>; the first creates it as an instant room) without history; %d of\n", p.MUCSenders)
 	w("  them send groupchat messages, each with at most %d in flight (until the room reflects it back).\n", p.MUCWindow)
@@ -113,7 +121,9 @@ func (r *Report) Markdown(notes string) string {
 	w("- **Floor**: a TLS relay in the same tool (`roostbench relay`), run as its own process and loaded\n")
 	w("  exactly like the servers: it reads the TLS records of one client and writes what they carried\n")
 	w("  to the paired client, in one write when several arrived meanwhile (as roost's session writer\n")
-	w("  does), with no XML and no routing. It is the least any server must do per message here.\n\n")
+	w("  does), with no XML and no routing. It is the least any server must do per message here.\n")
+	w("  Its login load is the TLS handshake alone (TLS from the first byte, the handshake, close),\n")
+	w("  with the same certificates: the least any server must do per login.\n\n")
 	w("Rate limits and shapers are off on every server (roost: read rate and connections per address at\n")
 	w("their maximum; Prosody: no mod_limits, no registration throttle; ejabberd: no shapers, no\n")
 	w("registration timeout). Prosody and ejabberd run the modules that match roost's core (roster, disco,\n")

@@ -76,7 +76,8 @@ type Dialer struct {
 	// Timeout bounds each negotiation (30s when zero).
 	Timeout time.Duration
 
-	keys sasl.KeyCache
+	keys   sasl.KeyCache
+	tokens sync.Map // user → FAST token (XEP-0484)
 }
 
 // LoginOptions say how far a login goes.
@@ -86,7 +87,24 @@ type LoginOptions struct {
 	// Presence sends initial presence after binding (RFC 6121 §4.2), which
 	// makes the session available for messages to the bare JID.
 	Presence bool
+	// SASL2 logs in with SASL2 (XEP-0388) and binds in the same request
+	// with Bind 2 (XEP-0386), as current clients do; Resource is then the
+	// server's to choose.
+	SASL2 bool
+	// FAST logs in with SASL2 and Bind 2 and a FAST token (XEP-0484,
+	// HT-SHA-256-EXPR): one round trip instead of the SCRAM exchange. The
+	// first login of an account asks for the token with SCRAM; the Dialer
+	// keeps it for the next ones.
+	FAST bool
+	// TLSOnly connects with TLS from the first byte and does nothing but
+	// the handshake, then closes: what a login costs a server at the
+	// least. It is the login load of the floor (the relay).
+	TLSOnly bool
 }
+
+// FASTMechanism is the hashed-token mechanism the tool logs in with: bound
+// to the TLS connection (tls-exporter), as a client on TLS 1.3 should.
+const FASTMechanism = sasl.HTSHA256Expr
 
 // Session is an established client stream: an internal/client connection
 // with what the loads need on top (TLS figures, ping answers, polite
@@ -144,6 +162,23 @@ func (d *Dialer) connect(ctx context.Context, t Target) (*Session, error) {
 	return &Session{raw: raw, c: c, TLSVersion: cs.Version, CipherSuite: cs.CipherSuite, Curve: cs.CurveID}, nil
 }
 
+// Handshake connects to t with TLS from the first byte, completes the
+// handshake and closes the connection.
+func (d *Dialer) Handshake(ctx context.Context, t Target) error {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout())
+	defer cancel()
+	var nd net.Dialer
+	raw, err := nd.DialContext(ctx, "tcp", t.Addr)
+	if err != nil {
+		return fmt.Errorf("dial %s: %w", t.Addr, err)
+	}
+	defer raw.Close()
+	if err := tls.Client(raw, t.tlsConfig()).HandshakeContext(ctx); err != nil {
+		return fmt.Errorf("tls handshake: %w", err)
+	}
+	return nil
+}
+
 // Login opens a session for user@t.Domain: STARTTLS (or direct TLS), SASL,
 // resource binding and, if asked, initial presence.
 func (d *Dialer) Login(ctx context.Context, t Target, user, password string, o LoginOptions) (*Session, error) {
@@ -160,6 +195,9 @@ func (d *Dialer) Login(ctx context.Context, t Target, user, password string, o L
 }
 
 func (d *Dialer) login(s *Session, t Target, user, password string, o LoginOptions) error {
+	if o.SASL2 || o.FAST {
+		return d.login2(s, t, user, password, o)
+	}
 	mech := d.mechanism()
 	var offered []string
 	if m := s.c.Features.Child(stream.NSSASL, "mechanisms"); m != nil {
@@ -192,6 +230,46 @@ func (d *Dialer) login(s *Session, t Target, user, password string, o LoginOptio
 	if s.JID == "" {
 		return fmt.Errorf("bind: %w: no jid in result", ErrUnexpected)
 	}
+	if o.Presence {
+		return s.WriteElement(xmlstream.New(xmlstream.NSClient, "presence"))
+	}
+	return nil
+}
+
+// login2 logs in with SASL2 and Bind 2, with a FAST token if o.FAST and
+// one is kept for user.
+func (d *Dialer) login2(s *Session, t Target, user, password string, o LoginOptions) error {
+	if s.c.Features.Child(client.NSSASL2, "authentication") == nil {
+		return fmt.Errorf("%w: SASL2 not offered", ErrMechanism)
+	}
+	j, err := jid.New(user, t.Domain, "")
+	if err != nil {
+		return fmt.Errorf("account: %w", err)
+	}
+	co := client.Options{
+		JID: j, Password: password, Mechanism: d.mechanism(), KeyCache: &d.keys,
+		SASL2: true, Bind2: true, Tag: "roostbench", UserAgent: "roostbench-" + user,
+	}
+	if o.FAST {
+		if tok, ok := d.tokens.Load(user); ok {
+			co.Token, co.Mechanism = tok.(string), FASTMechanism
+		} else {
+			co.RequestToken = FASTMechanism
+		}
+	}
+	if err := s.c.Authenticate2(co); err != nil {
+		if co.Token != "" {
+			d.tokens.Delete(user) // the next login asks for a new one
+		}
+		return err
+	}
+	if s.c.Token != "" {
+		d.tokens.Store(user, s.c.Token)
+	}
+	if s.c.JID.Resource() == "" {
+		return fmt.Errorf("bind: %w: the success named no resource", ErrUnexpected)
+	}
+	s.JID = s.c.JID.String()
 	if o.Presence {
 		return s.WriteElement(xmlstream.New(xmlstream.NSClient, "presence"))
 	}

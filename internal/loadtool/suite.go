@@ -139,11 +139,15 @@ type ServerResult struct {
 	Conns    *ConnsResult
 	Msgs     *MsgsResult // throughput
 	Latency  *MsgsResult // fixed offered load
-	Logins   *LoginsResult
-	MUC      *MUCResult // group chat fan-out
+	// Logins is the login load with the ECDSA certificate, LoginsRSA the
+	// same after a restart with the RSA one. For roost only: LoginsSASL2
+	// logs in with SASL2 and Bind 2 (SCRAM), LoginsFAST with a FAST token,
+	// both with the ECDSA certificate.
+	Logins, LoginsRSA, LoginsSASL2, LoginsFAST *LoginsResult
+	MUC                                        *MUCResult // group chat fan-out
 	// Runs holds the headline figure of every repetition of a load, by
-	// load ("msgs", "latency", "logins", "muc"), to show how repeatable it
-	// was.
+	// load ("msgs", "latency", "logins", "logins-rsa", "logins-sasl2",
+	// "logins-fast", "muc"), to show how repeatable it was.
 	Runs   map[string][]float64
 	Errors []string
 }
@@ -254,7 +258,7 @@ func (s *suite) launch(ctx context.Context, kind, name, domain, ip string) (*pro
 	}
 	var err error
 	// The group chat service is named in the certificate too.
-	if p.certs, err = s.ca.issue(p.dir, p.domain, "conference."+p.domain); err != nil {
+	if p.certs, err = s.ca.issue(p.dir, KeyECDSA, p.domain, "conference."+p.domain); err != nil {
 		return nil, err
 	}
 	hosts := fmt.Sprintf("%s roost.test\n%s roost2.test\n%s prosody.test\n%s ejabberd.test\n", ipRoost, ipRoost2, ipProsody, ipEjabberd)
@@ -359,19 +363,29 @@ func (s *suite) runServer(ctx context.Context, kind string) *ServerResult {
 		s.fetchProfile(ctx, "heap", 0, "start.heap.pprof")
 	}
 
+	// Other work on the machine is watched for the ECDSA loads, then
+	// apart for the RSA logins after the restart (the process changes).
+	var otherECDSA, otherRSA float64
+	stopWatch := s.watchOthers(p.target.PID, &otherECDSA)
+	defer func() {
+		stopWatch()
+		res.OtherCPU = max(otherECDSA, otherRSA)
+	}()
 	if kind == KindFloor {
-		stopWatch := s.watchOthers(p.target.PID, &res.OtherCPU)
-		defer stopWatch()
 		for _, fixed := range []bool{false, true} {
 			s.runMsgs(ctx, res, p, fixed, true, d, false, fail)
+		}
+		// The floor of a login: the TLS handshake alone.
+		tlsOnly := LoginOptions{TLSOnly: true}
+		res.Logins = s.runLogins(ctx, res, p, "logins", tlsOnly, d, false, fail)
+		if s.restartRSA(ctx, p, &stopWatch, &otherRSA, fail) {
+			res.LoginsRSA = s.runLogins(ctx, res, p, "logins-rsa", tlsOnly, d, false, fail)
 		}
 		return res
 	}
 	if !s.pause(ctx) {
 		return res
 	}
-	stopWatch := s.watchOthers(p.target.PID, &res.OtherCPU)
-	defer stopWatch()
 
 	co := ConnsOptions{Target: p.target, Users: users[:plan.Conns], Password: plan.Password, Rate: plan.ConnRate, Dialer: d, Proc: s.proc}
 	if profiling {
@@ -397,27 +411,73 @@ func (s *suite) runServer(ctx context.Context, kind string) *ServerResult {
 			return res
 		}
 	}
-	first := true
-	r, runs, err := repeat(ctx, plan.Repeat, func() (LoginsResult, error) {
-		done := s.profileDuring(ctx, profiling && first, "logins")
-		defer done()
-		first = false
-		return Logins(ctx, LoginsOptions{
-			Target: p.target, Users: users[:plan.LoginUsers], Password: plan.Password,
-			Workers: plan.LoginWorkers, Warmup: plan.Warmup, Duration: plan.Duration, Dialer: d, Proc: s.proc,
-		})
-	}, func(r LoginsResult) float64 { return r.PerCPU })
-	res.Runs["logins"] = runs
-	if err != nil {
-		fail("logins", err)
-	}
-	if len(runs) > 0 {
-		res.Logins = &r
+	res.Logins = s.runLogins(ctx, res, p, "logins", LoginOptions{}, d, profiling, fail)
+	if kind == KindRoost {
+		// What current clients do (XEP-0388, XEP-0386), and their
+		// reconnection with a token (XEP-0484), beside each other.
+		if !s.pause(ctx) {
+			return res
+		}
+		res.LoginsSASL2 = s.runLogins(ctx, res, p, "logins-sasl2", LoginOptions{SASL2: true}, d, profiling, fail)
+		if !s.pause(ctx) {
+			return res
+		}
+		res.LoginsFAST = s.runLogins(ctx, res, p, "logins-fast", LoginOptions{FAST: true}, d, profiling, fail)
 	}
 	if plan.MUCOccupants > 0 && s.pause(ctx) {
 		s.runMUC(ctx, res, p, d, profiling, fail)
 	}
+	if s.restartRSA(ctx, p, &stopWatch, &otherRSA, fail) {
+		res.LoginsRSA = s.runLogins(ctx, res, p, "logins-rsa", LoginOptions{}, d, profiling, fail)
+	}
 	return res
+}
+
+// restartRSA restarts p with an RSA-2048 certificate in place of its
+// ECDSA one, for the second login load, and moves the watch of other work
+// on the machine to the new process. It reports whether the server runs.
+func (s *suite) restartRSA(ctx context.Context, p *proc, stopWatch *func(), other *float64, fail func(string, error)) bool {
+	(*stopWatch)()
+	*stopWatch = func() {}
+	p.stop(15 * time.Second)
+	var err error
+	if p.certs, err = s.ca.issue(p.dir, KeyRSA, p.domain, "conference."+p.domain); err != nil {
+		fail("RSA certificate", err)
+		return false
+	}
+	if err := s.run(ctx, p); err != nil {
+		fail("restart with the RSA certificate", err)
+		return false
+	}
+	if !s.pause(ctx) {
+		return false
+	}
+	*stopWatch = s.watchOthers(p.target.PID, other)
+	return true
+}
+
+// runLogins runs a login load Repeat times and returns the median run, or
+// nil when none succeeded.
+func (s *suite) runLogins(ctx context.Context, res *ServerResult, p *proc, name string, lo LoginOptions, d *Dialer, profiling bool, fail func(string, error)) *LoginsResult {
+	plan := s.o.Plan
+	first := true
+	r, runs, err := repeat(ctx, plan.Repeat, func() (LoginsResult, error) {
+		done := s.profileDuring(ctx, profiling && first, name)
+		defer done()
+		first = false
+		return Logins(ctx, LoginsOptions{
+			Target: p.target, Users: userNames(plan.LoginUsers), Password: plan.Password, Login: lo,
+			Workers: plan.LoginWorkers, Warmup: plan.Warmup, Duration: plan.Duration, Dialer: d, Proc: s.proc,
+		})
+	}, func(r LoginsResult) float64 { return r.PerCPU })
+	res.Runs[name] = runs
+	if err != nil {
+		fail(name, err)
+	}
+	if len(runs) == 0 {
+		return nil
+	}
+	return &r
 }
 
 // runMUC runs the group chat load Repeat times, each in a new room, and

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"math"
 	"net"
@@ -24,7 +25,7 @@ func TestRelayFloor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := ca.issue(t.TempDir(), "floor.test")
+	files, err := ca.issue(t.TempDir(), KeyECDSA, "floor.test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,6 +64,17 @@ func TestRelayFloor(t *testing.T) {
 		if _, ok := res.CPU["floor"]; !ok {
 			t.Errorf("no CPU measured for the relay: %v", res.CPU)
 		}
+	}
+	// The floor of a login: TLS handshakes alone.
+	lr, err := Logins(testCtx(t), LoginsOptions{
+		Target: target, Users: []string{"-"}, Workers: 2, Login: LoginOptions{TLSOnly: true},
+		Warmup: 100 * time.Millisecond, Duration: 500 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lr.Logins == 0 || lr.Failed != 0 || lr.PerCPU <= 0 {
+		t.Errorf("handshakes %d, failed %d, per CPU %v: want all measured", lr.Logins, lr.Failed, lr.PerCPU)
 	}
 }
 
@@ -118,7 +130,7 @@ func TestPeerConfigs(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	files, err := ca.issue(dir, "roost.test")
+	files, err := ca.issue(dir, KeyECDSA, "roost.test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,5 +279,34 @@ func TestRepeat(t *testing.T) {
 				t.Errorf("repeat = %v, %v runs, %v; want %v, %d, %v", got, len(runs), err, tc.want, tc.wantRuns, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestIssueKeyTypes: the suite's certificates come with the key type asked
+// for, replace the files of the earlier one, and chain to the bench CA.
+func TestIssueKeyTypes(t *testing.T) {
+	ca, err := newBenchCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		keyType string
+		algo    x509.PublicKeyAlgorithm
+	}{{KeyECDSA, x509.ECDSA}, {KeyRSA, x509.RSA}} {
+		files, err := ca.issue(dir, tc.keyType, "roost.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := tls.LoadX509KeyPair(files.Cert, files.Key)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.keyType, err)
+		}
+		if c.Leaf.PublicKeyAlgorithm != tc.algo {
+			t.Errorf("%s: key %v, want %v", tc.keyType, c.Leaf.PublicKeyAlgorithm, tc.algo)
+		}
+		if _, err := c.Leaf.Verify(x509.VerifyOptions{Roots: ca.clientTLS("roost.test").RootCAs, DNSName: "roost.test"}); err != nil {
+			t.Errorf("%s: %v", tc.keyType, err)
+		}
 	}
 }

@@ -12,8 +12,9 @@
 // <private/> or a no-copy hint (XEP-0334). The <private/> element is
 // removed before the message leaves (§7).
 //
-// The enabled set is per session, in memory, forgotten when the session
-// ends.
+// A session enables carbons with an IQ (§4) or within its Bind 2 request
+// (XEP-0386), through the module's BindFeature. The enabled set is per
+// session, in memory, forgotten when the session ends.
 package carbons
 
 import (
@@ -70,6 +71,19 @@ func (c *Carbons) Register(r *module.Registry) {
 	r.ObserveDeliveries(c)
 	r.ObserveSessions(c)
 	r.ServerFeatures(NS)
+	r.BindFeature(NS, c)
+}
+
+// EnableInline enables carbons for a session that asks for them in its
+// Bind 2 request (XEP-0386 §3, XEP-0280 §4): the session starts with them
+// on, and nothing needs saying in <bound/>, as enabling cannot fail.
+func (c *Carbons) EnableInline(_ context.Context, full jid.JID, el *xmlstream.Element) *xmlstream.Element {
+	if el.Name.Local == "enable" && full.Resource() != "" {
+		c.mu.Lock()
+		c.enableLocked(full)
+		c.mu.Unlock()
+	}
+	return nil
 }
 
 // HandleStanza answers enable and disable requests (§4, §5).

@@ -182,3 +182,32 @@ func TestEnabledCount(t *testing.T) {
 		})
 	}
 }
+
+// TestEnableInline: a session that asks for carbons in its Bind 2 request
+// gets copies as if it had sent the IQ; other elements enable nothing.
+func TestEnableInline(t *testing.T) {
+	tests := []struct {
+		name string
+		el   *xmlstream.Element
+		want string // copies after home sends a chat message
+	}{
+		{"enable", xmlstream.New(NS, "enable"), "romeo@example.net/phone:sent"},
+		{"something else", xmlstream.New(NS, "disable"), ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, r := setup(t)
+			if res := c.EnableInline(t.Context(), jid.MustParse("romeo@example.net/phone"), tc.el); res != nil {
+				t.Errorf("EnableInline answered %v, want nothing for <bound/>", res)
+			}
+			st := xmpptest.Stanza(t, `<message to='juliet@example.com' type='chat'><body>hi</body></message>`)
+			st.From = jid.MustParse("romeo@example.net/home")
+			if _, err := c.InterceptOutbound(t.Context(), st); err != nil {
+				t.Fatal(err)
+			}
+			if got := summary(r); got != tc.want {
+				t.Errorf("copies %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

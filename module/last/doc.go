@@ -20,17 +20,24 @@
 //
 // # Recording
 //
-// [Module] is a router session observer: when a session ends and the
-// account has no session left ([Options.Sessions]), it stores the time and
-// the status in the store (LastActivity/SetLastActivity). The status comes
-// from [Module.Intercept], an outbound interceptor that never consumes a
-// stanza: it remembers the <status/> of each resource's broadcast
-// unavailable presence until that session ends, and forgets it if the
-// resource becomes available again. A connection that drops without an
-// unavailable presence records an empty status.
+// A logout is when the account goes offline for its contacts (§3): its
+// last available resource broadcasts unavailable presence
+// ([Module.Intercept], an outbound interceptor that never consumes a
+// stanza; the status of that presence is kept), or an available session
+// ends without having sent it (a dropped connection; no status). A session
+// that never sent available presence was never online for anyone and
+// leaves no trace, so an invisible login does not show as recent activity.
+//
+// Logouts are not committed one by one: a commit syncs the disk, and on a
+// Raspberry Pi's SD card that is slow and wears the card. They wait in
+// memory, where queries find them, and a background job ([Module.Run])
+// commits them together every [Options.FlushEvery] (10 s) and when the
+// server stops. A crash loses at most the logouts of the last interval;
+// an account deleted meanwhile takes its pending logout with it.
 //
 // # Concurrency
 //
-// All methods are safe for concurrent use. The pending statuses are a map
-// guarded by a mutex and hold at most one short string per session.
+// All methods are safe for concurrent use. The pending logouts are a map
+// guarded by a mutex, one entry per account that logged out since the last
+// commit.
 package last

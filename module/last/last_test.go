@@ -21,8 +21,10 @@ type record struct {
 }
 
 type fakeStore struct {
-	mu   sync.Mutex
-	last map[string]record
+	mu      sync.Mutex
+	last    map[string]record
+	commits int
+	fail    bool
 }
 
 func (f *fakeStore) LastActivity(user string) (time.Time, string, bool, error) {
@@ -35,10 +37,16 @@ func (f *fakeStore) LastActivity(user string) (time.Time, string, bool, error) {
 	return r.at, r.status, ok, nil
 }
 
-func (f *fakeStore) SetLastActivity(user string, at time.Time, status string) error {
+func (f *fakeStore) SetLastActivities(logouts []Logout) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.last[user] = record{at, status}
+	if f.fail {
+		return errors.New("disk full")
+	}
+	f.commits++
+	for _, l := range logouts {
+		f.last[l.User] = record{l.At, l.Status}
+	}
 	return nil
 }
 
@@ -137,38 +145,50 @@ func TestStoreError(t *testing.T) {
 
 func TestRecording(t *testing.T) {
 	long := strings.Repeat("é", maxStatus) // 2 bytes each: must be cut on a character boundary
+	balcony := jid.MustParse("juliet@example.com/balcony")
 	tests := []struct {
-		name       string
-		presences  []string // sent by juliet@example.com/balcony before her session ends
-		remaining  []string // sessions still connected after it ends
-		wantStored bool
-		wantStatus string
+		name         string
+		presences    []string // broadcast by juliet@example.com/balcony
+		available    []string // her available resources while she sends them
+		ends         bool     // then her session ends
+		wasAvailable bool     // available when it ended
+		wantStored   bool
+		wantStatus   string
 	}{
-		{"unavailable with status", []string{`<presence/>`, `<presence type='unavailable'><status>Heading Home</status></presence>`}, nil, true, "Heading Home"},
-		{"dropped connection", []string{`<presence/>`}, nil, true, ""},
-		{"available again forgets the status", []string{`<presence type='unavailable'><status>bye</status></presence>`, `<presence/>`}, nil, true, ""},
-		{"directed presence is ignored", []string{`<presence type='unavailable' to='romeo@example.com'><status>secret</status></presence>`}, nil, true, ""},
-		{"another session remains", []string{`<presence type='unavailable'><status>bye</status></presence>`}, []string{"juliet@example.com/chamber"}, false, ""},
-		{"long status is cut", []string{`<presence type='unavailable'><status>` + long + `</status></presence>`}, nil, true, long[:maxStatus]},
+		{"unavailable with status, then the session ends",
+			[]string{`<presence type='unavailable'><status>Heading Home</status></presence>`}, []string{"juliet@example.com/balcony"}, true, false, true, "Heading Home"},
+		{"unavailable, still connected",
+			[]string{`<presence type='unavailable'><status>brb</status></presence>`}, []string{"juliet@example.com/balcony"}, false, false, true, "brb"},
+		{"dropped connection of an available session", nil, nil, true, true, true, ""},
+		{"a session that never was available", nil, nil, true, false, false, ""},
+		{"directed presence is ignored",
+			[]string{`<presence type='unavailable' to='romeo@example.com'><status>secret</status></presence>`}, []string{"juliet@example.com/balcony"}, false, false, false, ""},
+		{"another resource stays available",
+			[]string{`<presence type='unavailable'><status>bye</status></presence>`}, []string{"juliet@example.com/balcony", "juliet@example.com/chamber"}, false, false, false, ""},
+		{"long status is cut",
+			[]string{`<presence type='unavailable'><status>` + long + `</status></presence>`}, []string{"juliet@example.com/balcony"}, false, false, true, long[:maxStatus]},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			now := t0.Add(time.Minute)
 			st := &fakeStore{last: map[string]record{}}
-			sess := &fakeSessions{connected: map[string][]jid.JID{}}
-			for _, r := range tc.remaining {
-				sess.connected["juliet@example.com"] = append(sess.connected["juliet@example.com"], jid.MustParse(r))
+			sess := &fakeSessions{available: map[string][]jid.JID{}}
+			for _, r := range tc.available {
+				sess.available["juliet@example.com"] = append(sess.available["juliet@example.com"], jid.MustParse(r))
 			}
 			m := New(Options{Store: st, Sessions: sess, Now: func() time.Time { return now }})
-			full := jid.MustParse("juliet@example.com/balcony")
 			for _, p := range tc.presences {
 				s := xmpptest.Stanza(t, p)
-				s.From = full
+				s.From = balcony
 				if done, err := m.Intercept(context.Background(), s); done || err != nil {
 					t.Fatalf("Intercept = %v, %v; want it to pass everything", done, err)
 				}
 			}
-			m.SessionEnded(context.Background(), full, true)
+			if tc.ends {
+				delete(sess.available, "juliet@example.com") // the router forgets her first
+				m.SessionEnded(context.Background(), balcony, tc.wasAvailable)
+			}
+			m.commit(context.Background())
 			got, ok := st.last["juliet@example.com"]
 			if ok != tc.wantStored {
 				t.Fatalf("stored = %v, want %v", ok, tc.wantStored)
@@ -176,10 +196,42 @@ func TestRecording(t *testing.T) {
 			if ok && (got.status != tc.wantStatus || !got.at.Equal(now)) {
 				t.Errorf("stored %q at %v, want %q at %v", got.status, got.at, tc.wantStatus, now)
 			}
-			if n := len(m.status); n != 0 {
-				t.Errorf("%d statuses still held after the session ended", n)
-			}
 		})
+	}
+}
+
+// TestCommits: logouts are committed together by the job, answered from
+// memory until then, kept when a commit fails, committed when the server
+// stops, and forgotten with their account.
+func TestCommits(t *testing.T) {
+	now := t0.Add(time.Hour)
+	st := &fakeStore{last: map[string]record{}}
+	sess := &fakeSessions{}
+	m := New(Options{Store: st, Sessions: sess, Now: func() time.Time { return now }, FlushEvery: time.Hour})
+	for _, u := range []string{"juliet@example.com/a", "romeo@example.com/b", "nurse@example.com/c"} {
+		m.SessionEnded(context.Background(), jid.MustParse(u), true)
+	}
+	ask := xmpptest.Stanza(t, `<iq type='get' id='l' from='juliet@example.com/x'><query xmlns='jabber:iq:last'/></iq>`)
+	if reply, err := m.HandleStanza(context.Background(), ask); err != nil || reply.FirstChild().Get("seconds") != "0" {
+		t.Fatalf("before the commit: %v, %v; want the pending logout, 0 seconds ago", reply, err)
+	}
+	if st.commits != 0 {
+		t.Fatalf("%d commits before the job ran, want none", st.commits)
+	}
+	st.fail = true
+	m.commit(context.Background())
+	st.fail = false
+	m.AccountDeleted(context.Background(), jid.MustParse("nurse@example.com"))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the server stops: Run commits what is pending and returns
+	if err := m.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st.commits != 1 || len(st.last) != 2 {
+		t.Errorf("%d commits of %v, want one of juliet and romeo (nurse was deleted)", st.commits, st.last)
+	}
+	if n := len(m.pending); n != 0 {
+		t.Errorf("%d logouts still pending after the commit", n)
 	}
 }
 
