@@ -41,6 +41,8 @@ var allowed = map[string][]string{
 	// XEP-0313 queries, results and ids, shared by the account and room
 	// archives (module/mam, module/muc).
 	"archive": {"jid", "xmlstream", "stanza", "form"},
+	// QR codes drawn for people to scan (invitations), over rsc.io/qr.
+	"qrcode": nil,
 	// L2
 	"router": {"jid", "xmlstream", "stanza", "stream"},
 	// The shape of a feature, between the router and the features.
@@ -61,7 +63,7 @@ var allowed = map[string][]string{
 	// L4
 	"server": {"*"},
 	// L5
-	"cmd/roost":      {"server", "admin", "config", "store", "systemd", "certs", "srv", "checkdns", "jid"},
+	"cmd/roost":      {"server", "admin", "config", "store", "systemd", "certs", "srv", "checkdns", "jid", "qrcode"},
 	"cmd/roostbench": {"internal/client", "jid", "xmlstream", "stanza", "stream", "sasl", "internal/loadtool"},
 	// bench/roostprof is roost serve plus net/http/pprof, for profiling.
 	"bench/roostprof": {"server", "config"},
@@ -90,6 +92,7 @@ var thirdParty = map[string][]string{
 	"stream":    {},
 	"store":     {"go.etcd.io/bbolt"},
 	"router":    {},
+	"qrcode":    {"rsc.io/qr"},
 }
 
 type pkg struct {
