@@ -50,11 +50,14 @@ var allowed = map[string][]string{
 	// L3: the features. They reach the router only through module.
 	"im":       {"jid", "xmlstream", "stanza", "module"},
 	"module/*": {"jid", "xmlstream", "stanza", "module", "form", "discoinfo", "archive"},
-	"certs":    nil,
-	"admin":    {"netconn"},
-	"systemd":  nil,
-	"httpd":    {"jid", "xmlstream", "netconn"},
-	"checkdns": {"srv"},
+	// Invitations and the console show QR codes.
+	"module/invite":  {"jid", "xmlstream", "stanza", "module", "form", "discoinfo", "qrcode"},
+	"module/console": {"jid", "xmlstream", "stanza", "module", "form", "discoinfo", "qrcode"},
+	"certs":          nil,
+	"admin":          {"netconn"},
+	"systemd":        nil,
+	"httpd":          {"jid", "xmlstream", "netconn"},
+	"checkdns":       {"srv"},
 	// L3
 	"c2s": {"jid", "xmlstream", "stanza", "stream", "sasl", "netconn"},
 	"s2s": {"jid", "xmlstream", "stanza", "stream", "sasl", "dialback", "srv", "netconn"},
