@@ -22,7 +22,7 @@ import (
 
 // memStore keeps invitations in memory, with store.Store's semantics.
 type memStore struct {
-	mu  sync.Mutex
+	mu   sync.Mutex
 	recs map[string]Record
 }
 

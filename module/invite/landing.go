@@ -102,19 +102,19 @@ func (m *Module) platforms(userAgent string) []Platform {
 
 // pageData is what the landing page template shows.
 type pageData struct {
-	Kind      string // "invite", "done" or "invalid"
-	Title     string
-	Domain    string
-	Inviter   string
-	URI       template.URL
-	QR        template.HTML
-	Path      string
-	Expires   string
-	Username  string
-	Reserved  bool
-	Address   string
-	Error     string
-	Apps      []Platform
+	Kind     string // "invite", "done" or "invalid"
+	Title    string
+	Domain   string
+	Inviter  string
+	URI      template.URL
+	QR       template.HTML
+	Path     string
+	Expires  string
+	Username string
+	Reserved bool
+	Address  string
+	Error    string
+	Apps     []Platform
 }
 
 // ServeHTTP serves /invite/<token>: the landing page (XEP-0401 §5.2,
