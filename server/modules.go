@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
+	"strings"
 	"time"
 
 	"roost/config"
@@ -15,6 +17,7 @@ import (
 	"roost/module/blocking"
 	"roost/module/carbons"
 	"roost/module/disco"
+	"roost/module/invite"
 	"roost/module/last"
 	"roost/module/muc"
 	"roost/module/offline"
@@ -51,6 +54,8 @@ type wiring struct {
 	pep     *pep.Module
 	private *private.Handler
 	muc     *muc.MUC // nil when group chat is off
+	// invites is nil when invitations are off.
+	invites *invite.Module
 }
 
 // modules is the server's feature list, in the order features see
@@ -71,6 +76,10 @@ func (w *wiring) modules() []step {
 		// caps of the account's own resources in it and adds the avatar
 		// hash (XEP-0398 §4) before im sends it out.
 		{"pep", w.newPEP},
+		// Before im, whose inbound interceptor must find a subscription
+		// request that carries an invitation token already pre-approved
+		// (XEP-0379); before register, which redeems tokens through it.
+		{"invite", w.newInvite},
 		{"im", w.newIM},
 		// After im: sent copies are made of what im let through.
 		{"carbons", w.newCarbons},
@@ -119,6 +128,7 @@ func (s *Server) setupModules() error {
 		}
 	}
 	w.set.Install(s.router)
+	s.invites = w.invites
 	for _, j := range w.set.Jobs() {
 		s.jobs = append(s.jobs, job{j.Name, j.Run})
 	}
@@ -222,13 +232,66 @@ func (w *wiring) newPrivate() (module.Module, error) {
 	return w.private, nil
 }
 
+func (w *wiring) newInvite() (module.Module, error) {
+	if !w.s.cfg.Invites.Enabled {
+		return nil, nil
+	}
+	m, err := newInvites(w.s.store, w.s.accounts, w.s.router, w.s.cfg, w.logger("invite"))
+	if err != nil {
+		return nil, err
+	}
+	w.invites = m
+	return m, nil
+}
+
+// newInvites builds the invitation manager, for the running server and
+// for admin commands while it is stopped (then without a router: nothing
+// is redeemed offline).
+func newInvites(st *store.Store, a *Accounts, r invite.Router, cfg config.Config, log *slog.Logger) (*invite.Module, error) {
+	c := cfg.Invites
+	return invite.New(invite.Options{
+		Store:      inviteStore{st},
+		Accounts:   inviteAccounts{a},
+		Router:     r,
+		Domains:    cfg.Domains,
+		BaseURL:    func(domain string) string { return publicURL(cfg, domain) },
+		Allow:      c.Allow,
+		Expiry:     c.Expiry,
+		MaxPerUser: c.MaxPerUser,
+		WebClient:  c.WebClient,
+		Logger:     log,
+	})
+}
+
+// publicURL is the https:// address of the web port for domain:
+// https.public_url, or the domain with the first HTTPS listener's port.
+func publicURL(cfg config.Config, domain string) string {
+	if cfg.HTTPS.PublicURL != "" {
+		return strings.TrimSuffix(cfg.HTTPS.PublicURL, "/")
+	}
+	port := "443"
+	if len(cfg.HTTPS.Listen) > 0 {
+		if _, p, err := net.SplitHostPort(cfg.HTTPS.Listen[0]); err == nil {
+			port = p
+		}
+	}
+	if port == "443" {
+		return "https://" + domain
+	}
+	return "https://" + net.JoinHostPort(domain, port)
+}
+
 func (w *wiring) newRegister() (module.Module, error) {
-	return register.New(register.Options{
+	opts := register.Options{
 		Accounts: registerAccounts{w.s.accounts},
 		Sessions: w.s.router,
 		Allow:    w.s.cfg.C2S.Registration,
 		Logger:   w.logger("register"),
-	}), nil
+	}
+	if w.invites != nil {
+		opts.Invites = w.invites
+	}
+	return register.New(opts), nil
 }
 
 func (w *wiring) newMUC() (module.Module, error) {
@@ -337,15 +400,67 @@ func (r registerAccounts) DeleteUser(ctx context.Context, user string) error {
 }
 
 func registerErr(err error) error {
+	return accountErr(err, register.ErrExists, register.ErrWeakPassword, register.ErrBadUser)
+}
+
+// accountErr marks an account manager's error with a module's sentinel
+// for it (taken name, refused password, invalid name), keeping both in
+// the chain.
+func accountErr(err, exists, weak, bad error) error {
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, ErrUserExists):
-		return fmt.Errorf("%w: %w", register.ErrExists, err)
+		return fmt.Errorf("%w: %w", exists, err)
 	case errors.Is(err, ErrWeakPassword):
-		return fmt.Errorf("%w: %w", register.ErrWeakPassword, err)
+		return fmt.Errorf("%w: %w", weak, err)
 	case errors.Is(err, ErrBadUser):
-		return fmt.Errorf("%w: %w", register.ErrBadUser, err)
+		return fmt.Errorf("%w: %w", bad, err)
 	}
 	return err
+}
+
+// inviteAccounts gives the invite module the account manager with the
+// errors it understands, and the admin role.
+type inviteAccounts struct{ a *Accounts }
+
+func (i inviteAccounts) AddUser(ctx context.Context, user, password string) error {
+	return accountErr(i.a.AddUser(ctx, user, password), invite.ErrExists, invite.ErrWeakPassword, invite.ErrBadUser)
+}
+
+func (i inviteAccounts) DeleteUser(ctx context.Context, user string) error {
+	return i.a.DeleteUser(ctx, user)
+}
+
+func (i inviteAccounts) SetAdmin(ctx context.Context, user string, admin bool) error {
+	return i.a.SetAdmin(ctx, user, admin)
+}
+
+func (i inviteAccounts) IsAdmin(ctx context.Context, user string) (bool, error) {
+	return i.a.IsAdmin(ctx, user)
+}
+
+// inviteStore keeps the invite module's records as the store's
+// invitations (the two types have the same fields).
+type inviteStore struct{ st *store.Store }
+
+func (i inviteStore) CreateInvite(r invite.Record) error { return i.st.CreateInvite(store.Invite(r)) }
+
+func (i inviteStore) Invite(hash []byte) (invite.Record, bool, error) {
+	r, ok, err := i.st.Invite(hash)
+	return invite.Record(r), ok, err
+}
+
+func (i inviteStore) UpdateInvite(hash []byte, fn func(*invite.Record) (bool, error)) error {
+	return i.st.UpdateInvite(hash, func(r *store.Invite) (bool, error) { return fn((*invite.Record)(r)) })
+}
+
+func (i inviteStore) Invites(fn func(invite.Record) error) error {
+	return i.st.Invites(func(r store.Invite) error { return fn(invite.Record(r)) })
+}
+
+func (i inviteStore) DeleteInvites(prefix []byte) (int, error) { return i.st.DeleteInvites(prefix) }
+
+func (i inviteStore) DeleteExpiredInvites(t time.Time) (int, error) {
+	return i.st.DeleteExpiredInvites(t)
 }
