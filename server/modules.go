@@ -16,6 +16,7 @@ import (
 	"roost/module"
 	"roost/module/blocking"
 	"roost/module/carbons"
+	"roost/module/console"
 	"roost/module/disco"
 	"roost/module/invite"
 	"roost/module/last"
@@ -98,6 +99,9 @@ func (w *wiring) modules() []step {
 		// External components (XEP-0114): hosted services like any
 		// other, so before disco, which lists them.
 		{"component", w.newComponent},
+		// The admins' web pages: after muc, whose rooms it lists; they
+		// see no stanza.
+		{"console", w.newConsole},
 		// Last: it lists what the modules before it serve.
 		{"disco", w.newDisco},
 	}
@@ -279,6 +283,27 @@ func publicURL(cfg config.Config, domain string) string {
 		return "https://" + domain
 	}
 	return "https://" + net.JoinHostPort(domain, port)
+}
+
+func (w *wiring) newConsole() (module.Module, error) {
+	c := w.s.cfg.Console
+	if !c.Enabled {
+		return nil, nil
+	}
+	opts := console.Options{
+		Accounts:         consoleAccounts{w.s.accounts},
+		Sessions:         consoleSessions{w.s},
+		Status:           w.s.consoleStatus,
+		Domains:          w.s.cfg.Domains,
+		SessionTimeout:   c.SessionTimeout,
+		MaxLoginFailures: c.MaxLoginFailures,
+		LoginWindow:      c.LoginWindow,
+		Logger:           w.logger("console"),
+	}
+	if w.invites != nil {
+		opts.Invites = consoleInvites{w.invites}
+	}
+	return console.New(opts)
 }
 
 func (w *wiring) newRegister() (module.Module, error) {
