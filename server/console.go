@@ -85,7 +85,9 @@ func (c consoleInvites) ListInvites(ctx context.Context) ([]console.Invite, erro
 	return out, err
 }
 
-func (c consoleInvites) RevokeInvite(ctx context.Context, id string) error { return c.m.Revoke(ctx, id) }
+func (c consoleInvites) RevokeInvite(ctx context.Context, id string) error {
+	return c.m.Revoke(ctx, id)
+}
 
 // consoleStatus is the console's overview: version, uptime,
 // certificates, federation links, data size, and the checks that can be
