@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"roost/jid"
 	"roost/module/console"
 	"roost/module/invite"
+	"roost/module/muc"
 	"roost/sasl"
 	"roost/stream"
 )
@@ -87,6 +89,26 @@ func (c consoleInvites) ListInvites(ctx context.Context) ([]console.Invite, erro
 
 func (c consoleInvites) RevokeInvite(ctx context.Context, id string) error {
 	return c.m.Revoke(ctx, id)
+}
+
+// consoleRooms lists and closes group chats for the console.
+type consoleRooms struct{ m *muc.MUC }
+
+func (c consoleRooms) Rooms(context.Context) ([]console.Room, error) {
+	list := c.m.Rooms()
+	out := make([]console.Room, 0, len(list))
+	for _, in := range list {
+		j, err := jid.Parse(in.JID)
+		if err != nil {
+			return nil, fmt.Errorf("console: room %q: %w", in.JID, err)
+		}
+		out = append(out, console.Room{JID: j, Name: in.Config.Name, Occupants: in.Occupants})
+	}
+	return out, nil
+}
+
+func (c consoleRooms) Destroy(ctx context.Context, room jid.JID, reason string) error {
+	return c.m.DestroyRoom(ctx, room, reason)
 }
 
 // consoleStatus is the console's overview: version, uptime,

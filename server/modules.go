@@ -303,6 +303,9 @@ func (w *wiring) newConsole() (module.Module, error) {
 	if w.invites != nil {
 		opts.Invites = consoleInvites{w.invites}
 	}
+	if w.muc != nil {
+		opts.Rooms = consoleRooms{w.muc}
+	}
 	return console.New(opts)
 }
 

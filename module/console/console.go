@@ -84,7 +84,7 @@ type Room struct {
 	Occupants []string
 }
 
-// Rooms lists and destroys group chats; nil until group chat is built in.
+// Rooms lists and destroys group chats; nil when group chat is off.
 type Rooms interface {
 	Rooms(ctx context.Context) ([]Room, error)
 	Destroy(ctx context.Context, room jid.JID, reason string) error
