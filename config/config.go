@@ -43,8 +43,10 @@ type Config struct {
 	MUC     MUC     `toml:"muc"`
 	Invites Invites `toml:"invites"`
 	Console Console `toml:"console"`
-	Metrics Metrics `toml:"metrics"`
-	Contact Contact `toml:"contact"`
+	// Commands is the [commands] table: ad-hoc commands (XEP-0050).
+	Commands Commands `toml:"commands"`
+	Metrics  Metrics  `toml:"metrics"`
+	Contact  Contact  `toml:"contact"`
 	// Components are the external components (XEP-0114) allowed to
 	// connect, one [[component]] block each.
 	Components []Component `toml:"component"`
@@ -313,6 +315,16 @@ type Console struct {
 	LoginWindow      time.Duration `toml:"login_window"`
 }
 
+// Commands is the [commands] table: ad-hoc commands (XEP-0050), such as
+// the admins' "add a user" run from a chat app (XEP-0133).
+type Commands struct {
+	// SessionTimeout forgets a command whose form was not sent back.
+	SessionTimeout time.Duration `toml:"session_timeout"`
+	// MaxSessions is how many commands one account may have waiting for
+	// their forms at once; the oldest gives way.
+	MaxSessions int `toml:"max_sessions"`
+}
+
 // Metrics is the [metrics] table: /metrics on the HTTPS port, in the
 // OpenMetrics text format, for Prometheus and the like.
 type Metrics struct {
@@ -510,6 +522,10 @@ func Default() Config {
 			SessionTimeout:   12 * time.Hour,
 			MaxLoginFailures: 10,
 			LoginWindow:      15 * time.Minute,
+		},
+		Commands: Commands{
+			SessionTimeout: 10 * time.Minute,
+			MaxSessions:    10,
 		},
 		Metrics: Metrics{
 			Allow: []string{"127.0.0.0/8", "::1/128"},

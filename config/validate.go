@@ -320,6 +320,8 @@ func (v *validator) web(c Config) {
 		v.intRange("console.max_login_failures", int64(co.MaxLoginFailures), 1, 1000, "")
 		v.duration("console.login_window", co.LoginWindow, time.Minute, 24*time.Hour)
 	}
+	v.duration("commands.session_timeout", c.Commands.SessionTimeout, time.Minute, 24*time.Hour)
+	v.intRange("commands.max_sessions", int64(c.Commands.MaxSessions), 1, 1000, "")
 	if c.Metrics.Enabled {
 		for i, a := range c.Metrics.Allow {
 			if _, err := netip.ParsePrefix(a); err != nil {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -10,11 +11,14 @@ import (
 	"time"
 
 	"roost/jid"
+	"roost/module/admincmd"
 	"roost/module/console"
 	"roost/module/invite"
 	"roost/module/muc"
 	"roost/sasl"
+	"roost/store"
 	"roost/stream"
+	"roost/xmlstream"
 )
 
 // errDisconnected ends a session an admin disconnected from the console.
@@ -48,11 +52,7 @@ func (c consoleSessions) Sessions() []console.Session {
 	list := c.s.router.Sessions()
 	out := make([]console.Session, len(list))
 	for i, si := range list {
-		ip := si.Remote
-		if h, _, err := net.SplitHostPort(ip); err == nil {
-			ip = h
-		}
-		out[i] = console.Session{JID: si.Full, Since: si.Since, IP: ip, Online: si.Available}
+		out[i] = console.Session{JID: si.Full, Since: si.Since, IP: remoteHost(si.Remote), Online: si.Available}
 		if si.Presence != nil {
 			// The app, as its entity capabilities name it (XEP-0115 §4).
 			if caps := si.Presence.Child("http://jabber.org/protocol/caps", "c"); caps != nil {
@@ -67,6 +67,55 @@ func (c consoleSessions) Sessions() []console.Session {
 
 func (c consoleSessions) Disconnect(full jid.JID) bool {
 	return c.s.router.CloseSession(full, errDisconnected)
+}
+
+// adminCmdAccounts gives the service administration commands the
+// account manager and roster sizes.
+type adminCmdAccounts struct {
+	*Accounts
+	st *store.Store
+}
+
+func (a adminCmdAccounts) RosterSize(ctx context.Context, user string) (int, error) {
+	j, err := a.Resolve(user)
+	if err != nil {
+		return 0, err
+	}
+	if ok, err := a.AccountExists(ctx, j); err != nil || !ok {
+		return 0, cmp.Or(err, fmt.Errorf("%w: %s", ErrNoSuchUser, j))
+	}
+	n := 0
+	_, err = a.st.RosterItems(j.String(), func(string, []byte) error { n++; return nil })
+	return n, err
+}
+
+// adminCmdSessions gives the service administration commands the
+// router's sessions.
+type adminCmdSessions struct{ s *Server }
+
+func (c adminCmdSessions) Sessions() []admincmd.Session {
+	list := c.s.router.Sessions()
+	out := make([]admincmd.Session, len(list))
+	for i, si := range list {
+		out[i] = admincmd.Session{JID: si.Full, IP: remoteHost(si.Remote)}
+	}
+	return out
+}
+
+func (c adminCmdSessions) Deliver(full jid.JID, el *xmlstream.Element) bool {
+	return c.s.router.Deliver(full, el)
+}
+
+func (c adminCmdSessions) End(full jid.JID) bool {
+	return c.s.router.CloseSession(full, errDisconnected)
+}
+
+// remoteHost is the IP address of a host:port, or addr itself.
+func remoteHost(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
 }
 
 // consoleInvites makes the console's invitations.

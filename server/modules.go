@@ -14,6 +14,8 @@ import (
 	"roost/im"
 	"roost/jid"
 	"roost/module"
+	"roost/module/adhoc"
+	"roost/module/admincmd"
 	"roost/module/blocking"
 	"roost/module/carbons"
 	"roost/module/console"
@@ -102,6 +104,11 @@ func (w *wiring) modules() []step {
 		// The admins' web pages: after muc, whose rooms it lists; they
 		// see no stanza.
 		{"console", w.newConsole},
+		// Service administration (XEP-0133): commands, served by adhoc.
+		{"admincmd", w.newAdminCmd},
+		// After every module that declares commands (invite, admincmd),
+		// which it serves; before disco, which lists its nodes.
+		{"adhoc", w.newAdhoc},
 		// Last: it lists what the modules before it serve.
 		{"disco", w.newDisco},
 	}
@@ -307,6 +314,25 @@ func (w *wiring) newConsole() (module.Module, error) {
 		opts.Rooms = consoleRooms{w.muc}
 	}
 	return console.New(opts)
+}
+
+func (w *wiring) newAdminCmd() (module.Module, error) {
+	return admincmd.New(admincmd.Options{
+		Accounts: adminCmdAccounts{w.s.accounts, w.s.store},
+		Sessions: adminCmdSessions{w.s},
+		Domains:  w.s.cfg.Domains,
+		Logger:   w.logger("admincmd"),
+	}), nil
+}
+
+func (w *wiring) newAdhoc() (module.Module, error) {
+	return adhoc.New(adhoc.Options{
+		Commands:       w.set.Commands(),
+		Domains:        w.s.cfg.Domains,
+		SessionTimeout: w.s.cfg.Commands.SessionTimeout,
+		MaxSessions:    w.s.cfg.Commands.MaxSessions,
+		Logger:         w.logger("adhoc"),
+	}), nil
 }
 
 func (w *wiring) newRegister() (module.Module, error) {

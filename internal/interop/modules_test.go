@@ -75,7 +75,7 @@ func TestInteropDiscovery(t *testing.T) {
 
 	info := event(t, ev, "info")
 	want(t, info, "identities", "[[server im <nil> roost]]") // category, type, lang, name
-	want(t, info, "features", "[http://jabber.org/protocol/disco#info http://jabber.org/protocol/disco#items "+
+	want(t, info, "features", "[http://jabber.org/protocol/commands http://jabber.org/protocol/disco#info http://jabber.org/protocol/disco#items "+
 		"http://jabber.org/protocol/pubsub#publish-options jabber:iq:last jabber:iq:private jabber:iq:register jabber:iq:version msgoffline urn:xmpp:blocking urn:xmpp:carbons:2 urn:xmpp:ping vcard-temp]")
 	caps := event(t, ev, "caps")
 	if caps["ver"] == nil || caps["ver"] != caps["recomputed"] {

@@ -1,0 +1,107 @@
+//go:build interop
+
+package interop
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"roost/internal/xmpptest"
+)
+
+// Addresses of the console and invitation tests, apart from the other
+// suites'.
+const (
+	consoleIP    = "127.0.0.90"
+	consoleHost  = "family.example"
+	scriptAdmin  = "testdata/slix_admin.py"
+	adminCommand = "http://jabber.org/protocol/admin#"
+)
+
+// TestInteropAdminCommands: an admin runs XEP-0133 commands from
+// slixmpp (xep_0050's workflow, xep_0133's nodes): the command list,
+// add-user (the new account logs in), online users, an announcement the
+// others receive, ending a user's sessions; a non-admin sees none of them
+// and is refused. Then an invitation made with XEP-0401's command is
+// redeemed through in-band registration with its token (XEP-0445) while
+// open registration is off: the new account and the inviter are mutual
+// contacts; a forged token and the used one are refused.
+func TestInteropAdminCommands(t *testing.T) {
+	ca := xmpptest.NewCA(t)
+	r := startRoost(t, consoleIP, consoleHost, ca, func(c *roostConfig) { c.C2S = "registration = false\n" })
+	for _, u := range []string{"mum", "kid"} {
+		r.AddUser(t, u, u+"-secret")
+	}
+	if out, err := exec.Command(roostBin, "admin", "grant", "mum", "-config", r.Config).CombinedOutput(); err != nil {
+		t.Fatalf("roost admin grant mum: %v\n%s", err, out)
+	}
+	script := func(scenario string) []map[string]any {
+		ev := runPy(t, scriptAdmin, scenario, "--host", r.IP, "--domain", r.Domain, "--ca", ca.File)
+		t.Logf("%s: %v", scenario, ev)
+		return ev
+	}
+
+	t.Run("commands", func(t *testing.T) {
+		ev := script("commands")
+		mumList := event(t, ev, "list", "who", "mum")
+		want(t, mumList, "result", "ok")
+		for _, node := range []string{"add-user", "delete-user", "change-user-password", "end-user-session", "get-online-users-list",
+			"get-online-users-num", "get-registered-users-num", "user-stats", "announce"} {
+			if !strings.Contains(fmtNodes(mumList), adminCommand+node) {
+				t.Errorf("the admin's command list lacks %s: %v", node, mumList["nodes"])
+			}
+		}
+		if !strings.Contains(fmtNodes(mumList), "urn:xmpp:invite#create-account") {
+			t.Errorf("the admin's command list lacks XEP-0401's create-account: %v", mumList["nodes"])
+		}
+		kidList := event(t, ev, "list", "who", "kid")
+		if strings.Contains(fmtNodes(kidList), adminCommand) {
+			t.Errorf("a non-admin is offered admin commands: %v", kidList["nodes"])
+		}
+		want(t, event(t, ev, "form", "node", "add-user"), "fields", "[FORM_TYPE accountjid password password-verify]")
+		mumAdd := event(t, ev, "run", "who", "mum", "node", "add-user")
+		want(t, mumAdd, "status", "completed")
+		want(t, mumAdd, "notes", "[Account dad@family.example made.]")
+		want(t, event(t, ev, "run", "who", "kid", "node", "add-user"), "notes", "forbidden")
+		want(t, event(t, ev, "login", "jid", "dad"), "ok", "true")
+		want(t, event(t, ev, "run", "node", "get-online-users-num"), "values", "map[onlineusersnum:2]")
+		want(t, event(t, ev, "run", "node", "get-online-users-list"), "values", "map[onlineuserjids:kid@family.example\nmum@family.example]")
+		want(t, event(t, ev, "run", "node", "announce"), "notes", "[Sent to 2 connected devices.]")
+		a := event(t, ev, "announcement")
+		want(t, a, "frm", consoleHost)
+		want(t, a, "subject", "Dinner")
+		want(t, a, "body", "Dinner is ready\ncome down")
+		want(t, event(t, ev, "run", "node", "end-user-session"), "notes", "[Ended: kid@family.example/tablet.]")
+		want(t, event(t, ev, "kid-connected"), "value", "false")
+	})
+
+	t.Run("invite", func(t *testing.T) {
+		ev := script("invite")
+		want(t, event(t, ev, "form", "node", "create-account"), "fields", "[admin roster-subscription username]")
+		inv := event(t, ev, "invite")
+		want(t, inv, "status", "completed")
+		if uri := inv["uri"].(string); !strings.HasPrefix(uri, "xmpp:") || !strings.Contains(uri, "preauth=") {
+			t.Fatalf("invitation URI %q", uri)
+		}
+		if url := inv["url"].(string); !strings.HasPrefix(url, "https://"+consoleHost+":5443/invite/") {
+			t.Errorf("landing page %q", url)
+		}
+		want(t, event(t, ev, "login", "jid", "forged"), "ok", "false")
+		want(t, event(t, ev, "login", "jid", "nana"), "ok", "true")
+		want(t, event(t, ev, "login", "jid", "reused"), "ok", "false")
+		want(t, event(t, ev, "roster", "jid", "nana"), "items", "map[mum@family.example:both]")
+		if items := event(t, ev, "roster", "jid", "mum")["items"].(map[string]any); items["nana@family.example"] != "both" {
+			t.Errorf("the inviter's roster: %v, want nana@family.example with both", items)
+		}
+	})
+}
+
+// fmtNodes prints an event's node list.
+func fmtNodes(e map[string]any) string {
+	var b strings.Builder
+	for _, n := range e["nodes"].([]any) {
+		b.WriteString(n.(string) + " ")
+	}
+	return b.String()
+}
