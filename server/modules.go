@@ -19,6 +19,7 @@ import (
 	"roost/module/blocking"
 	"roost/module/carbons"
 	"roost/module/console"
+	"roost/module/contact"
 	"roost/module/disco"
 	"roost/module/invite"
 	"roost/module/last"
@@ -109,6 +110,9 @@ func (w *wiring) modules() []step {
 		// After every module that declares commands (invite, admincmd),
 		// which it serves; before disco, which lists its nodes.
 		{"adhoc", w.newAdhoc},
+		// The operators' addresses (XEP-0157): a form in the server's
+		// disco#info, so before disco.
+		{"contact", w.newContact},
 		// Last: it lists what the modules before it serve.
 		{"disco", w.newDisco},
 	}
@@ -333,6 +337,12 @@ func (w *wiring) newAdhoc() (module.Module, error) {
 		MaxSessions:    w.s.cfg.Commands.MaxSessions,
 		Logger:         w.logger("adhoc"),
 	}), nil
+}
+
+func (w *wiring) newContact() (module.Module, error) {
+	c := w.s.cfg.Contact
+	return contact.New(contact.Addresses{Admin: c.Admin, Abuse: c.Abuse, Support: c.Support, Security: c.Security,
+		Feedback: c.Feedback, Sales: c.Sales}), nil
 }
 
 func (w *wiring) newRegister() (module.Module, error) {

@@ -29,7 +29,10 @@ const (
 // contacts; a forged token and the used one are refused.
 func TestInteropAdminCommands(t *testing.T) {
 	ca := xmpptest.NewCA(t)
-	r := startRoost(t, consoleIP, consoleHost, ca, func(c *roostConfig) { c.C2S = "registration = false\n" })
+	r := startRoost(t, consoleIP, consoleHost, ca, func(c *roostConfig) {
+		c.C2S = "registration = false\n"
+		c.Tables = "[contact]\nadmin = [\"xmpp:mum@family.example\", \"mailto:mum@family.example\"]\nabuse = [\"mailto:abuse@family.example\"]\n"
+	})
 	for _, u := range []string{"mum", "kid"} {
 		r.AddUser(t, u, u+"-secret")
 	}
@@ -74,6 +77,8 @@ func TestInteropAdminCommands(t *testing.T) {
 		want(t, a, "body", "Dinner is ready\ncome down")
 		want(t, event(t, ev, "run", "node", "end-user-session"), "notes", "[Ended: kid@family.example/tablet.]")
 		want(t, event(t, ev, "kid-connected"), "value", "false")
+		want(t, event(t, ev, "serverinfo"), "values",
+			"map[abuse-addresses:[mailto:abuse@family.example] admin-addresses:[xmpp:mum@family.example mailto:mum@family.example]]")
 	})
 
 	t.Run("invite", func(t *testing.T) {

@@ -82,6 +82,15 @@ async def commands(args):
     mum = await login(args, "mum@%s/phone" % d, "mum-secret")
     kid = await login(args, "kid@%s/tablet" % d, "kid-secret")
 
+    # The operators' addresses (XEP-0157) in the disco#info slixmpp gets.
+    res, info = await condition(mum["xep_0030"].get_info(jid=d, timeout=5))
+    values = {}
+    for x in info.xml.findall(".//{jabber:x:data}x") if res == "ok" else []:
+        fields = {f.get("var"): [v.text for v in f.findall("{jabber:x:data}value")] for f in x.findall("{jabber:x:data}field")}
+        if fields.get("FORM_TYPE") == ["http://jabber.org/network/serverinfo"]:
+            values = {k: v for k, v in fields.items() if k != "FORM_TYPE"}
+    emit(event="serverinfo", result=res, values=values)
+
     res, nodes = await command_nodes(mum, d)
     emit(event="list", who="mum", result=res, nodes=nodes)
     res, nodes = await command_nodes(kid, d)
