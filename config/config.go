@@ -45,7 +45,6 @@ type Config struct {
 	Console Console `toml:"console"`
 	// Commands is the [commands] table: ad-hoc commands (XEP-0050).
 	Commands Commands `toml:"commands"`
-	Metrics  Metrics  `toml:"metrics"`
 	Contact  Contact  `toml:"contact"`
 	// Components are the external components (XEP-0114) allowed to
 	// connect, one [[component]] block each.
@@ -325,14 +324,6 @@ type Commands struct {
 	MaxSessions int `toml:"max_sessions"`
 }
 
-// Metrics is the [metrics] table: /metrics on the HTTPS port, in the
-// OpenMetrics text format, for Prometheus and the like.
-type Metrics struct {
-	Enabled bool `toml:"enabled"`
-	// Allow lists the networks (CIDR) that may read /metrics.
-	Allow []string `toml:"allow"`
-}
-
 // Contact is the [contact] table: addresses people can reach the server's
 // operators at (XEP-0157), each a URI such as "mailto:mum@example.org" or
 // "xmpp:mum@example.org".
@@ -526,9 +517,6 @@ func Default() Config {
 		Commands: Commands{
 			SessionTimeout: 10 * time.Minute,
 			MaxSessions:    10,
-		},
-		Metrics: Metrics{
-			Allow: []string{"127.0.0.0/8", "::1/128"},
 		},
 		Limits: Limits{
 			MaxStanzaBytes:      256 << 10,

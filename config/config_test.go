@@ -602,7 +602,7 @@ func TestParseErrors(t *testing.T) {
 			name: "web features",
 			file: "[https]\npublic_url = \"http://family.example.org\"\n[invites]\nallow = \"kids\"\nexpiry = \"10m\"\n" +
 				"max_per_user = 0\nweb_client = \"https://web.example.org/?x=1\"\n[console]\nsession_timeout = \"1m\"\n" +
-				"[metrics]\nenabled = true\nallow = [\"127.0.0.1\"]\n[contact]\nadmin = [\"mum\"]\n" +
+				"[contact]\nadmin = [\"mum\"]\n" +
 				"[commands]\nmax_sessions = 0\nsession_timeout = \"5s\"\n",
 			want: "roost.toml:2: https.public_url: \"http://family.example.org\": want an https:// address, such as \"https://family.example.org\"\n" +
 				"roost.toml:4: invites.allow: \"kids\": want \"admins\" or \"everyone\"\n" +
@@ -610,10 +610,9 @@ func TestParseErrors(t *testing.T) {
 				"roost.toml:6: invites.max_per_user: 0: must be from 1 to 1000\n" +
 				"roost.toml:7: invites.web_client: \"https://web.example.org/?x=1\": no user, query or fragment, please\n" +
 				"roost.toml:9: console.session_timeout: 1m: must be from 5m to 720h\n" +
-				"roost.toml:12: metrics.allow[0]: \"127.0.0.1\": want a network such as \"127.0.0.0/8\" or \"::1/128\"\n" +
-				"roost.toml:14: contact.admin[0]: \"mum\": want an address such as \"mailto:mum@example.org\" or \"xmpp:mum@example.org\"\n" +
-				"roost.toml:16: commands.max_sessions: 0: must be from 1 to 1000\n" +
-				"roost.toml:17: commands.session_timeout: 5s: must be from 1m to 24h",
+				"roost.toml:11: contact.admin[0]: \"mum\": want an address such as \"mailto:mum@example.org\" or \"xmpp:mum@example.org\"\n" +
+				"roost.toml:13: commands.max_sessions: 0: must be from 1 to 1000\n" +
+				"roost.toml:14: commands.session_timeout: 5s: must be from 1m to 24h",
 		},
 		{
 			name: "a private CA still cannot issue for single-label names",

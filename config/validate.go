@@ -299,8 +299,8 @@ func (v *validator) file(field, path string, required bool) {
 	}
 }
 
-// web checks the features served on the HTTPS port: invitations, the
-// console and metrics.
+// web checks the features served on the HTTPS port: invitations and the
+// console.
 func (v *validator) web(c Config) {
 	if c.HTTPS.PublicURL != "" {
 		v.httpsURL("https.public_url", c.HTTPS.PublicURL)
@@ -322,13 +322,6 @@ func (v *validator) web(c Config) {
 	}
 	v.duration("commands.session_timeout", c.Commands.SessionTimeout, time.Minute, 24*time.Hour)
 	v.intRange("commands.max_sessions", int64(c.Commands.MaxSessions), 1, 1000, "")
-	if c.Metrics.Enabled {
-		for i, a := range c.Metrics.Allow {
-			if _, err := netip.ParsePrefix(a); err != nil {
-				v.add(indexPath("metrics.allow", i), errorf(ErrInvalid, `%q: want a network such as "127.0.0.0/8" or "::1/128"`, a))
-			}
-		}
-	}
 }
 
 // httpsURL checks that field is an https:// address without user, query
