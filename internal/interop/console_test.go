@@ -3,11 +3,19 @@
 package interop
 
 import (
+	"context"
+	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"roost/internal/client"
 	"roost/internal/xmpptest"
+	"roost/jid"
+	"roost/xmlstream"
 )
 
 // Addresses of the console and invitation tests, apart from the other
@@ -109,4 +117,105 @@ func fmtNodes(e map[string]any) string {
 		b.WriteString(n.(string) + " ")
 	}
 	return b.String()
+}
+
+// Where the browser test's screenshots are kept, for people to look at.
+const (
+	consoleBrowserIP = "127.0.0.91"
+	consoleArtifacts = "artifacts/console"
+)
+
+// TestInteropConsoleBrowser: Debian's chromium (playwright-core) walks
+// through the admin console and the invitation page: a wrong password is
+// refused, the admin logs in, resets a password, sees the online
+// session, a form without the CSRF token is refused, an invitation is
+// made with its QR code; on a phone-sized screen the invitee opens the
+// link (QR code, xmpp: link, no script) and makes an account with the
+// page's form, which the console then lists; the used link is spent.
+// Screenshots of each page stay in internal/interop/artifacts/console.
+func TestInteropConsoleBrowser(t *testing.T) {
+	npmCI(t)
+	ca := xmpptest.NewCA(t)
+	r := startRoost(t, consoleBrowserIP, consoleHost, ca, func(c *roostConfig) { c.C2S = "registration = false\n" })
+	for _, u := range []string{"mum", "kid"} {
+		r.AddUser(t, u, u+"-secret")
+	}
+	if out, err := exec.Command(roostBin, "admin", "grant", "mum", "-config", r.Config).CombinedOutput(); err != nil {
+		t.Fatalf("roost admin grant mum: %v\n%s", err, out)
+	}
+	// kid is online on a tablet while the admin looks.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	kid, err := client.Dial(ctx, net.JoinHostPort(r.IP, "5222"), client.Options{
+		JID: jid.MustParse("kid@" + consoleHost + "/tablet"), Password: "kid-secret", TLS: ca.ClientTLS(consoleHost),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kid.Close()
+	if err := kid.Send(xmlstream.New(xmlstream.NSClient, "presence")); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := os.RemoveAll(consoleArtifacts); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(consoleArtifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	abs, err := filepath.Abs(consoleArtifacts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := runNode(t, ca.File, "console.mjs", "https://"+consoleHost+":5443", consoleHost, r.IP, abs)
+	t.Logf("events: %v", ev)
+
+	want(t, event(t, ev, "start"), "url", "/admin/login")
+	want(t, event(t, ev, "bad-login"), "text", "true")
+	want(t, event(t, ev, "login"), "url", "/admin/")
+	want(t, event(t, ev, "reset"), "body", "true")
+	want(t, event(t, ev, "csrf"), "status", "403")
+	if body := event(t, ev, "online")["body"].(string); !strings.Contains(body, "kid@"+consoleHost) || !strings.Contains(body, "tablet") {
+		t.Errorf("the online page does not show kid's tablet: %q", body)
+	}
+	inv := event(t, ev, "invite")
+	want(t, inv, "qr", "1")
+	if link := inv["link"].(string); !strings.HasPrefix(link, "https://"+consoleHost+":5443/invite/") {
+		t.Errorf("invitation link %q", link)
+	}
+	land := event(t, ev, "landing")
+	want(t, land, "scripts", "0")
+	if x, _ := land["xmpp"].(string); !strings.HasPrefix(x, "xmpp:") || !strings.Contains(x, "preauth=") {
+		t.Errorf("the landing page's xmpp: link %q", x)
+	}
+	if n, _ := land["qr"].(float64); n < 1 {
+		t.Error("the landing page shows no QR code")
+	}
+	if body := event(t, ev, "registered")["body"].(string); !strings.Contains(body, "grandpa@"+consoleHost) {
+		t.Errorf("after the landing page's form: %q", body)
+	}
+	want(t, event(t, ev, "accounts"), "grandpa", "true")
+	if s := event(t, ev, "reused")["status"].(string); strings.Contains(s, "Make my account") {
+		t.Errorf("the used invitation still offers its form: %q", s)
+	}
+
+	// The new password works, and grandpa's account too.
+	for _, login := range []struct{ user, password string }{{"kid", "kid-new-secret"}, {"grandpa", "grandpa-secret"}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, err := client.Dial(ctx, net.JoinHostPort(r.IP, "5222"), client.Options{
+			JID: jid.MustParse(login.user + "@" + consoleHost + "/check"), Password: login.password, TLS: ca.ClientTLS(consoleHost),
+		})
+		if err != nil {
+			t.Errorf("%s cannot log in with the password set in the browser: %v", login.user, err)
+			continue
+		}
+		c.Close()
+	}
+	for _, name := range []string{"login", "overview", "accounts", "online", "rooms", "invites", "landing-phone", "landing-done-phone", "accounts-phone"} {
+		b, err := os.ReadFile(filepath.Join(consoleArtifacts, name+".png"))
+		if err != nil || len(b) < 1000 || string(b[1:4]) != "PNG" {
+			t.Errorf("screenshot %s.png: %d bytes, %v", name, len(b), err)
+		}
+	}
 }
