@@ -41,6 +41,8 @@ var allowed = map[string][]string{
 	// XEP-0313 queries, results and ids, shared by the account and room
 	// archives (module/mam, module/muc).
 	"archive": {"jid", "xmlstream", "stanza", "form"},
+	// QR codes drawn for people to scan (invitations), over rsc.io/qr.
+	"qrcode": nil,
 	// L2
 	"router": {"jid", "xmlstream", "stanza", "stream"},
 	// The shape of a feature, between the router and the features.
@@ -48,11 +50,14 @@ var allowed = map[string][]string{
 	// L3: the features. They reach the router only through module.
 	"im":       {"jid", "xmlstream", "stanza", "module"},
 	"module/*": {"jid", "xmlstream", "stanza", "module", "form", "discoinfo", "archive"},
-	"certs":    nil,
-	"admin":    {"netconn"},
-	"systemd":  nil,
-	"httpd":    {"jid", "xmlstream", "netconn"},
-	"checkdns": {"srv"},
+	// Invitations and the console show QR codes.
+	"module/invite":  {"jid", "xmlstream", "stanza", "module", "form", "discoinfo", "qrcode"},
+	"module/console": {"jid", "xmlstream", "stanza", "module", "form", "discoinfo", "qrcode"},
+	"certs":          nil,
+	"admin":          {"netconn"},
+	"systemd":        nil,
+	"httpd":          {"jid", "xmlstream", "netconn"},
+	"checkdns":       {"srv"},
 	// L3
 	"c2s": {"jid", "xmlstream", "stanza", "stream", "sasl", "netconn"},
 	"s2s": {"jid", "xmlstream", "stanza", "stream", "sasl", "dialback", "srv", "netconn"},
@@ -61,7 +66,7 @@ var allowed = map[string][]string{
 	// L4
 	"server": {"*"},
 	// L5
-	"cmd/roost":      {"server", "admin", "config", "store", "systemd", "certs", "srv", "checkdns", "jid"},
+	"cmd/roost":      {"server", "admin", "config", "store", "systemd", "certs", "srv", "checkdns", "jid", "qrcode"},
 	"cmd/roostbench": {"internal/client", "jid", "xmlstream", "stanza", "stream", "sasl", "internal/loadtool"},
 	// bench/roostprof is roost serve plus net/http/pprof, for profiling.
 	"bench/roostprof": {"server", "config"},
@@ -90,6 +95,7 @@ var thirdParty = map[string][]string{
 	"stream":    {},
 	"store":     {"go.etcd.io/bbolt"},
 	"router":    {},
+	"qrcode":    {"rsc.io/qr"},
 }
 
 type pkg struct {

@@ -31,6 +31,12 @@ const (
 	OpRoomInfo    = "room.info"
 	OpRoomCreate  = "room.create"
 	OpRoomDestroy = "room.destroy"
+	// Invitations and the admin role.
+	OpInviteCreate = "invite.create"
+	OpInviteList   = "invite.list"
+	OpInviteRevoke = "invite.revoke"
+	OpAdminSet     = "admin.set"
+	OpAdminList    = "admin.list"
 )
 
 // Request is one admin request.
@@ -44,16 +50,57 @@ type Request struct {
 	Room   string `json:"room,omitempty"`
 	Name   string `json:"name,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// Admin is the role to set (admin.set), or whether an invitation
+	// makes an admin (invite.create).
+	Admin  bool          `json:"admin,omitempty"`
+	Invite *InviteParams `json:"invite,omitempty"`
+	// ID names an invitation (invite.revoke).
+	ID string `json:"id,omitempty"`
+}
+
+// InviteParams describe a new invitation.
+type InviteParams struct {
+	// Inviter is the account the new one becomes a contact of; "" for
+	// none.
+	Inviter  string        `json:"inviter,omitempty"`
+	Username string        `json:"username,omitempty"`
+	Admin    bool          `json:"admin,omitempty"`
+	Expires  time.Duration `json:"expires,omitempty"`
+	Uses     int           `json:"uses,omitempty"`
+}
+
+// InviteLink is a new invitation: the only time its token is seen.
+type InviteLink struct {
+	ID      string    `json:"id"`
+	URL     string    `json:"url"`
+	URI     string    `json:"uri"`
+	Expires time.Time `json:"expires"`
+	Uses    int       `json:"uses"`
+}
+
+// InviteInfo describes an open invitation.
+type InviteInfo struct {
+	ID       string    `json:"id"`
+	Created  time.Time `json:"created"`
+	Expires  time.Time `json:"expires"`
+	MaxUses  int       `json:"max_uses"`
+	Used     int       `json:"used"`
+	Inviter  string    `json:"inviter,omitempty"`
+	Username string    `json:"username,omitempty"`
+	Admin    bool      `json:"admin,omitempty"`
+	Register bool      `json:"register,omitempty"`
 }
 
 // Response answers a Request.
 type Response struct {
-	Error  string            `json:"error,omitempty"`
-	Users  []string          `json:"users,omitempty"`
-	Status map[string]string `json:"status,omitempty"`
-	Size   int64             `json:"size,omitempty"`
-	Certs  []CertStatus      `json:"certs,omitempty"`
-	Rooms  []RoomStatus      `json:"rooms,omitempty"`
+	Error   string            `json:"error,omitempty"`
+	Users   []string          `json:"users,omitempty"`
+	Status  map[string]string `json:"status,omitempty"`
+	Size    int64             `json:"size,omitempty"`
+	Certs   []CertStatus      `json:"certs,omitempty"`
+	Rooms   []RoomStatus      `json:"rooms,omitempty"`
+	Link    *InviteLink       `json:"link,omitempty"`
+	Invites []InviteInfo      `json:"invites,omitempty"`
 }
 
 // RoomStatus describes a group chat room (XEP-0045), in the admin
@@ -121,6 +168,7 @@ type Backend interface {
 	// CertStatus reports the certificate served for every configured name.
 	CertStatus(ctx context.Context) ([]CertStatus, error)
 	RoomBackend
+	Invites
 }
 
 // RoomBackend administers group chat rooms. Rooms are a bare JID or a
@@ -133,6 +181,16 @@ type RoomBackend interface {
 	CreateRoom(ctx context.Context, room, owner, name string) error
 	// DestroyRoom removes a room, telling its occupants why.
 	DestroyRoom(ctx context.Context, room, reason string) error
+}
+
+// Invites manages invitations and the admin role; the running server and
+// the store opened directly both provide it.
+type Invites interface {
+	CreateInvite(ctx context.Context, p InviteParams) (InviteLink, error)
+	ListInvites(ctx context.Context) ([]InviteInfo, error)
+	RevokeInvite(ctx context.Context, id string) error
+	SetAdmin(ctx context.Context, user string, admin bool) error
+	Admins(ctx context.Context) ([]string, error)
 }
 
 // ErrRemote wraps an error reported by the server.
@@ -242,6 +300,22 @@ func serveConn(ctx context.Context, c net.Conn, b Backend) error {
 		err = b.CreateRoom(ctx, req.Room, req.User, req.Name)
 	case OpRoomDestroy:
 		err = b.DestroyRoom(ctx, req.Room, req.Reason)
+	case OpInviteCreate:
+		var link InviteLink
+		if req.Invite == nil {
+			err = errors.New("invite.create without parameters")
+			break
+		}
+		link, err = b.CreateInvite(ctx, *req.Invite)
+		resp.Link = &link
+	case OpInviteList:
+		resp.Invites, err = b.ListInvites(ctx)
+	case OpInviteRevoke:
+		err = b.RevokeInvite(ctx, req.ID)
+	case OpAdminSet:
+		err = b.SetAdmin(ctx, req.User, req.Admin)
+	case OpAdminList:
+		resp.Users, err = b.Admins(ctx)
 	case OpBackup:
 		_ = c.SetDeadline(time.Time{})
 		started := false
@@ -405,4 +479,40 @@ func (c Client) CreateRoom(ctx context.Context, room, owner, name string) error 
 func (c Client) DestroyRoom(ctx context.Context, room, reason string) error {
 	_, err := c.simple(ctx, Request{Op: OpRoomDestroy, Room: room, Reason: reason})
 	return err
+}
+
+// CreateInvite makes an invitation.
+func (c Client) CreateInvite(ctx context.Context, p InviteParams) (InviteLink, error) {
+	resp, err := c.simple(ctx, Request{Op: OpInviteCreate, Invite: &p})
+	if err != nil {
+		return InviteLink{}, err
+	}
+	if resp.Link == nil {
+		return InviteLink{}, errors.New("create invitation: no invitation in the answer")
+	}
+	return *resp.Link, nil
+}
+
+// ListInvites lists the open invitations.
+func (c Client) ListInvites(ctx context.Context) ([]InviteInfo, error) {
+	resp, err := c.simple(ctx, Request{Op: OpInviteList})
+	return resp.Invites, err
+}
+
+// RevokeInvite withdraws an invitation.
+func (c Client) RevokeInvite(ctx context.Context, id string) error {
+	_, err := c.simple(ctx, Request{Op: OpInviteRevoke, ID: id})
+	return err
+}
+
+// SetAdmin gives user the admin role or takes it away.
+func (c Client) SetAdmin(ctx context.Context, user string, admin bool) error {
+	_, err := c.simple(ctx, Request{Op: OpAdminSet, User: user, Admin: admin})
+	return err
+}
+
+// Admins lists the accounts with the admin role.
+func (c Client) Admins(ctx context.Context) ([]string, error) {
+	resp, err := c.simple(ctx, Request{Op: OpAdminList})
+	return resp.Users, err
 }

@@ -25,6 +25,8 @@ type fakeBackend struct {
 	certs   []CertStatus
 	certErr error
 	rooms   []RoomStatus
+	invites []InviteInfo
+	admins  []string
 }
 
 func (f *fakeBackend) Rooms(context.Context) ([]RoomStatus, error) {
@@ -60,6 +62,50 @@ func (f *fakeBackend) DestroyRoom(_ context.Context, room, reason string) error 
 		return errors.New("no such room")
 	}
 	return nil
+}
+
+func (f *fakeBackend) CreateInvite(_ context.Context, p InviteParams) (InviteLink, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if p.Uses > 100 {
+		return InviteLink{}, errors.New("too many uses")
+	}
+	id := fmt.Sprintf("id%d", len(f.invites))
+	f.invites = append(f.invites, InviteInfo{ID: id, MaxUses: p.Uses, Inviter: p.Inviter, Admin: p.Admin, Expires: time.Unix(0, 0).Add(p.Expires).UTC()})
+	return InviteLink{ID: id, URL: "https://example.org/invite/t", Uses: p.Uses, Expires: time.Unix(0, 0).Add(p.Expires).UTC()}, nil
+}
+
+func (f *fakeBackend) ListInvites(context.Context) ([]InviteInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.invites), nil
+}
+
+func (f *fakeBackend) RevokeInvite(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i := slices.IndexFunc(f.invites, func(in InviteInfo) bool { return in.ID == id })
+	if i < 0 {
+		return fmt.Errorf("no such invitation: %q", id)
+	}
+	f.invites = slices.Delete(f.invites, i, i+1)
+	return nil
+}
+
+func (f *fakeBackend) SetAdmin(_ context.Context, user string, admin bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.admins = slices.DeleteFunc(f.admins, func(u string) bool { return u == user })
+	if admin {
+		f.admins = append(f.admins, user)
+	}
+	return nil
+}
+
+func (f *fakeBackend) Admins(context.Context) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.admins), nil
 }
 
 func (f *fakeBackend) AddUser(_ context.Context, u, p string) error {
@@ -177,6 +223,28 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if err := c.DeleteUser(ctx, "bob@example.org"); !errors.Is(err, ErrRemote) {
 		t.Errorf("deleting a missing user: %v", err)
+	}
+	link, err := c.CreateInvite(ctx, InviteParams{Inviter: "alice@example.org", Admin: true, Uses: 3, Expires: time.Hour})
+	if err != nil || link.ID != "id0" || link.Uses != 3 || !link.Expires.Equal(time.Unix(3600, 0)) {
+		t.Errorf("CreateInvite = %+v, %v", link, err)
+	}
+	if _, err := c.CreateInvite(ctx, InviteParams{Uses: 1000}); !errors.Is(err, ErrRemote) {
+		t.Errorf("CreateInvite(1000 uses) = %v, want the server's error", err)
+	}
+	if list, err := c.ListInvites(ctx); err != nil || len(list) != 1 || list[0].Inviter != "alice@example.org" || !list[0].Admin {
+		t.Errorf("ListInvites = %+v, %v", list, err)
+	}
+	if err := c.RevokeInvite(ctx, "id0"); err != nil {
+		t.Errorf("RevokeInvite = %v", err)
+	}
+	if err := c.RevokeInvite(ctx, "id0"); !errors.Is(err, ErrRemote) {
+		t.Errorf("RevokeInvite(gone) = %v, want the server's error", err)
+	}
+	if err := c.SetAdmin(ctx, "alice@example.org", true); err != nil {
+		t.Fatal(err)
+	}
+	if admins, err := c.Admins(ctx); err != nil || !slices.Equal(admins, []string{"alice@example.org"}) {
+		t.Errorf("Admins = %v, %v", admins, err)
 	}
 	st, err := c.Status(ctx)
 	if err != nil || st["sessions"] != "3" {

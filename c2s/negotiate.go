@@ -37,6 +37,9 @@ type negotiation struct {
 	failures      int
 	cb            sasl.ChannelBinding
 	cbMask        int // bindingMask(cb), fixed at the TLS handshake
+	// preAuth answers this stream's IQs before authentication; made at
+	// the first one (PreAuthHandler).
+	preAuth func(ctx context.Context, domain string, iq *xmlstream.Element) *xmlstream.Element
 
 	// On a connection that resumes another session: the client's count
 	// and the answer of the session it resumes, and, when it resumes
@@ -231,7 +234,10 @@ func (n *negotiation) stage(ctx context.Context) (restart bool, err error) {
 					return false, err
 				}
 			case el.Is(xmlstream.NSClient, "iq") && n.srv.opts.PreAuth != nil:
-				reply := n.srv.opts.PreAuth.HandlePreAuth(ctx, n.domain, el)
+				if n.preAuth == nil {
+					n.preAuth = n.srv.opts.PreAuth.PreAuthStream()
+				}
+				reply := n.preAuth(ctx, n.domain, el)
 				if reply == nil {
 					return false, &stream.Error{Condition: stream.NotAuthorized, Text: "authenticate first"}
 				}

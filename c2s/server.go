@@ -127,12 +127,15 @@ type BindHandler interface {
 	EnableInline(ctx context.Context, full jid.JID, el *xmlstream.Element) *xmlstream.Element
 }
 
-// PreAuthHandler answers an IQ received on an encrypted but not yet
-// authenticated stream addressed to domain; it returns the reply element,
-// or nil for an IQ it does not serve, which ends the stream with
-// not-authorized.
+// PreAuthHandler answers IQs received on an encrypted but not yet
+// authenticated stream. PreAuthStream is called at a stream's first such
+// IQ; the function it returns answers that IQ and every later one of the
+// same stream, so that it can keep what one IQ established for the next
+// (an invitation accepted before in-band registration, XEP-0445). The
+// function returns the reply element, or nil for an IQ it does not serve,
+// which ends the stream with not-authorized.
 type PreAuthHandler interface {
-	HandlePreAuth(ctx context.Context, domain string, iq *xmlstream.Element) *xmlstream.Element
+	PreAuthStream() func(ctx context.Context, domain string, iq *xmlstream.Element) *xmlstream.Element
 }
 
 func (o *Options) setDefaults() {

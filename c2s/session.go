@@ -496,3 +496,7 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// RemoteAddr is the client's network address, for the admin's list of
+// sessions.
+func (c *session) RemoteAddr() string { return c.raw.RemoteAddr().String() }

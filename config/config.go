@@ -31,16 +31,21 @@ type Config struct {
 	// self-signed certificate. Parse resolves it against the file's directory.
 	DataDir string `toml:"data_dir"`
 
-	Log    Log    `toml:"log"`
-	Admin  Admin  `toml:"admin"`
-	TLS    TLS    `toml:"tls"`
-	C2S    C2S    `toml:"c2s"`
-	S2S    S2S    `toml:"s2s"`
-	HTTPS  HTTPS  `toml:"https"`
-	PEP    PEP    `toml:"pep"`
-	Upload Upload `toml:"upload"`
-	Limits Limits `toml:"limits"`
-	MUC    MUC    `toml:"muc"`
+	Log     Log     `toml:"log"`
+	Admin   Admin   `toml:"admin"`
+	TLS     TLS     `toml:"tls"`
+	C2S     C2S     `toml:"c2s"`
+	S2S     S2S     `toml:"s2s"`
+	HTTPS   HTTPS   `toml:"https"`
+	PEP     PEP     `toml:"pep"`
+	Upload  Upload  `toml:"upload"`
+	Limits  Limits  `toml:"limits"`
+	MUC     MUC     `toml:"muc"`
+	Invites Invites `toml:"invites"`
+	Console Console `toml:"console"`
+	// Commands is the [commands] table: ad-hoc commands (XEP-0050).
+	Commands Commands `toml:"commands"`
+	Contact  Contact  `toml:"contact"`
 	// Components are the external components (XEP-0114) allowed to
 	// connect, one [[component]] block each.
 	Components []Component `toml:"component"`
@@ -266,6 +271,69 @@ type HTTPS struct {
 	// HTTPListen addresses take plain HTTP: ACME http-01, and a redirect to
 	// https for everything else.
 	HTTPListen []string `toml:"http_listen"`
+	// PublicURL is the https:// address at which people reach the web
+	// port (invitation links, the console), such as
+	// "https://family.example.org" when a router forwards port 443 to
+	// 5443. Empty: https://<domain>, with the port of Listen unless 443.
+	PublicURL string `toml:"public_url"`
+}
+
+// Invitation policies (Invites.Allow).
+const (
+	InviteAdmins   = "admins"
+	InviteEveryone = "everyone"
+)
+
+// Invites is the [invites] table: joining by invitation link (XEP-0401,
+// XEP-0445), served on the HTTPS port.
+type Invites struct {
+	Enabled bool `toml:"enabled"`
+	// Allow says who may invite people to make an account: InviteAdmins
+	// or InviteEveryone. Everyone may invite contacts who have an account
+	// elsewhere.
+	Allow string `toml:"allow"`
+	// Expiry is how long an invitation is valid unless its maker says.
+	Expiry time.Duration `toml:"expiry"`
+	// MaxPerUser bounds the open invitations of an account that is not an
+	// admin.
+	MaxPerUser int `toml:"max_per_user"`
+	// WebClient is the address of a web chat app to suggest on the
+	// invitation page; empty suggests none.
+	WebClient string `toml:"web_client"`
+}
+
+// Console is the [console] table: the admins' web pages on the HTTPS
+// port, at /admin/.
+type Console struct {
+	Enabled bool `toml:"enabled"`
+	// SessionTimeout logs an admin out after this long.
+	SessionTimeout time.Duration `toml:"session_timeout"`
+	// MaxLoginFailures is how many wrong passwords one address may try in
+	// LoginWindow before it must wait.
+	MaxLoginFailures int           `toml:"max_login_failures"`
+	LoginWindow      time.Duration `toml:"login_window"`
+}
+
+// Commands is the [commands] table: ad-hoc commands (XEP-0050), such as
+// the admins' "add a user" run from a chat app (XEP-0133).
+type Commands struct {
+	// SessionTimeout forgets a command whose form was not sent back.
+	SessionTimeout time.Duration `toml:"session_timeout"`
+	// MaxSessions is how many commands one account may have waiting for
+	// their forms at once; the oldest gives way.
+	MaxSessions int `toml:"max_sessions"`
+}
+
+// Contact is the [contact] table: addresses people can reach the server's
+// operators at (XEP-0157), each a URI such as "mailto:mum@example.org" or
+// "xmpp:mum@example.org".
+type Contact struct {
+	Admin    []string `toml:"admin"`
+	Abuse    []string `toml:"abuse"`
+	Support  []string `toml:"support"`
+	Security []string `toml:"security"`
+	Feedback []string `toml:"feedback"`
+	Sales    []string `toml:"sales"`
 }
 
 // PEP is the [pep] table: personal eventing (XEP-0163), where each
@@ -433,6 +501,22 @@ func Default() Config {
 			MaxConcurrent:   3,
 			TransferTimeout: 30 * time.Second,
 			MinRate:         4 << 10,
+		},
+		Invites: Invites{
+			Enabled:    true,
+			Allow:      InviteAdmins,
+			Expiry:     7 * 24 * time.Hour,
+			MaxPerUser: 10,
+		},
+		Console: Console{
+			Enabled:          true,
+			SessionTimeout:   12 * time.Hour,
+			MaxLoginFailures: 10,
+			LoginWindow:      15 * time.Minute,
+		},
+		Commands: Commands{
+			SessionTimeout: 10 * time.Minute,
+			MaxSessions:    10,
 		},
 		Limits: Limits{
 			MaxStanzaBytes:      256 << 10,

@@ -599,6 +599,22 @@ func TestParseErrors(t *testing.T) {
 				"roost.toml:10: https.http_listen: needed by tls.acme.http_challenge: listen where the CA's port 80 connections arrive, such as [\"[::]:80\"]",
 		},
 		{
+			name: "web features",
+			file: "[https]\npublic_url = \"http://family.example.org\"\n[invites]\nallow = \"kids\"\nexpiry = \"10m\"\n" +
+				"max_per_user = 0\nweb_client = \"https://web.example.org/?x=1\"\n[console]\nsession_timeout = \"1m\"\n" +
+				"[contact]\nadmin = [\"mum\"]\n" +
+				"[commands]\nmax_sessions = 0\nsession_timeout = \"5s\"\n",
+			want: "roost.toml:2: https.public_url: \"http://family.example.org\": want an https:// address, such as \"https://family.example.org\"\n" +
+				"roost.toml:4: invites.allow: \"kids\": want \"admins\" or \"everyone\"\n" +
+				"roost.toml:5: invites.expiry: 10m: must be from 1h to 8784h\n" +
+				"roost.toml:6: invites.max_per_user: 0: must be from 1 to 1000\n" +
+				"roost.toml:7: invites.web_client: \"https://web.example.org/?x=1\": no user, query or fragment, please\n" +
+				"roost.toml:9: console.session_timeout: 1m: must be from 5m to 720h\n" +
+				"roost.toml:11: contact.admin[0]: \"mum\": want an address such as \"mailto:mum@example.org\" or \"xmpp:mum@example.org\"\n" +
+				"roost.toml:13: commands.max_sessions: 0: must be from 1 to 1000\n" +
+				"roost.toml:14: commands.session_timeout: 5s: must be from 1m to 24h",
+		},
+		{
 			name: "a private CA still cannot issue for single-label names",
 			file: "domains = [\"localhost\"]\n[tls]\nsource = \"acme\"\n[tls.acme]\nca_file = \"roost.toml\"\n",
 			want: "roost.toml:1: domains[0]: \"localhost\": an ACME CA cannot issue certificates for .localhost names (tls.source is \"acme\")",

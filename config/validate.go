@@ -34,6 +34,8 @@ func validate(c Config, src source) []*FieldError {
 	v.listeners(c)
 	v.pep(c.PEP)
 	v.upload(c)
+	v.web(c)
+	v.contact(c.Contact)
 	v.limits(c.Limits)
 	v.muc(c)
 	return v.errs
@@ -294,6 +296,60 @@ func (v *validator) file(field, path string, required bool) {
 		v.add(field, newError(ErrInvalid, []error{err}, "%q: %v", path, reason))
 	case !fi.Mode().IsRegular():
 		v.add(field, errorf(ErrInvalid, "%q: not a regular file", path))
+	}
+}
+
+// web checks the features served on the HTTPS port: invitations and the
+// console.
+func (v *validator) web(c Config) {
+	if c.HTTPS.PublicURL != "" {
+		v.httpsURL("https.public_url", c.HTTPS.PublicURL)
+	}
+	if in := c.Invites; in.Enabled {
+		if in.Allow != InviteAdmins && in.Allow != InviteEveryone {
+			v.add("invites.allow", errorf(ErrInvalid, "%q: want %q or %q", in.Allow, InviteAdmins, InviteEveryone))
+		}
+		v.duration("invites.expiry", in.Expiry, time.Hour, 366*24*time.Hour)
+		v.intRange("invites.max_per_user", int64(in.MaxPerUser), 1, 1000, "")
+		if in.WebClient != "" {
+			v.httpsURL("invites.web_client", in.WebClient)
+		}
+	}
+	if co := c.Console; co.Enabled {
+		v.duration("console.session_timeout", co.SessionTimeout, 5*time.Minute, 30*24*time.Hour)
+		v.intRange("console.max_login_failures", int64(co.MaxLoginFailures), 1, 1000, "")
+		v.duration("console.login_window", co.LoginWindow, time.Minute, 24*time.Hour)
+	}
+	v.duration("commands.session_timeout", c.Commands.SessionTimeout, time.Minute, 24*time.Hour)
+	v.intRange("commands.max_sessions", int64(c.Commands.MaxSessions), 1, 1000, "")
+}
+
+// httpsURL checks that field is an https:// address without user, query
+// or fragment.
+func (v *validator) httpsURL(field, s string) {
+	p, err := url.Parse(s)
+	switch {
+	case err != nil || p.Scheme != "https" || p.Host == "" || p.Opaque != "":
+		v.add(field, errorf(ErrInvalid, `%q: want an https:// address, such as "https://family.example.org"`, s))
+	case p.User != nil || p.RawQuery != "" || p.Fragment != "" || p.ForceQuery:
+		v.add(field, errorf(ErrInvalid, "%q: no user, query or fragment, please", s))
+	}
+}
+
+// contact checks the XEP-0157 addresses: absolute URIs.
+func (v *validator) contact(c Contact) {
+	for _, l := range []struct {
+		field string
+		uris  []string
+	}{
+		{"contact.admin", c.Admin}, {"contact.abuse", c.Abuse}, {"contact.support", c.Support},
+		{"contact.security", c.Security}, {"contact.feedback", c.Feedback}, {"contact.sales", c.Sales},
+	} {
+		for i, s := range l.uris {
+			if u, err := url.Parse(s); err != nil || u.Scheme == "" || (u.Opaque == "" && u.Host == "") {
+				v.add(indexPath(l.field, i), errorf(ErrInvalid, `%q: want an address such as "mailto:mum@example.org" or "xmpp:mum@example.org"`, s))
+			}
+		}
 	}
 }
 

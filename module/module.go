@@ -36,11 +36,14 @@ const (
 	AfterAuth
 )
 
-// PreAuthHandler answers an IQ received on an encrypted but not yet
-// authenticated client stream addressed to domain (in-band registration,
-// XEP-0077); it returns the reply, or nil for an IQ it does not serve.
+// PreAuthHandler answers IQs received on an encrypted but not yet
+// authenticated client stream (in-band registration, XEP-0077).
+// PreAuthStream is called at a stream's first such IQ and returns the
+// function that answers the IQs of that stream, so that what one IQ
+// establishes (an invitation token accepted, XEP-0445) is kept for the
+// next and forgotten with the stream.
 type PreAuthHandler interface {
-	HandlePreAuth(ctx context.Context, domain string, iq *xmlstream.Element) *xmlstream.Element
+	PreAuthStream() PreAuthFunc
 }
 
 // BindHandler enables a session feature a client asks for within its
@@ -61,6 +64,10 @@ type BindFeature struct {
 	Var     string
 	Handler BindHandler
 }
+
+// PreAuthFunc answers one IQ sent before authentication on a stream to
+// domain: it returns the reply, or nil for an IQ it does not serve.
+type PreAuthFunc = func(ctx context.Context, domain string, iq *xmlstream.Element) *xmlstream.Element
 
 // AccountObserver learns that an account was deleted, to forget what it
 // keeps about it in memory. Persistent data goes with the account in the
@@ -102,8 +109,9 @@ type Route struct {
 	Handler http.Handler
 }
 
-// NodeItem is one item of an account's disco#items: a node the server
-// holds on the account's behalf (XEP-0030 §4.2, XEP-0060 §5.2).
+// NodeItem is one item of a disco#items answer about a node: a node the
+// server holds on an account's behalf (XEP-0030 §4.2, XEP-0060 §5.2) or
+// on the account domain itself, such as an ad-hoc command (XEP-0050 §2.2).
 type NodeItem struct {
 	Node, Name string
 }
@@ -119,6 +127,18 @@ type AccountNodes interface {
 	NodeInfo(ctx context.Context, account, requester jid.JID, node string) (discoinfo.Info, error)
 }
 
+// ServerNodes answers service discovery about the nodes of the account
+// domains themselves, such as the list of ad-hoc commands (XEP-0050 §2.2,
+// node "http://jabber.org/protocol/commands") and each command's node.
+type ServerNodes interface {
+	// NodeItems returns the disco#items of node for requester, items of
+	// the domain itself; ok is false for a node it does not serve.
+	NodeItems(ctx context.Context, requester jid.JID, node string) (items []NodeItem, ok bool)
+	// NodeInfo returns the disco#info of node for requester; ok is false
+	// for a node it does not serve.
+	NodeInfo(ctx context.Context, requester jid.JID, node string) (info discoinfo.Info, ok bool)
+}
+
 // Catalog is what the modules of a set declare for service discovery.
 type Catalog struct {
 	// Server is the disco#info of the account domains themselves.
@@ -130,6 +150,9 @@ type Catalog struct {
 	// account.
 	Nodes    AccountNodes
 	Services []Service
+	// ServerNodes, when a module declared them, describes nodes of the
+	// account domains.
+	ServerNodes ServerNodes
 }
 
 // ServicesOf returns the services listed in the disco#items of domain.
@@ -184,6 +207,7 @@ type Set struct {
 	jobs      []Job
 	stops     []Job
 	routes    []Route
+	commands  []Command
 	errs      []error
 }
 
@@ -235,6 +259,9 @@ func (s *Set) Jobs() []Job { return slices.Clone(s.jobs) }
 
 // Stops returns the shutdown steps, in module order.
 func (s *Set) Stops() []Job { return slices.Clone(s.stops) }
+
+// Commands returns the ad-hoc commands, in registration order.
+func (s *Set) Commands() []Command { return slices.Clone(s.commands) }
 
 // Routes returns the HTTP routes.
 func (s *Set) Routes() []Route { return slices.Clone(s.routes) }
@@ -396,6 +423,26 @@ func (r *Registry) AccountFeatures(features ...string) {
 func (r *Registry) AccountNodes(n AccountNodes) {
 	if r.set.claim("account nodes", r.owner) {
 		r.set.catalog.Nodes = n
+	}
+}
+
+// ServerNodes answers disco#items and disco#info about nodes of the
+// account domains; one module may.
+func (r *Registry) ServerNodes(n ServerNodes) {
+	if r.set.claim("server nodes", r.owner) {
+		r.set.catalog.ServerNodes = n
+	}
+}
+
+// Command offers an ad-hoc command (XEP-0050) on the account domains;
+// the module that serves ad-hoc commands runs it.
+func (r *Registry) Command(c Command) {
+	if c.Node == "" || c.Run == nil {
+		r.set.errs = append(r.set.errs, fmt.Errorf("module: %q registers a command without a node or a function", r.owner))
+		return
+	}
+	if r.set.claim("command "+c.Node, r.owner) {
+		r.set.commands = append(r.set.commands, c)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"time"
 
 	"roost/jid"
 	"roost/stanza"
@@ -115,6 +116,7 @@ type Options struct {
 type resource struct {
 	full       jid.JID
 	sess       Session
+	since      time.Time // when the resource was bound
 	available  bool
 	priority   int
 	presence   *xmlstream.Element
@@ -225,7 +227,7 @@ func (r *Router) Bind(ctx context.Context, full jid.JID, s Session) error {
 	for i, res := range list {
 		if res.full.Equal(full) {
 			old = res
-			list[i] = &resource{full: full, sess: s}
+			list[i] = &resource{full: full, sess: s, since: time.Now()}
 			break
 		}
 	}
@@ -234,7 +236,7 @@ func (r *Router) Bind(ctx context.Context, full jid.JID, s Session) error {
 			r.mu.Unlock()
 			return ErrTooManyResources
 		}
-		r.users[bare] = append(list, &resource{full: full, sess: s})
+		r.users[bare] = append(list, &resource{full: full, sess: s, since: time.Now()})
 	}
 	r.mu.Unlock()
 	if old != nil {
@@ -363,6 +365,59 @@ func (r *Router) SessionCount() int {
 		n += len(l)
 	}
 	return n
+}
+
+// SessionInfo describes a bound session, for the admin's list of who is
+// online.
+type SessionInfo struct {
+	Full  jid.JID
+	Since time.Time
+	// Available says the session sent available presence; Presence is
+	// that presence, nil otherwise.
+	Available bool
+	Presence  *xmlstream.Element
+	// Remote is the client's network address, when the session tells
+	// (a RemoteAddr() string method).
+	Remote string
+}
+
+// Sessions lists the bound sessions, in no particular order.
+func (r *Router) Sessions() []SessionInfo {
+	r.mu.RLock()
+	out := make([]SessionInfo, 0, len(r.users))
+	sessions := make([]Session, 0, len(r.users))
+	for _, l := range r.users {
+		for _, res := range l {
+			out = append(out, SessionInfo{Full: res.full, Since: res.since, Available: res.available, Presence: res.presence})
+			sessions = append(sessions, res.sess)
+		}
+	}
+	r.mu.RUnlock()
+	for i, s := range sessions {
+		if ra, ok := s.(interface{ RemoteAddr() string }); ok {
+			out[i].Remote = ra.RemoteAddr()
+		}
+	}
+	return out
+}
+
+// CloseSession ends the session bound to full with reason; it reports
+// whether there was one.
+func (r *Router) CloseSession(full jid.JID, reason error) bool {
+	r.mu.RLock()
+	var s Session
+	for _, res := range r.users[full.Bare().String()] {
+		if res.full.Equal(full) {
+			s = res.sess
+			break
+		}
+	}
+	r.mu.RUnlock()
+	if s == nil {
+		return false
+	}
+	s.Close(reason)
+	return true
 }
 
 // Deliver sends el to the session bound to full, if any.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"roost/internal/xmpptest"
 	"roost/jid"
@@ -591,4 +592,54 @@ func TestHostedService(t *testing.T) {
 	if got, want := strings.Join(remote.sent, ","), "room@conference.example.com/romeo → mercutio@remote.example/x"; got != want {
 		t.Errorf("s2s got %q, want %q", got, want)
 	}
+}
+
+// TestSessionsAndCloseSession: the admin's view of who is online, and
+// ending one session.
+func TestSessionsAndCloseSession(t *testing.T) {
+	r := New(Options{Domains: []string{"example.org"}})
+	ctx := context.Background()
+	a, b := &remoteSession{addr: "192.0.2.1:4000"}, &remoteSession{}
+	before := time.Now()
+	if err := r.Bind(ctx, jid.MustParse("alice@example.org/phone"), a); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Bind(ctx, jid.MustParse("bob@example.org/pc"), b); err != nil {
+		t.Fatal(err)
+	}
+	r.SetPresence(jid.MustParse("alice@example.org/phone"), true, 0, xmlstream.New(xmlstream.NSClient, "presence"))
+	got := map[string]SessionInfo{}
+	for _, si := range r.Sessions() {
+		got[si.Full.String()] = si
+	}
+	if len(got) != 2 {
+		t.Fatalf("Sessions() = %v, want 2", got)
+	}
+	alice := got["alice@example.org/phone"]
+	if !alice.Available || alice.Presence == nil || alice.Remote != "192.0.2.1:4000" || alice.Since.Before(before) {
+		t.Errorf("alice's session %+v: want available, with presence, address and bind time", alice)
+	}
+	if bob := got["bob@example.org/pc"]; bob.Available || bob.Remote != "" {
+		t.Errorf("bob's session %+v: want unavailable, no address", bob)
+	}
+	if r.CloseSession(jid.MustParse("alice@example.org/tablet"), nil) {
+		t.Error("CloseSession of an unbound resource reported true")
+	}
+	if !r.CloseSession(jid.MustParse("alice@example.org/phone"), errors.New("bye")) || !a.closed {
+		t.Error("CloseSession did not close alice's session")
+	}
+	if b.closed {
+		t.Error("CloseSession closed bob's session too")
+	}
+}
+
+type remoteSession struct {
+	addr   string
+	closed bool
+}
+
+func (s *remoteSession) Send(*xmlstream.Element) bool { return true }
+func (s *remoteSession) Close(error)                  { s.closed = true }
+func (s *remoteSession) RemoteAddr() string {
+	return s.addr
 }

@@ -280,6 +280,24 @@ func (s *Server) Stats() (in, out int) {
 	return s.ins.Len(), len(s.outs)
 }
 
+// Link is an outbound route to a peer server: stanzas from Local to
+// Remote, Ready once the pair is authorized.
+type Link struct {
+	Local, Remote string
+	Ready         bool
+}
+
+// Links lists the outbound routes, for the admin's status page.
+func (s *Server) Links() []Link {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Link, 0, len(s.routes))
+	for p, r := range s.routes {
+		out = append(out, Link{Local: p.Sender, Remote: p.Target, Ready: r.ready})
+	}
+	return out
+}
+
 // SendRemote implements router.Remote: it queues st for the stream of its
 // domain pair, setting one up if needed, without blocking. Stanzas that
 // cannot be delivered come back to their sender as error stanzas through

@@ -237,3 +237,23 @@ func orDefault(r io.Reader) io.Reader {
 	}
 	return r
 }
+
+// Verify reports whether password is the one c was derived from: the
+// check PLAIN makes (RFC 4616 over RFC 5802 §3's stored keys), for other
+// ways of logging in with the account's password, such as a web console.
+// It costs one PBKDF2 run at c's iteration count, and compares in
+// constant time.
+func Verify(password string, c Credentials) (bool, error) {
+	if err := c.check(c.Hash); err != nil {
+		return false, err
+	}
+	pw, err := preparePassword(password)
+	if err != nil {
+		return false, nil // no stored password prepares to an invalid one
+	}
+	salted, err := saltedPassword(c.Hash, pw, c.Salt, c.Iterations)
+	if err != nil {
+		return false, err
+	}
+	return hmac.Equal(c.Hash.sum(clientKey(c.Hash, salted)), c.StoredKey), nil
+}

@@ -151,6 +151,39 @@ func (a *Accounts) SetPassword(_ context.Context, user, password string) error {
 	return nil
 }
 
+// SetAdmin gives an account the admin role (the web console, ad-hoc
+// admin commands, inviting people to make accounts) or takes it away.
+func (a *Accounts) SetAdmin(_ context.Context, user string, admin bool) error {
+	j, err := a.Resolve(user)
+	if err != nil {
+		return err
+	}
+	err = a.st.SetAdmin(j.String(), admin)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: %s", ErrNoSuchUser, j)
+	}
+	return err
+}
+
+// IsAdmin reports whether an account has the admin role.
+func (a *Accounts) IsAdmin(_ context.Context, user string) (bool, error) {
+	j, err := a.Resolve(user)
+	if err != nil {
+		return false, err
+	}
+	return a.st.IsAdmin(j.String())
+}
+
+// Admins lists the accounts with the admin role, sorted.
+func (a *Accounts) Admins(context.Context) ([]string, error) {
+	var out []string
+	err := a.st.Admins(func(u string) error {
+		out = append(out, u)
+		return nil
+	})
+	return out, err
+}
+
 // Users lists the accounts, sorted.
 func (a *Accounts) Users(context.Context) ([]string, error) {
 	var out []string

@@ -22,13 +22,17 @@ func (s *Server) setupAdmin() error {
 		_ = os.Remove(path)
 	})
 	s.jobs = append(s.jobs, job{"admin", func(ctx context.Context) error {
-		return admin.Serve(ctx, ln, backend{s}, s.log.With("component", "admin"))
+		ops := &AdminOps{accounts: s.accounts, invites: s.invites}
+		return admin.Serve(ctx, ln, backend{s, ops}, s.log.With("component", "admin"))
 	}})
 	return nil
 }
 
 // backend is the admin backend of a running server.
-type backend struct{ s *Server }
+type backend struct {
+	s *Server
+	*AdminOps
+}
 
 func (b backend) AddUser(ctx context.Context, u, p string) error {
 	return b.s.accounts.AddUser(ctx, u, p)

@@ -5,16 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
+	"strings"
 	"time"
 
 	"roost/config"
 	"roost/im"
 	"roost/jid"
 	"roost/module"
+	"roost/module/adhoc"
+	"roost/module/admincmd"
 	"roost/module/blocking"
 	"roost/module/carbons"
+	"roost/module/console"
+	"roost/module/contact"
 	"roost/module/disco"
+	"roost/module/invite"
 	"roost/module/last"
 	"roost/module/muc"
 	"roost/module/offline"
@@ -51,6 +58,8 @@ type wiring struct {
 	pep     *pep.Module
 	private *private.Handler
 	muc     *muc.MUC // nil when group chat is off
+	// invites is nil when invitations are off.
+	invites *invite.Module
 }
 
 // modules is the server's feature list, in the order features see
@@ -71,6 +80,10 @@ func (w *wiring) modules() []step {
 		// caps of the account's own resources in it and adds the avatar
 		// hash (XEP-0398 §4) before im sends it out.
 		{"pep", w.newPEP},
+		// Before im, whose inbound interceptor must find a subscription
+		// request that carries an invitation token already pre-approved
+		// (XEP-0379); before register, which redeems tokens through it.
+		{"invite", w.newInvite},
 		{"im", w.newIM},
 		// After im: sent copies are made of what im let through.
 		{"carbons", w.newCarbons},
@@ -89,6 +102,17 @@ func (w *wiring) modules() []step {
 		// External components (XEP-0114): hosted services like any
 		// other, so before disco, which lists them.
 		{"component", w.newComponent},
+		// The admins' web pages: after muc, whose rooms it lists; they
+		// see no stanza.
+		{"console", w.newConsole},
+		// Service administration (XEP-0133): commands, served by adhoc.
+		{"admincmd", w.newAdminCmd},
+		// After every module that declares commands (invite, admincmd),
+		// which it serves; before disco, which lists its nodes.
+		{"adhoc", w.newAdhoc},
+		// The operators' addresses (XEP-0157): a form in the server's
+		// disco#info, so before disco.
+		{"contact", w.newContact},
 		// Last: it lists what the modules before it serve.
 		{"disco", w.newDisco},
 	}
@@ -119,6 +143,7 @@ func (s *Server) setupModules() error {
 		}
 	}
 	w.set.Install(s.router)
+	s.invites = w.invites
 	for _, j := range w.set.Jobs() {
 		s.jobs = append(s.jobs, job{j.Name, j.Run})
 	}
@@ -222,13 +247,115 @@ func (w *wiring) newPrivate() (module.Module, error) {
 	return w.private, nil
 }
 
+func (w *wiring) newInvite() (module.Module, error) {
+	if !w.s.cfg.Invites.Enabled {
+		return nil, nil
+	}
+	m, err := newInvites(w.s.store, w.s.accounts, w.s.router, w.s.cfg, w.logger("invite"))
+	if err != nil {
+		return nil, err
+	}
+	w.invites = m
+	return m, nil
+}
+
+// newInvites builds the invitation manager, for the running server and
+// for admin commands while it is stopped (then without a router: nothing
+// is redeemed offline).
+func newInvites(st *store.Store, a *Accounts, r invite.Router, cfg config.Config, log *slog.Logger) (*invite.Module, error) {
+	c := cfg.Invites
+	return invite.New(invite.Options{
+		Store:      inviteStore{st},
+		Accounts:   inviteAccounts{a},
+		Router:     r,
+		Domains:    cfg.Domains,
+		BaseURL:    func(domain string) string { return publicURL(cfg, domain) },
+		Allow:      c.Allow,
+		Expiry:     c.Expiry,
+		MaxPerUser: c.MaxPerUser,
+		WebClient:  c.WebClient,
+		Logger:     log,
+	})
+}
+
+// publicURL is the https:// address of the web port for domain:
+// https.public_url, or the domain with the first HTTPS listener's port.
+func publicURL(cfg config.Config, domain string) string {
+	if cfg.HTTPS.PublicURL != "" {
+		return strings.TrimSuffix(cfg.HTTPS.PublicURL, "/")
+	}
+	port := "443"
+	if len(cfg.HTTPS.Listen) > 0 {
+		if _, p, err := net.SplitHostPort(cfg.HTTPS.Listen[0]); err == nil {
+			port = p
+		}
+	}
+	if port == "443" {
+		return "https://" + domain
+	}
+	return "https://" + net.JoinHostPort(domain, port)
+}
+
+func (w *wiring) newConsole() (module.Module, error) {
+	c := w.s.cfg.Console
+	if !c.Enabled {
+		return nil, nil
+	}
+	opts := console.Options{
+		Accounts:         consoleAccounts{w.s.accounts},
+		Sessions:         consoleSessions{w.s},
+		Status:           w.s.consoleStatus,
+		Domains:          w.s.cfg.Domains,
+		SessionTimeout:   c.SessionTimeout,
+		MaxLoginFailures: c.MaxLoginFailures,
+		LoginWindow:      c.LoginWindow,
+		Logger:           w.logger("console"),
+	}
+	if w.invites != nil {
+		opts.Invites = consoleInvites{w.invites}
+	}
+	if w.muc != nil {
+		opts.Rooms = consoleRooms{w.muc}
+	}
+	return console.New(opts)
+}
+
+func (w *wiring) newAdminCmd() (module.Module, error) {
+	return admincmd.New(admincmd.Options{
+		Accounts: adminCmdAccounts{w.s.accounts, w.s.store},
+		Sessions: adminCmdSessions{w.s},
+		Domains:  w.s.cfg.Domains,
+		Logger:   w.logger("admincmd"),
+	}), nil
+}
+
+func (w *wiring) newAdhoc() (module.Module, error) {
+	return adhoc.New(adhoc.Options{
+		Commands:       w.set.Commands(),
+		Domains:        w.s.cfg.Domains,
+		SessionTimeout: w.s.cfg.Commands.SessionTimeout,
+		MaxSessions:    w.s.cfg.Commands.MaxSessions,
+		Logger:         w.logger("adhoc"),
+	}), nil
+}
+
+func (w *wiring) newContact() (module.Module, error) {
+	c := w.s.cfg.Contact
+	return contact.New(contact.Addresses{Admin: c.Admin, Abuse: c.Abuse, Support: c.Support, Security: c.Security,
+		Feedback: c.Feedback, Sales: c.Sales}), nil
+}
+
 func (w *wiring) newRegister() (module.Module, error) {
-	return register.New(register.Options{
+	opts := register.Options{
 		Accounts: registerAccounts{w.s.accounts},
 		Sessions: w.s.router,
 		Allow:    w.s.cfg.C2S.Registration,
 		Logger:   w.logger("register"),
-	}), nil
+	}
+	if w.invites != nil {
+		opts.Invites = w.invites
+	}
+	return register.New(opts), nil
 }
 
 func (w *wiring) newMUC() (module.Module, error) {
@@ -337,15 +464,67 @@ func (r registerAccounts) DeleteUser(ctx context.Context, user string) error {
 }
 
 func registerErr(err error) error {
+	return accountErr(err, register.ErrExists, register.ErrWeakPassword, register.ErrBadUser)
+}
+
+// accountErr marks an account manager's error with a module's sentinel
+// for it (taken name, refused password, invalid name), keeping both in
+// the chain.
+func accountErr(err, exists, weak, bad error) error {
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, ErrUserExists):
-		return fmt.Errorf("%w: %w", register.ErrExists, err)
+		return fmt.Errorf("%w: %w", exists, err)
 	case errors.Is(err, ErrWeakPassword):
-		return fmt.Errorf("%w: %w", register.ErrWeakPassword, err)
+		return fmt.Errorf("%w: %w", weak, err)
 	case errors.Is(err, ErrBadUser):
-		return fmt.Errorf("%w: %w", register.ErrBadUser, err)
+		return fmt.Errorf("%w: %w", bad, err)
 	}
 	return err
+}
+
+// inviteAccounts gives the invite module the account manager with the
+// errors it understands, and the admin role.
+type inviteAccounts struct{ a *Accounts }
+
+func (i inviteAccounts) AddUser(ctx context.Context, user, password string) error {
+	return accountErr(i.a.AddUser(ctx, user, password), invite.ErrExists, invite.ErrWeakPassword, invite.ErrBadUser)
+}
+
+func (i inviteAccounts) DeleteUser(ctx context.Context, user string) error {
+	return i.a.DeleteUser(ctx, user)
+}
+
+func (i inviteAccounts) SetAdmin(ctx context.Context, user string, admin bool) error {
+	return i.a.SetAdmin(ctx, user, admin)
+}
+
+func (i inviteAccounts) IsAdmin(ctx context.Context, user string) (bool, error) {
+	return i.a.IsAdmin(ctx, user)
+}
+
+// inviteStore keeps the invite module's records as the store's
+// invitations (the two types have the same fields).
+type inviteStore struct{ st *store.Store }
+
+func (i inviteStore) CreateInvite(r invite.Record) error { return i.st.CreateInvite(store.Invite(r)) }
+
+func (i inviteStore) Invite(hash []byte) (invite.Record, bool, error) {
+	r, ok, err := i.st.Invite(hash)
+	return invite.Record(r), ok, err
+}
+
+func (i inviteStore) UpdateInvite(hash []byte, fn func(*invite.Record) (bool, error)) error {
+	return i.st.UpdateInvite(hash, func(r *store.Invite) (bool, error) { return fn((*invite.Record)(r)) })
+}
+
+func (i inviteStore) Invites(fn func(invite.Record) error) error {
+	return i.st.Invites(func(r store.Invite) error { return fn(invite.Record(r)) })
+}
+
+func (i inviteStore) DeleteInvites(prefix []byte) (int, error) { return i.st.DeleteInvites(prefix) }
+
+func (i inviteStore) DeleteExpiredInvites(t time.Time) (int, error) {
+	return i.st.DeleteExpiredInvites(t)
 }

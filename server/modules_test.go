@@ -86,6 +86,7 @@ func TestDiscoAndCaps(t *testing.T) {
 	}
 	features := parsed.Features
 	want := []string{
+		"http://jabber.org/protocol/commands",
 		"http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/disco#items",
 		"http://jabber.org/protocol/pubsub#publish-options",
 		"jabber:iq:last", "jabber:iq:private", "jabber:iq:register", "jabber:iq:version",

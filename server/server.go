@@ -19,6 +19,7 @@ import (
 	"roost/component"
 	"roost/config"
 	"roost/module"
+	"roost/module/invite"
 	"roost/module/muc"
 	"roost/module/upload"
 	"roost/router"
@@ -62,6 +63,7 @@ type Server struct {
 	modules  *module.Set    // the features, built by setupModules
 	rooms    *muc.MUC       // group chat, nil when off
 	upload   *upload.Module // nil when file sharing is off
+	invites  *invite.Module // nil when invitations are off
 	c2s      *c2s.Server
 	s2s      *s2s.Server // nil when federation is disabled
 	// components is the external components' listener (XEP-0114), made

@@ -252,9 +252,9 @@ func (s *Store) SetCredentials(username string, scram map[string]SCRAMKeys) erro
 }
 
 // DeleteAccount removes the account and all of the user's data (roster,
-// roster history, offline messages, documents, block list, FAST tokens,
-// message archive, upload records) in one
-// transaction. It reports whether the account existed; data left under the
+// roster history, offline messages, documents, block list, role, FAST
+// tokens, message archive, upload records, the invitations the user made)
+// in one transaction. It reports whether the account existed; data left under the
 // name without an account is removed either way.
 func (s *Store) DeleteAccount(username string) (existed bool, err error) {
 	if err := checkUser(username); err != nil {
@@ -276,6 +276,9 @@ func (s *Store) DeleteAccount(username string) (existed bool, err error) {
 			if _, err := deletePrefix(tx.Bucket([]byte(name)), prefix); err != nil {
 				return fmt.Errorf("clear %s: %w", name, err)
 			}
+		}
+		if err := deleteInvitesBy(tx, username); err != nil {
+			return fmt.Errorf("clear invitations: %w", err)
 		}
 		// Records still queued for the archive are dropped at commit:
 		// their account no longer exists.

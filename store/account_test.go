@@ -111,6 +111,8 @@ func TestDeleteAccountRemovesEverything(t *testing.T) {
 			t.Fatal(err)
 		}
 		must(t, s.ReserveUpload(Upload{ID: "up-" + u, Owner: u, Size: 10, Created: stamp, Expires: stamp}, UploadQuota{}))
+		must(t, s.SetAdmin(u, true))
+		must(t, s.CreateInvite(Invite{Hash: inviteHash("inv-" + u), MaxUses: 1, Inviter: u, Register: true, Created: stamp, Expires: stamp}))
 	}
 	must(t, s.SyncArchive(t.Context()))
 	must(t, s.PutBlob("alice", []byte("a server blob that happens to share the name")))
@@ -126,9 +128,10 @@ func TestDeleteAccountRemovesEverything(t *testing.T) {
 	}
 
 	// Upload records are keyed by ID (and expiry), not user: alice's end
-	// in her ID.
+	// in her ID. Invitations are keyed by the token's hash, not user:
+	// alice's is the one she made.
 	alices := func(bucket, k string) bool {
-		return bucket != bucketBlobs && (k == "alice" || strings.HasPrefix(k, "alice\x00") || strings.HasSuffix(k, "up-alice"))
+		return bucket != bucketBlobs && (k == "alice" || strings.HasPrefix(k, "alice\x00") || strings.HasSuffix(k, "up-alice") || k == string(inviteHash("inv-alice")))
 	}
 	after := keysByBucket(t, s)
 	for bucket, keys := range after {

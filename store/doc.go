@@ -39,7 +39,9 @@
 //	blocklist     user \0 jid                  empty (XEP-0191)
 //	userstate     user \0 "roster"             u64 version | u64 history floor
 //	              user \0 "offline"            u64 message count
+//	              user \0 "role"               "admin" (absent: a plain user)
 //	blobs         key                          value (server-wide)
+//	invites       SHA-256 of the token         invitation record (XEP-0401)
 //	archive       owner \0 u64 id              u32 tag | with | resource | stanza
 //	archivewith   owner \0 with \0 u64 id      resource (the with index)
 //	archivestate  owner \0                     u64 count | u64 size

@@ -120,6 +120,7 @@ const (
 	bucketUploadUsers  = "uploadusers"
 	bucketUploadExpiry = "uploadexpiry"
 	bucketFast         = "fasttokens"
+	bucketInvites      = "invites"
 
 	metaSchemaKey    = "schema"
 	metaArchiveIDKey = "archive-ids"
@@ -135,11 +136,11 @@ func v1Buckets() []string {
 // v2Buckets are the top-level buckets schema version 2 adds, for the
 // features of the second wave: the message archive (archive, archivewith,
 // archivestate), personal eventing (pepnodes, pepitems), group chat rooms
-// (mucrooms), HTTP file upload (uploads, uploadusers, uploadexpiry) and
-// FAST tokens (fasttokens, fast.go).
+// (mucrooms), HTTP file upload (uploads, uploadusers, uploadexpiry),
+// FAST tokens (fasttokens, fast.go) and invitations (invites).
 func v2Buckets() []string {
 	return []string{bucketArchive, bucketArchiveWith, bucketArchiveState, bucketPEPNodes, bucketPEPItems, bucketRooms,
-		bucketUploads, bucketUploadUsers, bucketUploadExpiry, bucketFast}
+		bucketUploads, bucketUploadUsers, bucketUploadExpiry, bucketFast, bucketInvites}
 }
 
 // schemaBuckets are the buckets of the current schema.

@@ -3,6 +3,9 @@
 //	roost serve [-config FILE]            run the server
 //	roost user add|del|passwd|list USER   manage accounts
 //	roost room list|info|create|destroy   manage group chat rooms
+//	roost invite [-admin] [-expires 7d] [-uses N]   an invitation link and QR code
+//	roost invite list|revoke ID           open invitations
+//	roost admin grant|revoke|list USER    the admin role
 //	roost check [-config FILE]            validate the configuration
 //	roost check dns [DOMAIN]              DNS records, ports and certificate, as the world sees them
 //	roost cert status [-config FILE]      certificates: source, issuer, expiry, problems
@@ -37,6 +40,10 @@ Usage:
   roost room    info ROOM [-config FILE]
   roost room    create ROOM [-owner USER] [-name NAME] [-config FILE]
   roost room    destroy ROOM [-reason TEXT] [-config FILE]
+  roost user    add -admin USER [-config FILE]
+  roost invite  [-admin] [-expires 7d] [-uses N] [-from USER] [-name NAME]
+  roost invite  list | revoke ID [-config FILE]
+  roost admin   grant|revoke USER | list [-config FILE]
   roost check   [-config FILE]
   roost check   dns [DOMAIN] [-config FILE]
   roost cert    status [-config FILE] [-json]
@@ -74,6 +81,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdUser(ctx, rest, stdin, stdout, stderr)
 	case "room":
 		return cmdRoom(ctx, rest, stdout, stderr)
+	case "invite":
+		return cmdInvite(ctx, rest, stdout, stderr)
+	case "admin":
+		return cmdAdmin(ctx, rest, stdout, stderr)
 	case "check":
 		if len(rest) > 0 && rest[0] == "dns" {
 			return cmdCheckDNS(ctx, rest[1:], stdout, stderr)

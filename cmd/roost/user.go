@@ -23,10 +23,13 @@ type userAdmin interface {
 	DeleteUser(ctx context.Context, user string) error
 	SetPassword(ctx context.Context, user, password string) error
 	Users(ctx context.Context) ([]string, error)
+	SetAdmin(ctx context.Context, user string, admin bool) error
 }
 
 func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	pos, cfg, err := newCommand("user", stderr).load(args, func(pos []string) bool {
+	c := newCommand("user", stderr)
+	isAdmin := c.fs.Bool("admin", false, "with add: the new account is an admin (web console, admin commands)")
+	pos, cfg, err := c.load(args, func(pos []string) bool {
 		// list takes no USER, the other operations one.
 		return len(pos) == 1 && pos[0] == "list" || len(pos) == 2 && pos[0] != "list"
 	})
@@ -35,18 +38,18 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	op, pos := pos[0], pos[1:]
 	return withData(cfg, true, func(c admin.Client) error {
-		return userOp(ctx, c, op, pos, stdin, stdout, stderr)
+		return userOp(ctx, c, op, pos, *isAdmin, stdin, stdout, stderr)
 	}, func(st *store.Store) error {
 		accts, err := server.NewAccounts(st, cfg.Domains)
 		if err != nil {
 			return err
 		}
-		return userOp(ctx, accts, op, pos, stdin, stdout, stderr)
+		return userOp(ctx, accts, op, pos, *isAdmin, stdin, stdout, stderr)
 	})
 }
 
 // userOp runs one user operation through ua.
-func userOp(ctx context.Context, ua userAdmin, op string, pos []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func userOp(ctx context.Context, ua userAdmin, op string, pos []string, isAdmin bool, stdin io.Reader, stdout, stderr io.Writer) error {
 	switch op {
 	case "add", "passwd":
 		pw, err := readPassword(stdin, stderr, pos[0])
@@ -55,6 +58,9 @@ func userOp(ctx context.Context, ua userAdmin, op string, pos []string, stdin io
 		}
 		if op == "add" {
 			err = ua.AddUser(ctx, pos[0], pw)
+			if err == nil && isAdmin {
+				err = ua.SetAdmin(ctx, pos[0], true)
+			}
 		} else {
 			err = ua.SetPassword(ctx, pos[0], pw)
 		}

@@ -8,6 +8,11 @@
 // JavaScript clients (testdata/node, a Node project whose package-lock.json
 // pins @xmpp/client; the tests run npm ci there once per run).
 //
+// TestInteropConsoleBrowser shows the admin console and the invitation
+// page to Debian's chromium, driven by playwright-core (testdata/node,
+// console.mjs); it keeps a screenshot of each page in internal/interop/artifacts/console for
+// people to look at.
+//
 // TestInteropClients is the client matrix: each client on each transport
 // is a seat that runs in parallel with the others against one roost; it
 // writes docs/clients.md when run with -clients-doc (make clients-doc).

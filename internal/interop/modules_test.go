@@ -75,7 +75,7 @@ func TestInteropDiscovery(t *testing.T) {
 
 	info := event(t, ev, "info")
 	want(t, info, "identities", "[[server im <nil> roost]]") // category, type, lang, name
-	want(t, info, "features", "[http://jabber.org/protocol/disco#info http://jabber.org/protocol/disco#items "+
+	want(t, info, "features", "[http://jabber.org/protocol/commands http://jabber.org/protocol/disco#info http://jabber.org/protocol/disco#items "+
 		"http://jabber.org/protocol/pubsub#publish-options jabber:iq:last jabber:iq:private jabber:iq:register jabber:iq:version msgoffline urn:xmpp:blocking urn:xmpp:carbons:2 urn:xmpp:ping vcard-temp]")
 	caps := event(t, ev, "caps")
 	if caps["ver"] == nil || caps["ver"] != caps["recomputed"] {
@@ -184,15 +184,35 @@ func TestInteropBlocking(t *testing.T) {
 	want(t, event(t, ev, "pushes"), "pushes", "[[block [bob@m.example]] [unblock [bob@m.example]]]")
 }
 
-// TestInteropRegistration: in-band registration is off by default: not
-// advertised, and an attempt is answered service-unavailable (XEP-0077
-// §3.1) without ending the stream. Configured on, an account is created,
+// TestInteropRegistration: in-band registration is off by default, open
+// only to invitations: advertised (for clients with a token, XEP-0445),
+// and an attempt without one is answered not-allowed; with invitations
+// off too, it is not advertised and an attempt is answered
+// service-unavailable (XEP-0077 §3.1); neither ends the stream. Configured on, an account is created,
 // a taken name is refused, and the account's password can be changed and
 // the account removed in-band.
 func TestInteropRegistration(t *testing.T) {
-	t.Run("off by default", func(t *testing.T) {
+	t.Run("off by default: by invitation only", func(t *testing.T) {
 		ca := xmpptest.NewCA(t)
 		r := startRoost(t, registerIP, modulesHost, ca)
+		ev := modules(t, r, ca, "register", "--mode", "off")
+		want(t, event(t, ev, "advertised"), "value", "true")
+		want(t, event(t, ev, "fields"), "result", "not-allowed")
+		for _, e := range ev {
+			// The logins that follow fail (there is no account) and may
+			// end with policy-violation; the attempt itself must not.
+			if e["event"] == "stream-error" && e["condition"] != "policy-violation" {
+				t.Errorf("the stream ended with %v over a registration attempt: %v", e["condition"], ev)
+			}
+		}
+		want(t, event(t, ev, "login"), "ok", "false")
+		if countEvents(ev, "register") != 0 {
+			t.Errorf("registration attempted: %v", ev)
+		}
+	})
+	t.Run("off, without invitations", func(t *testing.T) {
+		ca := xmpptest.NewCA(t)
+		r := startRoost(t, registerIP, modulesHost, ca, func(c *roostConfig) { c.Tables = "[invites]\nenabled = false\n" })
 		ev := modules(t, r, ca, "register", "--mode", "off")
 		want(t, event(t, ev, "advertised"), "value", "false")
 		want(t, event(t, ev, "fields"), "result", "service-unavailable")

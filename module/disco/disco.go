@@ -50,22 +50,23 @@ type Options struct {
 
 // Handler answers disco#info and disco#items. It is a router Handler.
 type Handler struct {
-	subs     Subscription
-	log      *slog.Logger
-	node     string
-	ver      string
-	server   *xmlstream.Element            // disco#info query of the server
-	caps     *xmlstream.Element            // the same with node="<node>#<ver>"
-	account  *xmlstream.Element            // disco#info query of an account
-	items    map[string]*xmlstream.Element // disco#items query of each domain with services
-	empty    *xmlstream.Element            // empty disco#items query
-	nodes    module.AccountNodes           // the nodes of accounts, or nil
-	capsNode string                        // node + "#" + ver
+	subs        Subscription
+	log         *slog.Logger
+	node        string
+	ver         string
+	server      *xmlstream.Element            // disco#info query of the server
+	caps        *xmlstream.Element            // the same with node="<node>#<ver>"
+	account     *xmlstream.Element            // disco#info query of an account
+	items       map[string]*xmlstream.Element // disco#items query of each domain with services
+	empty       *xmlstream.Element            // empty disco#items query
+	nodes       module.AccountNodes           // the nodes of accounts, or nil
+	capsNode    string                        // node + "#" + ver
+	serverNodes module.ServerNodes            // nodes of the account domains, or nil
 }
 
 // New builds the replies and the caps verification string.
 func New(opts Options) (*Handler, error) {
-	h := &Handler{subs: opts.Subscription, log: opts.Logger, node: opts.CapsNode, nodes: opts.Catalog.Nodes}
+	h := &Handler{subs: opts.Subscription, log: opts.Logger, node: opts.CapsNode, nodes: opts.Catalog.Nodes, serverNodes: opts.Catalog.ServerNodes}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -142,12 +143,12 @@ func (h *Handler) HandleStanza(ctx context.Context, st *stanza.Stanza) (*xmlstre
 		account = st.From.Bare() // RFC 6120 §10.3.3: on behalf of the sender's account
 	}
 	if account.Local() == "" {
-		return h.serverReply(st, q, account.Domain(), node)
+		return h.serverReply(ctx, st, q, account.Domain(), node)
 	}
 	return h.accountReply(ctx, st, q, account.Bare(), node)
 }
 
-func (h *Handler) serverReply(st *stanza.Stanza, q *xmlstream.Element, domain, node string) (*xmlstream.Element, error) {
+func (h *Handler) serverReply(ctx context.Context, st *stanza.Stanza, q *xmlstream.Element, domain, node string) (*xmlstream.Element, error) {
 	switch {
 	case q.Name.Space == NSInfo && node == "":
 		return stanza.ResultIQ(st, h.server), nil
@@ -158,6 +159,22 @@ func (h *Handler) serverReply(st *stanza.Stanza, q *xmlstream.Element, domain, n
 			return stanza.ResultIQ(st, items), nil
 		}
 		return stanza.ResultIQ(st, h.empty), nil
+	case h.serverNodes != nil && q.Name.Space == NSInfo:
+		if info, ok := h.serverNodes.NodeInfo(ctx, st.From, node); ok {
+			return stanza.ResultIQ(st, info.Normalized().Query(node)), nil
+		}
+	case h.serverNodes != nil && q.Name.Space == NSItems:
+		if items, ok := h.serverNodes.NodeItems(ctx, st.From, node); ok {
+			res := xmlstream.New(NSItems, "query").SetAttr("node", node)
+			for _, it := range items {
+				el := xmlstream.New(NSItems, "item").SetAttr("jid", domain).SetAttr("node", it.Node)
+				if it.Name != "" {
+					el.SetAttr("name", it.Name)
+				}
+				res.Append(el)
+			}
+			return stanza.ResultIQ(st, res), nil
+		}
 	}
 	return nil, stanza.NewError(stanza.ItemNotFound, "no such node")
 }

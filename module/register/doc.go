@@ -22,6 +22,21 @@
 // authenticates with SASL as usual (§3.1.1). Error replies never echo
 // the password (§3.3).
 //
+// # Invitations (XEP-0445)
+//
+// With [Options.Invites] set, a client may present an invitation token
+// before registering: <iq type='set'><preauth xmlns='urn:xmpp:pars:0'
+// token='...'/></iq>. The token is checked then, expiry included (§5), and
+// kept for the rest of the stream ([Module.PreAuthStream] makes one handler
+// per stream); the registration that follows creates the account even
+// when open registration is off, and [Invites.CreateAccount] redeems one
+// use only once the account exists, so a failed attempt spends nothing.
+// An invitation for one name allows only that name, and open registration
+// cannot take a name an invitation reserves (XEP-0401 §5). The stream
+// features then carry <register xmlns='urn:xmpp:ibr-token:0'/> (and its
+// older name urn:xmpp:invite) beside iq-register; without a token,
+// registration on such a server is not-allowed, "by invitation only".
+//
 // Open registration invites abuse, so account creation is rate-limited
 // server-wide by a token bucket ([Options.Burst] accounts at once, then one
 // per [Options.Every]); beyond it the answer is resource-constraint, to

@@ -19,6 +19,13 @@ import (
 const (
 	NS        = "jabber:iq:register"
 	NSFeature = "http://jabber.org/features/iq-register"
+	// NSPreAuth is the invitation token element (XEP-0379, XEP-0445).
+	NSPreAuth = "urn:xmpp:pars:0"
+	// NSTokenFeature says registration takes invitation tokens
+	// (XEP-0445 §3); NSInviteFeature is its older name, which clients
+	// from before XEP-0445 (Conversations 2.9) look for.
+	NSTokenFeature  = "urn:xmpp:ibr-token:0"
+	NSInviteFeature = "urn:xmpp:invite"
 )
 
 // Defaults for Options fields left zero.
@@ -48,6 +55,23 @@ type Accounts interface {
 	DeleteUser(ctx context.Context, user string) error
 }
 
+// Invites checks and redeems invitation tokens (XEP-0445); the invite
+// module serves it.
+type Invites interface {
+	// Check accepts token for creating an account on domain, or returns a
+	// *stanza.Error saying why not (unknown, expired, used up). reserved
+	// is the only user name the token may create ("" for any).
+	Check(ctx context.Context, domain, token string) (reserved string, err error)
+	// CreateAccount creates user with password for token, which Check
+	// accepted on this stream, and redeems one use: the new account gets
+	// what the invitation grants (the inviter as a contact, a role). A
+	// *stanza.Error says why it cannot.
+	CreateAccount(ctx context.Context, token string, user jid.JID, password string) error
+	// Reserved reports whether an invitation keeps user's name for
+	// itself (XEP-0401 §5), so that open registration cannot take it.
+	Reserved(ctx context.Context, user jid.JID) (bool, error)
+}
+
 // Sessions delivers to one session; *router.Router satisfies it.
 type Sessions interface {
 	Deliver(full jid.JID, el *xmlstream.Element) bool
@@ -59,6 +83,9 @@ type Options struct {
 	Sessions Sessions
 	// Allow enables account creation before authentication.
 	Allow bool
+	// Invites, when set, lets a client that presents an invitation token
+	// create an account even when Allow is off (XEP-0445).
+	Invites Invites
 	// Instructions are shown to a user registering (default: a short
 	// English sentence).
 	Instructions string
@@ -76,6 +103,7 @@ type Module struct {
 	accounts     Accounts
 	sessions     Sessions
 	allow        bool
+	invites      Invites
 	instructions string
 	burst        float64
 	every        time.Duration
@@ -90,7 +118,7 @@ type Module struct {
 // New returns a module.
 func New(opts Options) *Module {
 	m := &Module{
-		accounts: opts.Accounts, sessions: opts.Sessions, allow: opts.Allow,
+		accounts: opts.Accounts, sessions: opts.Sessions, allow: opts.Allow, invites: opts.Invites,
 		instructions: opts.Instructions, burst: float64(opts.Burst), every: opts.Every, now: opts.Now, log: opts.Logger,
 	}
 	m.instructions = cmp.Or(m.instructions, "Choose a user name and a password.")
@@ -121,17 +149,45 @@ func (m *Module) Register(r *module.Registry) {
 	r.StreamFeatures(module.BeforeAuth, m.StreamFeatures()...)
 }
 
-// StreamFeatures returns the features to offer before authentication.
+// StreamFeatures returns the features to offer before authentication:
+// registration when it is open or invitations are taken, and the
+// invitation token features with invitations (XEP-0445 §3).
 func (m *Module) StreamFeatures() []*xmlstream.Element {
-	if !m.allow {
-		return nil
+	var out []*xmlstream.Element
+	if m.invites != nil {
+		out = append(out, xmlstream.New(NSTokenFeature, "register"), xmlstream.New(NSInviteFeature, "register"))
 	}
-	return []*xmlstream.Element{xmlstream.New(NSFeature, "register")}
+	if m.allow || m.invites != nil {
+		out = append(out, xmlstream.New(NSFeature, "register"))
+	}
+	return out
 }
 
-// HandlePreAuth answers an IQ sent before authentication on a stream to
-// domain. It implements c2s.PreAuthHandler.
+// stream is what one client stream established before authentication:
+// the invitation token Check accepted (XEP-0445 §5), kept until the
+// stream ends.
+type stream struct {
+	m        *Module
+	token    string
+	reserved string
+}
+
+// PreAuthStream implements module.PreAuthHandler.
+func (m *Module) PreAuthStream() module.PreAuthFunc {
+	s := &stream{m: m}
+	return s.handle
+}
+
+// HandlePreAuth answers one IQ sent before authentication on a stream of
+// its own (tests and one-shot callers).
 func (m *Module) HandlePreAuth(ctx context.Context, domain string, iq *xmlstream.Element) *xmlstream.Element {
+	return m.PreAuthStream()(ctx, domain, iq)
+}
+
+// handle answers an IQ sent before authentication on the stream s, to
+// domain.
+func (s *stream) handle(ctx context.Context, domain string, iq *xmlstream.Element) *xmlstream.Element {
+	m := s.m
 	st, err := stanza.Parse(iq)
 	st.From = jid.JID{} // the client has no address yet; a claimed one means nothing
 	if err != nil {
@@ -142,10 +198,18 @@ func (m *Module) HandlePreAuth(ctx context.Context, domain string, iq *xmlstream
 		}
 		return nil
 	}
-	if st.Kind != stanza.IQ || (st.Type != stanza.TypeGet && st.Type != stanza.TypeSet) || !st.El.FirstChild().Is(NS, "query") {
+	if st.Kind != stanza.IQ || (st.Type != stanza.TypeGet && st.Type != stanza.TypeSet) {
 		return nil // not ours: c2s ends the stream (authenticate first)
 	}
-	reply, err := m.preAuth(ctx, domain, &st)
+	var reply *xmlstream.Element
+	switch q := st.El.FirstChild(); {
+	case q.Is(NS, "query"):
+		reply, err = s.register(ctx, domain, &st)
+	case q.Is(NSPreAuth, "preauth") && m.invites != nil:
+		reply, err = s.preauth(ctx, domain, &st, q)
+	default:
+		return nil
+	}
 	if err != nil {
 		var se *stanza.Error
 		if !errors.As(err, &se) {
@@ -167,16 +231,44 @@ func hidePassword(st *stanza.Stanza) {
 	}
 }
 
-func (m *Module) preAuth(ctx context.Context, domain string, st *stanza.Stanza) (*xmlstream.Element, error) {
+// preauth accepts an invitation token for this stream (XEP-0445 §5).
+// The token is checked now, expiry included, and redeemed only when the
+// account is created.
+func (s *stream) preauth(ctx context.Context, domain string, st *stanza.Stanza, q *xmlstream.Element) (*xmlstream.Element, error) {
+	if st.Type != stanza.TypeSet {
+		return nil, stanza.NewError(stanza.BadRequest, "an invitation token is sent with an IQ set")
+	}
+	token := q.Get("token")
+	if token == "" {
+		return nil, stanza.NewError(stanza.BadRequest, "the token attribute is missing")
+	}
+	reserved, err := s.m.invites.Check(ctx, domain, token)
+	if err != nil {
+		return nil, err
+	}
+	s.token, s.reserved = token, reserved
+	return stanza.ResultIQ(st, nil), nil
+}
+
+// register serves jabber:iq:register before authentication: the fields,
+// and account creation, open or by invitation.
+func (s *stream) register(ctx context.Context, domain string, st *stanza.Stanza) (*xmlstream.Element, error) {
+	m := s.m
 	q := st.El.FirstChild()
-	if !m.allow {
+	invited := s.token != ""
+	switch {
+	case invited || m.allow:
+	case m.invites != nil:
+		return nil, stanza.NewError(stanza.NotAllowed, "this server takes new accounts by invitation only: ask its admin for an invitation link")
+	default:
 		// §3.1: a host without in-band registration says so.
 		return nil, stanza.NewError(stanza.ServiceUnavailable, "registration is closed: ask the server's admin for an account")
 	}
 	if st.Type == stanza.TypeGet {
+		// An invitation for one name offers that name (XEP-0445 §2.1).
 		return stanza.ResultIQ(st, xmlstream.New(NS, "query").Append(
 			xmlstream.New(NS, "instructions").AppendText(m.instructions),
-			xmlstream.New(NS, "username"),
+			xmlstream.New(NS, "username").AppendText(s.reserved),
 			xmlstream.New(NS, "password"))), nil
 	}
 	if q.Child(NS, "remove") != nil {
@@ -189,6 +281,28 @@ func (m *Module) preAuth(ctx context.Context, domain string, st *stanza.Stanza) 
 	user, err := jid.New(name, domain, "")
 	if err != nil {
 		return nil, &stanza.Error{Type: stanza.Modify, Condition: stanza.JIDMalformed, Text: "this user name is not allowed"}
+	}
+	if invited {
+		// The invitation limits how many accounts it makes; the open
+		// registration bucket is not spent on it.
+		if s.reserved != "" && s.reserved != user.Local() {
+			return nil, stanza.NewError(stanza.NotAllowed, "this invitation is for the name "+s.reserved)
+		}
+		if err := m.invites.CreateAccount(ctx, s.token, user, password); err != nil {
+			return nil, err
+		}
+		s.token, s.reserved = "", ""
+		m.log.LogAttrs(ctx, slog.LevelInfo, "account registered in-band with an invitation", slog.String("jid", user.String()))
+		return stanza.ResultIQ(st, nil), nil
+	}
+	if m.invites != nil {
+		reserved, err := m.invites.Reserved(ctx, user)
+		if err != nil {
+			return nil, fmt.Errorf("check reserved names: %w", err)
+		}
+		if reserved {
+			return nil, stanza.NewError(stanza.Conflict, "this user name is taken")
+		}
 	}
 	if !m.take() {
 		return nil, &stanza.Error{Type: stanza.Wait, Condition: stanza.ResourceConstraint, Text: "too many new accounts: try again later"}
