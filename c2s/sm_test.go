@@ -491,3 +491,44 @@ func TestStreamManagementResumeOff(t *testing.T) {
 		t.Fatalf("got %s; want <enabled/> without resumption", el)
 	}
 }
+
+// TestAcknowledgementWaitsForDurable: <a/> is sent only once Durable has
+// returned, after the stanzas it counts were handled, so that a client
+// never forgets a message the server has not yet written to disk.
+func TestAcknowledgementWaitsForDurable(t *testing.T) {
+	release := make(chan struct{})
+	calls := make(chan struct{}, 4)
+	h := newHarness(t, func(o *Options) {
+		o.Durable = func(ctx context.Context) error {
+			calls <- struct{}{}
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return nil
+		}
+	})
+	j := h.mustLogin("juliet", "balcony")
+	enableSM(t, j)
+	if err := j.Send(xmpptest.Element(t, `<message to='romeo@example.com' type='chat'><body>hi</body></message>`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Send(xmlstream.New(nsSM, "r")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-calls:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Durable was not called for <r/>")
+	}
+	// Not acknowledged while Durable waits.
+	_ = j.SetDeadline(time.Now().Add(200 * time.Millisecond))
+	if el, err := j.Recv(); err == nil && el.Is(nsSM, "a") {
+		t.Fatalf("got %s before Durable returned", el)
+	}
+	close(release)
+	var requests int
+	if el := recvSkipping(t, j, &requests); !el.Is(nsSM, "a") || el.Get("h") != "1" {
+		t.Fatalf("got %s; want <a h='1'/>", el)
+	}
+}

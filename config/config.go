@@ -49,6 +49,7 @@ type Config struct {
 	// Components are the external components (XEP-0114) allowed to
 	// connect, one [[component]] block each.
 	Components []Component `toml:"component"`
+	MAM        MAM         `toml:"mam"`
 }
 
 // Component is one [[component]] block: an external component (XEP-0114),
@@ -445,6 +446,25 @@ type Limits struct {
 	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
 }
 
+// MAM is the [mam] table: the message archive (XEP-0313), which keeps a
+// copy of every conversation so that all of an account's devices see the
+// same history.
+type MAM struct {
+	Enabled bool `toml:"enabled"`
+	// Default is what an account that has not chosen archives: "always",
+	// "roster" (only conversations with contacts in its roster) or
+	// "never" (XEP-0441).
+	Default string `toml:"default"`
+	// KeepDays is how long messages are kept; 0 keeps them forever.
+	KeepDays int `toml:"keep_days"`
+	// MaxAccountSize is the most one account's archive keeps; the oldest
+	// messages beyond it are deleted. 0: no cap.
+	MaxAccountSize Size `toml:"max_account_size"`
+	// MaxPage is the most messages one archive query returns (RSM max,
+	// XEP-0059), whatever the client asks for.
+	MaxPage int `toml:"max_page"`
+}
+
 // Size is a number of bytes. The file may write it as an integer or as a
 // string with a binary unit: "256KiB", "1 MiB".
 type Size int64
@@ -549,6 +569,13 @@ func Default() Config {
 			History:           50,
 			MaxNickLength:     64,
 			PresencePerMinute: 12,
+		},
+		MAM: MAM{
+			Enabled:        true,
+			Default:        "always",
+			KeepDays:       365,
+			MaxAccountSize: 100 << 20,
+			MaxPage:        100,
 		},
 	}
 }

@@ -258,6 +258,13 @@ func TestParse(t *testing.T) {
 			},
 		},
 		{
+			name: "archive kept forever, roster only",
+			file: "[mam]\ndefault = \"roster\"\nkeep_days = 0\nmax_account_size = 0\nmax_page = 50\n",
+			want: func(c *Config) {
+				c.MAM = MAM{Enabled: true, Default: "roster", MaxPage: 50}
+			},
+		},
+		{
 			name: "acme with http-01",
 			file: "domains = [\"example.org\"]\n[tls]\nsource = \"acme\"\n[tls.acme]\nemail = \"me@example.org\"\n" +
 				"[https]\nhttp_listen = [\"[::]:80\"]\n",
@@ -553,6 +560,19 @@ func TestParseErrors(t *testing.T) {
 				"roost.toml:4: pep.max_item_bytes: 512: must be from 1024 to 16777216\n" +
 				"roost.toml:5: pep.max_subscribers: -1: must be from 1 to 100000\n" +
 				"roost.toml:6: pep.caps_cache: 5: must be from 10 to 1000000",
+		},
+		{
+			name: "archive settings",
+			file: "[mam]\ndefault = \"sometimes\"\nkeep_days = -1\nmax_account_size = \"1KiB\"\nmax_page = 5\n",
+			want: "roost.toml:2: mam.default: \"sometimes\": want \"always\", \"roster\" or \"never\"\n" +
+				"roost.toml:3: mam.keep_days: -1: must be from 0 to 36500 (0 keeps messages forever)\n" +
+				"roost.toml:4: mam.max_account_size: 1024: must be from 1048576 to 68719476736 bytes (0: no cap)\n" +
+				"roost.toml:5: mam.max_page: 5: must be from 10 to 1000",
+		},
+		{
+			name: "archive page above the queue",
+			file: "[limits]\nqueue_depth = 64\nmax_offline_messages = 10\n[mam]\nmax_page = 100\n",
+			want: "roost.toml:5: mam.max_page: 100: must be below limits.queue_depth (64), as a page of results is sent in one burst",
 		},
 		{
 			name: "resume timeout too short",

@@ -38,6 +38,7 @@ func validate(c Config, src source) []*FieldError {
 	v.contact(c.Contact)
 	v.limits(c.Limits)
 	v.muc(c)
+	v.mam(c.MAM, c.Limits)
 	return v.errs
 }
 
@@ -652,6 +653,22 @@ func (v *validator) pep(p PEP) {
 	v.intRange("pep.max_item_bytes", int64(p.MaxItemBytes), 1<<10, 16<<20, "")
 	v.intRange("pep.max_subscribers", int64(p.MaxSubscribers), 1, 100000, "")
 	v.intRange("pep.caps_cache", int64(p.CapsCache), 10, 1000000, "")
+}
+
+func (v *validator) mam(m MAM, l Limits) {
+	switch m.Default {
+	case "always", "roster", "never":
+	default:
+		v.add("mam.default", errorf(ErrInvalid, `%q: want "always", "roster" or "never"`, m.Default))
+	}
+	v.intRange("mam.keep_days", int64(m.KeepDays), 0, 36500, " (0 keeps messages forever)")
+	if m.MaxAccountSize != 0 {
+		v.intRange("mam.max_account_size", int64(m.MaxAccountSize), 1<<20, 64<<30, " bytes (0: no cap)")
+	}
+	if v.intRange("mam.max_page", int64(m.MaxPage), 10, 1000, "") && m.MaxPage >= l.QueueDepth && l.QueueDepth >= 8 {
+		v.add("mam.max_page", errorf(ErrConflict, "%d: must be below limits.queue_depth (%d), as a page of results is sent in one burst",
+			m.MaxPage, l.QueueDepth), "limits.queue_depth")
+	}
 }
 
 // intRange reports whether lo <= n <= hi, and an error if not; why is

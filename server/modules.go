@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"roost/archive"
 	"roost/config"
 	"roost/im"
 	"roost/jid"
@@ -23,6 +24,7 @@ import (
 	"roost/module/disco"
 	"roost/module/invite"
 	"roost/module/last"
+	"roost/module/mam"
 	"roost/module/muc"
 	"roost/module/offline"
 	"roost/module/pep"
@@ -60,6 +62,8 @@ type wiring struct {
 	muc     *muc.MUC // nil when group chat is off
 	// invites is nil when invitations are off.
 	invites *invite.Module
+	// mam is the account archive, nil when [mam] is off.
+	mam *mam.MAM
 }
 
 // modules is the server's feature list, in the order features see
@@ -85,8 +89,15 @@ func (w *wiring) modules() []step {
 		// (XEP-0379); before register, which redeems tokens through it.
 		{"invite", w.newInvite},
 		{"im", w.newIM},
+		// Before carbons, after im: archives what im let through and
+		// stamps its stanza-id (XEP-0359), both ways, so that carbon
+		// copies and offline storage carry it (XEP-0313 §3.5).
+		{"mam", w.newMAM},
 		// After im: sent copies are made of what im let through.
 		{"carbons", w.newCarbons},
+		// After carbons: the sender's stanza-id goes on its sent carbon
+		// copies, never to the recipient (XEP-0313 §3.5).
+		{"mam-seal", w.newMAMSeal},
 		{"ping", func() (module.Module, error) { return ping.Handler{}, nil }},
 		{"version", w.newVersion},
 		{"vcard", w.newVCard},
@@ -230,6 +241,38 @@ func (w *wiring) newIM() (module.Module, error) {
 		OnAvailable:    w.offline.Deliver,
 		Logger:         w.logger("im"),
 	}), nil
+}
+
+func (w *wiring) newMAM() (module.Module, error) {
+	c := w.s.cfg.MAM
+	if !c.Enabled {
+		return nil, nil
+	}
+	lim := w.s.cfg.Limits
+	w.mam = mam.New(mam.Options{
+		Archive: newArchiveStore(w.s.store),
+		Prefs:   w.s.store,
+		Trimmer: w.s.store,
+		Router:  w.s.router,
+		InRoster: func(_ context.Context, user, contact jid.JID) (bool, error) {
+			_, found, err := w.s.store.RosterItem(user.Bare().String(), contact.Bare().String())
+			return found, err
+		},
+		Default: c.Default,
+		KeepFor: time.Duration(c.KeepDays) * 24 * time.Hour,
+		MaxSize: int64(c.MaxAccountSize),
+		Limits:  archive.Limits{MaxPage: c.MaxPage},
+		XML:     xmlstream.Limits{MaxStanzaBytes: int(lim.MaxStanzaBytes), MaxDepth: lim.MaxDepth, MaxAttrs: lim.MaxAttributes},
+		Logger:  w.logger("mam"),
+	})
+	return w.mam, nil
+}
+
+func (w *wiring) newMAMSeal() (module.Module, error) {
+	if w.mam == nil {
+		return nil, nil
+	}
+	return w.mam.Seal(), nil
 }
 
 func (w *wiring) newCarbons() (module.Module, error) { return carbons.New(w.s.router), nil }

@@ -213,8 +213,8 @@
 // (bbolt's internal/common/bolt_arm.go), and in practice a 32-bit process
 // has well under that in contiguous free address space, so a store much
 // beyond 1 GB may fail to remap. Keep it small: cap offline messages, expire
-// archives, and compact the file (bbolt's Compact, from an admin command
-// while the server is stopped), because bbolt never shrinks a file.
+// archives ([Store.TrimArchives]), and compact the file ([Compact], `roost
+// compact` while the server is stopped), because bbolt never shrinks a file.
 //
 // A write that grows the file past the current map must remap, and a remap
 // waits for every open read transaction, including a hot [Store.Backup]
