@@ -50,6 +50,7 @@ type Config struct {
 	// connect, one [[component]] block each.
 	Components []Component `toml:"component"`
 	MAM        MAM         `toml:"mam"`
+	TURN       TURN        `toml:"turn"`
 }
 
 // Component is one [[component]] block: an external component (XEP-0114),
@@ -465,6 +466,25 @@ type MAM struct {
 	MaxPage int `toml:"max_page"`
 }
 
+// TURN is the [turn] table: a STUN/TURN server (such as coturn) that
+// roost tells clients about (XEP-0215), so that calls get through home
+// routers. roost does not relay calls itself.
+type TURN struct {
+	// Host is the TURN server's name or address; empty offers none.
+	Host string `toml:"host"`
+	// Port is its STUN/TURN port (UDP and TCP); TLSPort its TURNS port,
+	// 0 for none.
+	Port    int `toml:"port"`
+	TLSPort int `toml:"tls_port"`
+	// Secret is the TURN server's shared secret (coturn's
+	// static-auth-secret, with use-auth-secret): roost makes
+	// time-limited credentials with it.
+	Secret string `toml:"secret"`
+	// CredentialLifetime is how long the credentials handed out stay
+	// valid.
+	CredentialLifetime time.Duration `toml:"credential_lifetime"`
+}
+
 // Size is a number of bytes. The file may write it as an integer or as a
 // string with a binary unit: "256KiB", "1 MiB".
 type Size int64
@@ -576,6 +596,10 @@ func Default() Config {
 			KeepDays:       365,
 			MaxAccountSize: 100 << 20,
 			MaxPage:        100,
+		},
+		TURN: TURN{
+			Port:               3478,
+			CredentialLifetime: 24 * time.Hour,
 		},
 	}
 }

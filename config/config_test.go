@@ -265,6 +265,13 @@ func TestParse(t *testing.T) {
 			},
 		},
 		{
+			name: "a turn server",
+			file: "[turn]\nhost = \"turn.example.org\"\ntls_port = 5349\nsecret = \"0123456789abcdef\"\n",
+			want: func(c *Config) {
+				c.TURN = TURN{Host: "turn.example.org", Port: 3478, TLSPort: 5349, Secret: "0123456789abcdef", CredentialLifetime: 24 * time.Hour}
+			},
+		},
+		{
 			name: "acme with http-01",
 			file: "domains = [\"example.org\"]\n[tls]\nsource = \"acme\"\n[tls.acme]\nemail = \"me@example.org\"\n" +
 				"[https]\nhttp_listen = [\"[::]:80\"]\n",
@@ -573,6 +580,15 @@ func TestParseErrors(t *testing.T) {
 			name: "archive page above the queue",
 			file: "[limits]\nqueue_depth = 64\nmax_offline_messages = 10\n[mam]\nmax_page = 100\n",
 			want: "roost.toml:5: mam.max_page: 100: must be below limits.queue_depth (64), as a page of results is sent in one burst",
+		},
+		{
+			name: "turn settings",
+			file: "[turn]\nhost = \"not a host\"\nport = 0\ntls_port = 70000\nsecret = \"short\"\ncredential_lifetime = \"0s\"\n",
+			want: "roost.toml:2: turn.host: " + checkDomain("not a host").Error() + "\n" +
+				"roost.toml:3: turn.port: 0: must be from 1 to 65535\n" +
+				"roost.toml:4: turn.tls_port: 70000: must be from 1 to 65535 (0: none)\n" +
+				"roost.toml:5: turn.secret: must be at least 16 characters: the TURN server's static-auth-secret\n" +
+				"roost.toml:6: turn.credential_lifetime: 0s: must be from 1s to 720h",
 		},
 		{
 			name: "resume timeout too short",

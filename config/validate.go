@@ -39,6 +39,7 @@ func validate(c Config, src source) []*FieldError {
 	v.limits(c.Limits)
 	v.muc(c)
 	v.mam(c.MAM, c.Limits)
+	v.turn(c.TURN)
 	return v.errs
 }
 
@@ -669,6 +670,25 @@ func (v *validator) mam(m MAM, l Limits) {
 		v.add("mam.max_page", errorf(ErrConflict, "%d: must be below limits.queue_depth (%d), as a page of results is sent in one burst",
 			m.MaxPage, l.QueueDepth), "limits.queue_depth")
 	}
+}
+
+func (v *validator) turn(t TURN) {
+	if t.Host == "" {
+		return
+	}
+	if _, err := netip.ParseAddr(t.Host); err != nil {
+		if err := checkDomain(t.Host); err != nil {
+			v.add("turn.host", err)
+		}
+	}
+	v.intRange("turn.port", int64(t.Port), 1, 65535, "")
+	if t.TLSPort != 0 {
+		v.intRange("turn.tls_port", int64(t.TLSPort), 1, 65535, " (0: none)")
+	}
+	if len(t.Secret) < 16 {
+		v.add("turn.secret", errorf(ErrInvalid, "must be at least 16 characters: the TURN server's static-auth-secret"), "turn.host")
+	}
+	v.duration("turn.credential_lifetime", t.CredentialLifetime, time.Second, 30*24*time.Hour)
 }
 
 // intRange reports whether lo <= n <= hi, and an error if not; why is

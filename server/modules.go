@@ -22,6 +22,7 @@ import (
 	"roost/module/console"
 	"roost/module/contact"
 	"roost/module/disco"
+	"roost/module/extdisco"
 	"roost/module/invite"
 	"roost/module/last"
 	"roost/module/mam"
@@ -124,6 +125,7 @@ func (w *wiring) modules() []step {
 		// The operators' addresses (XEP-0157): a form in the server's
 		// disco#info, so before disco.
 		{"contact", w.newContact},
+		{"extdisco", w.newExtDisco},
 		// Last: it lists what the modules before it serve.
 		{"disco", w.newDisco},
 	}
@@ -273,6 +275,28 @@ func (w *wiring) newMAMSeal() (module.Module, error) {
 		return nil, nil
 	}
 	return w.mam.Seal(), nil
+}
+
+// newExtDisco offers the configured TURN server (XEP-0215), if any.
+func (w *wiring) newExtDisco() (module.Module, error) {
+	c := w.s.cfg.TURN
+	if c.Host == "" {
+		return nil, nil
+	}
+	services := []extdisco.Service{
+		{Type: "stun", Host: c.Host, Port: c.Port, Transport: "udp"},
+		{Type: "turn", Host: c.Host, Port: c.Port, Transport: "udp", Restricted: true},
+		{Type: "turn", Host: c.Host, Port: c.Port, Transport: "tcp", Restricted: true},
+	}
+	if c.TLSPort != 0 {
+		services = append(services, extdisco.Service{Type: "turns", Host: c.Host, Port: c.TLSPort, Transport: "tcp", Restricted: true})
+	}
+	return extdisco.New(extdisco.Options{
+		Services: services,
+		Secret:   []byte(c.Secret),
+		Lifetime: c.CredentialLifetime,
+		Local:    w.s.router.IsLocal,
+	}), nil
 }
 
 func (w *wiring) newCarbons() (module.Module, error) { return carbons.New(w.s.router), nil }

@@ -13,10 +13,10 @@ const (
 	mamHost = "mam.example"
 )
 
-// mam runs a scenario of slix_mam.py against r.
-func mam(t *testing.T, r *Roost, ca *xmpptest.CA, scenario string) []map[string]any {
+// phones runs a scenario of slix_phones.py against r.
+func phones(t *testing.T, r *Roost, ca *xmpptest.CA, scenario string) []map[string]any {
 	t.Helper()
-	ev := runPy(t, "testdata/slix_mam.py", scenario, "--host", r.IP, "--domain", r.Domain, "--ca", ca.File)
+	ev := runPy(t, "testdata/slix_phones.py", scenario, "--host", r.IP, "--domain", r.Domain, "--ca", ca.File)
 	t.Logf("%s: %v", scenario, ev)
 	return ev
 }
@@ -34,7 +34,7 @@ func TestInteropMAM(t *testing.T) {
 		r.AddUser(t, u, u+"-secret")
 	}
 	t.Run("history", func(t *testing.T) {
-		ev := mam(t, r, ca, "history")
+		ev := phones(t, r, ca, "history")
 		off := event(t, ev, "offline")
 		want(t, off, "bodies", "[m1 m2 m3 m4 m5]")
 		ph := event(t, ev, "phone-history")
@@ -68,7 +68,7 @@ func TestInteropMAM(t *testing.T) {
 		want(t, md, "end", "true")
 	})
 	t.Run("bad-input", func(t *testing.T) {
-		ev := mam(t, r, ca, "bad-input")
+		ev := phones(t, r, ca, "bad-input")
 		for c, cond := range map[string]string{
 			"wrong-form-type":    "bad-request",
 			"form-not-submitted": "bad-request",

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""The message archive (XEP-0313) driven with slixmpp's own plugins.
+"""What phones rely on: the message archive (XEP-0313), driven with
+slixmpp's own plugins, and external services (XEP-0215).
 
 Scenarios:
   history    messages sent while alice's phone was off reach it through
@@ -7,8 +8,10 @@ Scenarios:
              and a laptop see the same history; paging both ways.
   bad-input  raw queries: malformed forms, absurd max, unknown ids, a
              flood of queries; the archive stays intact.
-Every observation is one JSON line; the Go test (mam_test.go) asserts on
-them.
+  services   the STUN/TURN services and their credentials (XEP-0215), for
+             the Go test to try on coturn.
+Every observation is one JSON line; the Go tests (mam_test.go,
+extdisco_test.go) assert on them.
 """
 import argparse
 import asyncio
@@ -151,13 +154,29 @@ async def bad_input(args):
     await bye(a, b)
 
 
+async def services(args):
+    a = await login(args, "alice@%s/phone" % args.domain, "alice-secret", ())
+    res, iq = await raw_iq(a, "get", args.domain, "<services xmlns='urn:xmpp:extdisco:2'/>")
+    found = []
+    if res == "ok":
+        for s in iq.xml.findall("{urn:xmpp:extdisco:2}services/{urn:xmpp:extdisco:2}service"):
+            found.append({k: s.get(k) for k in ("type", "host", "port", "transport", "username", "password", "expires", "restricted")})
+    emit(event="services", result=res, services=found)
+    res, iq = await raw_iq(a, "get", args.domain,
+                           "<credentials xmlns='urn:xmpp:extdisco:2'><service host='%s' type='turn'/></credentials>" % args.turn_host)
+    cred = iq.xml.find("{urn:xmpp:extdisco:2}credentials/{urn:xmpp:extdisco:2}service") if res == "ok" else None
+    emit(event="credentials", result=res, username=cred.get("username") if cred is not None else None)
+    await bye(a)
+
+
 def main():
-    scenarios = {"history": history, "bad-input": bad_input}
+    scenarios = {"history": history, "bad-input": bad_input, "services": services}
     p = argparse.ArgumentParser()
     p.add_argument("scenario", choices=sorted(scenarios))
     p.add_argument("--host", required=True)
     p.add_argument("--domain", required=True)
     p.add_argument("--ca", required=True)
+    p.add_argument("--turn-host", default="")
     p.add_argument("--timeout", type=float, default=15)
     args = p.parse_args()
     try:
