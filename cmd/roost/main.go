@@ -6,7 +6,8 @@
 //	roost invite [-admin] [-expires 7d] [-uses N]   an invitation link and QR code
 //	roost invite list|revoke ID           open invitations
 //	roost admin grant|revoke|list USER    the admin role
-//	roost check [-config FILE]            validate the configuration
+//	roost check [-config FILE]            validate the configuration; with the server
+//	                                      running, show what phones see (server info)
 //	roost check dns [DOMAIN]              DNS records, ports and certificate, as the world sees them
 //	roost cert status [-config FILE]      certificates: source, issuer, expiry, problems
 //	roost backup FILE / roost restore FILE

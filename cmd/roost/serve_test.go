@@ -646,3 +646,39 @@ func TestArchiveSurvivesKill(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckServerInfo: with the server running, roost check prints the
+// rows of Conversations' server info screen from what the server
+// advertises; stopped, it says so.
+func TestCheckServerInfo(t *testing.T) {
+	cfg := serveConfig(t, "127.0.0.157", "[turn]\nhost = \"turn.example.org\"\nsecret = \"0123456789abcdef\"\n")
+	out, _, err := roost(t, "", "check", "-config", cfg)
+	if err != nil || !strings.Contains(out, "roost is not running") {
+		t.Errorf("check with the server stopped: %q, %v", out, err)
+	}
+	p := startProcess(t, nil, "serve", "-config", cfg)
+	p.waitLog(t, "roost is ready")
+	defer p.stop(t)
+	out, _, err = roost(t, "", "check", "-config", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `
+What phones see for localhost (Conversations: Account → Server info):
+  Roster Versioning            available
+  Carbon Messages              available
+  Message Archive Management   available
+  Client State Indication      available
+  Blocking Command             available
+  Stream Management            available
+  External Service Discovery   available
+`
+	if !strings.Contains(out, want) {
+		t.Errorf("roost check printed\n%s\nwant it to contain%s", out, want)
+	}
+	for _, row := range []string{"Personal Eventing Protocol", "PEP Publish Options", "HTTP File Upload", "Push Notifications"} {
+		if !strings.Contains(out, "  "+row) {
+			t.Errorf("no %s row in\n%s", row, out)
+		}
+	}
+}
