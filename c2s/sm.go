@@ -131,6 +131,16 @@ type resumption struct {
 	wake        chan struct{}
 }
 
+// Hibernating reports whether the session lost its connection and waits
+// to be resumed: it is bound, stanzas for it queue, and no device reads
+// them (router.Dormant). Push notifications (XEP-0357) go to an account
+// whose sessions all hibernate.
+func (c *session) Hibernating() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.res.hibernating
+}
+
 // wakeUp tells a hibernating session to look at its state again.
 func (r *resumption) wakeUp() {
 	select {

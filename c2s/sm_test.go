@@ -322,8 +322,15 @@ func TestStreamManagementResume(t *testing.T) {
 		recvSkipping(t, j, &requests)
 	}
 	unackedOf(t, h, juliet, 3)
+	dormant := bound.(interface{ Hibernating() bool })
+	if dormant.Hibernating() {
+		t.Error("a connected session says it hibernates")
+	}
 	_ = j.NetConn().Close()
 	hibernating(t, h, juliet)
+	if !dormant.Hibernating() {
+		t.Error("a hibernating session says it does not")
+	}
 	sendChat(t, r, juliet, "four")
 	eventually(t, h, juliet, "queueing the message", func(c *session) bool { return len(c.q.items) == 1 })
 
@@ -349,6 +356,9 @@ func TestStreamManagementResume(t *testing.T) {
 	h.router.mu.Unlock()
 	if now != bound {
 		t.Fatal("the resumed session is not the one bound before")
+	}
+	if dormant.Hibernating() {
+		t.Error("a resumed session says it hibernates")
 	}
 	sendChat(t, j2, "romeo@example.com/orchard", "back")
 	_ = r.SetDeadline(time.Now().Add(5 * time.Second))

@@ -51,6 +51,7 @@ type Config struct {
 	Components []Component `toml:"component"`
 	MAM        MAM         `toml:"mam"`
 	TURN       TURN        `toml:"turn"`
+	Push       Push        `toml:"push"`
 }
 
 // Component is one [[component]] block: an external component (XEP-0114),
@@ -485,6 +486,18 @@ type TURN struct {
 	CredentialLifetime time.Duration `toml:"credential_lifetime"`
 }
 
+// Push is the [push] table: push notifications (XEP-0357), which wake a
+// phone app the system has put to sleep when a message arrives.
+type Push struct {
+	Enabled bool `toml:"enabled"`
+	// IncludeBody puts the message's text in the notification, which
+	// then passes through the app's push server and Apple's or Google's.
+	IncludeBody bool `toml:"include_body"`
+	// MaxRegistrations bounds the apps (devices) of one account that
+	// receive notifications; the oldest is dropped for a new one.
+	MaxRegistrations int `toml:"max_registrations"`
+}
+
 // Size is a number of bytes. The file may write it as an integer or as a
 // string with a binary unit: "256KiB", "1 MiB".
 type Size int64
@@ -600,6 +613,10 @@ func Default() Config {
 		TURN: TURN{
 			Port:               3478,
 			CredentialLifetime: 24 * time.Hour,
+		},
+		Push: Push{
+			Enabled:          true,
+			MaxRegistrations: 5,
 		},
 	}
 }

@@ -265,6 +265,13 @@ func TestParse(t *testing.T) {
 			},
 		},
 		{
+			name: "push with bodies",
+			file: "[push]\ninclude_body = true\nmax_registrations = 2\n",
+			want: func(c *Config) {
+				c.Push = Push{Enabled: true, IncludeBody: true, MaxRegistrations: 2}
+			},
+		},
+		{
 			name: "a turn server",
 			file: "[turn]\nhost = \"turn.example.org\"\ntls_port = 5349\nsecret = \"0123456789abcdef\"\n",
 			want: func(c *Config) {
@@ -589,6 +596,11 @@ func TestParseErrors(t *testing.T) {
 				"roost.toml:4: turn.tls_port: 70000: must be from 1 to 65535 (0: none)\n" +
 				"roost.toml:5: turn.secret: must be at least 16 characters: the TURN server's static-auth-secret\n" +
 				"roost.toml:6: turn.credential_lifetime: 0s: must be from 1s to 720h",
+		},
+		{
+			name: "push registrations out of range",
+			file: "[push]\nmax_registrations = 0\n",
+			want: "roost.toml:2: push.max_registrations: 0: must be from 1 to 100",
 		},
 		{
 			name: "resume timeout too short",

@@ -40,6 +40,7 @@ func validate(c Config, src source) []*FieldError {
 	v.muc(c)
 	v.mam(c.MAM, c.Limits)
 	v.turn(c.TURN)
+	v.intRange("push.max_registrations", int64(c.Push.MaxRegistrations), 1, 100, "")
 	return v.errs
 }
 

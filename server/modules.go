@@ -31,6 +31,7 @@ import (
 	"roost/module/pep"
 	"roost/module/ping"
 	"roost/module/private"
+	"roost/module/push"
 	"roost/module/register"
 	"roost/module/vcard"
 	"roost/module/version"
@@ -89,6 +90,10 @@ func (w *wiring) modules() []step {
 		// request that carries an invitation token already pre-approved
 		// (XEP-0379); before register, which redeems tokens through it.
 		{"invite", w.newInvite},
+		// Before im, which takes subscription requests in: push only
+		// looks at what arrives for an account, after blocking has
+		// refused what the account does not want.
+		{"push", w.newPush},
 		{"im", w.newIM},
 		// Before carbons, after im: archives what im let through and
 		// stamps its stanza-id (XEP-0359), both ways, so that carbon
@@ -275,6 +280,22 @@ func (w *wiring) newMAMSeal() (module.Module, error) {
 		return nil, nil
 	}
 	return w.mam.Seal(), nil
+}
+
+func (w *wiring) newPush() (module.Module, error) {
+	c := w.s.cfg.Push
+	if !c.Enabled {
+		return nil, nil
+	}
+	lim := w.s.cfg.Limits
+	return push.New(push.Options{
+		Store:            w.s.store,
+		Router:           w.s.router,
+		IncludeBody:      c.IncludeBody,
+		MaxRegistrations: c.MaxRegistrations,
+		XML:              xmlstream.Limits{MaxStanzaBytes: int(lim.MaxStanzaBytes), MaxDepth: lim.MaxDepth, MaxAttrs: lim.MaxAttributes},
+		Logger:           w.logger("push"),
+	}), nil
 }
 
 // newExtDisco offers the configured TURN server (XEP-0215), if any.

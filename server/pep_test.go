@@ -18,6 +18,7 @@ import (
 	"roost/internal/xmpptest"
 	"roost/jid"
 	"roost/module/pep"
+	"roost/module/push"
 	"roost/xmlstream"
 )
 
@@ -39,7 +40,7 @@ func TestPEPDiscovery(t *testing.T) {
 		t.Errorf("identities %v, want %v", info.Identities, wantIDs)
 	}
 	want := append([]string{discoinfo.NSInfo, discoinfo.NSItems, "jabber:iq:last", "vcard-temp",
-		archive.NS, archive.NSExtended, archive.NSStanzaID}, pep.Features()...)
+		archive.NS, archive.NSExtended, archive.NSStanzaID, push.NS}, pep.Features()...)
 	slices.Sort(want)
 	if !slices.Equal(info.Features, want) {
 		t.Errorf("account features\n%q\nwant\n%q", info.Features, want)

@@ -393,6 +393,24 @@ func TestTrimArchives(t *testing.T) {
 	}
 }
 
+func TestPushRegistrations(t *testing.T) {
+	s, _ := openTest(t, testOptions())
+	mustCreate(t, s, "a@example.org")
+	must(t, s.PutPushRegistrations("a@example.org", []byte("<registrations/>")))
+	if v, found, err := s.PushRegistrations("a@example.org"); string(v) != "<registrations/>" || !found || err != nil {
+		t.Errorf("registrations = %q, %t, %v", v, found, err)
+	}
+	if err := s.PutPushRegistrations("nobody@example.org", []byte("x")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("registrations for no account = %v, want ErrNotFound", err)
+	}
+	if _, err := s.DeleteAccount("a@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := s.PushRegistrations("a@example.org"); found || err != nil {
+		t.Errorf("registrations after the account went: found %t, %v", found, err)
+	}
+}
+
 func TestArchivePrefs(t *testing.T) {
 	s, _ := openTest(t, testOptions())
 	mustCreate(t, s, "a@example.org")

@@ -36,6 +36,7 @@
 //	              user \0 "last"               time | status (XEP-0012)
 //	              user \0 "private" \0 key     private XML (XEP-0049)
 //	              user \0 "mamprefs"           archive preferences (XEP-0441)
+//	              user \0 "push"               push registrations (XEP-0357)
 //	blocklist     user \0 jid                  empty (XEP-0191)
 //	userstate     user \0 "roster"             u64 version | u64 history floor
 //	              user \0 "offline"            u64 message count

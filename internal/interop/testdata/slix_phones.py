@@ -10,6 +10,12 @@ Scenarios:
              flood of queries; the archive stays intact.
   services   the STUN/TURN services and their credentials (XEP-0215), for
              the Go test to try on coturn.
+  push       push notifications (XEP-0357) to an app server written here,
+             a slixmpp component: alice's phone enables them, loses its
+             connection (stream management keeps the session), and a burst
+             of messages and a subscription request makes exactly one
+             notification; an error from the app server disables the
+             registration.
 Every observation is one JSON line; the Go tests (mam_test.go,
 extdisco_test.go) assert on them.
 """
@@ -17,7 +23,10 @@ import argparse
 import asyncio
 import sys
 
+import slixmpp
 from slixmpp.xmlstream import ET
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
 
 from slix import emit
 from slix_modules import bye, condition, login, raw_iq
@@ -169,14 +178,115 @@ async def services(args):
     await bye(a)
 
 
+NS_PUBSUB = "http://jabber.org/protocol/pubsub"
+NS_DATA = "jabber:x:data"
+
+
+class AppServer(slixmpp.ComponentXMPP):
+    """An XMPP push service (XEP-0357 §2): records each publish, answers
+    with a result, or with an error once told to fail."""
+
+    def __init__(self, jid, secret, host, port):
+        super().__init__(jid, secret, host, port)
+        self.ready = asyncio.get_event_loop().create_future()
+        self.notes = asyncio.Queue()
+        self.fail = False
+        self.add_event_handler("session_start", lambda _: self.ready.done() or self.ready.set_result(True))
+        self.register_handler(Callback("publish", MatchXPath("{%s}iq/{%s}pubsub" % (self.default_ns, NS_PUBSUB)), self._publish))
+
+    def _publish(self, iq):
+        ps = iq.xml.find("{%s}pubsub" % NS_PUBSUB)
+        pub = ps.find("{%s}publish" % NS_PUBSUB)
+        fields = {}
+        for f in ps.iter("{%s}field" % NS_DATA):
+            v = f.find("{%s}value" % NS_DATA)
+            fields[f.get("var")] = v.text if v is not None else None
+        summary = {k: fields.get(k) for k in ("message-count", "pending-subscription-count", "last-message-sender", "last-message-body")}
+        self.notes.put_nowait({"from": str(iq["from"]), "node": pub.get("node"), "summary": summary, "secret": fields.get("secret")})
+        reply = iq.reply(clear=True)
+        if self.fail:
+            reply["type"] = "error"
+            reply["error"]["type"] = "cancel"
+            reply["error"]["condition"] = "item-not-found"
+        reply.send()
+
+
+async def notes_within(app, seconds):
+    out = []
+    end = asyncio.get_event_loop().time() + seconds
+    while True:
+        left = end - asyncio.get_event_loop().time()
+        if left <= 0:
+            return out
+        try:
+            out.append(await asyncio.wait_for(app.notes.get(), left))
+        except asyncio.TimeoutError:
+            return out
+
+
+async def push(args):
+    d = args.domain
+    alice = "alice@" + d
+    app = AppServer(args.component, args.secret, args.host, args.component_port)
+    app.connect()
+    await asyncio.wait_for(app.ready, args.timeout)
+    phone = await login(args, alice + "/phone", "alice-secret", ("xep_0198",))
+    bob = await login(args, "bob@%s/pc" % d, "bob-secret")
+    carol = await login(args, "carol@%s/pc" % d, "carol-secret")
+    sm = phone["xep_0198"]
+    for _ in range(50):
+        if sm.enabled_in and sm.sm_id:
+            break
+        await asyncio.sleep(0.1)
+    enable = ("<enable xmlns='urn:xmpp:push:0' jid='%s' node='n1'><x xmlns='jabber:x:data' type='submit'>"
+              "<field var='FORM_TYPE'><value>http://jabber.org/protocol/pubsub#publish-options</value></field>"
+              "<field var='secret'><value>app-s3cret</value></field></x></enable>") % args.component
+    # The unreachable one first: Prosody notifies, for a hibernated
+    # session, only the registration that session enabled last.
+    res, _ = await raw_iq(phone, "set", None, "<enable xmlns='urn:xmpp:push:0' jid='push.nowhere.example' node='n2'/>")
+    emit(event="enable-unreachable", result=res)
+    res, _ = await raw_iq(phone, "set", None, enable)
+    emit(event="enable", result=res)
+
+    # Online: nothing is pushed.
+    bob.send_message(mto=alice, mbody="while you look", mtype="chat")
+    emit(event="awake", notes=len(await notes_within(app, 1.5)))
+
+    # The phone's network goes away; roost keeps the session (XEP-0198).
+    gone = asyncio.Event()
+    phone.add_event_handler("disconnected", lambda _: gone.set())
+    phone.transport.abort()
+    await asyncio.wait_for(gone.wait(), 10)
+    await asyncio.sleep(1)
+    for i in range(3):
+        bob.send_message(mto=alice, mbody="burst %d" % i, mtype="chat")
+    carol.send_presence(pto=alice, ptype="subscribe")
+    notes = await notes_within(app, 3)
+    emit(event="burst", notes=notes)
+
+    # Another message later: a new burst; the app server now fails.
+    app.fail = True
+    bob.send_message(mto=alice, mbody="later", mtype="chat")
+    emit(event="failing", notes=await notes_within(app, 3))
+    # Disabled: nothing more.
+    bob.send_message(mto=alice, mbody="after the error", mtype="chat")
+    emit(event="disabled", notes=len(await notes_within(app, 3)))
+    await bye(bob, carol)
+    app.disconnect()
+    await asyncio.sleep(0.2)
+
+
 def main():
-    scenarios = {"history": history, "bad-input": bad_input, "services": services}
+    scenarios = {"history": history, "bad-input": bad_input, "services": services, "push": push}
     p = argparse.ArgumentParser()
     p.add_argument("scenario", choices=sorted(scenarios))
     p.add_argument("--host", required=True)
     p.add_argument("--domain", required=True)
     p.add_argument("--ca", required=True)
     p.add_argument("--turn-host", default="")
+    p.add_argument("--component", default="")
+    p.add_argument("--component-port", type=int, default=5347)
+    p.add_argument("--secret", default="")
     p.add_argument("--timeout", type=float, default=15)
     args = p.parse_args()
     try:
