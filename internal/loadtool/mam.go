@@ -152,16 +152,28 @@ func fillArchive(ctx context.Context, o *MAMOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer recv.Logout()
 	send, err := o.Dialer.Login(ctx, o.Target, o.Sender, o.Password, LoginOptions{Resource: "pc"})
 	if err != nil {
+		recv.Logout()
 		return 0, err
 	}
 	defer send.Logout()
 	slots := make(chan struct{}, o.Window)
 	var got atomic.Int64
 	done := make(chan error, 1)
+	served := make(chan struct{}) // closed when Serve returned
+	// The goroutine below is recv's only reader: at the end, close the
+	// stream and wait for it rather than read concurrently (Logout).
+	defer func() {
+		recv.CloseStream()
+		select {
+		case <-served:
+		case <-time.After(2 * closeWait):
+		}
+		_ = recv.Close()
+	}()
 	go func() {
+		defer close(served)
 		done <- recv.Serve(func(el *xmlstream.Element) {
 			if el.Get("type") == "chat" && el.Child(el.Name.Space, "body") != nil {
 				got.Add(1)
