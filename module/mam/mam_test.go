@@ -413,3 +413,59 @@ func (a *nopArchive) Page(string, archive.Range) ([]archive.Item, bool, error) {
 func (a *nopArchive) Bounds(string) (archive.ID, archive.ID, error) {
 	return archive.ID{}, archive.ID{}, nil
 }
+
+// TestNothingKeptAllocatesNothing: with the archive on (the default),
+// what it does not keep — presence, IQs, chat states alone, errors,
+// headlines, messages an owner's preferences say never to keep, in both
+// directions — costs no allocation on the routing path (docs/benchmarks.md).
+func TestNothingKeptAllocatesNothing(t *testing.T) {
+	arch := &nopArchive{}
+	prefs := fakePrefs{"carol@example.org": []byte(`<prefs xmlns='urn:xmpp:mam:2' default='never'/>`)}
+	m := New(Options{Archive: arch, Prefs: prefs, Router: &fakeRouter{}, Default: Always})
+	ctx := context.Background()
+	parse := func(s string) *xmlstream.Element {
+		el, err := xmlstream.Parse([]byte(s), xmlstream.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return el
+	}
+	for _, tc := range []struct {
+		name     string
+		kind     stanza.Kind
+		typ      string
+		from, to string
+		el       string
+	}{
+		{"presence", stanza.Presence, "", "alice@example.org/phone", "bob@example.org",
+			`<presence xmlns="jabber:client"><show>away</show></presence>`},
+		{"iq", stanza.IQ, stanza.TypeGet, "alice@example.org/phone", "bob@example.org/pc",
+			`<iq xmlns="jabber:client" type="get" id="p1"><ping xmlns="urn:xmpp:ping"/></iq>`},
+		{"chat state", stanza.Message, stanza.TypeChat, "alice@example.org/phone", "bob@example.org",
+			`<message xmlns="jabber:client" type="chat"><composing xmlns="http://jabber.org/protocol/chatstates"/></message>`},
+		{"error", stanza.Message, stanza.TypeError, "alice@example.org/phone", "bob@example.org",
+			`<message xmlns="jabber:client" type="error"><body>x</body><error type="cancel"/></message>`},
+		{"headline", stanza.Message, stanza.TypeHeadline, "alice@example.org/phone", "bob@example.org",
+			`<message xmlns="jabber:client" type="headline"><body>news</body></message>`},
+		{"preferences say never", stanza.Message, stanza.TypeChat, "carol@example.org/phone", "carol@example.org",
+			`<message xmlns="jabber:client" type="chat"><body>note to self</body></message>`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			el := parse(tc.el)
+			from, to := jid.MustParse(tc.from), jid.MustParse(tc.to)
+			st := &stanza.Stanza{Kind: tc.kind, Type: tc.typ, From: from, To: to, El: el}
+			run := func() {
+				st.El = el
+				_, _ = m.outbound(ctx, st)
+				_, _ = m.inbound(ctx, st)
+			}
+			run() // the preferences are read and cached once
+			if n := testing.AllocsPerRun(100, run); n != 0 {
+				t.Errorf("%v allocations per stanza, want 0", n)
+			}
+			if arch.n != 0 {
+				t.Errorf("%d messages archived, want none", arch.n)
+			}
+		})
+	}
+}
