@@ -75,8 +75,9 @@
 // A background job ([Options.SweepEvery], hourly) deletes, from every
 // account's archive, messages older than [Options.KeepFor] and the oldest
 // beyond [Options.MaxSize] bytes, a few hundred per transaction with a
-// pause between, so that the sweep never holds up message commits. Room
-// archives are left to the group chat module.
+// pause between ([archive.Sweep]), so that the sweep never holds up
+// message commits. Room archives are left to the group chat module,
+// which applies its own retention the same way.
 //
 // # Concurrency
 //

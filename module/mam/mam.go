@@ -43,12 +43,6 @@ type PrefsStore interface {
 	PutArchivePrefs(user string, v []byte) error
 }
 
-// Trimmer applies retention to the archives; *store.Store satisfies it.
-// See store.TrimArchives.
-type Trimmer interface {
-	TrimArchives(from string, budget int, policy func(owner string) (keepAfter time.Time, maxSize int64)) (deleted int, next string, err error)
-}
-
 // Router delivers query results to the querying session; *router.Router
 // satisfies it.
 type Router interface {
@@ -66,7 +60,7 @@ type InRoster func(ctx context.Context, user, contact jid.JID) (bool, error)
 type Options struct {
 	Archive archive.Store
 	Prefs   PrefsStore
-	Trimmer Trimmer
+	Trimmer archive.Trimmer
 	Router  Router
 	// InRoster answers the "roster" default; nil treats every contact as
 	// not in the roster.

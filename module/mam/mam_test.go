@@ -369,7 +369,7 @@ func TestTrim(t *testing.T) {
 	m := New(Options{Archive: &fakeArchive{}, Prefs: fakePrefs{}, Router: &fakeRouter{}, Trimmer: tr,
 		KeepFor: 24 * time.Hour, MaxSize: 1 << 20, Now: func() time.Time { return now }})
 	n, err := m.trim(context.Background())
-	if err != nil || n != sweepBudget+3 || !slices.Equal(tr.calls, []string{"", "bob@example.org"}) {
+	if err != nil || n != archive.SweepBudget+3 || !slices.Equal(tr.calls, []string{"", "bob@example.org"}) {
 		t.Errorf("trim = %d, %v after calls %q", n, err, tr.calls)
 	}
 	if got, want := tr.policies["alice@example.org"], [2]int64{now.Add(-24 * time.Hour).Unix(), 1 << 20}; got != want {
