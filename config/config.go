@@ -110,6 +110,9 @@ type MUC struct {
 	MembersOnly  bool `toml:"members_only"`
 	NonAnonymous bool `toml:"non_anonymous"`
 	Logging      bool `toml:"logging"`
+	// KeepDays is how long a room's messages are kept, in its archive
+	// and in the history shown on join; 0 keeps them forever.
+	KeepDays int `toml:"keep_days"`
 	// MaxRoomsPerUser bounds the rooms one user owns.
 	MaxRoomsPerUser int `toml:"max_rooms_per_user"`
 	// MaxOccupants bounds the people in one room.
@@ -597,6 +600,7 @@ func Default() Config {
 			MembersOnly:       true,
 			NonAnonymous:      true,
 			Logging:           true,
+			KeepDays:          365,
 			MaxRoomsPerUser:   20,
 			MaxOccupants:      100,
 			History:           50,

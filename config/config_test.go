@@ -265,6 +265,11 @@ func TestParse(t *testing.T) {
 			},
 		},
 		{
+			name: "room messages kept a month",
+			file: "[muc]\nkeep_days = 30\n",
+			want: func(c *Config) { c.MUC.KeepDays = 30 },
+		},
+		{
 			name: "push with bodies",
 			file: "[push]\ninclude_body = true\nmax_registrations = 2\n",
 			want: func(c *Config) {
@@ -508,13 +513,14 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "group chat service",
 			file: "domains = [\"example.org\", \"conference.example.org\"]\nsubdomains = [\"chat\"]\n" +
-				"[muc]\nsubdomain = \"chat\"\ncreate = \"everyone\"\nmax_occupants = 1\nhistory = -1\nmax_nick_length = 0\npresence_per_minute = 0\n",
+				"[muc]\nsubdomain = \"chat\"\ncreate = \"everyone\"\nmax_occupants = 1\nhistory = -1\nmax_nick_length = 0\npresence_per_minute = 0\nkeep_days = 36501\n",
 			want: "roost.toml:4: muc.subdomain: \"chat\": also listed in subdomains\n" +
 				"roost.toml:5: muc.create: \"everyone\": want one of \"local\", \"anyone\", \"admin\"\n" +
 				"roost.toml:6: muc.max_occupants: 1: must be from 2 to 10000\n" +
 				"roost.toml:7: muc.history: -1: must be from 0 to 10000\n" +
 				"roost.toml:8: muc.max_nick_length: 0: must be from 1 to 1023\n" +
-				"roost.toml:9: muc.presence_per_minute: 0: must be from 1 to 6000",
+				"roost.toml:9: muc.presence_per_minute: 0: must be from 1 to 6000\n" +
+				"roost.toml:10: muc.keep_days: 36501: must be from 0 to 36500 (0 keeps messages forever)",
 		},
 		{
 			name: "group chat service clashes with a domain",
@@ -585,8 +591,8 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name: "archive page above the queue",
-			file: "[limits]\nqueue_depth = 64\nmax_offline_messages = 10\n[mam]\nmax_page = 100\n",
-			want: "roost.toml:5: mam.max_page: 100: must be below limits.queue_depth (64), as a page of results is sent in one burst",
+			file: "[limits]\nqueue_depth = 64\nmax_offline_messages = 10\n[muc]\nenabled = false\n[mam]\nmax_page = 100\n",
+			want: "roost.toml:7: mam.max_page: 100: must be below limits.queue_depth (64), as a page of results is sent in one burst",
 		},
 		{
 			name: "turn settings",

@@ -746,6 +746,7 @@ func (v *validator) muc(c Config) {
 	default:
 		v.add("muc.create", errorf(ErrInvalid, `%q: want one of "local", "anyone", "admin"`, m.Create))
 	}
+	v.intRange("muc.keep_days", int64(m.KeepDays), 0, 36500, " (0 keeps messages forever)")
 	v.intRange("muc.max_rooms_per_user", int64(m.MaxRoomsPerUser), 0, 10000, "")
 	occOK := v.intRange("muc.max_occupants", int64(m.MaxOccupants), 2, 10000, "")
 	histOK := v.intRange("muc.history", int64(m.History), 0, 10000, "")

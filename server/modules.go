@@ -471,6 +471,8 @@ func mucOptions(cfg config.Config, st *store.Store, log *slog.Logger) muc.Option
 		Store:   st,
 		// The same archive as the accounts', with the room as owner.
 		Archive: archiveStore{st: st, now: time.Now},
+		KeepFor: time.Duration(c.KeepDays) * 24 * time.Hour,
+		Trimmer: st,
 		Create:  muc.Creators(c.Create),
 		Defaults: muc.Config{
 			Persistent:   c.Persistent,
