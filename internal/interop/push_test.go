@@ -23,14 +23,16 @@ const (
 // connected; once its connection is lost and stream management keeps
 // the session, exactly one notification for a burst of three messages
 // and a subscription request (counts, sender, a placeholder body, the
-// publish options); an error answer disables the registration, and so
-// does a push service on a domain roost cannot reach.
+// publish options); exactly one for a message to dave, whose app enabled
+// notifications and then closed its session (offline); an error answer
+// disables the registration, and so does a push service on a domain
+// roost cannot reach.
 func TestInteropPush(t *testing.T) {
 	ca := xmpptest.NewCA(t)
 	r := startRoost(t, pushIP, pushHost, ca, func(c *roostConfig) {
 		c.Tables = fmt.Sprintf("[[component]]\ndomain = %q\nsecret = \"app-secret\"\nlisten = [\"%s:5347\"]\nname = \"App server\"\n", pushApp, pushIP)
 	})
-	for _, u := range []string{"alice", "bob", "carol"} {
+	for _, u := range []string{"alice", "bob", "carol", "dave"} {
 		r.AddUser(t, u, u+"-secret")
 	}
 	ev := runPy(t, "testdata/slix_phones.py", "push", "--host", r.IP, "--domain", r.Domain, "--ca", ca.File,
@@ -39,15 +41,24 @@ func TestInteropPush(t *testing.T) {
 	want(t, event(t, ev, "enable"), "result", "ok")
 	want(t, event(t, ev, "enable-unreachable"), "result", "ok")
 	want(t, event(t, ev, "awake"), "notes", "0")
-	burst := event(t, ev, "burst")["notes"].([]any)
-	if len(burst) != 1 {
-		t.Fatalf("%d notifications for one burst, want exactly 1: %v", len(burst), burst)
+	want(t, event(t, ev, "enable-offline"), "result", "ok")
+	for _, tt := range []struct{ event, from, node, summary string }{
+		// dave's app closed its session: offline.
+		{"offline", "dave", "n3", "map[last-message-body:New Message! last-message-sender:bob@" + pushHost + "/pc message-count:1 pending-subscription-count:<nil>]"},
+		// alice's phone hibernates: three messages and a request, one push.
+		{"burst", "alice", "n1", "map[last-message-body:New Message! last-message-sender:bob@" + pushHost + "/pc message-count:3 pending-subscription-count:1]"},
+	} {
+		notes := event(t, ev, tt.event)["notes"].([]any)
+		if len(notes) != 1 {
+			t.Errorf("%s: %d notifications, want exactly 1: %v", tt.event, len(notes), notes)
+			continue
+		}
+		n := notes[0].(map[string]any)
+		want(t, n, "from", tt.from+"@"+pushHost)
+		want(t, n, "node", tt.node)
+		want(t, n, "secret", "app-s3cret")
+		want(t, n, "summary", tt.summary)
 	}
-	n := burst[0].(map[string]any)
-	want(t, n, "from", "alice@"+pushHost)
-	want(t, n, "node", "n1")
-	want(t, n, "secret", "app-s3cret")
-	want(t, n, "summary", "map[last-message-body:New Message! last-message-sender:bob@"+pushHost+"/pc message-count:3 pending-subscription-count:1]")
 	failing := event(t, ev, "failing")["notes"].([]any)
 	if len(failing) != 1 {
 		t.Errorf("%d notifications for the next burst, want 1: %v", len(failing), failing)
@@ -64,8 +75,9 @@ func TestInteropPush(t *testing.T) {
 // where roost agrees and where it differs on purpose:
 //
 //   - alike: nothing while the phone is connected; a notification about a
-//     second after stanzas queue for a hibernated session; the publish
-//     options; the "New Message!" placeholder body for a message.
+//     second after stanzas queue for a hibernated session; exactly one
+//     for a message to an account without sessions (offline); the
+//     publish options; the "New Message!" placeholder body for a message.
 //   - Prosody sends one notification per kind of stanza in a burst (an
 //     "important" one with the placeholder and an "unimportant" one
 //     without), message-count always 1, no sender by default, from the
@@ -79,7 +91,7 @@ func TestInteropPushProsody(t *testing.T) {
 	ca := xmpptest.NewCA(t)
 	const domain, app = "prosody.push.example", "app.prosody.push.example"
 	p := startProsodyWith(t, pushProsodyIP, domain, ca, z, peerMode{},
-		map[string]string{"alice": "alice-secret", "bob": "bob-secret", "carol": "carol-secret"}, prosodyExtra{
+		map[string]string{"alice": "alice-secret", "bob": "bob-secret", "carol": "carol-secret", "dave": "dave-secret"}, prosodyExtra{
 			modules: []string{"smacks", "cloud_notify"},
 			global:  []string{"component_ports = { 5347 }", fmt.Sprintf("component_interfaces = { %q }", pushProsodyIP)},
 			tail:    []string{fmt.Sprintf("Component %q", app), "\tcomponent_secret = \"app-secret\""},
@@ -89,6 +101,15 @@ func TestInteropPushProsody(t *testing.T) {
 	t.Logf("prosody: %v", ev)
 	want(t, event(t, ev, "enable"), "result", "ok")
 	want(t, event(t, ev, "awake"), "notes", "0")
+	want(t, event(t, ev, "enable-offline"), "result", "ok")
+	if offline := event(t, ev, "offline")["notes"].([]any); len(offline) != 1 {
+		t.Errorf("mod_cloud_notify sent %d notifications for a message to an account with no session, want 1: %v", len(offline), offline)
+	} else {
+		o := offline[0].(map[string]any)
+		want(t, o, "node", "n3")
+		want(t, o, "secret", "app-s3cret")
+		want(t, o["summary"].(map[string]any), "last-message-body", "New Message!")
+	}
 	burst := event(t, ev, "burst")["notes"].([]any)
 	if len(burst) < 1 {
 		t.Fatalf("mod_cloud_notify sent nothing for the burst")

@@ -44,7 +44,8 @@
 // internal/interop runs one scenario against both (TestInteropPush,
 // TestInteropPushProsody). Alike: nothing while a session is connected, a
 // notification about a second after stanzas queue for a hibernated
-// session, the publish options, the placeholder body. Different on
+// session, one for a message to an account with no session at all, the
+// publish options, the placeholder body. Different on
 // purpose: mod_cloud_notify sends one notification per kind of stanza in
 // a burst, with message-count always 1 and no sender unless configured,
 // from the server's domain; roost sends exactly one per burst with the

@@ -14,8 +14,9 @@ Scenarios:
              a slixmpp component: alice's phone enables them, loses its
              connection (stream management keeps the session), and a burst
              of messages and a subscription request makes exactly one
-             notification; an error from the app server disables the
-             registration.
+             notification; dave's app enables them and is closed (no
+             session at all), and a message to dave is notified too; an
+             error from the app server disables the registration.
 Every observation is one JSON line; the Go tests (mam_test.go,
 extdisco_test.go) assert on them.
 """
@@ -251,6 +252,19 @@ async def push(args):
     # Online: nothing is pushed.
     bob.send_message(mto=alice, mbody="while you look", mtype="chat")
     emit(event="awake", notes=len(await notes_within(app, 1.5)))
+
+    # Offline: dave's app enables notifications, then it is closed and its
+    # session ends; a message to dave is notified to its node.
+    dave = await login(args, "dave@%s/phone" % d, "dave-secret")
+    res, _ = await raw_iq(dave, "set", None, enable.replace("node='n1'", "node='n3'"))
+    emit(event="enable-offline", result=res)
+    closed = asyncio.Event()
+    dave.add_event_handler("disconnected", lambda _: closed.set())
+    dave.disconnect()
+    await asyncio.wait_for(closed.wait(), 10)
+    await asyncio.sleep(0.5)
+    bob.send_message(mto="dave@" + d, mbody="while you were out", mtype="chat")
+    emit(event="offline", notes=await notes_within(app, 3))
 
     # The phone's network goes away; roost keeps the session (XEP-0198).
     gone = asyncio.Event()
