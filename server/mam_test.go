@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"roost/archive"
+	"roost/config"
 	"roost/internal/client"
 	"roost/module/carbons"
 	"roost/xmlstream"
@@ -254,5 +255,42 @@ func TestArchivePrefsAndOffline(t *testing.T) {
 		if res.Get("type") != "error" || res.Child(xmlstream.NSClient, "error").Child("urn:ietf:params:xml:ns:xmpp-stanzas", tc.cond) == nil {
 			t.Errorf("%s: %s, want %s", tc.q, res, tc.cond)
 		}
+	}
+}
+
+// TestArchiveRetentionJobs: each archive's owner runs its own retention
+// job, accounts' (mam) and rooms' (muc), as configured; an archive kept
+// forever and without a size cap has none.
+func TestArchiveRetentionJobs(t *testing.T) {
+	tests := []struct {
+		name    string
+		mamDays int
+		mamSize config.Size
+		mucDays int
+		mucOn   bool
+		want    []string
+	}{
+		{"defaults", 365, 100 << 20, 365, true, []string{"mam/retention", "muc/retention"}},
+		{"rooms kept forever", 365, 100 << 20, 0, true, []string{"mam/retention"}},
+		{"accounts capped by size only", 0, 1 << 20, 30, true, []string{"mam/retention", "muc/retention"}},
+		{"everything kept", 0, 0, 0, true, nil},
+		{"no group chat", 365, 0, 365, false, []string{"mam/retention"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := startWith(t, t.TempDir(), func(o *Options) {
+				o.Config.MAM.KeepDays, o.Config.MAM.MaxAccountSize = tt.mamDays, tt.mamSize
+				o.Config.MUC.KeepDays, o.Config.MUC.Enabled = tt.mucDays, tt.mucOn
+			})
+			var got []string
+			for _, j := range r.srv.jobs {
+				if strings.HasSuffix(j.name, "/retention") {
+					got = append(got, j.name)
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("retention jobs %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
