@@ -37,6 +37,7 @@ const (
 	OpInviteRevoke = "invite.revoke"
 	OpAdminSet     = "admin.set"
 	OpAdminList    = "admin.list"
+	OpFeatures     = "features"
 )
 
 // Request is one admin request.
@@ -101,6 +102,29 @@ type Response struct {
 	Rooms   []RoomStatus      `json:"rooms,omitempty"`
 	Link    *InviteLink       `json:"link,omitempty"`
 	Invites []InviteInfo      `json:"invites,omitempty"`
+	// Features answers OpFeatures.
+	Features *Features `json:"features,omitempty"`
+}
+
+// Features is what the server advertises to its clients, for `roost
+// check`: the stream features after authentication (RFC 6120 §4.3) and
+// service discovery (XEP-0030) of the first account domain, of an
+// account, and of the services the domain lists. Names are written
+// "{namespace}local" for stream features, "category/type" for identities.
+type Features struct {
+	Domain            string    `json:"domain"`
+	Stream            []string  `json:"stream"`
+	Server            []string  `json:"server"`
+	Account           []string  `json:"account"`
+	AccountIdentities []string  `json:"account_identities"`
+	Services          []Service `json:"services"`
+}
+
+// Service is a hosted service as its disco#info describes it.
+type Service struct {
+	Domain     string   `json:"domain"`
+	Identities []string `json:"identities"`
+	Features   []string `json:"features"`
 }
 
 // RoomStatus describes a group chat room (XEP-0045), in the admin
@@ -167,6 +191,8 @@ type Backend interface {
 	Backup(ctx context.Context, w io.Writer, size func(int64) error) error
 	// CertStatus reports the certificate served for every configured name.
 	CertStatus(ctx context.Context) ([]CertStatus, error)
+	// Features reports what the server advertises to clients.
+	Features(ctx context.Context) (Features, error)
 	RoomBackend
 	Invites
 }
@@ -316,6 +342,11 @@ func serveConn(ctx context.Context, c net.Conn, b Backend) error {
 		err = b.SetAdmin(ctx, req.User, req.Admin)
 	case OpAdminList:
 		resp.Users, err = b.Admins(ctx)
+	case OpFeatures:
+		var f Features
+		if f, err = b.Features(ctx); err == nil {
+			resp.Features = &f
+		}
 	case OpBackup:
 		_ = c.SetDeadline(time.Time{})
 		started := false
@@ -515,4 +546,16 @@ func (c Client) SetAdmin(ctx context.Context, user string, admin bool) error {
 func (c Client) Admins(ctx context.Context) ([]string, error) {
 	resp, err := c.simple(ctx, Request{Op: OpAdminList})
 	return resp.Users, err
+}
+
+// Features reports what the running server advertises to clients.
+func (c Client) Features(ctx context.Context) (Features, error) {
+	resp, err := c.simple(ctx, Request{Op: OpFeatures})
+	if err != nil {
+		return Features{}, err
+	}
+	if resp.Features == nil {
+		return Features{}, fmt.Errorf("features: %w: empty answer", ErrRemote)
+	}
+	return *resp.Features, nil
 }

@@ -164,6 +164,17 @@ func (f *fakeBackend) CertStatus(context.Context) ([]CertStatus, error) {
 	return f.certs, f.certErr
 }
 
+var testFeatures = Features{
+	Domain:            "example.org",
+	Stream:            []string{"{urn:xmpp:sm:3}sm"},
+	Server:            []string{"urn:xmpp:carbons:2"},
+	Account:           []string{"urn:xmpp:mam:2"},
+	AccountIdentities: []string{"account/registered"},
+	Services:          []Service{{Domain: "upload.example.org", Identities: []string{"store/file"}, Features: []string{"urn:xmpp:http:upload:0"}}},
+}
+
+func (f *fakeBackend) Features(context.Context) (Features, error) { return testFeatures, nil }
+
 func serve(t *testing.T, b Backend) (Client, string) {
 	t.Helper()
 	return serveOn(t, b, func(ln net.Listener) net.Listener { return ln })
@@ -249,6 +260,10 @@ func TestRoundTrip(t *testing.T) {
 	st, err := c.Status(ctx)
 	if err != nil || st["sessions"] != "3" {
 		t.Errorf("Status() = %v, %v", st, err)
+	}
+	f, err := c.Features(ctx)
+	if diff := cmp.Diff(testFeatures, f); err != nil || diff != "" {
+		t.Errorf("Features() = %v (-want +got):\n%s", err, diff)
 	}
 	var buf bytes.Buffer
 	var size int64

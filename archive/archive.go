@@ -19,7 +19,8 @@ var ErrUnknownID = errors.New("archive: no such message")
 type Store interface {
 	// Append archives a message and returns its ID, for the stanza-id
 	// stamped on the message before it is delivered. account says the
-	// owner is an account: its archive goes with it.
+	// owner is an account: its archive goes with it. stanza is valid only
+	// during the call: the store copies it.
 	Append(owner string, account bool, with, resource string, stanza []byte) (ID, error)
 	// Page returns the page of owner's archive that r selects, oldest
 	// first, and whether no message beyond it in the direction of paging
@@ -104,8 +105,13 @@ func Answer(st Store, owner jid.JID, iq *stanza.Stanza, q Query, lim xmlstream.L
 			it = &items[len(items)-1-i]
 		}
 		msg, err := xmlstream.Parse(it.Stanza, lim)
-		if err != nil {
+		switch {
+		case err != nil:
 			msg = nil
+		case msg.Name.Space == xmlstream.NSServer:
+			// Archived as it came over s2s; forwarded to a client it is
+			// in the client namespace (RFC 6120 §4.8.3).
+			msg.Name.Space = xmlstream.NSClient
 		}
 		send(Result(iq.From, owner, q.QueryID, it.ID, msg))
 	}
@@ -166,18 +172,27 @@ func Metadata(first, last ID) *xmlstream.Element {
 
 // Stamp returns msg with <stanza-id by=by id=id/> (XEP-0359 §3) and
 // without any other stanza-id claiming to be by the same archive: only
-// the archive may say where it keeps a message. msg is not modified.
+// the archive may say where it keeps a message. msg is not modified. It
+// is on the path of every archived message, so the new elements come in
+// one allocation.
 func Stamp(msg *xmlstream.Element, by string, id ID) *xmlstream.Element {
-	sid := xmlstream.New(NSStanzaID, "stanza-id")
-	sid.Attrs = make([]xmlstream.Attr, 0, 2)
-	sid.SetAttr("id", id.String()).SetAttr("by", by)
+	s := &stamped{}
+	s.attrs = [2]xmlstream.Attr{{Name: xmlstream.Name{Local: "id"}, Value: id.String()}, {Name: xmlstream.Name{Local: "by"}, Value: by}}
+	s.sid = xmlstream.Element{Name: xmlstream.Name{Space: NSStanzaID, Local: "stanza-id"}, Attrs: s.attrs[:]}
 	children := make([]xmlstream.Node, 0, len(msg.Children)+1)
 	for _, n := range msg.Children {
 		if !isStanzaIDBy(n.Elem, by) {
 			children = append(children, n)
 		}
 	}
-	return msg.WithChildren(append(children, xmlstream.Node{Elem: sid}))
+	s.msg = xmlstream.Element{Name: msg.Name, Attrs: msg.Attrs, Children: append(children, xmlstream.Node{Elem: &s.sid})}
+	return &s.msg
+}
+
+// stamped holds a stamped message's new elements.
+type stamped struct {
+	msg, sid xmlstream.Element
+	attrs    [2]xmlstream.Attr
 }
 
 // Strip returns msg without stanza-id elements by by, or msg itself when

@@ -22,7 +22,7 @@ type memStore struct {
 
 func (m *memStore) Append(owner string, _ bool, with, res string, st []byte) (ID, error) {
 	id := ID{Seq: uint64(len(m.items) + 1), Tag: uint32(len(m.items) * 7)}
-	m.items = append(m.items, Item{ID: id, With: with, Resource: res, Stanza: st})
+	m.items = append(m.items, Item{ID: id, With: with, Resource: res, Stanza: slices.Clone(st)})
 	m.owner = owner
 	return id, nil
 }

@@ -49,6 +49,15 @@
 // as §3.2 allows for removed content, so one bad record does not break
 // paging through the rest.
 //
+// # Retention
+//
+// [Sweep] applies a retention [Policy] (keep messages newer than a time,
+// at most so many bytes) to every archive of a store through its
+// [Trimmer], a bounded number of deletions per transaction with a pause
+// between; [Retain] runs it periodically as a module's background job.
+// Each owner of archives (accounts: module/mam, rooms: module/muc) trims
+// its own, and leaves the others' alone in its policy.
+//
 // # Concurrency
 //
 // The package holds no state. Queries, results and IDs are values; the

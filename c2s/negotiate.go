@@ -205,6 +205,13 @@ func (n *negotiation) features() []byte {
 // SASL2 alike.
 func (n *negotiation) mechanisms() []string { return n.srv.features.mechs[n.cbMask] }
 
+// BoundFeatures returns the stream features offered to an authenticated
+// client that has not bound a resource (RFC 6120 §4.3.2): binding, client
+// state indication (XEP-0352), stream management (XEP-0198) and
+// Options.Features. `roost check` reports them as clients see them. The
+// element is the one every stream shares: read it, never change it.
+func (s *Server) BoundFeatures() *xmlstream.Element { return s.features.postAuthEl }
+
 // stage reads elements until the stream restarts (restart=true) or a
 // resource is bound.
 func (n *negotiation) stage(ctx context.Context) (restart bool, err error) {

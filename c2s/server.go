@@ -108,7 +108,13 @@ type Options struct {
 	// stream management, that a client may enable inline when it binds
 	// with Bind 2 (XEP-0386), such as carbons.
 	BindFeatures []BindFeature
-	Logger       *slog.Logger
+	// Durable, if set, is called before the server acknowledges the
+	// client's stanzas with stream management (<a/>, <resumed/>), and
+	// returns once what handling them wrote (archived messages, which
+	// are committed in groups) is on disk: a client forgets what the
+	// server acknowledged.
+	Durable func(ctx context.Context) error
+	Logger  *slog.Logger
 }
 
 // BindFeature is a session feature offered inline in Bind 2: Var is

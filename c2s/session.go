@@ -164,7 +164,7 @@ func (c *session) run(ctx context.Context) {
 			err = errResumeTimeout
 			break
 		}
-		if rerr := c.resume(n); rerr != nil {
+		if rerr := c.resume(ctx, n); rerr != nil {
 			err = rerr
 			break
 		}
@@ -238,7 +238,7 @@ func (c *session) sendPing() {
 func (c *session) handle(ctx context.Context, el *xmlstream.Element) error {
 	c.count.stanza(el)
 	if el.Name.Space == nsSM {
-		return c.handleSM(el)
+		return c.handleSM(ctx, el)
 	}
 	if el.Name.Space == nsCSI {
 		switch el.Name.Local {

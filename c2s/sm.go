@@ -131,6 +131,16 @@ type resumption struct {
 	wake        chan struct{}
 }
 
+// Hibernating reports whether the session lost its connection and waits
+// to be resumed: it is bound, stanzas for it queue, and no device reads
+// them (router.Dormant). Push notifications (XEP-0357) go to an account
+// whose sessions all hibernate.
+func (c *session) Hibernating() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.res.hibernating
+}
+
 // wakeUp tells a hibernating session to look at its state again.
 func (r *resumption) wakeUp() {
 	select {
@@ -149,7 +159,7 @@ func (r *resumption) takePending() *negotiation {
 }
 
 // handleSM handles a stream management nonza from a bound client.
-func (c *session) handleSM(el *xmlstream.Element) error {
+func (c *session) handleSM(ctx context.Context, el *xmlstream.Element) error {
 	switch el.Name.Local {
 	case "enable":
 		if c.count.on {
@@ -163,6 +173,7 @@ func (c *session) handleSM(el *xmlstream.Element) error {
 		if !c.count.on {
 			return &stream.Error{Condition: stream.UnsupportedStanzaType, Text: "stream management is not enabled"}
 		}
+		c.durable(ctx)
 		c.Send(xmlstream.New(nsSM, "a").SetAttr("h", strconv.FormatUint(uint64(c.count.handled), 10)))
 	case "a":
 		if !c.count.on {
@@ -198,6 +209,19 @@ func (c *session) enableSM(resume bool) *xmlstream.Element {
 			SetAttr("max", strconv.Itoa(int(max(time.Second, c.srv.opts.ResumeTimeout).Seconds())))
 	}
 	return enabled
+}
+
+// durable waits until what the client's stanzas wrote is on disk, before
+// the server acknowledges them. A failure is logged and the stanzas are
+// acknowledged all the same: they were handled, and asking the client to
+// send them again would only duplicate them.
+func (c *session) durable(ctx context.Context) {
+	if c.srv.opts.Durable == nil {
+		return
+	}
+	if err := c.srv.opts.Durable(ctx); err != nil {
+		c.logger().Error("syncing before an acknowledgement", "err", err)
+	}
 }
 
 // acknowledged drops what the client says it has handled.
@@ -337,7 +361,7 @@ func (c *session) takeOver(n *negotiation) bool {
 // the client has not acknowledged, then what queued meanwhile. An error
 // ends the session (the client acknowledged more than was sent, or the
 // session is closing); n is told either way.
-func (c *session) resume(n *negotiation) error {
+func (c *session) resume(ctx context.Context, n *negotiation) error {
 	if c.isClosing() {
 		n.adopted <- false
 		return errResumeTimeout
@@ -362,6 +386,7 @@ func (c *session) resume(n *negotiation) error {
 		c.unacked.requested = true
 	}
 	c.mu.Unlock()
+	c.durable(ctx)
 	bp := netconn.GetBuffer()
 	resumed := xmlstream.New(nsSM, "resumed").
 		SetAttr("previd", c.res.id).SetAttr("h", strconv.FormatUint(uint64(c.count.handled), 10))

@@ -322,8 +322,15 @@ func TestStreamManagementResume(t *testing.T) {
 		recvSkipping(t, j, &requests)
 	}
 	unackedOf(t, h, juliet, 3)
+	dormant := bound.(interface{ Hibernating() bool })
+	if dormant.Hibernating() {
+		t.Error("a connected session says it hibernates")
+	}
 	_ = j.NetConn().Close()
 	hibernating(t, h, juliet)
+	if !dormant.Hibernating() {
+		t.Error("a hibernating session says it does not")
+	}
 	sendChat(t, r, juliet, "four")
 	eventually(t, h, juliet, "queueing the message", func(c *session) bool { return len(c.q.items) == 1 })
 
@@ -349,6 +356,9 @@ func TestStreamManagementResume(t *testing.T) {
 	h.router.mu.Unlock()
 	if now != bound {
 		t.Fatal("the resumed session is not the one bound before")
+	}
+	if dormant.Hibernating() {
+		t.Error("a resumed session says it hibernates")
 	}
 	sendChat(t, j2, "romeo@example.com/orchard", "back")
 	_ = r.SetDeadline(time.Now().Add(5 * time.Second))
@@ -489,5 +499,46 @@ func TestStreamManagementResumeOff(t *testing.T) {
 	var requests int
 	if el := recvSkipping(t, j, &requests); !el.Is(nsSM, "enabled") || el.Get("resume") != "" || el.Get("id") != "" {
 		t.Fatalf("got %s; want <enabled/> without resumption", el)
+	}
+}
+
+// TestAcknowledgementWaitsForDurable: <a/> is sent only once Durable has
+// returned, after the stanzas it counts were handled, so that a client
+// never forgets a message the server has not yet written to disk.
+func TestAcknowledgementWaitsForDurable(t *testing.T) {
+	release := make(chan struct{})
+	calls := make(chan struct{}, 4)
+	h := newHarness(t, func(o *Options) {
+		o.Durable = func(ctx context.Context) error {
+			calls <- struct{}{}
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return nil
+		}
+	})
+	j := h.mustLogin("juliet", "balcony")
+	enableSM(t, j)
+	if err := j.Send(xmpptest.Element(t, `<message to='romeo@example.com' type='chat'><body>hi</body></message>`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Send(xmlstream.New(nsSM, "r")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-calls:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Durable was not called for <r/>")
+	}
+	// Not acknowledged while Durable waits.
+	_ = j.SetDeadline(time.Now().Add(200 * time.Millisecond))
+	if el, err := j.Recv(); err == nil && el.Is(nsSM, "a") {
+		t.Fatalf("got %s before Durable returned", el)
+	}
+	close(release)
+	var requests int
+	if el := recvSkipping(t, j, &requests); !el.Is(nsSM, "a") || el.Get("h") != "1" {
+		t.Fatalf("got %s; want <a h='1'/>", el)
 	}
 }

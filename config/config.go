@@ -49,6 +49,9 @@ type Config struct {
 	// Components are the external components (XEP-0114) allowed to
 	// connect, one [[component]] block each.
 	Components []Component `toml:"component"`
+	MAM        MAM         `toml:"mam"`
+	TURN       TURN        `toml:"turn"`
+	Push       Push        `toml:"push"`
 }
 
 // Component is one [[component]] block: an external component (XEP-0114),
@@ -107,6 +110,9 @@ type MUC struct {
 	MembersOnly  bool `toml:"members_only"`
 	NonAnonymous bool `toml:"non_anonymous"`
 	Logging      bool `toml:"logging"`
+	// KeepDays is how long a room's messages are kept, in its archive
+	// and in the history shown on join; 0 keeps them forever.
+	KeepDays int `toml:"keep_days"`
 	// MaxRoomsPerUser bounds the rooms one user owns.
 	MaxRoomsPerUser int `toml:"max_rooms_per_user"`
 	// MaxOccupants bounds the people in one room.
@@ -445,6 +451,56 @@ type Limits struct {
 	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
 }
 
+// MAM is the [mam] table: the message archive (XEP-0313), which keeps a
+// copy of every conversation so that all of an account's devices see the
+// same history.
+type MAM struct {
+	Enabled bool `toml:"enabled"`
+	// Default is what an account that has not chosen archives: "always",
+	// "roster" (only conversations with contacts in its roster) or
+	// "never" (XEP-0441).
+	Default string `toml:"default"`
+	// KeepDays is how long messages are kept; 0 keeps them forever.
+	KeepDays int `toml:"keep_days"`
+	// MaxAccountSize is the most one account's archive keeps; the oldest
+	// messages beyond it are deleted. 0: no cap.
+	MaxAccountSize Size `toml:"max_account_size"`
+	// MaxPage is the most messages one archive query returns (RSM max,
+	// XEP-0059), whatever the client asks for.
+	MaxPage int `toml:"max_page"`
+}
+
+// TURN is the [turn] table: a STUN/TURN server (such as coturn) that
+// roost tells clients about (XEP-0215), so that calls get through home
+// routers. roost does not relay calls itself.
+type TURN struct {
+	// Host is the TURN server's name or address; empty offers none.
+	Host string `toml:"host"`
+	// Port is its STUN/TURN port (UDP and TCP); TLSPort its TURNS port,
+	// 0 for none.
+	Port    int `toml:"port"`
+	TLSPort int `toml:"tls_port"`
+	// Secret is the TURN server's shared secret (coturn's
+	// static-auth-secret, with use-auth-secret): roost makes
+	// time-limited credentials with it.
+	Secret string `toml:"secret"`
+	// CredentialLifetime is how long the credentials handed out stay
+	// valid.
+	CredentialLifetime time.Duration `toml:"credential_lifetime"`
+}
+
+// Push is the [push] table: push notifications (XEP-0357), which wake a
+// phone app the system has put to sleep when a message arrives.
+type Push struct {
+	Enabled bool `toml:"enabled"`
+	// IncludeBody puts the message's text in the notification, which
+	// then passes through the app's push server and Apple's or Google's.
+	IncludeBody bool `toml:"include_body"`
+	// MaxRegistrations bounds the apps (devices) of one account that
+	// receive notifications; the oldest is dropped for a new one.
+	MaxRegistrations int `toml:"max_registrations"`
+}
+
 // Size is a number of bytes. The file may write it as an integer or as a
 // string with a binary unit: "256KiB", "1 MiB".
 type Size int64
@@ -544,11 +600,27 @@ func Default() Config {
 			MembersOnly:       true,
 			NonAnonymous:      true,
 			Logging:           true,
+			KeepDays:          365,
 			MaxRoomsPerUser:   20,
 			MaxOccupants:      100,
 			History:           50,
 			MaxNickLength:     64,
 			PresencePerMinute: 12,
+		},
+		MAM: MAM{
+			Enabled:        true,
+			Default:        "always",
+			KeepDays:       365,
+			MaxAccountSize: 100 << 20,
+			MaxPage:        100,
+		},
+		TURN: TURN{
+			Port:               3478,
+			CredentialLifetime: 24 * time.Hour,
+		},
+		Push: Push{
+			Enabled:          true,
+			MaxRegistrations: 5,
 		},
 	}
 }

@@ -258,6 +258,32 @@ func TestParse(t *testing.T) {
 			},
 		},
 		{
+			name: "archive kept forever, roster only",
+			file: "[mam]\ndefault = \"roster\"\nkeep_days = 0\nmax_account_size = 0\nmax_page = 50\n",
+			want: func(c *Config) {
+				c.MAM = MAM{Enabled: true, Default: "roster", MaxPage: 50}
+			},
+		},
+		{
+			name: "room messages kept a month",
+			file: "[muc]\nkeep_days = 30\n",
+			want: func(c *Config) { c.MUC.KeepDays = 30 },
+		},
+		{
+			name: "push with bodies",
+			file: "[push]\ninclude_body = true\nmax_registrations = 2\n",
+			want: func(c *Config) {
+				c.Push = Push{Enabled: true, IncludeBody: true, MaxRegistrations: 2}
+			},
+		},
+		{
+			name: "a turn server",
+			file: "[turn]\nhost = \"turn.example.org\"\ntls_port = 5349\nsecret = \"0123456789abcdef\"\n",
+			want: func(c *Config) {
+				c.TURN = TURN{Host: "turn.example.org", Port: 3478, TLSPort: 5349, Secret: "0123456789abcdef", CredentialLifetime: 24 * time.Hour}
+			},
+		},
+		{
 			name: "acme with http-01",
 			file: "domains = [\"example.org\"]\n[tls]\nsource = \"acme\"\n[tls.acme]\nemail = \"me@example.org\"\n" +
 				"[https]\nhttp_listen = [\"[::]:80\"]\n",
@@ -487,13 +513,14 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "group chat service",
 			file: "domains = [\"example.org\", \"conference.example.org\"]\nsubdomains = [\"chat\"]\n" +
-				"[muc]\nsubdomain = \"chat\"\ncreate = \"everyone\"\nmax_occupants = 1\nhistory = -1\nmax_nick_length = 0\npresence_per_minute = 0\n",
+				"[muc]\nsubdomain = \"chat\"\ncreate = \"everyone\"\nmax_occupants = 1\nhistory = -1\nmax_nick_length = 0\npresence_per_minute = 0\nkeep_days = 36501\n",
 			want: "roost.toml:4: muc.subdomain: \"chat\": also listed in subdomains\n" +
 				"roost.toml:5: muc.create: \"everyone\": want one of \"local\", \"anyone\", \"admin\"\n" +
 				"roost.toml:6: muc.max_occupants: 1: must be from 2 to 10000\n" +
 				"roost.toml:7: muc.history: -1: must be from 0 to 10000\n" +
 				"roost.toml:8: muc.max_nick_length: 0: must be from 1 to 1023\n" +
-				"roost.toml:9: muc.presence_per_minute: 0: must be from 1 to 6000",
+				"roost.toml:9: muc.presence_per_minute: 0: must be from 1 to 6000\n" +
+				"roost.toml:10: muc.keep_days: 36501: must be from 0 to 36500 (0 keeps messages forever)",
 		},
 		{
 			name: "group chat service clashes with a domain",
@@ -553,6 +580,33 @@ func TestParseErrors(t *testing.T) {
 				"roost.toml:4: pep.max_item_bytes: 512: must be from 1024 to 16777216\n" +
 				"roost.toml:5: pep.max_subscribers: -1: must be from 1 to 100000\n" +
 				"roost.toml:6: pep.caps_cache: 5: must be from 10 to 1000000",
+		},
+		{
+			name: "archive settings",
+			file: "[mam]\ndefault = \"sometimes\"\nkeep_days = -1\nmax_account_size = \"1KiB\"\nmax_page = 5\n",
+			want: "roost.toml:2: mam.default: \"sometimes\": want \"always\", \"roster\" or \"never\"\n" +
+				"roost.toml:3: mam.keep_days: -1: must be from 0 to 36500 (0 keeps messages forever)\n" +
+				"roost.toml:4: mam.max_account_size: 1024: must be from 1048576 to 68719476736 bytes (0: no cap)\n" +
+				"roost.toml:5: mam.max_page: 5: must be from 10 to 1000",
+		},
+		{
+			name: "archive page above the queue",
+			file: "[limits]\nqueue_depth = 64\nmax_offline_messages = 10\n[muc]\nenabled = false\n[mam]\nmax_page = 100\n",
+			want: "roost.toml:7: mam.max_page: 100: must be below limits.queue_depth (64), as a page of results is sent in one burst",
+		},
+		{
+			name: "turn settings",
+			file: "[turn]\nhost = \"not a host\"\nport = 0\ntls_port = 70000\nsecret = \"short\"\ncredential_lifetime = \"0s\"\n",
+			want: "roost.toml:2: turn.host: " + checkDomain("not a host").Error() + "\n" +
+				"roost.toml:3: turn.port: 0: must be from 1 to 65535\n" +
+				"roost.toml:4: turn.tls_port: 70000: must be from 1 to 65535 (0: none)\n" +
+				"roost.toml:5: turn.secret: must be at least 16 characters: the TURN server's static-auth-secret\n" +
+				"roost.toml:6: turn.credential_lifetime: 0s: must be from 1s to 720h",
+		},
+		{
+			name: "push registrations out of range",
+			file: "[push]\nmax_registrations = 0\n",
+			want: "roost.toml:2: push.max_registrations: 0: must be from 1 to 100",
 		},
 		{
 			name: "resume timeout too short",

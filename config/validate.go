@@ -38,6 +38,9 @@ func validate(c Config, src source) []*FieldError {
 	v.contact(c.Contact)
 	v.limits(c.Limits)
 	v.muc(c)
+	v.mam(c.MAM, c.Limits)
+	v.turn(c.TURN)
+	v.intRange("push.max_registrations", int64(c.Push.MaxRegistrations), 1, 100, "")
 	return v.errs
 }
 
@@ -654,6 +657,41 @@ func (v *validator) pep(p PEP) {
 	v.intRange("pep.caps_cache", int64(p.CapsCache), 10, 1000000, "")
 }
 
+func (v *validator) mam(m MAM, l Limits) {
+	switch m.Default {
+	case "always", "roster", "never":
+	default:
+		v.add("mam.default", errorf(ErrInvalid, `%q: want "always", "roster" or "never"`, m.Default))
+	}
+	v.intRange("mam.keep_days", int64(m.KeepDays), 0, 36500, " (0 keeps messages forever)")
+	if m.MaxAccountSize != 0 {
+		v.intRange("mam.max_account_size", int64(m.MaxAccountSize), 1<<20, 64<<30, " bytes (0: no cap)")
+	}
+	if v.intRange("mam.max_page", int64(m.MaxPage), 10, 1000, "") && m.MaxPage >= l.QueueDepth && l.QueueDepth >= 8 {
+		v.add("mam.max_page", errorf(ErrConflict, "%d: must be below limits.queue_depth (%d), as a page of results is sent in one burst",
+			m.MaxPage, l.QueueDepth), "limits.queue_depth")
+	}
+}
+
+func (v *validator) turn(t TURN) {
+	if t.Host == "" {
+		return
+	}
+	if _, err := netip.ParseAddr(t.Host); err != nil {
+		if err := checkDomain(t.Host); err != nil {
+			v.add("turn.host", err)
+		}
+	}
+	v.intRange("turn.port", int64(t.Port), 1, 65535, "")
+	if t.TLSPort != 0 {
+		v.intRange("turn.tls_port", int64(t.TLSPort), 1, 65535, " (0: none)")
+	}
+	if len(t.Secret) < 16 {
+		v.add("turn.secret", errorf(ErrInvalid, "must be at least 16 characters: the TURN server's static-auth-secret"), "turn.host")
+	}
+	v.duration("turn.credential_lifetime", t.CredentialLifetime, time.Second, 30*24*time.Hour)
+}
+
 // intRange reports whether lo <= n <= hi, and an error if not; why is
 // appended to the message.
 func (v *validator) intRange(field string, n, lo, hi int64, why string) bool {
@@ -708,6 +746,7 @@ func (v *validator) muc(c Config) {
 	default:
 		v.add("muc.create", errorf(ErrInvalid, `%q: want one of "local", "anyone", "admin"`, m.Create))
 	}
+	v.intRange("muc.keep_days", int64(m.KeepDays), 0, 36500, " (0 keeps messages forever)")
 	v.intRange("muc.max_rooms_per_user", int64(m.MaxRoomsPerUser), 0, 10000, "")
 	occOK := v.intRange("muc.max_occupants", int64(m.MaxOccupants), 2, 10000, "")
 	histOK := v.intRange("muc.history", int64(m.History), 0, 10000, "")

@@ -313,6 +313,35 @@ func (r *Router) SetInterested(full jid.JID) {
 	}
 }
 
+// Dormant is implemented by sessions that can outlive their connection:
+// a client stream with resumable stream management (XEP-0198 §5) whose
+// connection was lost waits, bound, for the client to come back, and
+// reads nothing meanwhile.
+type Dormant interface {
+	Hibernating() bool
+}
+
+// Awake reports whether a session of the account bare would read a
+// stanza now: bound and not hibernating (Dormant). Push notifications
+// (XEP-0357) go to accounts that are not awake.
+func (r *Router) Awake(bare jid.JID) bool {
+	var buf [8]Session
+	sessions := buf[:0]
+	r.mu.RLock()
+	for _, res := range r.users[bare.Bare().String()] {
+		sessions = append(sessions, res.sess)
+	}
+	r.mu.RUnlock()
+	// Asked outside the lock: a session takes its own lock to answer,
+	// and may hold it while it calls the router.
+	for _, s := range sessions {
+		if d, ok := s.(Dormant); !ok || !d.Hibernating() {
+			return true
+		}
+	}
+	return false
+}
+
 // Connected returns the full JIDs of every session of the account bare.
 func (r *Router) Connected(bare jid.JID) []jid.JID {
 	return r.collect(bare, func(*resource) bool { return true })

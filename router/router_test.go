@@ -643,3 +643,40 @@ func (s *remoteSession) Close(error)                  { s.closed = true }
 func (s *remoteSession) RemoteAddr() string {
 	return s.addr
 }
+
+// dormantSession is a session that may be hibernating (stream
+// management waiting for a resumption).
+type dormantSession struct {
+	fakeSession
+	asleep bool
+}
+
+func (d *dormantSession) Hibernating() bool { return d.asleep }
+
+func TestAwake(t *testing.T) {
+	r := New(Options{Domains: []string{"example.org"}})
+	ctx := context.Background()
+	alice := jid.MustParse("alice@example.org")
+	if r.Awake(alice) {
+		t.Error("an account without sessions is awake")
+	}
+	phone := &dormantSession{asleep: true}
+	if err := r.Bind(ctx, jid.MustParse("alice@example.org/phone"), phone); err != nil {
+		t.Fatal(err)
+	}
+	if r.Awake(alice) {
+		t.Error("an account whose only session hibernates is awake")
+	}
+	phone.asleep = false
+	if !r.Awake(alice) {
+		t.Error("an account with a session reading is not awake")
+	}
+	phone.asleep = true
+	// A session that cannot hibernate is always awake.
+	if err := r.Bind(ctx, jid.MustParse("alice@example.org/laptop"), &fakeSession{}); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Awake(alice) {
+		t.Error("an account with a plain session is not awake")
+	}
+}

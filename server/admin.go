@@ -98,3 +98,25 @@ func (b backend) DestroyRoom(ctx context.Context, room, reason string) error {
 	}
 	return r.DestroyRoom(ctx, room, reason)
 }
+
+// Features reports what clients see: the stream features c2s offers after
+// authentication and the service discovery the modules declared, which
+// module/disco answers from the same catalog.
+func (b backend) Features(context.Context) (admin.Features, error) {
+	cat := b.s.modules.Catalog()
+	f := admin.Features{Domain: b.s.cfg.Domains[0], Server: cat.Server.Features, Account: cat.Account.Features}
+	for _, id := range cat.Account.Identities {
+		f.AccountIdentities = append(f.AccountIdentities, id.Category+"/"+id.Type)
+	}
+	for el := range b.s.c2s.BoundFeatures().Elements() {
+		f.Stream = append(f.Stream, "{"+el.Name.Space+"}"+el.Name.Local)
+	}
+	for _, svc := range cat.ServicesOf(f.Domain) {
+		as := admin.Service{Domain: svc.Domain, Features: svc.Info.Features}
+		for _, id := range svc.Info.Identities {
+			as.Identities = append(as.Identities, id.Category+"/"+id.Type)
+		}
+		f.Services = append(f.Services, as)
+	}
+	return f, nil
+}

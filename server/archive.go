@@ -22,6 +22,8 @@ type archiveStore struct {
 	now func() time.Time
 }
 
+func newArchiveStore(st *store.Store) archiveStore { return archiveStore{st: st, now: time.Now} }
+
 // Append implements archive.Store.
 func (a archiveStore) Append(owner string, account bool, with, resource string, stanza []byte) (archive.ID, error) {
 	ref, err := a.st.AppendArchive(store.ArchiveRecord{Owner: owner, Account: account, With: with, Resource: resource, Stanza: stanza}, a.now())

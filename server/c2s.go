@@ -60,6 +60,7 @@ func (s *Server) setupC2S() error {
 		Undelivered:          redeliverer{s.router},
 		Tokens:               tokens,
 		BindFeatures:         bindFeatures,
+		Durable:              s.store.SyncArchive,
 		Logger:               s.log.With("component", "c2s"),
 	}, s.router, s.accounts)
 	s.c2s = srv

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"roost/archive"
 	"roost/config"
 	"roost/im"
 	"roost/jid"
@@ -21,13 +22,16 @@ import (
 	"roost/module/console"
 	"roost/module/contact"
 	"roost/module/disco"
+	"roost/module/extdisco"
 	"roost/module/invite"
 	"roost/module/last"
+	"roost/module/mam"
 	"roost/module/muc"
 	"roost/module/offline"
 	"roost/module/pep"
 	"roost/module/ping"
 	"roost/module/private"
+	"roost/module/push"
 	"roost/module/register"
 	"roost/module/vcard"
 	"roost/module/version"
@@ -60,6 +64,8 @@ type wiring struct {
 	muc     *muc.MUC // nil when group chat is off
 	// invites is nil when invitations are off.
 	invites *invite.Module
+	// mam is the account archive, nil when [mam] is off.
+	mam *mam.MAM
 }
 
 // modules is the server's feature list, in the order features see
@@ -84,9 +90,20 @@ func (w *wiring) modules() []step {
 		// request that carries an invitation token already pre-approved
 		// (XEP-0379); before register, which redeems tokens through it.
 		{"invite", w.newInvite},
+		// Before im, which takes subscription requests in: push only
+		// looks at what arrives for an account, after blocking has
+		// refused what the account does not want.
+		{"push", w.newPush},
 		{"im", w.newIM},
+		// Before carbons, after im: archives what im let through and
+		// stamps its stanza-id (XEP-0359), both ways, so that carbon
+		// copies and offline storage carry it (XEP-0313 §3.5).
+		{"mam", w.newMAM},
 		// After im: sent copies are made of what im let through.
 		{"carbons", w.newCarbons},
+		// After carbons: the sender's stanza-id goes on its sent carbon
+		// copies, never to the recipient (XEP-0313 §3.5).
+		{"mam-seal", w.newMAMSeal},
 		{"ping", func() (module.Module, error) { return ping.Handler{}, nil }},
 		{"version", w.newVersion},
 		{"vcard", w.newVCard},
@@ -113,6 +130,7 @@ func (w *wiring) modules() []step {
 		// The operators' addresses (XEP-0157): a form in the server's
 		// disco#info, so before disco.
 		{"contact", w.newContact},
+		{"extdisco", w.newExtDisco},
 		// Last: it lists what the modules before it serve.
 		{"disco", w.newDisco},
 	}
@@ -229,6 +247,76 @@ func (w *wiring) newIM() (module.Module, error) {
 		Blocked:        w.blocking.IsBlocked,
 		OnAvailable:    w.offline.Deliver,
 		Logger:         w.logger("im"),
+	}), nil
+}
+
+func (w *wiring) newMAM() (module.Module, error) {
+	c := w.s.cfg.MAM
+	if !c.Enabled {
+		return nil, nil
+	}
+	lim := w.s.cfg.Limits
+	w.mam = mam.New(mam.Options{
+		Archive: newArchiveStore(w.s.store),
+		Prefs:   w.s.store,
+		Trimmer: w.s.store,
+		Router:  w.s.router,
+		InRoster: func(_ context.Context, user, contact jid.JID) (bool, error) {
+			_, found, err := w.s.store.RosterItem(user.Bare().String(), contact.Bare().String())
+			return found, err
+		},
+		Default: c.Default,
+		KeepFor: time.Duration(c.KeepDays) * 24 * time.Hour,
+		MaxSize: int64(c.MaxAccountSize),
+		Limits:  archive.Limits{MaxPage: c.MaxPage},
+		XML:     xmlstream.Limits{MaxStanzaBytes: int(lim.MaxStanzaBytes), MaxDepth: lim.MaxDepth, MaxAttrs: lim.MaxAttributes},
+		Logger:  w.logger("mam"),
+	})
+	return w.mam, nil
+}
+
+func (w *wiring) newMAMSeal() (module.Module, error) {
+	if w.mam == nil {
+		return nil, nil
+	}
+	return w.mam.Seal(), nil
+}
+
+func (w *wiring) newPush() (module.Module, error) {
+	c := w.s.cfg.Push
+	if !c.Enabled {
+		return nil, nil
+	}
+	lim := w.s.cfg.Limits
+	return push.New(push.Options{
+		Store:            w.s.store,
+		Router:           w.s.router,
+		IncludeBody:      c.IncludeBody,
+		MaxRegistrations: c.MaxRegistrations,
+		XML:              xmlstream.Limits{MaxStanzaBytes: int(lim.MaxStanzaBytes), MaxDepth: lim.MaxDepth, MaxAttrs: lim.MaxAttributes},
+		Logger:           w.logger("push"),
+	}), nil
+}
+
+// newExtDisco offers the configured TURN server (XEP-0215), if any.
+func (w *wiring) newExtDisco() (module.Module, error) {
+	c := w.s.cfg.TURN
+	if c.Host == "" {
+		return nil, nil
+	}
+	services := []extdisco.Service{
+		{Type: "stun", Host: c.Host, Port: c.Port, Transport: "udp"},
+		{Type: "turn", Host: c.Host, Port: c.Port, Transport: "udp", Restricted: true},
+		{Type: "turn", Host: c.Host, Port: c.Port, Transport: "tcp", Restricted: true},
+	}
+	if c.TLSPort != 0 {
+		services = append(services, extdisco.Service{Type: "turns", Host: c.Host, Port: c.TLSPort, Transport: "tcp", Restricted: true})
+	}
+	return extdisco.New(extdisco.Options{
+		Services: services,
+		Secret:   []byte(c.Secret),
+		Lifetime: c.CredentialLifetime,
+		Local:    w.s.router.IsLocal,
 	}), nil
 }
 
@@ -383,6 +471,8 @@ func mucOptions(cfg config.Config, st *store.Store, log *slog.Logger) muc.Option
 		Store:   st,
 		// The same archive as the accounts', with the room as owner.
 		Archive: archiveStore{st: st, now: time.Now},
+		KeepFor: time.Duration(c.KeepDays) * 24 * time.Hour,
+		Trimmer: st,
 		Create:  muc.Creators(c.Create),
 		Defaults: muc.Config{
 			Persistent:   c.Persistent,

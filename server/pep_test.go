@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"roost/admin"
+	"roost/archive"
 	"roost/discoinfo"
 	"roost/internal/client"
 	"roost/internal/dnstest"
 	"roost/internal/xmpptest"
 	"roost/jid"
 	"roost/module/pep"
+	"roost/module/push"
 	"roost/xmlstream"
 )
 
@@ -37,7 +39,8 @@ func TestPEPDiscovery(t *testing.T) {
 	if !slices.Equal(info.Identities, wantIDs) {
 		t.Errorf("identities %v, want %v", info.Identities, wantIDs)
 	}
-	want := append([]string{discoinfo.NSInfo, discoinfo.NSItems, "jabber:iq:last", "vcard-temp"}, pep.Features()...)
+	want := append([]string{discoinfo.NSInfo, discoinfo.NSItems, "jabber:iq:last", "vcard-temp",
+		archive.NS, archive.NSExtended, archive.NSStanzaID, push.NS}, pep.Features()...)
 	slices.Sort(want)
 	if !slices.Equal(info.Features, want) {
 		t.Errorf("account features\n%q\nwant\n%q", info.Features, want)

@@ -113,7 +113,16 @@ func (e *Error) Element() *xmlstream.Element {
 // returns undefined-condition when the child is missing or malformed.
 func ParseError(stanza *xmlstream.Element) *Error {
 	e := &Error{Type: Cancel, Condition: UndefinedCondition}
-	el := stanza.Child(stanza.Name.Space, "error")
+	// The content namespaces are one (RFC 6120 §4.8.3): slixmpp's
+	// components write <error xmlns='jabber:client'/> inside a
+	// jabber:component:accept stanza.
+	var el *xmlstream.Element
+	for c := range stanza.Elements() {
+		if c.Name.Local == "error" && xmlstream.IsContentNamespace(c.Name.Space) {
+			el = c
+			break
+		}
+	}
 	if el == nil {
 		return e
 	}

@@ -81,6 +81,16 @@ func TestErrorReply(t *testing.T) {
 	if back.Type != Modify || back.Condition != BadRequest || back.Text != "no" || back.By != "b" {
 		t.Errorf("ParseError = %+v", back)
 	}
+	// The content namespaces are one (RFC 6120 §4.8.3): slixmpp's
+	// components write the error in jabber:client.
+	comp, err := xmlstream.Parse([]byte(`<iq xmlns='jabber:component:accept' type='error' id='n1'><error xmlns='jabber:client' type='wait'>`+
+		`<resource-constraint xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>`), xmlstream.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := ParseError(comp); e.Type != Wait || e.Condition != ResourceConstraint {
+		t.Errorf("ParseError of a component's error = %+v, want wait, resource-constraint", e)
+	}
 }
 
 func TestResultAndElement(t *testing.T) {

@@ -28,8 +28,8 @@ var ErrUnknownArchiveID = errors.New("no such archived message")
 // bytes are queued, and an append waits for one when ten times as many
 // are (the disk is not keeping up, and memory must stay bounded).
 const (
-	archiveKickRecords = 512
-	archiveKickBytes   = 1 << 20
+	archiveKickRecords = 4096
+	archiveKickBytes   = 4 << 20
 	archiveHardFactor  = 10
 	// archiveReserve is how far past the newest committed identifier
 	// the file reserves identifiers, so that a restart after a crash
@@ -301,6 +301,11 @@ func (s *Store) commitArchive(recs []queuedRecord, buf []byte) error {
 		with := tx.Bucket([]byte(bucketArchiveWith))
 		deltas := make(map[string]*delta)
 		var exists map[string]bool // account owners checked in this commit
+		// In key order, bbolt's B+tree is filled leaf by leaf; in arrival
+		// order every Put seeks to another owner's leaf.
+		slices.SortFunc(recs, func(a, b queuedRecord) int {
+			return bytes.Compare(buf[a.key.start:a.key.end], buf[b.key.start:b.key.end])
+		})
 		for _, r := range recs {
 			owner := buf[r.owner.start:r.owner.end]
 			if r.account {
@@ -707,22 +712,16 @@ func deleteArchiveTx(tx *bbolt.Tx, owner string) error {
 	return nil
 }
 
-// ArchivePolicy says what an archive keeps: messages archived at or after
-// KeepAfter (zero: any age), and at most MaxSize bytes (0: no cap), the
-// newest.
-type ArchivePolicy struct {
-	KeepAfter time.Time
-	MaxSize   int64
-}
-
 // TrimArchives applies retention to the archives, in owner order starting
 // at from: policy (called inside the write transaction; it must not call
-// the Store) tells what each owner's archive keeps, and the oldest
-// messages beyond it are deleted (XEP-0313 §3.2: never from the middle).
+// the Store) tells what each owner's archive keeps — messages archived at
+// or after keepAfter (zero: any age), and at most maxSize bytes (0: no
+// cap), the newest — and the oldest messages beyond that are deleted
+// (XEP-0313 §3.2: never from the middle).
 // One call deletes at most budget messages in one short transaction, so
 // that message commits are not held up; it returns how many it deleted
 // and the owner to continue with, "" when it went through every archive.
-func (s *Store) TrimArchives(from string, budget int, policy func(owner string) ArchivePolicy) (deleted int, next string, err error) {
+func (s *Store) TrimArchives(from string, budget int, policy func(owner string) (keepAfter time.Time, maxSize int64)) (deleted int, next string, err error) {
 	budget = max(budget, 1)
 	err = s.db.Update(func(tx *bbolt.Tx) error {
 		deleted, next = 0, ""
@@ -745,14 +744,14 @@ func (s *Store) TrimArchives(from string, budget int, policy func(owner string) 
 				next = owner
 				return nil
 			}
-			pol := policy(owner)
+			keepAfter, maxSize := policy(owner)
 			st, err := loadArchiveState(tx, owner)
 			if err != nil {
 				return err
 			}
-			cutoff := uint64(max(pol.KeepAfter.UnixMicro(), 0))
-			if pol.KeepAfter.IsZero() {
-				cutoff = 0
+			var cutoff uint64
+			if !keepAfter.IsZero() {
+				cutoff = uint64(max(keepAfter.UnixMicro(), 0))
 			}
 			prefix := userPrefix(owner)
 			c := arch.Cursor()
@@ -762,7 +761,7 @@ func (s *Store) TrimArchives(from string, budget int, policy func(owner string) 
 					return fmt.Errorf("decode archive key: %w", ErrCorrupt)
 				}
 				id := binary.BigEndian.Uint64(k[len(prefix):])
-				if id >= cutoff && (pol.MaxSize <= 0 || st.size <= pol.MaxSize) {
+				if id >= cutoff && (maxSize <= 0 || st.size <= maxSize) {
 					break
 				}
 				if deleted >= budget {

@@ -341,16 +341,16 @@ func TestTrimArchives(t *testing.T) {
 		t.Fatal(err)
 	}
 	size := recordSize(seqKey("a@example.org", one[0].ID), make([]byte, 4+1+len("peer@example.net")+1+len("<message>0</message>")))
-	policy := func(owner string) ArchivePolicy {
+	policy := func(owner string) (time.Time, int64) {
 		switch owner {
 		case "a@example.org": // keep from message 6 on
-			return ArchivePolicy{KeepAfter: t0.Add(6 * time.Second)}
+			return t0.Add(6 * time.Second), 0
 		case "b@example.org": // keep three messages' worth
-			return ArchivePolicy{MaxSize: 3 * size}
+			return time.Time{}, 3 * size
 		case "c@example.org": // both: age wins here
-			return ArchivePolicy{KeepAfter: t0.Add(8 * time.Second), MaxSize: 5 * size}
+			return t0.Add(8 * time.Second), 5 * size
 		}
-		return ArchivePolicy{} // the room keeps everything
+		return time.Time{}, 0 // the room keeps everything
 	}
 	// A budget of 4 takes several passes; each resumes where the last
 	// stopped.
@@ -390,6 +390,24 @@ func TestTrimArchives(t *testing.T) {
 	}
 	if n, next, err := s.TrimArchives("", 100, policy); n != 0 || next != "" || err != nil {
 		t.Errorf("second trim = %d, %q, %v; want nothing left", n, next, err)
+	}
+}
+
+func TestPushRegistrations(t *testing.T) {
+	s, _ := openTest(t, testOptions())
+	mustCreate(t, s, "a@example.org")
+	must(t, s.PutPushRegistrations("a@example.org", []byte("<registrations/>")))
+	if v, found, err := s.PushRegistrations("a@example.org"); string(v) != "<registrations/>" || !found || err != nil {
+		t.Errorf("registrations = %q, %t, %v", v, found, err)
+	}
+	if err := s.PutPushRegistrations("nobody@example.org", []byte("x")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("registrations for no account = %v, want ErrNotFound", err)
+	}
+	if _, err := s.DeleteAccount("a@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := s.PushRegistrations("a@example.org"); found || err != nil {
+		t.Errorf("registrations after the account went: found %t, %v", found, err)
 	}
 }
 
@@ -589,6 +607,29 @@ func BenchmarkArchiveCommit(b *testing.B) {
 			b.Fatal(err)
 		}
 		if i++; i%256 == 0 {
+			must(b, s.SyncArchive(b.Context()))
+		}
+	}
+}
+
+// BenchmarkArchiveCommitOwners is the cost per record of group commits of
+// archiveKickRecords records spread over 100 archives, as under the message load, without
+// fsync (the CPU the commits take).
+func BenchmarkArchiveCommitOwners(b *testing.B) {
+	s, _ := openTest(b, testOptions())
+	stanza := []byte(`<message type="chat" to="a@example.org" from="b@example.org/phone" id="0f3c1e"><body>How was the trip?</body></message>`)
+	owners := make([]ArchiveRecord, 100)
+	for i := range owners {
+		owners[i] = ArchiveRecord{Owner: fmt.Sprintf("user%d@example.org", i), With: fmt.Sprintf("user%d@example.org", (i+1)%100), Resource: "phone", Stanza: stanza}
+	}
+	b.ReportAllocs()
+	now := time.Now()
+	i := 0
+	for b.Loop() {
+		if _, err := s.AppendArchive(owners[i%100], now); err != nil {
+			b.Fatal(err)
+		}
+		if i++; i%archiveKickRecords == 0 {
 			must(b, s.SyncArchive(b.Context()))
 		}
 	}

@@ -36,6 +36,7 @@
 //	              user \0 "last"               time | status (XEP-0012)
 //	              user \0 "private" \0 key     private XML (XEP-0049)
 //	              user \0 "mamprefs"           archive preferences (XEP-0441)
+//	              user \0 "push"               push registrations (XEP-0357)
 //	blocklist     user \0 jid                  empty (XEP-0191)
 //	userstate     user \0 "roster"             u64 version | u64 history floor
 //	              user \0 "offline"            u64 message count
@@ -213,8 +214,8 @@
 // (bbolt's internal/common/bolt_arm.go), and in practice a 32-bit process
 // has well under that in contiguous free address space, so a store much
 // beyond 1 GB may fail to remap. Keep it small: cap offline messages, expire
-// archives, and compact the file (bbolt's Compact, from an admin command
-// while the server is stopped), because bbolt never shrinks a file.
+// archives ([Store.TrimArchives]), and compact the file ([Compact], `roost
+// compact` while the server is stopped), because bbolt never shrinks a file.
 //
 // A write that grows the file past the current map must remap, and a remap
 // waits for every open read transaction, including a hot [Store.Backup]

@@ -4,11 +4,21 @@
 -- kind for every server; RSA-2048 for the second login load).
 --
 -- The modules match roost's core: roster, SASL, TLS, dialback, disco,
--- ping, offline storage (loaded automatically), and in-band registration
--- so that the suite can create the accounts, and group chat (the muc
--- component below, with its defaults: history in memory, no MAM). No MAM,
--- carbons, stream management or PEP. Everything else keeps Prosody's defaults, Nagle's
--- algorithm included (network_settings.nagle).
+-- ping, offline storage (loaded automatically), the message archive
+-- (mod_mam, on by default in roost), in-band registration so that the
+-- suite can create the accounts, and group chat (the muc component below,
+-- with its defaults: history in memory, no room archive). No carbons,
+-- stream management or PEP. Everything else keeps Prosody's defaults,
+-- Nagle's algorithm included (network_settings.nagle).
+--
+-- THE ARCHIVE is kept as roost keeps it: every chat message, both
+-- directions, for a year, with room for the archive load's 100,000
+-- messages (the internal store stops at 10,000 by default). It is kept in
+-- Prosody's default storage, "internal" (a file per account), as roost
+-- keeps it in its own default store; appending is cheap there, and each
+-- query reads the account's whole archive. (SQLite, through
+-- lua-dbi-sqlite3, was tried: it archives a few hundred messages a
+-- second on this machine, each insert synced to disk.)
 --
 -- RATE LIMITS ARE OFF: mod_limits (c2s and s2s read rate limits) is not
 -- loaded, and registration throttling (mod_register_limits) stays off
@@ -27,8 +37,11 @@ c2s_direct_tls_ports = { }
 legacy_ssl_ports = { }
 
 modules_enabled = {
-	"roster"; "saslauth"; "tls"; "dialback"; "disco"; "ping"; "register";
+	"roster"; "saslauth"; "tls"; "dialback"; "disco"; "ping"; "register"; "mam";
 }
+
+archive_expires_after = "1y"
+storage_archive_item_limit = 1000000
 
 authentication = "internal_hashed"
 storage = "internal"

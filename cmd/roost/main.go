@@ -6,10 +6,12 @@
 //	roost invite [-admin] [-expires 7d] [-uses N]   an invitation link and QR code
 //	roost invite list|revoke ID           open invitations
 //	roost admin grant|revoke|list USER    the admin role
-//	roost check [-config FILE]            validate the configuration
+//	roost check [-config FILE]            validate the configuration; with the server
+//	                                      running, show what phones see (server info)
 //	roost check dns [DOMAIN]              DNS records, ports and certificate, as the world sees them
 //	roost cert status [-config FILE]      certificates: source, issuer, expiry, problems
 //	roost backup FILE / roost restore FILE
+//	roost compact [-config FILE]          shrink the data file (server stopped)
 //	roost version
 //
 // Without -config, roost uses its built-in defaults: the domain localhost,
@@ -49,6 +51,7 @@ Usage:
   roost cert    status [-config FILE] [-json]
   roost backup  FILE [-config FILE]
   roost restore FILE [-config FILE]
+  roost compact [-config FILE]
   roost version
 
 USER is name@domain, or just name for the first configured domain.
@@ -96,6 +99,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdBackup(ctx, rest, stdout, stderr)
 	case "restore":
 		return cmdRestore(ctx, rest, stdout, stderr)
+	case "compact":
+		return cmdCompact(ctx, rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "roost", version)
 		return nil

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"roost/admin"
 	"roost/config"
 )
 
@@ -127,5 +128,35 @@ func TestJournalLogFormat(t *testing.T) {
 	want := "<4>msg=\"queue full\" conn=7 jid=a@b/c\n<7>msg=trace\n"
 	if got := buf.String(); got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestServerInfoRows: each row of the server info screen follows the
+// stream feature, disco feature or identity Conversations looks at, so
+// features other modules add (PEP, upload, push) show up once advertised.
+func TestServerInfoRows(t *testing.T) {
+	all := admin.Features{
+		Domain:            "example.org",
+		Stream:            []string{"{urn:ietf:params:xml:ns:xmpp-bind}bind", "{urn:xmpp:csi:0}csi", "{urn:xmpp:sm:3}sm", "{urn:xmpp:features:rosterver}ver"},
+		Server:            []string{"urn:xmpp:blocking", "urn:xmpp:carbons:2", "urn:xmpp:extdisco:2"},
+		Account:           []string{"http://jabber.org/protocol/pubsub#publish-options", "urn:xmpp:mam:2", "urn:xmpp:push:0"},
+		AccountIdentities: []string{"account/registered", "pubsub/pep"},
+		Services:          []admin.Service{{Domain: "upload.example.org", Identities: []string{"store/file"}, Features: []string{"urn:xmpp:http:upload:0"}}},
+	}
+	var b strings.Builder
+	printServerInfo(&b, all)
+	if strings.Contains(b.String(), "unavailable") || strings.Count(b.String(), "available") != 11 {
+		t.Errorf("with everything advertised:\n%s", b.String())
+	}
+	b.Reset()
+	printServerInfo(&b, admin.Features{Domain: "example.org"})
+	for _, want := range []string{
+		"  Message Archive Management   unavailable (set [mam] enabled = true)\n",
+		"  External Service Discovery   unavailable (set a TURN server in [turn], for calls)\n",
+		"  HTTP File Upload             unavailable\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("with nothing advertised:\n%s\nwant %q", b.String(), want)
+		}
 	}
 }

@@ -499,6 +499,9 @@ func TestHotBackup(t *testing.T) {
 	if _, _, err := roost(t, "", "restore", backup, "-config", cfg); err == nil || !strings.Contains(err.Error(), "stop the server first") {
 		t.Errorf("restore while running: %v, want a refusal", err)
 	}
+	if _, _, err := roost(t, "", "compact", "-config", cfg); err == nil || !strings.Contains(err.Error(), "stop the server first") {
+		t.Errorf("compact while running: %v, want a refusal", err)
+	}
 	if _, _, err := roost(t, "", "user", "del", "alice", "-config", cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -510,6 +513,12 @@ func TestHotBackup(t *testing.T) {
 	}
 	if out, _, _ := roost(t, "", "user", "list", "-config", cfg); out != "alice@localhost\n" {
 		t.Errorf("after restore, users = %q, want alice back", out)
+	}
+	if out, _, err := roost(t, "", "compact", "-config", cfg); err != nil || !strings.Contains(out, "compacted") {
+		t.Errorf("compact: %q, %v", out, err)
+	}
+	if out, _, _ := roost(t, "", "user", "list", "-config", cfg); out != "alice@localhost\n" {
+		t.Errorf("after compact, users = %q, want alice", out)
 	}
 }
 
@@ -551,5 +560,125 @@ func TestRestoreKeepsOwner(t *testing.T) {
 	}
 	if got := owner(); got != nobody {
 		t.Errorf("after restore as root, owner %d, want %d", got, nobody)
+	}
+	if _, _, err := roost(t, "", "compact", "-config", cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := owner(); got != nobody {
+		t.Errorf("after compact as root, owner %d, want %d", got, nobody)
+	}
+}
+
+// TestArchiveSurvivesKill: messages the server acknowledged with stream
+// management (XEP-0198 <a/>) are in the archive after kill -9, although
+// the archive commits in groups: the server syncs before it acknowledges.
+func TestArchiveSurvivesKill(t *testing.T) {
+	cfg := serveConfig(t, "127.0.0.156", "")
+	for _, u := range []string{"alice", "bob"} {
+		if _, _, err := roost(t, u+"-password\n", "user", "add", u+"@localhost", "-config", cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := startProcess(t, nil, "serve", "-config", cfg)
+	p.waitLog(t, "roost is ready")
+	alice := login(t, "127.0.0.156:5222", "alice@localhost/phone", "alice-password")
+	const sm = "urn:xmpp:sm:3"
+	recv := func(c *client.Conn, want func(*xmlstream.Element) bool) *xmlstream.Element {
+		t.Helper()
+		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+		for {
+			el, err := c.Recv()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want(el) {
+				return el
+			}
+		}
+	}
+	if err := alice.SendRaw([]byte(`<enable xmlns='urn:xmpp:sm:3'/>`)); err != nil {
+		t.Fatal(err)
+	}
+	recv(alice, func(el *xmlstream.Element) bool { return el.Is(sm, "enabled") })
+	const n = 40
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "<message to='bob@localhost' type='chat' id='m%d'><body>n%d</body></message>", i, i)
+	}
+	b.WriteString(`<r xmlns='urn:xmpp:sm:3'/>`)
+	if err := alice.SendRaw([]byte(b.String())); err != nil {
+		t.Fatal(err)
+	}
+	a := recv(alice, func(el *xmlstream.Element) bool { return el.Is(sm, "a") })
+	if a.Get("h") != strconv.Itoa(n) {
+		t.Fatalf("acknowledged %s, want h=%d", a, n)
+	}
+	// At once: the periodic commit has had no time to run.
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.wait(t)
+	_ = alice.Close()
+
+	p = startProcess(t, nil, "serve", "-config", cfg)
+	p.waitLog(t, "roost is ready")
+	defer p.stop(t)
+	for _, who := range []string{"alice", "bob"} {
+		c := login(t, "127.0.0.156:5222", who+"@localhost/laptop", who+"-password")
+		q := `<iq type='set' id='q'><query xmlns='urn:xmpp:mam:2'><set xmlns='http://jabber.org/protocol/rsm'><max>100</max></set></query></iq>`
+		if err := c.SendRaw([]byte(q)); err != nil {
+			t.Fatal(err)
+		}
+		var bodies []string
+		for {
+			el := recv(c, func(el *xmlstream.Element) bool {
+				return el.Get("id") == "q" || el.Child("urn:xmpp:mam:2", "result") != nil
+			})
+			if el.Get("id") == "q" {
+				break
+			}
+			fwd := el.Child("urn:xmpp:mam:2", "result").Child("urn:xmpp:forward:0", "forwarded")
+			bodies = append(bodies, fwd.Child(xmlstream.NSClient, "message").ChildText(xmlstream.NSClient, "body"))
+		}
+		_ = c.Close()
+		if len(bodies) != n || bodies[0] != "n0" || bodies[n-1] != fmt.Sprintf("n%d", n-1) {
+			t.Errorf("%s's archive after kill -9: %d messages %v, want the %d acknowledged", who, len(bodies), bodies, n)
+		}
+	}
+}
+
+// TestCheckServerInfo: with the server running, roost check prints the
+// rows of Conversations' server info screen from what the server
+// advertises; stopped, it says so.
+func TestCheckServerInfo(t *testing.T) {
+	cfg := serveConfig(t, "127.0.0.157", "[turn]\nhost = \"turn.example.org\"\nsecret = \"0123456789abcdef\"\n")
+	out, _, err := roost(t, "", "check", "-config", cfg)
+	if err != nil || !strings.Contains(out, "roost is not running") {
+		t.Errorf("check with the server stopped: %q, %v", out, err)
+	}
+	p := startProcess(t, nil, "serve", "-config", cfg)
+	p.waitLog(t, "roost is ready")
+	defer p.stop(t)
+	out, _, err = roost(t, "", "check", "-config", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `
+What phones see for localhost (Conversations: Account → Server info):
+  Roster Versioning            available
+  Carbon Messages              available
+  Message Archive Management   available
+  Client State Indication      available
+  Blocking Command             available
+  Stream Management            available
+  External Service Discovery   available
+`
+	if !strings.Contains(out, want) {
+		t.Errorf("roost check printed\n%s\nwant it to contain%s", out, want)
+	}
+	for _, row := range []string{"Personal Eventing Protocol", "PEP Publish Options", "HTTP File Upload", "Push Notifications"} {
+		if !strings.Contains(out, "  "+row) {
+			t.Errorf("no %s row in\n%s", row, out)
+		}
 	}
 }

@@ -415,7 +415,7 @@ func cmdSuite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	plan := loadtool.DefaultPlan()
 	if *quick {
 		plan.Users, plan.Conns, plan.Pairs, plan.LatencyPairs, plan.LoginUsers = 100, 100, 10, 10, 10
-		plan.LatencyRate, plan.S2SPairs = 500, 5
+		plan.LatencyRate, plan.S2SPairs, plan.MAMFill = 500, 5, 2000
 		plan.Warmup, plan.Duration, plan.Repeat = time.Second, 3*time.Second, 1
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))

@@ -189,6 +189,9 @@ func startProsody(t *testing.T, ip, domain string, ca *xmpptest.CA, z *zone, mod
 type prosodyExtra struct {
 	modules []string // enabled besides the ones every test needs
 	tail    []string // lines that end the file, such as components
+	// global are options before the VirtualHost, such as
+	// component_ports: Prosody reads ports from the global section only.
+	global []string
 }
 
 // startProsodyWith is startProsody with extra configuration.
@@ -239,10 +242,11 @@ s2s_require_encryption = true
 s2s_secure_auth = %[9]s
 -- libunbound, pointed at the test zone only.
 unbound = { resolvconf = false; hoststxt = false; forward = %[10]q }
+%[14]s
 VirtualHost %[11]q
 %[13]s
 `, filepath.Join(dir, "prosody.pid"), dataDir, logFile, ip, certDir, certFile, keyFile, cafile, secureAuth,
-		fmt.Sprintf("%s@%d", z.ip, z.port), domain, luaList(extra.modules), strings.Join(extra.tail, "\n"))
+		fmt.Sprintf("%s@%d", z.ip, z.port), domain, luaList(extra.modules), strings.Join(extra.tail, "\n"), strings.Join(extra.global, "\n"))
 	cfgFile := filepath.Join(dir, "prosody.cfg.lua")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -29,6 +29,13 @@
 //     [LoginOptions] the logins are SASL2 with Bind 2 (XEP-0388, XEP-0386),
 //     or FAST reconnections with a token the [Dialer] got at each account's
 //     first login (XEP-0484).
+//   - [MAM]: one account's archive (XEP-0313) is filled with 100,000 chat
+//     messages sent to it, unmeasured but timed, and one session of the
+//     account then pages backwards through it, 50 messages a query (RSM
+//     before, XEP-0059), as a phone does when its user scrolls back:
+//     latency per page and pages per server CPU-second. Every page but
+//     the oldest must be full. A server that cannot archive the messages
+//     within a bound is reported with the rate it reached.
 //
 // A message carries a marker in its body (run, pair, direction, sequence,
 // send time), which the receiver finds in the parsed body or, for the

@@ -352,3 +352,22 @@ func ExampleDialer_Login() {
 	defer s.Logout()
 	fmt.Println("logged in as", s.JID)
 }
+
+// TestMAM fills an archive through roost and pages back through all of
+// it: every page full but the oldest, one pass finds every message.
+func TestMAM(t *testing.T) {
+	target := startRoost(t, 2)
+	r, err := MAM(testCtx(t), MAMOptions{
+		Target: target, User: "u1", Sender: "u2", Password: testPassword,
+		Fill: 530, Page: 50, Duration: 500 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Pages < 11 || r.Archived != 530 || r.Latency.P50 <= 0 || r.FillSeconds <= 0 {
+		t.Errorf("MAM = %+v; want at least a pass of 11 pages finding the 530 messages", r)
+	}
+	if r.Results > r.Pages*50 || r.Results < (r.Pages-r.Pages/11-1)*50 {
+		t.Errorf("%d results in %d pages of 50", r.Results, r.Pages)
+	}
+}

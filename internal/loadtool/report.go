@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -132,6 +133,24 @@ func (r *Report) figures() []figure {
 			},
 			target: "≥ 3× best peer", met: func(r, b, _, _ float64) (bool, bool) { return r >= 3*b, !math.IsNaN(b) },
 			need: func(b, _, _ float64) float64 { return 3 * b }},
+		{name: fmt.Sprintf("archiving %s messages for one account (XEP-0313)", count(p.MAMFill)), unit: "msg/s",
+			get: func(s *ServerResult) (float64, bool) {
+				return nonNil(s.MAM, func(m *MAMResult) float64 { return float64(m.Fill) / m.FillSeconds })
+			}},
+		{name: fmt.Sprintf("MAM page of %d from %s, latency p50", p.MAMPage, count(p.MAMFill)), unit: "ms", lower: true,
+			get: func(s *ServerResult) (float64, bool) {
+				return nonNil(s.MAM, func(m *MAMResult) float64 { return pagesOr(m, ms(m.Latency.P50)) })
+			},
+			target: "< 10 ms", met: func(r, _, _, _ float64) (bool, bool) { return r < 10, true },
+			need: func(_, _, _ float64) float64 { return 10 }},
+		{name: fmt.Sprintf("MAM page of %d from %s, latency p99", p.MAMPage, count(p.MAMFill)), unit: "ms", lower: true,
+			get: func(s *ServerResult) (float64, bool) {
+				return nonNil(s.MAM, func(m *MAMResult) float64 { return pagesOr(m, ms(m.Latency.P99)) })
+			}},
+		{name: fmt.Sprintf("MAM pages of %d per server CPU-second", p.MAMPage), unit: "/CPU-s",
+			get: func(s *ServerResult) (float64, bool) {
+				return nonNil(s.MAM, func(m *MAMResult) float64 { return pagesOr(m, m.PerCPU) })
+			}},
 	}
 }
 
@@ -142,6 +161,23 @@ func orFloor(s *ServerResult, r *LoginsResult) *LoginsResult {
 		return s.Logins
 	}
 	return r
+}
+
+// pagesOr is v if the archive load read pages, else NaN: a server that
+// did not archive the messages in time has no page figures.
+func pagesOr(m *MAMResult, v float64) float64 {
+	if m.Pages == 0 {
+		return math.NaN()
+	}
+	return v
+}
+
+// count writes n compactly: 100000 as 100k.
+func count(n int) string {
+	if n >= 1000 && n%1000 == 0 {
+		return strconv.Itoa(n/1000) + "k"
+	}
+	return strconv.Itoa(n)
 }
 
 func nonNil[T any](v *T, f func(*T) float64) (float64, bool) {

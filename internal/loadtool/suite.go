@@ -43,6 +43,9 @@ type Plan struct {
 	// figure the targets are about) and the report the spread.
 	Warmup, Duration time.Duration
 	Repeat           int
+	// The archive load: MAMFill messages archived for one account, then
+	// pages of MAMPage read back through XEP-0313.
+	MAMFill, MAMPage int
 	// Federation: S2SPairs pairs across two servers.
 	S2SPairs, S2SWindow int
 	// Group chat: MUCOccupants in one room, MUCSenders of them sending
@@ -61,6 +64,7 @@ func DefaultPlan() Plan {
 		Pairs: 50, Window: 16,
 		LatencyPairs: 50, LatencyRate: 1000, LatencyWindow: 64,
 		LoginWorkers: 4, LoginUsers: 50,
+		MAMFill: 100_000, MAMPage: 50,
 		Warmup: time.Second, Duration: 5 * time.Second, Repeat: 3,
 		S2SPairs: 20, S2SWindow: 16,
 		MUCOccupants: 50, MUCSenders: 5, MUCWindow: 4,
@@ -145,6 +149,7 @@ type ServerResult struct {
 	// both with the ECDSA certificate.
 	Logins, LoginsRSA, LoginsSASL2, LoginsFAST *LoginsResult
 	MUC                                        *MUCResult // group chat fan-out
+	MAM                                        *MAMResult // one account's archive
 	// Runs holds the headline figure of every repetition of a load, by
 	// load ("msgs", "latency", "logins", "logins-rsa", "logins-sasl2",
 	// "logins-fast", "muc"), to show how repeatable it was.
@@ -426,6 +431,22 @@ func (s *suite) runServer(ctx context.Context, kind string) *ServerResult {
 	}
 	if plan.MUCOccupants > 0 && s.pause(ctx) {
 		s.runMUC(ctx, res, p, d, profiling, fail)
+	}
+	if plan.MAMFill > 0 && s.pause(ctx) {
+		// Two accounts no other load uses: the archive holds only what
+		// this load put there.
+		done := s.profileDuring(ctx, profiling, "mam")
+		m, err := MAM(ctx, MAMOptions{
+			Target: p.target, User: users[len(users)-1], Sender: users[len(users)-2], Password: plan.Password,
+			Fill: plan.MAMFill, Page: plan.MAMPage, Warmup: plan.Warmup, Duration: plan.Duration, Dialer: d, Proc: s.proc,
+		})
+		done()
+		if err != nil {
+			fail("mam", err)
+		}
+		if m.FillSeconds > 0 {
+			res.MAM = &m
+		}
 	}
 	if s.restartRSA(ctx, p, &stopWatch, &otherRSA, fail) {
 		res.LoginsRSA = s.runLogins(ctx, res, p, "logins-rsa", LoginOptions{}, d, profiling, fail)

@@ -60,6 +60,11 @@
 // archive. After a restart the history is filled from the archive. A
 // room's record and archive are deleted together (Store.DeleteRoom).
 //
+// Retention: messages older than Options.KeepFor are never replayed on
+// join, and a background job deletes them from the rooms' archives every
+// Options.SweepEvery (hourly) with [archive.Sweep], bounded work per
+// transaction; accounts' archives in the same store are module/mam's.
+//
 // # Concurrency and sending
 //
 // Each room has one mutex; the service has another for its room table,

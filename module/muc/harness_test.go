@@ -121,7 +121,7 @@ func (h *harness) start() {
 	h.r = router.New(router.Options{Domains: []string{"example.org"}})
 	h.r.SetRemote(h.remote)
 	opts := h.opts
-	opts.Store, opts.Router = st, h.r
+	opts.Store, opts.Router, opts.Trimmer = st, h.r, st
 	opts.Archive = archiveAdapter{st, h.now}
 	m, err := New(opts)
 	if err != nil {

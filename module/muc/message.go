@@ -255,7 +255,9 @@ func (r *room) loadHistory() error {
 // for (§7.2.13, §7.2.14), each message with a delay stamp (XEP-0203).
 func (r *room) sendHistory(to jid.JID, req *xmlstream.Element) {
 	maxStanzas, maxChars := r.cfg.MaxHistory, -1
-	var since time.Time
+	// Messages past the retention are gone from the archive at the next
+	// sweep; a join never shows them meanwhile.
+	since := r.svc.m.keepAfter()
 	if req != nil {
 		if n, ok := attrInt(req, "maxstanzas"); ok {
 			maxStanzas = min(n, maxStanzas)
@@ -264,7 +266,9 @@ func (r *room) sendHistory(to jid.JID, req *xmlstream.Element) {
 			maxChars = n
 		}
 		if n, ok := attrInt(req, "seconds"); ok {
-			since = r.svc.m.now().Add(-time.Duration(n) * time.Second)
+			if t := r.svc.m.now().Add(-time.Duration(n) * time.Second); t.After(since) {
+				since = t
+			}
 		}
 		if v := req.Get("since"); v != "" {
 			if t, err := time.Parse(time.RFC3339Nano, v); err == nil && t.After(since) {

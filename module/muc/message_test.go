@@ -11,7 +11,9 @@ import (
 
 	"roost/internal/xmpptest"
 	"roost/jid"
+	"roost/module"
 	"roost/stanza"
+	"roost/store"
 	"roost/xmlstream"
 )
 
@@ -291,5 +293,100 @@ func TestConcurrentOrder(t *testing.T) {
 		} else if !slices.Equal(first, got) {
 			t.Errorf("%s saw another order than %s", s, senders[0])
 		}
+	}
+}
+
+// TestRetention: with KeepFor, a join leaves out messages past it at
+// once, the sweep deletes them from the room's archive (on the real
+// store), keeps the rest and every account's archive, and after a
+// restart the history is what the archive kept.
+func TestRetention(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.KeepFor = 48 * time.Hour })
+	h.create(romeo, "family", "Romeo")
+	for i := 1; i <= 4; i++ {
+		h.advance(12 * time.Hour)
+		h.send(romeo, fmt.Sprintf(`<message type='groupchat' to='%s'><body>message %d</body></message>`, roomJID, i))
+	}
+	if _, err := h.st.AppendArchive(store.ArchiveRecord{Owner: "juliet@example.org", With: "romeo@example.org",
+		Stanza: []byte(`<message xmlns="jabber:client"><body>old, and not a room's</body></message>`)}, h.now().Add(-365*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// Messages 1..4 were sent at 12h, 24h, 36h, 48h; at 72h the first two
+	// are older than two days.
+	h.advance(24*time.Hour + time.Minute)
+	h.take(romeo)
+	bodies := func(els []*xmlstream.Element) []string {
+		var out []string
+		for _, m := range find(els, "message", roomJID+"/Romeo") {
+			out = append(out, body(m))
+		}
+		return out
+	}
+	if got, want := bodies(h.join(juliet, "family", "Juliet")), []string{"message 3", "message 4"}; !slices.Equal(got, want) {
+		t.Errorf("history on join %q, want %q", got, want)
+	}
+	if err := h.st.SyncArchive(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	n, err := h.m.trim(context.Background())
+	if err != nil || n != 2 {
+		t.Fatalf("trim = %d, %v; want 2 deleted", n, err)
+	}
+	var kept []string
+	items, _, err := h.st.ArchivePage(roomJID, store.ArchiveQuery{Max: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		kept = append(kept, string(it.Stanza))
+	}
+	if len(kept) != 2 || !strings.Contains(kept[0], "message 3") || !strings.Contains(kept[1], "message 4") {
+		t.Errorf("the room's archive kept %q, want messages 3 and 4", kept)
+	}
+	if items, _, err := h.st.ArchivePage("juliet@example.org", store.ArchiveQuery{Max: 10}); err != nil || len(items) != 1 {
+		t.Errorf("juliet's own archive: %d messages, %v; want 1, untouched", len(items), err)
+	}
+	h.restart()
+	if got, want := bodies(h.join(nurse, "family", "Nurse")), []string{"message 3", "message 4"}; !slices.Equal(got, want) {
+		t.Errorf("history after a restart %q, want %q", got, want)
+	}
+}
+
+// TestRetentionJob: the sweep is registered only when there is something
+// to apply it with.
+func TestRetentionJob(t *testing.T) {
+	tests := []struct {
+		name    string
+		keep    time.Duration
+		trimmer bool
+		archive bool
+		want    bool
+	}{
+		{"kept forever", 0, true, true, false},
+		{"kept a year", 365 * 24 * time.Hour, true, true, true},
+		{"no trimmer", time.Hour, false, true, false},
+		{"no archive", time.Hour, true, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newHarness(t).st
+			opts := Options{Domains: []string{"example.org"}, Store: st, KeepFor: tt.keep}
+			if tt.trimmer {
+				opts.Trimmer = st
+			}
+			if tt.archive {
+				opts.Archive = archiveAdapter{st, time.Now}
+			}
+			m, err := New(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var set module.Set
+			set.Add(m)
+			got := slices.ContainsFunc(set.Jobs(), func(j module.Job) bool { return j.Name == "muc/retention" })
+			if got != tt.want {
+				t.Errorf("retention job registered: %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

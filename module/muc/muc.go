@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -58,6 +59,13 @@ type Options struct {
 	// ArchiveLimits bound the archive queries (package archive's
 	// defaults when zero).
 	ArchiveLimits archive.Limits
+	// KeepFor is how long a room's messages are kept (0: forever): a
+	// background job deletes older ones from the rooms' archives through
+	// Trimmer every SweepEvery (1h), and the history sent on join leaves
+	// them out at once.
+	KeepFor    time.Duration
+	Trimmer    archive.Trimmer
+	SweepEvery time.Duration
 	// Router is nil when rooms are only administered (the server is
 	// stopped): nobody is in a room then.
 	Router Router
@@ -151,6 +159,9 @@ func New(opts Options) (*MUC, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.SweepEvery <= 0 {
+		opts.SweepEvery = time.Hour
+	}
 	if opts.Rand == nil {
 		opts.Rand = rand.Reader
 	}
@@ -228,6 +239,37 @@ func (m *MUC) Register(r *module.Registry) {
 	}
 	r.ObserveAccounts(m)
 	r.Stop("rooms", m.Shutdown)
+	if m.archive != nil && m.opts.Trimmer != nil && m.opts.KeepFor > 0 {
+		r.Job("retention", m.sweep)
+	}
+}
+
+// sweep applies the rooms' retention every SweepEvery until ctx is done.
+func (m *MUC) sweep(ctx context.Context) error {
+	return archive.Retain(ctx, m.opts.SweepEvery, m.trim, m.log)
+}
+
+// trim goes once through every archive and returns how many messages it
+// deleted from the archives of rooms at this module's services; the
+// accounts' archives are module/mam's to trim.
+func (m *MUC) trim(ctx context.Context) (int, error) {
+	keepAfter := m.keepAfter()
+	return archive.Sweep(ctx, m.opts.Trimmer, func(owner string) (time.Time, int64) {
+		at := strings.LastIndexByte(owner, '@')
+		if at <= 0 || m.serviceOf(owner[at+1:]) == nil {
+			return time.Time{}, 0 // not a room of ours: left alone
+		}
+		return keepAfter, 0
+	})
+}
+
+// keepAfter is the oldest a room's message may be and still be kept;
+// zero when messages are kept forever.
+func (m *MUC) keepAfter() time.Time {
+	if m.opts.KeepFor <= 0 {
+		return time.Time{}
+	}
+	return m.now().Add(-m.opts.KeepFor)
 }
 
 // random returns n random bytes.
