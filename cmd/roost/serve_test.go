@@ -71,6 +71,7 @@ type process struct {
 	cmd    *exec.Cmd
 	log    *lockedBuffer
 	exited chan error
+	done   chan struct{} // closed once Wait has returned
 }
 
 // startProcess runs this test binary as `roost args...` with env added.
@@ -80,18 +81,25 @@ func startProcess(t *testing.T, env []string, args ...string) *process {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &process{log: &lockedBuffer{}, exited: make(chan error, 1)}
+	p := &process{log: &lockedBuffer{}, exited: make(chan error, 1), done: make(chan struct{})}
 	p.cmd = exec.Command(self, args...)
 	p.cmd.Env = append(append(os.Environ(), mainEnv+"=1"), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.exited <- p.cmd.Wait() }()
+	go func() {
+		p.exited <- p.cmd.Wait()
+		close(p.done)
+	}()
 	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
+		// ProcessState is written by Wait: done, not ProcessState, says
+		// whether the process is gone.
+		select {
+		case <-p.done:
+		default:
 			_ = p.cmd.Process.Kill()
-			<-p.exited
+			<-p.done
 		}
 		if t.Failed() {
 			t.Logf("roost log:\n%s", p.log.String())
@@ -318,17 +326,24 @@ func TestServeSocketActivation(t *testing.T) {
 		t.Fatal(err)
 	}
 	const addr = "127.0.0.153:5222"
-	p := &process{log: &lockedBuffer{}, exited: make(chan error, 1)}
+	p := &process{log: &lockedBuffer{}, exited: make(chan error, 1), done: make(chan struct{})}
 	p.cmd = exec.Command(activate, "-l", addr, "--fdname=c2s", "-E", mainEnv+"=1", self, "serve", "-config", cfg)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.exited <- p.cmd.Wait() }()
+	go func() {
+		p.exited <- p.cmd.Wait()
+		close(p.done)
+	}()
 	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
+		// ProcessState is written by Wait: done, not ProcessState, says
+		// whether the process is gone.
+		select {
+		case <-p.done:
+		default:
 			_ = p.cmd.Process.Kill()
-			<-p.exited
+			<-p.done
 		}
 		if t.Failed() {
 			t.Logf("log:\n%s", p.log.String())
