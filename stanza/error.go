@@ -115,10 +115,11 @@ func ParseError(stanza *xmlstream.Element) *Error {
 	e := &Error{Type: Cancel, Condition: UndefinedCondition}
 	// The content namespaces are one (RFC 6120 §4.8.3): slixmpp's
 	// components write <error xmlns='jabber:client'/> inside a
-	// jabber:component:accept stanza.
+	// jabber:component:accept stanza. An <error/> in the stanza's own
+	// namespace counts too: dialback's (XEP-0220 §2.4) is in its own.
 	var el *xmlstream.Element
 	for c := range stanza.Elements() {
-		if c.Name.Local == "error" && xmlstream.IsContentNamespace(c.Name.Space) {
+		if c.Name.Local == "error" && (c.Name.Space == stanza.Name.Space || xmlstream.IsContentNamespace(c.Name.Space)) {
 			el = c
 			break
 		}
