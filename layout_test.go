@@ -43,6 +43,8 @@ var allowed = map[string][]string{
 	"archive": {"jid", "xmlstream", "stanza", "form"},
 	// QR codes drawn for people to scan (invitations), over rsc.io/qr.
 	"qrcode": nil,
+	// XEP-0227, the format accounts move between servers in.
+	"portable": {"xmlstream"},
 	// L2
 	"router": {"jid", "xmlstream", "stanza", "stream"},
 	// The shape of a feature, between the router and the features.
@@ -90,6 +92,7 @@ var thirdParty = map[string][]string{
 	"form":      {},
 	"discoinfo": {},
 	"archive":   {},
+	"portable":  {},
 	"netconn":   {"golang.org/x/time/rate"},
 	"stanza":    {},
 	"stream":    {},
