@@ -457,6 +457,8 @@ func (f *fileDec) user(start xml.StartElement, host string) error {
 			return f.archive()
 		case ns == NSRoost && local == "last":
 			return f.last(t)
+		case ns == NSRoost && local == "doc":
+			return f.doc(t)
 		case ns == NSMAM && local == "prefs":
 			return f.payload(t, func(el *xmlstream.Element) Entry { return &ArchivePrefs{Element: el} })
 		}
@@ -530,6 +532,9 @@ func (f *fileDec) roster() error {
 		}
 		it := &RosterItem{JID: el.Get("jid"), Name: el.Get("name"), Subscription: el.Get("subscription"), Ask: el.Get("ask")}
 		it.Approved = el.Get("approved") == "true" || el.Get("approved") == "1"
+		if h, _ := el.Attr(NSRoost, "hidden"); h == "true" {
+			it.Hidden = true
+		}
 		for g := range el.Elements() {
 			if g.Is(NSRoster, "group") {
 				it.Groups = append(it.Groups, g.Text())
@@ -715,4 +720,56 @@ func (f *fileDec) last(t xml.StartElement) error {
 		return f.invalid(el, "user", err.Error())
 	}
 	return f.fn(&LastActivity{Stamp: st, Status: el.Text()})
+}
+
+func (f *fileDec) doc(t xml.StartElement) error {
+	el, err := f.element(t)
+	if err != nil {
+		return err
+	}
+	v, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(el.Text()), ""))
+	k, kerr := base64.StdEncoding.DecodeString(el.Get("key"))
+	if err != nil || kerr != nil || len(k) == 0 || len(v) == 0 {
+		return f.invalid(el, "user", "a document without a key or value")
+	}
+	return f.fn(&Doc{Key: string(k), Value: v})
+}
+
+// Includes returns the files the document name in fsys includes where
+// hosts and users stand (paths in fsys), reading it only up to its first
+// user: an importer given a directory of files uses it to read each
+// document once, from its root file, and not again as a file of its own.
+func Includes(fsys fs.FS, name string) ([]string, error) {
+	r, err := fsys.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", name, err)
+	}
+	defer r.Close() // read only
+	d := &decoder{opts: Options{}.withDefaults()}
+	lr := &limitReader{r: r, max: d.opts.MaxElementBytes}
+	f := &fileDec{decoder: d, fsys: fsys, name: name, x: xml.NewDecoder(lr), lr: lr}
+	var out []string
+	for depth := 0; ; {
+		tok, err := f.token()
+		if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) && depth == 0 {
+				return out, nil
+			}
+			return out, err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			switch {
+			case isPIE(t.Name.Space) && t.Name.Local == "user":
+				return out, nil
+			case t.Name.Space == NSXInclude && t.Name.Local == "include":
+				if href, _ := attr(t, "", "href"); href != "" {
+					out = append(out, path.Join(path.Dir(name), href))
+				}
+			}
+			depth++
+		case xml.EndElement:
+			depth--
+		}
+	}
 }

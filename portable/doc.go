@@ -38,9 +38,11 @@
 //
 // roost adds what the XEP has no place for, in its own namespace
 // [NSRoost], which other importers ignore as §4 asks: the account's
-// creation time and a PEP item's publication time as attributes, the
-// archived message's party as attributes of <result/>, the last
-// activity (<last/>), and the archive preferences (XEP-0441 <prefs/>).
+// creation time, a PEP item's publication time and a roster item that is
+// only subscription state (hidden) as attributes, the archived message's
+// party as attributes of <result/>, the last activity (<last/>), data of
+// a later roost this one has no format for (<doc/>, [Doc]), and the
+// archive preferences (XEP-0441 <prefs/>).
 //
 // Elements the package does not know become [Unknown] entries, so that an
 // importer can report them (§4: "SHOULD ignore the unknown data, SHOULD

@@ -243,6 +243,9 @@ func (e *Encoder) userEntry(en Entry) error {
 		if v.Approved {
 			el.SetAttr("approved", "true")
 		}
+		if v.Hidden {
+			el.SetAttrNS(NSRoost, "hidden", "true")
+		}
 		for _, g := range v.Groups {
 			el.Append(xmlstream.New(NSRoster, "group").AppendText(g))
 		}
@@ -319,6 +322,15 @@ func (e *Encoder) userEntry(en Entry) error {
 	case *ArchivePrefs:
 		e.box("")
 		e.element(v.Element)
+	case *Doc:
+		e.box("")
+		// Keys, like values, are bytes (a NUL separates their parts), which
+		// XML cannot carry as they are.
+		e.buf = append(e.buf, "<doc xmlns='"+NSRoost+"'"...)
+		e.attr("key", base64.StdEncoding.EncodeToString([]byte(v.Key)))
+		e.buf = append(e.buf, '>')
+		e.buf = base64.StdEncoding.AppendEncode(e.buf, v.Value)
+		e.buf = append(e.buf, "</doc>\n"...)
 	default:
 		return fmt.Errorf("%w: unknown entry %T", ErrEncoder, en)
 	}

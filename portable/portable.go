@@ -109,6 +109,9 @@ type RosterItem struct {
 	// Approved is a pre-approval (RFC 6121 §3.4).
 	Approved bool
 	Groups   []string
+	// Hidden, roost's extension, marks an item that only holds
+	// subscription state and is not in the user's roster.
+	Hidden bool
 }
 
 // Request is an incoming subscription request waiting for the user's
@@ -189,6 +192,14 @@ type LastActivity struct {
 // ArchivePrefs are the user's archiving preferences, a XEP-0441 <prefs/>.
 type ArchivePrefs struct{ Element *xmlstream.Element }
 
+// Doc is a piece of account data the exporting roost had no format for,
+// kept as it was stored under Key, from roost's extension (key and value
+// base64 in the document).
+type Doc struct {
+	Key   string
+	Value []byte
+}
+
 // Unknown is an element the package does not know, or knows but cannot
 // read, skipped. Where says
 // what it was in ("user", "host", "server-data", or the container such
@@ -218,6 +229,7 @@ func (*Offline) entry()      {}
 func (*Archived) entry()     {}
 func (*LastActivity) entry() {}
 func (*ArchivePrefs) entry() {}
+func (*Doc) entry()          {}
 func (*Unknown) entry()      {}
 
 // Stamps are written as XEP-0082 date-times in UTC, with as many

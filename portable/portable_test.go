@@ -45,6 +45,7 @@ func sample(t testing.TB) []Entry {
 		&Credential{Mechanism: "SCRAM-SHA-256", Iterations: 10000, Salt: []byte("salt2"), StoredKey: bytes.Repeat([]byte{3}, 32), ServerKey: bytes.Repeat([]byte{4}, 32)},
 		&RosterItem{JID: "bob@example.org", Name: "Bob & co", Subscription: "both", Groups: []string{"Family", "<Friends>"}},
 		&RosterItem{JID: "carol@example.org", Subscription: "none", Ask: "subscribe", Approved: true},
+		&RosterItem{JID: "stranger@example.net", Subscription: "from", Hidden: true},
 		&Request{From: "dave@example.net", Presence: mustParse(t, `<presence xmlns="jabber:client" from="dave@example.net" to="alice@example.org" type="subscribe"><status>hi</status></presence>`)},
 		&VCard{Element: mustParse(t, `<vCard xmlns="vcard-temp"><FN>Alice</FN></vCard>`)},
 		&Private{Element: mustParse(t, `<notes xmlns="urn:example:notes"><text>milk</text></notes>`)},
@@ -65,6 +66,7 @@ func sample(t testing.TB) []Entry {
 			Message: mustParse(t, `<message xmlns="jabber:client" to="bob@example.org" type="chat"><body>ho</body></message>`)},
 		&LastActivity{Stamp: stamp, Status: "gone fishing"},
 		&ArchivePrefs{Element: mustParse(t, `<prefs xmlns="urn:xmpp:mam:2" default="roster"/>`)},
+		&Doc{Key: "future\x00key", Value: []byte{0, 1, 2}},
 		&UserEnd{},
 		&User{Host: "example.org", Name: "bob"},
 		&UserEnd{},
@@ -418,5 +420,22 @@ func BenchmarkEncode(b *testing.B) {
 		if err := enc.Close(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestIncludes(t *testing.T) {
+	fsys := fstest.MapFS{
+		"d/main.xml": {Data: []byte(`<server-data xmlns='urn:xmpp:pie:0' xmlns:xi='http://www.w3.org/2001/XInclude'><xi:include href='a.xml'/><xi:include href='sub/b.xml'/></server-data>`)},
+		"d/user.xml": {Data: []byte(`<server-data xmlns='urn:xmpp:pie:0'><host jid='h'><user name='u'><xi:include xmlns:xi='http://www.w3.org/2001/XInclude' href='never.xml'/></user></host></server-data>`)},
+		"d/bad.xml":  {Data: []byte(`<server-data xmlns='urn:xmpp:pie:0'><host`)},
+	}
+	for name, want := range map[string][]string{"d/main.xml": {"d/a.xml", "d/sub/b.xml"}, "d/user.xml": nil} {
+		got, err := Includes(fsys, name)
+		if err != nil || !cmp.Equal(got, want) {
+			t.Errorf("Includes(%s) = %v, %v; want %v", name, got, err, want)
+		}
+	}
+	if _, err := Includes(fsys, "d/bad.xml"); err == nil {
+		t.Error("Includes of a truncated file: no error")
 	}
 }

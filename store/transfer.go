@@ -201,7 +201,7 @@ func exportDocs(tx *bbolt.Tx, user string, fn func(Record) error) error {
 }
 
 // DefaultImportBatchBytes is ImportOptions.BatchBytes's default.
-const DefaultImportBatchBytes = 32 << 20
+const DefaultImportBatchBytes = 8 << 20
 
 // ImportOptions says how BeginImport treats an account.
 type ImportOptions struct {
@@ -209,9 +209,12 @@ type ImportOptions struct {
 	// it, BeginImport fails with ErrExists.
 	Overwrite bool
 	// BatchBytes bounds the record bytes one transaction takes before
-	// the import commits what it has and goes on in another (bbolt keeps
-	// a transaction's writes in memory until it commits). Zero means
-	// DefaultImportBatchBytes.
+	// the import commits what it has and goes on in another: bbolt keeps
+	// a transaction's writes in memory until it commits, and a commit
+	// needs about three times as much again for the pages it writes.
+	// Zero means DefaultImportBatchBytes (8 MiB: a few hundred MB of
+	// archive is a hundred commits, each an fsync pair, and memory stays
+	// under 64 MB).
 	BatchBytes int
 }
 
@@ -221,7 +224,7 @@ type ImportOptions struct {
 type AccountImport struct {
 	s       *Store
 	tx      *bbolt.Tx
-	acct    Account
+	user    string
 	opts    ImportOptions
 	size    int  // record bytes in the open transaction
 	spilled bool // an earlier batch was committed
@@ -232,8 +235,8 @@ type AccountImport struct {
 	done    bool
 }
 
-// BeginImport starts writing account a: its records go in with Put, and
-// Commit writes the account record itself, last, so that the account
+// BeginImport starts writing the account user: its records go in with
+// Put, and Commit writes the account record itself, last, so that the account
 // exists only once all of it is there. Within one transaction (the usual
 // case), the import is atomic: Abort, or a crash, leaves the store as it
 // was. An account whose records exceed opts.BatchBytes is written in
@@ -245,13 +248,10 @@ type AccountImport struct {
 // into several and fails, the old account is gone too.
 //
 // It fails with ErrExists when the account exists and opts.Overwrite is
-// false, and ErrInvalid for an unusable name or credentials.
-func (s *Store) BeginImport(a Account, opts ImportOptions) (*AccountImport, error) {
-	if err := checkUser(a.Username); err != nil {
+// false, and ErrInvalid for an unusable name.
+func (s *Store) BeginImport(user string, opts ImportOptions) (*AccountImport, error) {
+	if err := checkUser(user); err != nil {
 		return nil, fmt.Errorf("import account: %w", err)
-	}
-	if err := checkSCRAM(a.SCRAM); err != nil {
-		return nil, fmt.Errorf("import account %.40q: %w", a.Username, err)
 	}
 	if opts.BatchBytes <= 0 {
 		opts.BatchBytes = DefaultImportBatchBytes
@@ -263,18 +263,18 @@ func (s *Store) BeginImport(a Account, opts ImportOptions) (*AccountImport, erro
 	if err != nil {
 		return nil, fmt.Errorf("import account: %w", err)
 	}
-	exists := accountExists(tx, a.Username)
+	exists := accountExists(tx, user)
 	if exists && !opts.Overwrite {
 		_ = tx.Rollback() // nothing written
-		return nil, fmt.Errorf("import account %.40q: %w", a.Username, ErrExists)
+		return nil, fmt.Errorf("import account %.40q: %w", user, ErrExists)
 	}
 	// The old account, if overwritten, or what an interrupted import
 	// left under the name.
-	if err := deleteAccountTx(tx, a.Username); err != nil {
+	if err := deleteAccountTx(tx, user); err != nil {
 		_ = tx.Rollback() // the error is the one to report
-		return nil, fmt.Errorf("import account %.40q: %w", a.Username, err)
+		return nil, fmt.Errorf("import account %.40q: %w", user, err)
 	}
-	return &AccountImport{s: s, tx: tx, acct: a, opts: opts}, nil
+	return &AccountImport{s: s, tx: tx, user: user, opts: opts}, nil
 }
 
 // Put writes one record. Records of one kind keep the order they are put
@@ -285,7 +285,7 @@ func (w *AccountImport) Put(r Record) error {
 		return fmt.Errorf("import account: %w", ErrInvalid)
 	}
 	if err := w.put(r); err != nil {
-		return fmt.Errorf("import account %.40q: %w", w.acct.Username, err)
+		return fmt.Errorf("import account %.40q: %w", w.user, err)
 	}
 	w.size += len(r.Key) + len(r.ID) + len(r.With) + len(r.Resource) + len(r.Value) + 32
 	if w.size < w.opts.BatchBytes {
@@ -294,21 +294,21 @@ func (w *AccountImport) Put(r Record) error {
 	if err := w.tx.Commit(); err != nil {
 		w.done = true
 		w.cleanup()
-		return fmt.Errorf("import account %.40q: commit a batch: %w", w.acct.Username, err)
+		return fmt.Errorf("import account %.40q: commit a batch: %w", w.user, err)
 	}
 	w.spilled, w.size = true, 0
 	tx, err := w.s.db.Begin(true)
 	if err != nil {
 		w.done = true
 		w.cleanup()
-		return fmt.Errorf("import account %.40q: %w", w.acct.Username, err)
+		return fmt.Errorf("import account %.40q: %w", w.user, err)
 	}
 	w.tx = tx
 	return nil
 }
 
 func (w *AccountImport) put(r Record) error {
-	user := w.acct.Username
+	user := w.user
 	tx := w.tx
 	docs := tx.Bucket([]byte(bucketDocs))
 	switch r.Kind {
@@ -387,7 +387,7 @@ func (w *AccountImport) putPEPItem(r Record) error {
 		return err
 	}
 	items := w.tx.Bucket([]byte(bucketPEPItems))
-	prefix := pepItemsPrefix(w.acct.Username, r.Key)
+	prefix := pepItemsPrefix(w.user, r.Key)
 	if err := deletePEPItem(items, prefix, r.ID); err != nil {
 		return err
 	}
@@ -404,7 +404,7 @@ func (w *AccountImport) putPEPItem(r Record) error {
 }
 
 func (w *AccountImport) putArchive(r Record) error {
-	user := w.acct.Username
+	user := w.user
 	if r.Ref.ID == 0 || r.Ref.ID == math.MaxUint64 {
 		return fmt.Errorf("archive id %d: %w", r.Ref.ID, ErrInvalid)
 	}
@@ -434,14 +434,22 @@ func (w *AccountImport) putArchive(r Record) error {
 	return nil
 }
 
-// Commit writes the account record and the counters, and commits: the
-// account exists from now on.
-func (w *AccountImport) Commit() error {
+// Commit writes the account record a, whose Username must be the one
+// imported, and the counters, and commits: the account exists from now
+// on. It fails with ErrInvalid, and aborts the import, for a different
+// name or unusable credentials.
+func (w *AccountImport) Commit(a Account) error {
 	if w.done {
 		return fmt.Errorf("import account: %w", ErrInvalid)
 	}
 	w.done = true
-	err := w.finish()
+	err := checkSCRAM(a.SCRAM)
+	if err == nil && a.Username != w.user {
+		err = fmt.Errorf("account %.40q: %w", a.Username, ErrInvalid)
+	}
+	if err == nil {
+		err = w.finish(a)
+	}
 	if err == nil {
 		err = w.tx.Commit()
 	} else {
@@ -449,7 +457,7 @@ func (w *AccountImport) Commit() error {
 	}
 	if err != nil {
 		w.cleanup()
-		return fmt.Errorf("import account %.40q: %w", w.acct.Username, err)
+		return fmt.Errorf("import account %.40q: %w", w.user, err)
 	}
 	if w.newest > 0 {
 		q := w.s.archive
@@ -460,8 +468,8 @@ func (w *AccountImport) Commit() error {
 	return nil
 }
 
-func (w *AccountImport) finish() error {
-	user := w.acct.Username
+func (w *AccountImport) finish(a Account) error {
+	user := w.user
 	if w.roster.exists {
 		if err := saveRosterState(w.tx, user, w.roster); err != nil {
 			return err
@@ -480,7 +488,7 @@ func (w *AccountImport) finish() error {
 			return err
 		}
 	}
-	return w.tx.Bucket([]byte(bucketAccounts)).Put([]byte(user), encodeAccount(w.acct))
+	return w.tx.Bucket([]byte(bucketAccounts)).Put([]byte(user), encodeAccount(a))
 }
 
 // Abort gives up the account: nothing of it remains. It is harmless after
@@ -499,8 +507,8 @@ func (w *AccountImport) cleanup() error {
 	if !w.spilled {
 		return nil
 	}
-	if err := w.s.db.Update(func(tx *bbolt.Tx) error { return deleteAccountTx(tx, w.acct.Username) }); err != nil {
-		return fmt.Errorf("import account %.40q: remove the partial import: %w", w.acct.Username, err)
+	if err := w.s.db.Update(func(tx *bbolt.Tx) error { return deleteAccountTx(tx, w.user) }); err != nil {
+		return fmt.Errorf("import account %.40q: remove the partial import: %w", w.user, err)
 	}
 	return nil
 }

@@ -82,7 +82,7 @@ func exported(t testing.TB, src *Store, user string) (Account, []Record) {
 func copyAccount(t testing.TB, src, dst *Store, user string, opts ImportOptions) error {
 	t.Helper()
 	acct, recs := exported(t, src, user)
-	w, err := dst.BeginImport(acct, opts)
+	w, err := dst.BeginImport(acct.Username, opts)
 	if err != nil {
 		return err
 	}
@@ -91,7 +91,7 @@ func copyAccount(t testing.TB, src, dst *Store, user string, opts ImportOptions)
 			return err
 		}
 	}
-	return w.Commit()
+	return w.Commit(acct)
 }
 
 func diff(t testing.TB, a, b *Store) []string {
@@ -191,7 +191,7 @@ func TestImportAbort(t *testing.T) {
 				mustCreate(t, dst, "alice@example.org")
 			}
 			acct, recs := exported(t, src, "alice@example.org")
-			w, err := dst.BeginImport(acct, ImportOptions{BatchBytes: tc.batch, Overwrite: tc.existing})
+			w, err := dst.BeginImport(acct.Username, ImportOptions{BatchBytes: tc.batch, Overwrite: tc.existing})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -224,7 +224,7 @@ func TestImportAfterCrash(t *testing.T) {
 	dst, _ := openTest(t, testOptions())
 	fillAccount(t, src, "alice@example.org", 10)
 	acct, recs := exported(t, src, "alice@example.org")
-	w, err := dst.BeginImport(acct, ImportOptions{BatchBytes: 100})
+	w, err := dst.BeginImport(acct.Username, ImportOptions{BatchBytes: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func TestImportBadRecords(t *testing.T) {
 		{"archive id zero", []Record{{Kind: RecordArchive}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w, err := dst.BeginImport(testAccount("x@example.org"), ImportOptions{})
+			w, err := dst.BeginImport("x@example.org", ImportOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -280,8 +280,20 @@ func TestImportBadRecords(t *testing.T) {
 			}
 		})
 	}
-	if _, err := dst.BeginImport(Account{Username: "a\x00b"}, ImportOptions{}); !errors.Is(err, ErrInvalid) {
+	if _, err := dst.BeginImport("a\x00b", ImportOptions{}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("BeginImport with a NUL name: %v", err)
+	}
+	for _, a := range []Account{{Username: "other@example.org"}, {Username: "x@example.org", SCRAM: map[string]SCRAMKeys{"SHA-1": {}}}} {
+		w, err := dst.BeginImport("x@example.org", ImportOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Commit(a); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Commit(%+v) = %v, want ErrInvalid", a, err)
+		}
+		if _, found, _ := dst.Account("x@example.org"); found {
+			t.Errorf("Commit(%+v) failed but made the account", a)
+		}
 	}
 }
 
@@ -319,7 +331,8 @@ func BenchmarkImportArchive(b *testing.B) {
 	n := 0
 	for b.Loop() {
 		n++
-		w, err := dst.BeginImport(testAccount(fmt.Sprintf("u%d@example.org", n)), ImportOptions{})
+		a := testAccount(fmt.Sprintf("u%d@example.org", n))
+		w, err := dst.BeginImport(a.Username, ImportOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -328,7 +341,7 @@ func BenchmarkImportArchive(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		if err := w.Commit(); err != nil {
+		if err := w.Commit(a); err != nil {
 			b.Fatal(err)
 		}
 	}
