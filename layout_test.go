@@ -60,6 +60,9 @@ var allowed = map[string][]string{
 	"systemd":        nil,
 	"httpd":          {"jid", "xmlstream", "netconn"},
 	"checkdns":       {"srv"},
+	// A Prosody data directory read as XEP-0227 entries (roost import
+	// prosody).
+	"prosody": {"portable", "xmlstream"},
 	// L3
 	"c2s": {"jid", "xmlstream", "stanza", "stream", "sasl", "netconn"},
 	"s2s": {"jid", "xmlstream", "stanza", "stream", "sasl", "dialback", "srv", "netconn"},
