@@ -74,7 +74,7 @@ var allowed = map[string][]string{
 	// record formats of the features that own them.
 	"transfer": {"store", "portable", "jid", "xmlstream", "sasl", "archive", "im", "module/pep", "module/private", "module/vcard"},
 	// L5
-	"cmd/roost":      {"server", "admin", "config", "store", "systemd", "certs", "srv", "checkdns", "jid", "qrcode"},
+	"cmd/roost":      {"server", "admin", "config", "store", "systemd", "certs", "srv", "checkdns", "jid", "qrcode", "transfer", "portable", "prosody"},
 	"cmd/roostbench": {"internal/client", "jid", "xmlstream", "stanza", "stream", "sasl", "internal/loadtool"},
 	// bench/roostprof is roost serve plus net/http/pprof, for profiling.
 	"bench/roostprof": {"server", "config"},

@@ -26,6 +26,7 @@ import (
 // A running server holds the data file, so the export is taken from a
 // backup it makes over the admin socket (store.Backup: one read
 // transaction, a consistent snapshot of every account at one moment),
+// whose store (server.StoreOfBackup: the uploaded files stream past) is
 // written next to the export and removed afterwards. That keeps the
 // server's own read transaction as short as a backup's, however long
 // the export takes, and needs no new admin operation. A stopped server's
@@ -116,7 +117,14 @@ func withStore(ctx context.Context, cfg config.Config, dir string, fn func(*stor
 		return err
 	}
 	defer os.Remove(f.Name())
-	err = c.Backup(ctx, f, func(int64) error { return nil })
+	// The backup holds the uploaded files too: they stream past, only
+	// the store is kept.
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(c.Backup(ctx, pw, func(int64) error { return nil }))
+	}()
+	err = server.StoreOfBackup(pr, f)
+	pr.CloseWithError(err) // unblocks the backup if the copy failed
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
