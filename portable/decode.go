@@ -506,7 +506,34 @@ func (f *fileDec) scram(t xml.StartElement) error {
 	if len(bad) > 0 {
 		return f.invalid(el, "user", "unreadable "+strings.Join(bad, ", "))
 	}
+	unwrapBase64(c)
 	return f.fn(c)
+}
+
+// keySizes are the sizes of SCRAM's keys: the output of each mechanism's
+// hash (RFC 5802 §3).
+var keySizes = map[string]int{"SCRAM-SHA-1": 20, "SCRAM-SHA-256": 32, "SCRAM-SHA-512": 64}
+
+// unwrapBase64 undoes the second base64 of ejabberd's export_piefxis,
+// which writes the base64 text it keeps in its database encoded once
+// more. The keys give it away: their size is the hash's once decoded
+// twice, and never a hash's size when decoded once (a key of 20 bytes
+// takes 28 in base64).
+func unwrapBase64(c *Credential) {
+	size, known := keySizes[c.Mechanism]
+	if !known || len(c.StoredKey) == size {
+		return
+	}
+	inner := func(b []byte) ([]byte, bool) {
+		out, err := base64.StdEncoding.DecodeString(string(b))
+		return out, err == nil && len(out) > 0
+	}
+	salt, ok1 := inner(c.Salt)
+	stored, ok2 := inner(c.StoredKey)
+	server, ok3 := inner(c.ServerKey)
+	if ok1 && ok2 && ok3 && len(stored) == size && len(server) == size {
+		c.Salt, c.StoredKey, c.ServerKey = salt, stored, server
+	}
 }
 
 // childText is the text of el's first child named local, in any

@@ -16,7 +16,8 @@
 //     version 1.1) and <scram-credentials xmlns='urn:xmpp:pie:0#scram'
 //     mechanism='SCRAM-SHA-1'/> with iter-count, salt, server-key and
 //     stored-key, base64 (§4.2 of version 1.1, as Prosody and Tigase write
-//     it): [User], [Credential];
+//     it; ejabberd encodes them twice, which the keys' size gives away):
+//     [User], [Credential];
 //   - the roster, <query xmlns='jabber:iq:roster'/> (§4.3), as RFC 6121
 //     items: [RosterItem]; incoming subscription requests as <presence
 //     type='subscribe'/> children of the user (§4.8): [Request];

@@ -2,6 +2,7 @@ package portable
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -437,5 +438,51 @@ func TestIncludes(t *testing.T) {
 	}
 	if _, err := Includes(fsys, "d/bad.xml"); err == nil {
 		t.Error("Includes of a truncated file: no error")
+	}
+}
+
+// TestScramEncodings: ejabberd's export_piefxis encodes the SCRAM values
+// twice; Prosody and roost once. Both read to the same raw keys, and a
+// value that only looks base64 is left alone.
+func TestScramEncodings(t *testing.T) {
+	b64 := func(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+	twice := func(b []byte) string { return b64([]byte(b64(b))) }
+	salt := bytes.Repeat([]byte{7}, 16)
+	tests := []struct {
+		name, mech   string
+		keySize      int
+		enc          func([]byte) string
+		wantSalt     []byte
+		wantKeyBytes int
+	}{
+		{"once, SHA-1", "SCRAM-SHA-1", 20, b64, salt, 20},
+		{"twice, SHA-1 (ejabberd)", "SCRAM-SHA-1", 20, twice, salt, 20},
+		{"twice, SHA-256 (ejabberd)", "SCRAM-SHA-256", 32, twice, salt, 32},
+		// Not a key of the hash's size either way: kept as read, and
+		// reported unusable by the importer.
+		{"twice, wrong size", "SCRAM-SHA-1", 16, twice, []byte(b64(salt)), 24},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			stored, server := bytes.Repeat([]byte{1}, tc.keySize), bytes.Repeat([]byte{2}, tc.keySize)
+			doc := `<server-data xmlns='urn:xmpp:pie:0'><host jid='h'><user name='u'>` +
+				`<scram-credentials xmlns='urn:xmpp:pie:0#scram' mechanism='` + tc.mech + `'><iter-count>4096</iter-count>` +
+				`<salt>` + tc.enc(salt) + `</salt><server-key>` + tc.enc(server) + `</server-key><stored-key>` + tc.enc(stored) +
+				`</stored-key></scram-credentials></user></host></server-data>`
+			got, err := collect(t, doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, ok := got[1].(*Credential)
+			if !ok {
+				t.Fatalf("entry 1 is %T, want *Credential", got[1])
+			}
+			if !bytes.Equal(c.Salt, tc.wantSalt) || len(c.StoredKey) != tc.wantKeyBytes || len(c.ServerKey) != tc.wantKeyBytes {
+				t.Errorf("salt %q, keys of %d and %d bytes; want salt %q, keys of %d", c.Salt, len(c.StoredKey), len(c.ServerKey), tc.wantSalt, tc.wantKeyBytes)
+			}
+			if tc.wantKeyBytes == tc.keySize && (!bytes.Equal(c.StoredKey, stored) || !bytes.Equal(c.ServerKey, server)) {
+				t.Errorf("keys %x %x, want %x %x", c.StoredKey, c.ServerKey, stored, server)
+			}
+		})
 	}
 }
