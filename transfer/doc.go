@@ -55,4 +55,7 @@
 // backup of a running one, which is consistent as a whole), to one
 // document or one file per account ([Sink]), in the layout Prosody's
 // xep0227 driver reads: what roost exports, Prosody and ejabberd import.
+// Group chat rooms are not exported (XEP-0227 has no place for them, and
+// roost has no format of its own for them yet): the summary says how many
+// stayed behind.
 package transfer

@@ -55,6 +55,15 @@ func Export(st *store.Store, sink Sink, opts ExportOptions) (Summary, error) {
 			opts.Account(rep)
 		}
 	}
+	// Group chat rooms do not move yet: XEP-0227 has no place for them.
+	// Say so rather than leave them behind unnoticed.
+	rooms := 0
+	if err := st.Rooms("", func(string, []byte) error { rooms++; return nil }); err != nil {
+		return sum, fmt.Errorf("export: %w", err)
+	}
+	if rooms > 0 {
+		sum.Notes = append(sum.Notes, fmt.Sprintf("not exported: %d group chat rooms (roost export does not carry rooms yet; roost backup does)", rooms))
+	}
 	if err := sink.Close(); err != nil {
 		return sum, fmt.Errorf("export: %w", err)
 	}

@@ -55,6 +55,9 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
+	for _, n := range sum.Notes {
+		fmt.Fprintln(report, n)
+	}
 	fmt.Fprintf(report, "exported to %s: %s\n", target, sum)
 	return nil
 }
