@@ -43,6 +43,8 @@ var allowed = map[string][]string{
 	"archive": {"jid", "xmlstream", "stanza", "form"},
 	// QR codes drawn for people to scan (invitations), over rsc.io/qr.
 	"qrcode": nil,
+	// XEP-0227, the format accounts move between servers in.
+	"portable": {"xmlstream"},
 	// L2
 	"router": {"jid", "xmlstream", "stanza", "stream"},
 	// The shape of a feature, between the router and the features.
@@ -58,6 +60,9 @@ var allowed = map[string][]string{
 	"systemd":        nil,
 	"httpd":          {"jid", "xmlstream", "netconn"},
 	"checkdns":       {"srv"},
+	// A Prosody data directory read as XEP-0227 entries (roost import
+	// prosody).
+	"prosody": {"portable", "xmlstream"},
 	// L3
 	"c2s": {"jid", "xmlstream", "stanza", "stream", "sasl", "netconn"},
 	"s2s": {"jid", "xmlstream", "stanza", "stream", "sasl", "dialback", "srv", "netconn"},
@@ -65,8 +70,11 @@ var allowed = map[string][]string{
 	"component": {"jid", "xmlstream", "stanza", "stream", "netconn"},
 	// L4
 	"server": {"*"},
+	// Moving accounts between the store and XEP-0227 documents, with the
+	// record formats of the features that own them.
+	"transfer": {"store", "portable", "jid", "xmlstream", "sasl", "archive", "im", "module/pep", "module/private", "module/vcard"},
 	// L5
-	"cmd/roost":      {"server", "admin", "config", "store", "systemd", "certs", "srv", "checkdns", "jid", "qrcode"},
+	"cmd/roost":      {"server", "admin", "config", "store", "systemd", "certs", "srv", "checkdns", "jid", "qrcode", "transfer", "portable", "prosody"},
 	"cmd/roostbench": {"internal/client", "jid", "xmlstream", "stanza", "stream", "sasl", "internal/loadtool"},
 	// bench/roostprof is roost serve plus net/http/pprof, for profiling.
 	"bench/roostprof": {"server", "config"},
@@ -90,6 +98,7 @@ var thirdParty = map[string][]string{
 	"form":      {},
 	"discoinfo": {},
 	"archive":   {},
+	"portable":  {},
 	"netconn":   {"golang.org/x/time/rate"},
 	"stanza":    {},
 	"stream":    {},
@@ -165,8 +174,8 @@ func TestImportsFlowDownwards(t *testing.T) {
 			if dep == "systemd" && name != "cmd/roost" {
 				t.Errorf("%s imports systemd: only cmd/roost may", name)
 			}
-			if dep == "store" && name != "server" && name != "cmd/roost" && name != "internal/interop" {
-				t.Errorf("%s imports store: only server and cmd/roost may", name)
+			if dep == "store" && name != "server" && name != "cmd/roost" && name != "transfer" && name != "internal/interop" {
+				t.Errorf("%s imports store: only server, transfer and cmd/roost may", name)
 			}
 			if slices.Contains(allow, "*") {
 				continue

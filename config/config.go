@@ -39,6 +39,7 @@ type Config struct {
 	HTTPS   HTTPS   `toml:"https"`
 	PEP     PEP     `toml:"pep"`
 	Upload  Upload  `toml:"upload"`
+	Import  Import  `toml:"import"`
 	Limits  Limits  `toml:"limits"`
 	MUC     MUC     `toml:"muc"`
 	Invites Invites `toml:"invites"`
@@ -342,6 +343,19 @@ type Contact struct {
 	Sales    []string `toml:"sales"`
 }
 
+// Import is the [import] table: how roost import reads data moved from
+// another server (XEP-0227 documents, Prosody's files) and writes it.
+type Import struct {
+	// MaxElementBytes bounds one piece of an account the importer holds
+	// in memory at a time: a vCard, a message, a PEP item, one value of
+	// Prosody's files.
+	MaxElementBytes Size `toml:"max_element_bytes"`
+	// BatchBytes is how much of one account the importer writes in one
+	// transaction: an account larger than this (a long message archive)
+	// is written in several, so that memory stays bounded.
+	BatchBytes Size `toml:"batch_bytes"`
+}
+
 // PEP is the [pep] table: personal eventing (XEP-0163), where each
 // account's clients keep encryption keys (OMEMO), avatars and bookmarks
 // and share them with contacts. Its limits bound what one account keeps.
@@ -573,6 +587,10 @@ func Default() Config {
 		Commands: Commands{
 			SessionTimeout: 10 * time.Minute,
 			MaxSessions:    10,
+		},
+		Import: Import{
+			MaxElementBytes: 16 << 20,
+			BatchBytes:      8 << 20,
 		},
 		Limits: Limits{
 			MaxStanzaBytes:      256 << 10,

@@ -573,6 +573,12 @@ func TestParseErrors(t *testing.T) {
 				"roost.toml:7: limits.read_burst_bytes: 262144: smaller than limits.read_rate_bytes (1048576)",
 		},
 		{
+			name: "import limits out of range",
+			file: "[import]\nmax_element_bytes = \"1KiB\"\nbatch_bytes = \"2GiB\"\n",
+			want: "roost.toml:2: import.max_element_bytes: 1024: must be from 65536 to 1073741824\n" +
+				"roost.toml:3: import.batch_bytes: 2147483648: must be from 65536 to 1073741824",
+		},
+		{
 			name: "pep limits out of range",
 			file: "[pep]\nmax_nodes = 0\nmax_items = 1000000\nmax_item_bytes = \"512B\"\nmax_subscribers = -1\ncaps_cache = 5\n",
 			want: "roost.toml:2: pep.max_nodes: 0: must be from 1 to 10000\n" +

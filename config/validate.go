@@ -36,6 +36,8 @@ func validate(c Config, src source) []*FieldError {
 	v.upload(c)
 	v.web(c)
 	v.contact(c.Contact)
+	v.intRange("import.max_element_bytes", int64(c.Import.MaxElementBytes), 64<<10, 1<<30, "")
+	v.intRange("import.batch_bytes", int64(c.Import.BatchBytes), 64<<10, 1<<30, "")
 	v.limits(c.Limits)
 	v.muc(c)
 	v.mam(c.MAM, c.Limits)

@@ -127,6 +127,15 @@ func mac(h Hash, key []byte, msg string) []byte {
 	return m.Sum(nil)
 }
 
+// Check reports whether c can be used to authenticate with its hash: a
+// supported one, keys of its size, a salt and an iteration count in the
+// bounds the server accepts. roost import checks credentials from other
+// servers with it.
+func (c Credentials) Check() error { return c.check(c.Hash) }
+
+// Supported reports whether roost authenticates with h.
+func (h Hash) Supported() bool { return h.valid() }
+
 // check reports whether c can be used with hash h: a store handing back
 // garbage must not crash the server or make it spin on PBKDF2.
 func (c Credentials) check(h Hash) error {

@@ -92,3 +92,26 @@ func TestNewCredentialsErrors(t *testing.T) {
 		t.Errorf("NewCredentials with failing rand = %v, want %v", err, errRand)
 	}
 }
+
+func TestCredentialsCheck(t *testing.T) {
+	good, err := sasl.NewCredentials("pencil", sasl.SHA256, sasl.MinIterations, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := good.Check(); err != nil {
+		t.Errorf("fresh credentials: %v", err)
+	}
+	for name, c := range map[string]sasl.Credentials{
+		"unknown hash":   {Hash: "SHA-512", Salt: []byte("s"), Iterations: 4096, StoredKey: make([]byte, 64), ServerKey: make([]byte, 64)},
+		"short key":      {Hash: sasl.SHA1, Salt: []byte("s"), Iterations: 4096, StoredKey: make([]byte, 19), ServerKey: make([]byte, 20)},
+		"few iterations": {Hash: sasl.SHA1, Salt: []byte("s"), Iterations: 1000, StoredKey: make([]byte, 20), ServerKey: make([]byte, 20)},
+		"no salt":        {Hash: sasl.SHA1, Iterations: 4096, StoredKey: make([]byte, 20), ServerKey: make([]byte, 20)},
+	} {
+		if err := c.Check(); !errors.Is(err, sasl.ErrCredentials) {
+			t.Errorf("%s: Check() = %v, want sasl.ErrCredentials", name, err)
+		}
+	}
+	if !sasl.SHA1.Supported() || !sasl.SHA256.Supported() || sasl.Hash("SHA-512").Supported() {
+		t.Error("Supported is wrong")
+	}
+}

@@ -222,6 +222,40 @@ func Restore(cfg config.Config, r io.Reader) error {
 	return swapDir(UploadDir(cfg), staging)
 }
 
+// StoreOfBackup copies the store of a backup read from r to w, skipping
+// the upload bodies before it: a consistent copy of a running server's
+// store, for a command that reads it (roost export) and has no use for
+// the files. A raw store file (older backups) is copied as it is.
+func StoreOfBackup(r io.Reader, w io.Writer) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(tarBlock)
+	if !isTar(head) {
+		if _, err := io.Copy(w, br); err != nil {
+			return fmt.Errorf("copy store: %w", err)
+		}
+		return nil
+	}
+	tr := tar.NewReader(br)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("no %s in the archive: %w", StoreFile, ErrNotBackup)
+		}
+		if err != nil {
+			return fmt.Errorf("read archive: %w: %w", ErrNotBackup, err)
+		}
+		if hdr.Name != StoreFile {
+			continue // a body: tar.Reader skips what is not read
+		}
+		if _, err := io.Copy(w, tr); err != nil {
+			return fmt.Errorf("copy store: %w", err)
+		}
+		// Drain the writer's end, so that it sees its archive taken whole.
+		_, err = io.Copy(io.Discard, br)
+		return err
+	}
+}
+
 // extract writes one body, durably.
 func extract(path string, r io.Reader) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)

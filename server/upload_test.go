@@ -186,6 +186,62 @@ func TestUploadEndToEnd(t *testing.T) {
 	if leftovers, _ := filepath.Glob(filepath.Join(r.cfg.DataDir, ".*")); len(leftovers) != 0 {
 		t.Errorf("restore left %q", leftovers)
 	}
+
+	// The store alone, as roost export takes it from a running server.
+	copied := filepath.Join(t.TempDir(), "copy.db")
+	f, err := os.Create(copied)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := StoreOfBackup(bytes.NewReader(backup.Bytes()), f); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+	st2, err := store.Open(copied, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	if u, found, err := st2.Upload(id); err != nil || !found || u.Owner != "carol@example.org" {
+		t.Errorf("the store taken from the backup: record %+v, %t, %v", u, found, err)
+	}
+}
+
+// TestStoreOfBackup: the store entry is copied, bodies skipped; an
+// archive without one is refused; a raw store is copied as it is.
+func TestStoreOfBackup(t *testing.T) {
+	archive := func(entries ...string) []byte {
+		var b bytes.Buffer
+		tw := tar.NewWriter(&b)
+		for i := 0; i < len(entries); i += 2 {
+			_ = tw.WriteHeader(&tar.Header{Name: entries[i], Mode: 0o600, Size: int64(len(entries[i+1])), Typeflag: tar.TypeReg})
+			_, _ = tw.Write([]byte(entries[i+1]))
+		}
+		_ = tw.Close()
+		return b.Bytes()
+	}
+	tests := []struct {
+		name    string
+		in      []byte
+		want    string
+		wantErr error
+	}{
+		{"bodies then store", archive("uploads/AAAAAAAAAAAAAAAAAAAAAA", "photo", StoreFile, "the store"), "the store", nil},
+		{"no store", archive("uploads/AAAAAAAAAAAAAAAAAAAAAA", "photo"), "", ErrNotBackup},
+		{"raw store", []byte("raw bbolt bytes"), "raw bbolt bytes", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got bytes.Buffer
+			err := StoreOfBackup(bytes.NewReader(tc.in), &got)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if tc.wantErr == nil && got.String() != tc.want {
+				t.Errorf("copied %q, want %q", got.String(), tc.want)
+			}
+		})
+	}
 }
 
 // TestRestoreRefusesGarbage: an archive without a store, or with strange

@@ -260,34 +260,38 @@ func (s *Store) DeleteAccount(username string) (existed bool, err error) {
 	if err := checkUser(username); err != nil {
 		return false, fmt.Errorf("delete account: %w", err)
 	}
-	prefix := userPrefix(username)
 	err = s.db.Update(func(tx *bbolt.Tx) error {
-		accounts := tx.Bucket([]byte(bucketAccounts))
-		existed = accounts.Get([]byte(username)) != nil
-		if err := accounts.Delete([]byte(username)); err != nil {
-			return err
-		}
-		// Upload records are keyed by their ID, not the user: the
-		// user's index names them.
-		if err := deleteUserUploads(tx, username); err != nil {
-			return fmt.Errorf("clear uploads: %w", err)
-		}
-		for _, name := range userBuckets() {
-			if _, err := deletePrefix(tx.Bucket([]byte(name)), prefix); err != nil {
-				return fmt.Errorf("clear %s: %w", name, err)
-			}
-		}
-		if err := deleteInvitesBy(tx, username); err != nil {
-			return fmt.Errorf("clear invitations: %w", err)
-		}
-		// Records still queued for the archive are dropped at commit:
-		// their account no longer exists.
-		return deleteArchiveTx(tx, username)
+		existed = accountExists(tx, username)
+		return deleteAccountTx(tx, username)
 	})
 	if err != nil {
 		return false, fmt.Errorf("delete account: %w", err)
 	}
 	return existed, nil
+}
+
+// deleteAccountTx removes the account record and every record under the
+// name. Records still queued for the archive are dropped at commit: their
+// account no longer exists.
+func deleteAccountTx(tx *bbolt.Tx, username string) error {
+	if err := tx.Bucket([]byte(bucketAccounts)).Delete([]byte(username)); err != nil {
+		return err
+	}
+	// Upload records are keyed by their ID, not the user: the user's
+	// index names them.
+	if err := deleteUserUploads(tx, username); err != nil {
+		return fmt.Errorf("clear uploads: %w", err)
+	}
+	prefix := userPrefix(username)
+	for _, name := range userBuckets() {
+		if _, err := deletePrefix(tx.Bucket([]byte(name)), prefix); err != nil {
+			return fmt.Errorf("clear %s: %w", name, err)
+		}
+	}
+	if err := deleteInvitesBy(tx, username); err != nil {
+		return fmt.Errorf("clear invitations: %w", err)
+	}
+	return deleteArchiveTx(tx, username)
 }
 
 // Accounts calls fn with every user name in byte order, stopping at and

@@ -195,17 +195,23 @@ func (q *archiveQueue) enqueue(rec ArchiveRecord, ref ArchiveRef) {
 		r.res = span{start, len(b)}
 	}
 	start = len(b)
-	b = binary.BigEndian.AppendUint32(b, ref.Tag)
-	b = binary.AppendUvarint(b, uint64(len(rec.With)))
-	b = append(b, rec.With...)
-	b = binary.AppendUvarint(b, uint64(len(rec.Resource)))
-	b = append(b, rec.Resource...)
-	b = append(b, rec.Stanza...)
+	b = appendArchiveValue(b, ref.Tag, rec.With, rec.Resource, rec.Stanza)
 	r.value = span{start, len(b)}
 	r.account = rec.Account
 	q.buf = b
 	q.recs = append(q.recs, r)
 	q.queued++
+}
+
+// appendArchiveValue appends an archive record's value: tag | with |
+// resource | stanza, with and resource uvarint length-prefixed.
+func appendArchiveValue(b []byte, tag uint32, with, resource string, stanza []byte) []byte {
+	b = binary.BigEndian.AppendUint32(b, tag)
+	b = binary.AppendUvarint(b, uint64(len(with)))
+	b = append(b, with...)
+	b = binary.AppendUvarint(b, uint64(len(resource)))
+	b = append(b, resource...)
+	return append(b, stanza...)
 }
 
 // SyncArchive returns once every record appended before the call is

@@ -194,6 +194,32 @@
 // transaction, always from the oldest end (XEP-0313 §3.2: no holes), so
 // that a sweep never holds the writer for long.
 //
+// # Moving accounts
+//
+// roost export and import move accounts between stores (through the
+// XEP-0227 format, which package portable knows and this package does
+// not). [Store.ExportAccount] reads one account and everything under its
+// name in one read transaction, handing the records to its callback
+// inside the transaction, so that an archive of any size is streamed,
+// not copied. [Store.BeginImport] writes one: records go into a write
+// transaction with [AccountImport.Put], and [AccountImport.Commit]
+// writes the account record last, with the counters (roster version,
+// offline count, archive state) and the archive identifier reservation.
+// An account is imported atomically in one transaction unless its
+// records pass [ImportOptions].BatchBytes: bbolt holds a transaction's
+// writes in memory until it commits, so a larger account is committed in
+// batches, its records existing without an account record (which nothing
+// serves) until the last one; a failure removes them, and a crash leaves
+// them for the next import of the name or [Store.DeleteAccount] to
+// remove. Roster items get fresh versions, offline messages and PEP items
+// fresh sequence numbers in the order given; archived messages keep the
+// identifiers and tags they are given.
+//
+// [Diff] compares two stores record by record, leaving out what is not
+// meant to move (server blobs, the schema and identifier reservation,
+// roster versions and removal history, sequence numbers), which is how
+// a round trip through export and import is checked.
+//
 // # Callbacks and copying
 //
 // Values bbolt returns point into its memory map and are valid only inside
@@ -202,10 +228,11 @@
 // sized in advance, end the transaction and only then call the callback, so a callback may
 // call back into the Store (nested transactions in one goroutine can
 // deadlock bbolt) and a slow callback does not hold a read transaction open
-// (which would keep bbolt from reusing freed pages). The one exception is
-// the function passed to [Store.UpdateRosterItem], which runs inside the
-// write transaction so that read-modify-write is atomic; it must not call
-// the Store.
+// (which would keep bbolt from reusing freed pages). The exceptions are
+// the functions passed to [Store.UpdateRosterItem] and the PEP changes,
+// which run inside the write transaction so that read-modify-write is
+// atomic, and the callbacks of [Store.ExportAccount], which stream from a
+// read transaction; they must not call the Store.
 //
 // # Memory map and 32-bit ARM
 //

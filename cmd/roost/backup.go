@@ -18,31 +18,48 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	tmp := pos[0] + ".partial"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, done, err := createAtomically(pos[0])
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	defer os.Remove(tmp)
-	defer f.Close()
-
 	var n int64
-	err = withData(cfg, true, func(c admin.Client) error {
+	err = done(withData(cfg, true, func(c admin.Client) error {
 		return c.Backup(ctx, f, func(size int64) error { n = size; return nil })
 	}, func(st *store.Store) error {
 		return server.Backup(cfg, st, f, func(size int64) error { n = size; return nil })
-	})
+	}))
 	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	if err := os.Rename(tmp, pos[0]); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
 	fmt.Fprintf(stdout, "backup written to %s (%d bytes)\n", pos[0], n)
 	return nil
+}
+
+// createAtomically creates path's content under a temporary name, mode
+// 0600 (backups and exports hold credentials); done, given the error of
+// writing it, syncs, closes and renames it into place on success, and
+// removes it otherwise, so that path is either complete or untouched.
+func createAtomically(path string) (*os.File, func(error) error, error) {
+	tmp := path + ".partial"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func(err error) error {
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Rename(tmp, path)
+		}
+		if err != nil {
+			_ = os.Remove(tmp) // the write's error is the one to report
+		}
+		return err
+	}, nil
 }
 
 func cmdRestore(_ context.Context, args []string, stdout, stderr io.Writer) error {

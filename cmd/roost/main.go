@@ -12,6 +12,9 @@
 //	roost cert status [-config FILE]      certificates: source, issuer, expiry, problems
 //	roost backup FILE / roost restore FILE
 //	roost compact [-config FILE]          shrink the data file (server stopped)
+//	roost export DIR|FILE                 every account, as XEP-0227
+//	roost import DIR|FILE                 accounts from roost, Prosody or ejabberd (XEP-0227)
+//	roost import prosody [DATADIR]        the whole move from a Prosody on this machine
 //	roost version
 //
 // Without -config, roost uses its built-in defaults: the domain localhost,
@@ -52,12 +55,21 @@ Usage:
   roost backup  FILE [-config FILE]
   roost restore FILE [-config FILE]
   roost compact [-config FILE]
+  roost export  DIR|FILE|- [-config FILE]
+  roost import  DIR|FILE|- [-overwrite] [-dry-run] [-config FILE]
+  roost import  prosody [DATADIR] [-overwrite] [-dry-run] [-direct] [-config FILE]
   roost version
 
 USER is name@domain, or just name for the first configured domain.
 ROOM is name@conference.domain, or just name for the first domain.
 Passwords are read from the terminal (or one line of standard input),
 never from the command line.
+
+export and import move accounts in XEP-0227, the format Prosody
+(prosody-migrator) and ejabberd (export_piefxis) write: FILE ends in .xml,
+anything else is a directory of one file per account. import needs the
+server stopped; "roost import prosody" moves a Prosody on this machine
+(/var/lib/prosody) in one go, and -dry-run says what would move.
 `
 
 func main() {
@@ -101,6 +113,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdRestore(ctx, rest, stdout, stderr)
 	case "compact":
 		return cmdCompact(ctx, rest, stdout, stderr)
+	case "export":
+		return cmdExport(ctx, rest, stdout, stderr)
+	case "import":
+		return cmdImport(ctx, rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "roost", version)
 		return nil

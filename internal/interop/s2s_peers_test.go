@@ -88,7 +88,8 @@ type process struct {
 	cmd  *exec.Cmd
 	log  string // file with its log, shown when the test fails; "": its output
 	out  *syncBuffer
-	done chan error
+	done chan struct{} // closed when the process has exited, with err
+	err  error
 	// stop asks the process to end; the default sends SIGTERM.
 	stop func()
 }
@@ -102,12 +103,19 @@ func (p *process) start(t *testing.T) {
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", p.name, err)
 	}
-	p.done = make(chan error, 1)
-	go func() { p.done <- p.cmd.Wait() }()
+	p.done = make(chan struct{})
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() { p.terminate(t) })
 }
 
+// terminate stops the process; a test may stop it early, before its
+// cleanup does so again.
 func (p *process) terminate(t *testing.T) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
 	if p.stop != nil {
 		p.stop()
 	} else {
@@ -149,9 +157,8 @@ func (p *process) waitFor(t *testing.T, want string, within time.Duration) {
 			return
 		}
 		select {
-		case err := <-p.done:
-			p.done <- err
-			t.Fatalf("%s exited before it was ready: %v\n%s\n%s", p.name, err, p.out, tail(string(b), 60))
+		case <-p.done:
+			t.Fatalf("%s exited before it was ready: %v\n%s\n%s", p.name, p.err, p.out, tail(string(b), 60))
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -165,6 +172,8 @@ type peer struct {
 	IP, Domain string
 	CAFile     string // the CA clients must trust for it
 	*process
+	// ctl runs ejabberdctl against the node (ejabberd only).
+	ctl func(args ...string) *exec.Cmd
 }
 
 // peerMode is how a federation test authenticates servers.
@@ -272,7 +281,9 @@ func luaList(names []string) string {
 }
 
 // startEjabberd runs Debian's ejabberd for domain on ip, with users and
-// modules (YAML lines under modules:) added to the ones every test needs. It
+// modules (YAML lines under modules:) added to the ones every test needs;
+// a line that is not indented ends the modules and sets a top-level
+// option, such as auth_password_format. It
 // runs as the ejabberd user (ejabberdctl's choice when started as root),
 // on a distribution port of its own instead of epmd, so that no daemon
 // outlives the test, and resolves through the test zone: its inetrc
@@ -410,7 +421,7 @@ modules:
 		name: "ejabberd " + domain,
 		cmd:  foreground,
 		log:  filepath.Join(dir, "logs", "ejabberd.log"),
-	}}
+	}, ctl: ctl}
 	// ejabberdctl runs the node through su, in a process group of its
 	// own: signal the node itself, by the pid it wrote.
 	p.stop = func() {

@@ -184,6 +184,14 @@ func reserved(ns string) bool {
 // key names a fragment in Clark notation.
 func key(el *xmlstream.Element) string { return clark(el.Name) }
 
+// Key returns the store key of a fragment, for moving accounts between
+// servers (roost import), and false for a fragment private XML storage
+// would refuse: a reserved namespace or a name too long.
+func Key(el *xmlstream.Element) (string, bool) {
+	k := key(el)
+	return k, !reserved(el.Name.Space) && len(k) <= maxKey
+}
+
 func clark(n xmlstream.Name) string { return "{" + n.Space + "}" + n.Local }
 
 // empty reports whether a fragment carries no data: no attributes, no

@@ -327,3 +327,20 @@ func TestDelegate(t *testing.T) {
 		t.Errorf("failing delegate: %v, want policy-violation", err)
 	}
 }
+
+func TestKey(t *testing.T) {
+	for _, tc := range []struct {
+		el   *xmlstream.Element
+		want string
+		ok   bool
+	}{
+		{xmlstream.New("urn:example:notes", "notes"), "{urn:example:notes}notes", true},
+		{xmlstream.New(NS, "query"), "{jabber:iq:private}query", false},
+		{xmlstream.New("", "bare"), "{}bare", false},
+		{xmlstream.New(strings.Repeat("n", maxKey), "x"), "{" + strings.Repeat("n", maxKey) + "}x", false},
+	} {
+		if got, ok := Key(tc.el); got != tc.want || ok != tc.ok {
+			t.Errorf("Key(%v) = %q, %t; want %q, %t", tc.el.Name, got, ok, tc.want, tc.ok)
+		}
+	}
+}
