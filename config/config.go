@@ -412,6 +412,10 @@ type Limits struct {
 	MaxDepth int `toml:"max_depth"`
 	// MaxAttributes bounds the attributes of one element.
 	MaxAttributes int `toml:"max_attributes"`
+	// MaxElements bounds the elements of one stanza, each attribute
+	// counting one more: what a stanza takes in memory once read, which
+	// for many tiny elements is far more than its size in bytes.
+	MaxElements int `toml:"max_elements"`
 	// NegotiationTimeout bounds stream negotiation: TLS, SASL and bind.
 	NegotiationTimeout time.Duration `toml:"negotiation_timeout"`
 	// IdleTimeout: a client silent this long is pinged (XEP-0199), then
@@ -433,6 +437,12 @@ type Limits struct {
 	// is closed as too slow. It must exceed MaxOfflineMessages: stored
 	// messages arrive in one burst when the user logs in.
 	QueueDepth int `toml:"queue_depth"`
+	// QueueBytes bounds the memory the stanzas waiting for one session
+	// take (queued, held back for an inactive client, or sent and not yet
+	// acknowledged), and those waiting for one server-to-server stream;
+	// past it the session is closed as too slow, or the stanza for the
+	// server bounces.
+	QueueBytes Size `toml:"queue_bytes"`
 	// MaxResources bounds concurrent sessions per account (RFC 6120 §7.6.2.1).
 	MaxResources int `toml:"max_resources"`
 	// MaxOfflineMessages bounds stored messages per account; 0 disables
@@ -578,6 +588,7 @@ func Default() Config {
 			MaxStanzaBytes:      256 << 10,
 			MaxDepth:            32,
 			MaxAttributes:       32,
+			MaxElements:         8192,
 			NegotiationTimeout:  30 * time.Second,
 			IdleTimeout:         5 * time.Minute,
 			ResumeTimeout:       5 * time.Minute,
@@ -585,6 +596,7 @@ func Default() Config {
 			WriteTimeout:        30 * time.Second,
 			MaxAuthFailures:     3,
 			QueueDepth:          1024,
+			QueueBytes:          4 << 20,
 			MaxResources:        10,
 			MaxOfflineMessages:  500,
 			MaxRosterItems:      1000,

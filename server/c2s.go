@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"roost/c2s"
+	"roost/config"
 	"roost/jid"
 	"roost/module"
 	"roost/module/carbons"
@@ -43,7 +44,7 @@ func (s *Server) setupC2S() error {
 		SASLSecret:           secret,
 		AllowPlain:           cfg.C2S.SASLPlain,
 		StrictChannelBinding: cfg.C2S.StrictChannelBinding,
-		Limits:               xmlstream.Limits{MaxStanzaBytes: int(lim.MaxStanzaBytes), MaxDepth: lim.MaxDepth, MaxAttrs: lim.MaxAttributes},
+		Limits:               parserLimits(lim),
 		NegotiationTimeout:   lim.NegotiationTimeout,
 		IdleTimeout:          lim.IdleTimeout,
 		ResumeTimeout:        resumeTimeout(lim.ResumeTimeout),
@@ -150,4 +151,9 @@ func isCarbon(el *xmlstream.Element) bool {
 		}
 	}
 	return false
+}
+
+// parserLimits are the XML parser's limits for every stream kind.
+func parserLimits(lim config.Limits) xmlstream.Limits {
+	return xmlstream.Limits{MaxStanzaBytes: int(lim.MaxStanzaBytes), MaxDepth: lim.MaxDepth, MaxAttrs: lim.MaxAttributes, MaxElements: lim.MaxElements}
 }
