@@ -51,6 +51,7 @@ func (s *Server) setupC2S() error {
 		KeepaliveInterval:    lim.KeepaliveInterval,
 		WriteTimeout:         lim.WriteTimeout,
 		QueueDepth:           lim.QueueDepth,
+		QueueBytes:           int(lim.QueueBytes),
 		MaxAuthFailures:      lim.MaxAuthFailures,
 		ReadRate:             int(lim.ReadRateBytes),
 		ReadBurst:            int(lim.ReadBurstBytes),
