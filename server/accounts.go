@@ -94,9 +94,21 @@ func (a *Accounts) resolveWithKeys(user, password string) (jid.JID, map[string]s
 	return j, keys, err
 }
 
-// AddUser creates an account.
+// AddUser creates an account. A taken name is ErrUserExists whatever the
+// password, checked before the password policy and before the costly key
+// derivation: in-band registration answers conflict first (XEP-0077 §3).
 func (a *Accounts) AddUser(_ context.Context, user, password string) error {
-	j, keys, err := a.resolveWithKeys(user, password)
+	j, err := a.Resolve(user)
+	if err != nil {
+		return err
+	}
+	a.mu.RLock()
+	_, taken := a.known[j.String()]
+	a.mu.RUnlock()
+	if taken {
+		return fmt.Errorf("%w: %s", ErrUserExists, j)
+	}
+	keys, err := credentials(password)
 	if err != nil {
 		return err
 	}

@@ -103,6 +103,8 @@ func TestAccounts(t *testing.T) {
 		{"add again", func() error { return a.AddUser(ctx, "alice@example.org", "secret1") }, ErrUserExists},
 		{"add with uppercase is the same account", func() error { return a.AddUser(ctx, "ALICE", "secret1") }, ErrUserExists},
 		{"short password", func() error { return a.AddUser(ctx, "bob", "12345") }, ErrWeakPassword},
+		// XEP-0077 §3: a taken name is conflict before any password check.
+		{"taken name, short password", func() error { return a.AddUser(ctx, "alice", "1") }, ErrUserExists},
 		{"foreign domain", func() error { return a.AddUser(ctx, "bob@elsewhere.example", "secret1") }, ErrBadUser},
 		{"resource", func() error { return a.AddUser(ctx, "bob@example.org/phone", "secret1") }, ErrBadUser},
 		{"passwd of missing user", func() error { return a.SetPassword(ctx, "nobody", "secret1") }, ErrNoSuchUser},
