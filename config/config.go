@@ -277,6 +277,9 @@ type HTTPS struct {
 	// HTTPListen addresses take plain HTTP: ACME http-01, and a redirect to
 	// https for everything else.
 	HTTPListen []string `toml:"http_listen"`
+	// PublicHealth answers /health (status, uptime, sessions,
+	// certificates) to anyone; by default only to this machine.
+	PublicHealth bool `toml:"public_health"`
 	// PublicURL is the https:// address at which people reach the web
 	// port (invitation links, the console), such as
 	// "https://family.example.org" when a router forwards port 443 to
