@@ -440,11 +440,11 @@ type Limits struct {
 	// is closed as too slow. It must exceed MaxOfflineMessages: stored
 	// messages arrive in one burst when the user logs in.
 	QueueDepth int `toml:"queue_depth"`
-	// QueueBytes bounds the memory the stanzas waiting for one session
-	// take (queued, held back for an inactive client, or sent and not yet
-	// acknowledged), and those waiting for one server-to-server stream;
-	// past it the session is closed as too slow, or the stanza for the
-	// server bounces.
+	// QueueBytes bounds the memory the stanzas waiting for one client
+	// session take (queued, held back for an inactive client, or sent and
+	// not yet acknowledged); past it the session is closed as too slow,
+	// and a session waiting to be resumed ends, its stanzas stored
+	// offline.
 	QueueBytes Size `toml:"queue_bytes"`
 	// MaxResources bounds concurrent sessions per account (RFC 6120 §7.6.2.1).
 	MaxResources int `toml:"max_resources"`
