@@ -453,6 +453,9 @@ type Limits struct {
 	MaxOfflineMessages int `toml:"max_offline_messages"`
 	// MaxRosterItems bounds contacts per account.
 	MaxRosterItems int `toml:"max_roster_items"`
+	// MaxPrivateKeys bounds the kinds of private XML (XEP-0049) one
+	// account keeps, each up to MaxStanzaBytes.
+	MaxPrivateKeys int `toml:"max_private_keys"`
 	// ReadRateBytes is the sustained bytes per second read from one
 	// connection, a client's or another server's; ReadBurstBytes is the
 	// token bucket's size.
@@ -603,6 +606,7 @@ func Default() Config {
 			MaxResources:        10,
 			MaxOfflineMessages:  500,
 			MaxRosterItems:      1000,
+			MaxPrivateKeys:      100,
 			ReadRateBytes:       64 << 10,
 			ReadBurstBytes:      256 << 10,
 			MaxConnectionsPerIP: 64,

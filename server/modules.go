@@ -331,7 +331,8 @@ func (w *wiring) newVCard() (module.Module, error) {
 }
 
 func (w *wiring) newPrivate() (module.Module, error) {
-	w.private = private.New(private.Options{Store: w.s.store, MaxBytes: int(w.s.cfg.Limits.MaxStanzaBytes), Delegate: w.pep})
+	w.private = private.New(private.Options{Store: w.s.store, MaxBytes: int(w.s.cfg.Limits.MaxStanzaBytes),
+		MaxKeys: w.s.cfg.Limits.MaxPrivateKeys, Delegate: w.pep})
 	return w.private, nil
 }
 
