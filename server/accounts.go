@@ -32,6 +32,9 @@ type Accounts struct {
 	domains []string
 	// onDelete is told when an account goes away, to end its sessions.
 	onDelete func(jid.JID)
+	// onPasswordChange is told when an account's password changes, to
+	// end its sessions but keep (none when zero).
+	onPasswordChange func(j, keep jid.JID)
 
 	mu    sync.RWMutex
 	known map[string]struct{}
@@ -147,8 +150,15 @@ func (a *Accounts) DeleteUser(_ context.Context, user string) error {
 	return nil
 }
 
-// SetPassword replaces an account's credentials.
-func (a *Accounts) SetPassword(_ context.Context, user, password string) error {
+// SetPassword replaces an account's credentials and ends its sessions.
+func (a *Accounts) SetPassword(ctx context.Context, user, password string) error {
+	return a.ChangePassword(ctx, user, password, jid.JID{})
+}
+
+// ChangePassword replaces an account's credentials and ends its sessions
+// but keep, the session that changed it in-band: whoever logged in with
+// the old password, a lost phone or a thief, is out at once.
+func (a *Accounts) ChangePassword(_ context.Context, user, password string, keep jid.JID) error {
 	j, keys, err := a.resolveWithKeys(user, password)
 	if err != nil {
 		return err
@@ -159,6 +169,9 @@ func (a *Accounts) SetPassword(_ context.Context, user, password string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("set password: %w", err)
+	}
+	if a.onPasswordChange != nil {
+		a.onPasswordChange(j, keep)
 	}
 	return nil
 }

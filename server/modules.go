@@ -546,8 +546,8 @@ func (r registerAccounts) AddUser(ctx context.Context, user, password string) er
 	return registerErr(r.a.AddUser(ctx, user, password))
 }
 
-func (r registerAccounts) SetPassword(ctx context.Context, user, password string) error {
-	return registerErr(r.a.SetPassword(ctx, user, password))
+func (r registerAccounts) ChangePassword(ctx context.Context, session jid.JID, password string) error {
+	return registerErr(r.a.ChangePassword(ctx, session.Bare().String(), password, session))
 }
 
 func (r registerAccounts) DeleteUser(ctx context.Context, user string) error {
