@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"math"
 	"net"
 	"runtime"
 	"sync/atomic"
@@ -39,7 +40,7 @@ func (s *sinkConn) SetWriteDeadline(time.Time) error { return nil }
 // started for each message; otherwise messages queue up while the writer
 // works and are written in batches, as under load.
 func benchSend(b *testing.B, nc net.Conn, written func() int64, one bool) {
-	srv := New(Options{Domains: []string{"example.com"}, TLS: &tls.Config{}, QueueDepth: 1 << 30}, &fakeRouter{sessions: map[string]Endpoint{}}, creds{})
+	srv := New(Options{Domains: []string{"example.com"}, TLS: &tls.Config{}, QueueDepth: 1 << 30, QueueBytes: math.MaxInt}, &fakeRouter{sessions: map[string]Endpoint{}}, creds{})
 	c := srv.newSession(nc)
 	c.q.running = true // as after bind: Send starts the writer as needed
 	el := xmpptest.Element(b, `<message xmlns='jabber:client' to='juliet@example.com/balcony' from='romeo@example.net/orchard' type='chat' id='ktx72v49'><body>Are we still on for dinner tonight? I can bring the salad.</body><active xmlns='http://jabber.org/protocol/chatstates'/></message>`)

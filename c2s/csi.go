@@ -70,32 +70,40 @@ func chatStateOnly(el *xmlstream.Element) bool {
 type csiState struct {
 	inactive bool                 // the client said it is inactive
 	held     []*xmlstream.Element // held back from it, in order
+	bytes    int                  // the footprint of held
 }
 
-// hold adds el to what an inactive session holds back. A presence drops
-// an earlier held presence of the same sender. It reports false once
-// maxHeld stanzas are held: then all of them must go.
-func (s *csiState) hold(el *xmlstream.Element) bool {
+// hold adds el, whose footprint is size, to what an inactive session
+// holds back. A presence drops an earlier held presence of the same
+// sender. It reports false once maxHeld stanzas are held: then all of them
+// must go.
+func (s *csiState) hold(el *xmlstream.Element, size int) bool {
 	if el.Name.Local == "presence" {
 		from := el.Get("from")
 		s.held = slices.DeleteFunc(s.held, func(h *xmlstream.Element) bool {
-			return h.Name.Local == "presence" && h.Get("from") == from
+			if h.Name.Local == "presence" && h.Get("from") == from {
+				s.bytes -= h.Footprint()
+				return true
+			}
+			return false
 		})
 	}
 	s.held = append(s.held, el)
+	s.bytes += size
 	return len(s.held) < maxHeld
 }
 
 // release appends what was held to queue, ahead of anything sent after
-// it, and returns the queue.
-func (s *csiState) release(queue []*xmlstream.Element) []*xmlstream.Element {
+// it, and returns the queue and the footprint it gained.
+func (s *csiState) release(queue []*xmlstream.Element) ([]*xmlstream.Element, int) {
 	if len(s.held) == 0 {
-		return queue
+		return queue, 0
 	}
 	queue = append(queue, s.held...)
 	clear(s.held)
-	s.held = nil
-	return queue
+	moved := s.bytes
+	s.held, s.bytes = nil, 0
+	return queue, moved
 }
 
 // setActive applies an <active/> or <inactive/> from the client.
@@ -105,7 +113,7 @@ func (c *session) setActive(active bool) {
 	defer c.mu.Unlock()
 	c.csi.inactive = !active
 	if active && len(c.csi.held) > 0 {
-		c.q.items = c.csi.release(c.q.items)
+		c.releaseHeldLocked()
 		c.startWriterLocked()
 	}
 }

@@ -546,6 +546,7 @@ func (n *negotiation) bind(ctx context.Context, iq *xmlstream.Element) (bool, er
 	// first.
 	n.mu.Lock()
 	n.q.items = append([]*xmlstream.Element{result}, n.q.items...)
+	n.q.bytes += result.Footprint()
 	n.mu.Unlock()
 	return true, nil
 }

@@ -264,7 +264,9 @@ func (n *negotiation) sasl2Bound(s *success, bound *xmlstream.Element) {
 		features = n.srv.features.bound[1]
 	}
 	n.mu.Lock()
-	n.q.items = append([]*xmlstream.Element{s.element(n.full.String(), bound), features}, n.q.items...)
+	success := s.element(n.full.String(), bound)
+	n.q.items = append([]*xmlstream.Element{success, features}, n.q.items...)
+	n.q.bytes += success.Footprint() + features.Footprint() // limits.queue_bytes
 	if n.count.on {
 		// Stream management was enabled inline: the <enabled/> is in the
 		// success, so the writer counts from the first batch on.

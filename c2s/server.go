@@ -79,6 +79,11 @@ type Options struct {
 	WriteTimeout time.Duration
 	// QueueDepth is the most stanzas queued for a client (1024).
 	QueueDepth int
+	// QueueBytes bounds the footprint (xmlstream.Element.Footprint) of
+	// what a session holds for its client: queued, held back while the
+	// client is inactive (XEP-0352), and sent but not acknowledged
+	// (XEP-0198), also while the session waits to be resumed (4 MiB).
+	QueueBytes int
 	// MaxAuthFailures ends the stream after this many SASL failures (3).
 	MaxAuthFailures int
 	// ReadRate and ReadBurst limit the bytes per second read from one
@@ -163,6 +168,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.QueueDepth <= 0 {
 		o.QueueDepth = 1024
+	}
+	if o.QueueBytes <= 0 {
+		o.QueueBytes = 4 << 20
 	}
 	if o.MaxAuthFailures <= 0 {
 		o.MaxAuthFailures = 3

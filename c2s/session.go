@@ -65,6 +65,7 @@ type link struct {
 // queue is what the writer goroutine sends, and its state.
 type queue struct {
 	items     []*xmlstream.Element // queued for the client; nil when empty
+	bytes     int                  // the footprint of items
 	keepalive bool                 // the sweep asks for a whitespace keepalive
 	closing   bool
 	reason    error // stream error to send when closing
@@ -291,28 +292,59 @@ func (c *session) handle(ctx context.Context, el *xmlstream.Element) error {
 
 // Send queues el for the client without blocking.
 func (c *session) Send(el *xmlstream.Element) bool {
+	size := el.Footprint()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.q.closing {
 		return false
 	}
+	if c.heldLocked()+size > c.srv.opts.QueueBytes {
+		c.queueFullLocked()
+		return false
+	}
 	if c.csi.inactive && !urgent(el) {
-		if c.csi.hold(el) {
+		if c.csi.hold(el, size) {
 			return true
 		}
 		el = nil // held enough: all of it goes now
 	}
-	c.q.items = c.csi.release(c.q.items)
+	c.releaseHeldLocked()
 	if len(c.q.items) >= c.srv.opts.QueueDepth {
-		c.q.closing, c.q.reason = true, errQueueFull
-		c.startWriterLocked()
+		c.queueFullLocked()
 		return false
 	}
 	if el != nil {
 		c.q.items = append(c.q.items, el)
+		c.q.bytes += size
 	}
 	c.startWriterLocked()
 	return true
+}
+
+// heldLocked is the footprint of everything the session holds for its
+// client: queued, held back (CSI), sent and unacknowledged (stream
+// management). c.mu is held.
+func (c *session) heldLocked() int { return c.q.bytes + c.csi.bytes + c.unacked.bytes }
+
+// queueFullLocked closes a session whose client does not take what is
+// sent to it fast enough. A hibernating session (XEP-0198) ends at once
+// rather than at its resumption timeout: what it holds goes to
+// Options.Undelivered, and so to offline storage, instead of filling
+// memory. c.mu is held.
+func (c *session) queueFullLocked() {
+	c.q.closing, c.q.reason = true, errQueueFull
+	if c.res.hibernating {
+		c.res.wakeUp()
+	}
+	c.startWriterLocked()
+}
+
+// releaseHeldLocked queues what an inactive client was spared (csi.go).
+// c.mu is held.
+func (c *session) releaseHeldLocked() {
+	var moved int
+	c.q.items, moved = c.csi.release(c.q.items)
+	c.q.bytes += moved
 }
 
 // Close ends the session: the writer sends what is queued, then reason if
@@ -328,7 +360,7 @@ func (c *session) Close(reason error) {
 func (c *session) closeLocked(reason error) {
 	if !c.q.closing {
 		c.q.closing, c.q.reason = true, reason
-		c.q.items = c.csi.release(c.q.items) // what an inactive client was spared goes before the end
+		c.releaseHeldLocked() // what an inactive client was spared goes before the end
 	}
 	if c.res.hibernating {
 		c.res.wakeUp()
@@ -406,7 +438,7 @@ func (c *session) writer() {
 		c.mu.Lock()
 		q := c.q
 		counting := c.unacked.on
-		c.q.items, c.q.keepalive = nil, false
+		c.q.items, c.q.bytes, c.q.keepalive = nil, 0, false
 		if len(q.items) == 0 && !q.closing && !q.keepalive {
 			c.q.writing = false
 			c.mu.Unlock()
@@ -425,11 +457,13 @@ func (c *session) writer() {
 		bp := netconn.GetBuffer()
 		b := (*bp)[:0]
 		var sent []*xmlstream.Element // stanzas stream management keeps
+		var sentBytes int
 		for i, el := range q.items {
 			b = xmlstream.AppendElement(b, el, xmlstream.NSClient)
 			switch {
 			case counting && isStanza(el):
 				sent = append(sent, el)
+				sentBytes += el.Footprint()
 			case !counting && el.Name.Space == nsSM && el.Name.Local == "enabled":
 				counting = true
 			}
@@ -437,7 +471,7 @@ func (c *session) writer() {
 		}
 		if counting {
 			c.mu.Lock()
-			if c.unacked.written(sent, !q.closing) {
+			if c.unacked.written(sent, sentBytes, !q.closing) {
 				// Ask for the client's count with every batch that
 				// leaves stanzas unacknowledged (XEP-0198 §4).
 				b = append(b, smRequest...)

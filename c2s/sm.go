@@ -85,17 +85,19 @@ func (n *smCount) stanza(el *xmlstream.Element) {
 type smUnacked struct {
 	on        bool // the writer counts: <enabled/> has gone out
 	els       []*xmlstream.Element
+	bytes     int    // the footprint of els
 	acked     uint32 // the client's last count
 	requested bool   // an <r/> awaits its <a/>
 }
 
-// written keeps the stanzas of a batch just written, and reports whether
-// to ask for the client's count with it: when something is left
-// unacknowledged and no request is pending (XEP-0198 §4); mayAsk is false
-// for the batch that closes the stream.
-func (u *smUnacked) written(sent []*xmlstream.Element, mayAsk bool) bool {
+// written keeps the stanzas of a batch just written, whose footprint is
+// size, and reports whether to ask for the client's count with it: when
+// something is left unacknowledged and no request is pending (XEP-0198 §4);
+// mayAsk is false for the batch that closes the stream.
+func (u *smUnacked) written(sent []*xmlstream.Element, size int, mayAsk bool) bool {
 	u.on = true
 	u.els = append(u.els, sent...)
+	u.bytes += size
 	if len(u.els) > 0 && !u.requested && mayAsk {
 		u.requested = true
 		return true
@@ -110,6 +112,9 @@ func (u *smUnacked) ack(h uint32) error {
 		// §4: the client acknowledges more than was sent.
 		return &stream.Error{Condition: stream.UndefinedCondition,
 			Text: "handled count " + strconv.FormatUint(uint64(h), 10) + " is higher than the stanzas sent"}
+	}
+	for _, el := range u.els[:n] {
+		u.bytes -= el.Footprint()
 	}
 	clear(u.els[:n])
 	u.els = u.els[n:]
@@ -238,6 +243,7 @@ func (c *session) undelivered() []*xmlstream.Element {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.unacked.on {
+		c.q.items, c.q.bytes = nil, 0
 		return nil
 	}
 	out := c.unacked.els // dropped below: its array may be reused
@@ -246,7 +252,7 @@ func (c *session) undelivered() []*xmlstream.Element {
 			out = append(out, el)
 		}
 	}
-	c.unacked.els, c.q.items = nil, nil
+	c.unacked.els, c.unacked.bytes, c.q.items, c.q.bytes = nil, 0, nil, 0
 	return out
 }
 

@@ -278,6 +278,9 @@ type HTTPS struct {
 	// HTTPListen addresses take plain HTTP: ACME http-01, and a redirect to
 	// https for everything else.
 	HTTPListen []string `toml:"http_listen"`
+	// PublicHealth answers /health (status, uptime, sessions,
+	// certificates) to anyone; by default only to this machine.
+	PublicHealth bool `toml:"public_health"`
 	// PublicURL is the https:// address at which people reach the web
 	// port (invitation links, the console), such as
 	// "https://family.example.org" when a router forwards port 443 to
@@ -426,6 +429,10 @@ type Limits struct {
 	MaxDepth int `toml:"max_depth"`
 	// MaxAttributes bounds the attributes of one element.
 	MaxAttributes int `toml:"max_attributes"`
+	// MaxElements bounds the elements of one stanza, each attribute
+	// counting one more: what a stanza takes in memory once read, which
+	// for many tiny elements is far more than its size in bytes.
+	MaxElements int `toml:"max_elements"`
 	// NegotiationTimeout bounds stream negotiation: TLS, SASL and bind.
 	NegotiationTimeout time.Duration `toml:"negotiation_timeout"`
 	// IdleTimeout: a client silent this long is pinged (XEP-0199), then
@@ -447,6 +454,12 @@ type Limits struct {
 	// is closed as too slow. It must exceed MaxOfflineMessages: stored
 	// messages arrive in one burst when the user logs in.
 	QueueDepth int `toml:"queue_depth"`
+	// QueueBytes bounds the memory the stanzas waiting for one client
+	// session take (queued, held back for an inactive client, or sent and
+	// not yet acknowledged); past it the session is closed as too slow,
+	// and a session waiting to be resumed ends, its stanzas stored
+	// offline.
+	QueueBytes Size `toml:"queue_bytes"`
 	// MaxResources bounds concurrent sessions per account (RFC 6120 §7.6.2.1).
 	MaxResources int `toml:"max_resources"`
 	// MaxOfflineMessages bounds stored messages per account; 0 disables
@@ -454,6 +467,9 @@ type Limits struct {
 	MaxOfflineMessages int `toml:"max_offline_messages"`
 	// MaxRosterItems bounds contacts per account.
 	MaxRosterItems int `toml:"max_roster_items"`
+	// MaxPrivateKeys bounds the kinds of private XML (XEP-0049) one
+	// account keeps, each up to MaxStanzaBytes.
+	MaxPrivateKeys int `toml:"max_private_keys"`
 	// ReadRateBytes is the sustained bytes per second read from one
 	// connection, a client's or another server's; ReadBurstBytes is the
 	// token bucket's size.
@@ -596,6 +612,7 @@ func Default() Config {
 			MaxStanzaBytes:      256 << 10,
 			MaxDepth:            32,
 			MaxAttributes:       32,
+			MaxElements:         8192,
 			NegotiationTimeout:  30 * time.Second,
 			IdleTimeout:         5 * time.Minute,
 			ResumeTimeout:       5 * time.Minute,
@@ -603,9 +620,11 @@ func Default() Config {
 			WriteTimeout:        30 * time.Second,
 			MaxAuthFailures:     3,
 			QueueDepth:          1024,
+			QueueBytes:          4 << 20,
 			MaxResources:        10,
 			MaxOfflineMessages:  500,
 			MaxRosterItems:      1000,
+			MaxPrivateKeys:      100,
 			ReadRateBytes:       64 << 10,
 			ReadBurstBytes:      256 << 10,
 			MaxConnectionsPerIP: 64,

@@ -624,6 +624,7 @@ func (v *validator) limits(l Limits) {
 		" (RFC 6120 §13.12 requires accepting 10000)")
 	v.intRange("limits.max_depth", int64(l.MaxDepth), 8, 256, "")
 	v.intRange("limits.max_attributes", int64(l.MaxAttributes), 4, 256, "")
+	v.intRange("limits.max_elements", int64(l.MaxElements), 64, 1<<20, "")
 	v.duration("limits.negotiation_timeout", l.NegotiationTimeout, time.Second, 10*time.Minute)
 	v.duration("limits.idle_timeout", l.IdleTimeout, 10*time.Second, 24*time.Hour)
 	if l.ResumeTimeout != 0 {
@@ -633,9 +634,14 @@ func (v *validator) limits(l Limits) {
 	v.duration("limits.write_timeout", l.WriteTimeout, time.Second, 10*time.Minute)
 	v.intRange("limits.max_auth_failures", int64(l.MaxAuthFailures), 1, 100, "")
 	v.intRange("limits.queue_depth", int64(l.QueueDepth), 8, 65536, "")
+	if v.intRange("limits.queue_bytes", int64(l.QueueBytes), 64<<10, 1<<30, "") && l.QueueBytes < 2*l.MaxStanzaBytes {
+		v.add("limits.queue_bytes", errorf(ErrConflict, "%d: must be at least twice limits.max_stanza_bytes (%d), so that a large stanza does not close the session it is sent to",
+			l.QueueBytes, l.MaxStanzaBytes), "limits.max_stanza_bytes")
+	}
 	v.intRange("limits.max_resources", int64(l.MaxResources), 1, 1000, "")
 	v.intRange("limits.max_offline_messages", int64(l.MaxOfflineMessages), 0, 1000000, "")
 	v.intRange("limits.max_roster_items", int64(l.MaxRosterItems), 1, 100000, "")
+	v.intRange("limits.max_private_keys", int64(l.MaxPrivateKeys), 1, 10000, "")
 	if l.MaxOfflineMessages >= l.QueueDepth && l.QueueDepth >= 8 {
 		v.add("limits.max_offline_messages", errorf(ErrConflict, "%d: must be below limits.queue_depth (%d), as stored messages are delivered in one burst",
 			l.MaxOfflineMessages, l.QueueDepth), "limits.queue_depth")

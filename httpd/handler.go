@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"path"
 	"strings"
 	"time"
@@ -53,7 +54,10 @@ type CertHealth struct {
 	// self-signed certificate is served.
 	Fallback bool      `json:"fallback,omitempty"`
 	NotAfter time.Time `json:"not_after,omitzero"`
-	Error    string    `json:"error,omitempty"`
+	// Failing: getting or renewing it failed last time. Why is in the
+	// log, not here: an error names hosts and paths a stranger has no
+	// business seeing.
+	Failing bool `json:"failing,omitempty"`
 }
 
 // Options configures [NewHandler].
@@ -65,6 +69,10 @@ type Options struct {
 	Links func(domain string) []Link
 	// Health returns the state for /health. Nil: /health answers 404.
 	Health func() Health
+	// PublicHealth answers /health to every client; otherwise only to
+	// those on a loopback address (a monitor on the same machine), and 404
+	// to others.
+	PublicHealth bool
 	// Now is the clock for Health's expiry check. Default: time.Now.
 	Now func() time.Time
 	// Logger receives request errors. Default: discard.
@@ -85,6 +93,7 @@ type handler struct {
 	domains map[string]string // canonical domain → itself
 	links   func(string) []Link
 	health  func() Health
+	public  bool // PublicHealth
 	now     func() time.Time
 	log     *slog.Logger
 }
@@ -95,7 +104,7 @@ type handler struct {
 // no route sees a path trick. Every other path is 404. It fails when a
 // route's pattern is invalid or conflicts with another.
 func NewHandler(o Options) (http.Handler, error) {
-	h := &handler{domains: hostSet(o.Domains), links: o.Links, health: o.Health, now: o.Now, log: o.Logger}
+	h := &handler{domains: hostSet(o.Domains), links: o.Links, health: o.Health, public: o.PublicHealth, now: o.Now, log: o.Logger}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -261,9 +270,9 @@ func (h *handler) hostMetaJSON(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveHealth answers /health on any host, so that a monitor may use the
-// address.
+// address; to loopback clients only unless it is public.
 func (h *handler) serveHealth(w http.ResponseWriter, r *http.Request) {
-	if h.health == nil {
+	if h.health == nil || (!h.public && !fromLoopback(r)) {
 		http.NotFound(w, r)
 		return
 	}
@@ -274,7 +283,7 @@ func (h *handler) serveHealth(w http.ResponseWriter, r *http.Request) {
 	st.Status = "ok"
 	now := h.now()
 	for _, c := range st.Certificates {
-		if c.Error != "" || (!c.NotAfter.IsZero() && now.After(c.NotAfter)) {
+		if c.Failing || (!c.NotAfter.IsZero() && now.After(c.NotAfter)) {
 			st.Status = "degraded"
 		}
 	}
@@ -283,6 +292,12 @@ func (h *handler) serveHealth(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, h.log, st, "application/json")
+}
+
+// fromLoopback reports whether r comes from a loopback address.
+func fromLoopback(r *http.Request) bool {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	return err == nil && ap.Addr().Unmap().IsLoopback()
 }
 
 func writeJSON(w http.ResponseWriter, log *slog.Logger, v any, contentType string) {

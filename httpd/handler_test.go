@@ -3,6 +3,7 @@ package httpd
 import (
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -168,7 +169,7 @@ func TestHealth(t *testing.T) {
 	}{
 		{"all good", []CertHealth{good}, "ok"},
 		{"no certificates", nil, "ok"},
-		{"an error", []CertHealth{good, {Name: "upload.d.example", Source: "acme", NotAfter: now.Add(time.Hour), Error: "CA unreachable"}}, "degraded"},
+		{"an error", []CertHealth{good, {Name: "upload.d.example", Source: "acme", NotAfter: now.Add(time.Hour), Failing: true}}, "degraded"},
 		{"expired", []CertHealth{{Name: "d.example", Source: "files", NotAfter: now.Add(-time.Second)}}, "degraded"},
 	}
 	for _, tc := range tests {
@@ -179,6 +180,7 @@ func TestHealth(t *testing.T) {
 				Health: func() Health {
 					return Health{UptimeSeconds: 42, Sessions: 3, Certificates: tc.certs, Status: "ignored"}
 				},
+				PublicHealth: true,
 			})
 			// Any host: monitors often use the address.
 			req := httptest.NewRequest("GET", "https://127.0.0.5/health", nil)
@@ -199,6 +201,36 @@ func TestHealth(t *testing.T) {
 			}
 			if !strings.Contains(rec.Body.String(), `"certificates": [`) {
 				t.Errorf("body %s: certificates is not a list", rec.Body)
+			}
+		})
+	}
+}
+
+// TestHealthAccess: /health answers loopback clients, others only when
+// public.
+func TestHealthAccess(t *testing.T) {
+	tests := []struct {
+		remote   string
+		public   bool
+		wantCode int
+	}{
+		{"127.0.0.1:4000", false, 200},
+		{"[::1]:4000", false, 200},
+		{"[::ffff:127.0.0.1]:4000", false, 200},
+		{"192.0.2.1:4000", false, 404},
+		{"[2001:db8::1]:4000", false, 404},
+		{"192.0.2.1:4000", true, 200},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%s public=%v", tc.remote, tc.public), func(t *testing.T) {
+			h := mustHandler(t, Options{Domains: []string{"d.example"}, PublicHealth: tc.public,
+				Health: func() Health { return Health{} }})
+			req := httptest.NewRequest("GET", "https://d.example/health", nil)
+			req.RemoteAddr = tc.remote
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tc.wantCode {
+				t.Errorf("status = %d, want %d", rec.Code, tc.wantCode)
 			}
 		})
 	}

@@ -786,11 +786,20 @@ func (r *Router) reply(ctx context.Context, st *stanza.Stanza, el *xmlstream.Ele
 // CloseUser ends every session of the account bare, for example when the
 // account is deleted.
 func (r *Router) CloseUser(bare jid.JID, reason error) {
+	r.CloseUserExcept(bare, jid.JID{}, reason)
+}
+
+// CloseUserExcept ends every session of the account bare but the one
+// bound to keep (none when keep is zero), for example those of a password
+// just changed by keep.
+func (r *Router) CloseUserExcept(bare, keep jid.JID, reason error) {
 	r.mu.RLock()
 	list := r.users[bare.Bare().String()]
-	sessions := make([]Session, len(list))
-	for i, res := range list {
-		sessions[i] = res.sess
+	sessions := make([]Session, 0, len(list))
+	for _, res := range list {
+		if !res.full.Equal(keep) {
+			sessions = append(sessions, res.sess)
+		}
 	}
 	r.mu.RUnlock()
 	for _, s := range sessions {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -568,11 +569,30 @@ func (s *Server) clientTLS(local, remote string, direct bool) *tls.Config {
 	return cfg
 }
 
+// dialable reports whether roost may connect to a server for domain. An
+// IP literal (RFC 7622 §3.2 allows one as a domainpart) and localhost
+// (RFC 6761 §6.3) name no server on the internet; a peer claiming them in
+// dialback (or a local user writing to them) would otherwise make roost
+// connect to addresses of its own choosing, this machine's included.
+func dialable(domain string) bool {
+	if strings.HasPrefix(domain, "[") {
+		return false // an IPv6 literal
+	}
+	if _, err := netip.ParseAddr(domain); err == nil {
+		return false
+	}
+	d := strings.ToLower(strings.TrimSuffix(domain, "."))
+	return d != "localhost" && !strings.HasSuffix(d, ".localhost")
+}
+
 // connect resolves remote (SRV records, RFC 6120 §3.2 and XEP-0368) and
 // connects to the first target that answers, within ConnectTimeout. Direct
 // TLS targets are handshaken here, so that a failed handshake moves on to
 // the next target.
 func (s *Server) connect(ctx context.Context, remote, local string) (net.Conn, bool, *stanza.Error) {
+	if !dialable(remote) {
+		return nil, false, stanza.NewError(stanza.RemoteServerNotFound, remote+" is not a server on the internet")
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.ConnectTimeout)
 	defer cancel()
 	targets, err := s.opts.Resolver.LookupServer(ctx, remote)

@@ -322,6 +322,10 @@ func TestBounces(t *testing.T) {
 		}
 	}()
 	w.publish("silent.example", silent.Addr(), false)
+	// Names no server on the internet has, published all the same: roost
+	// must not even look them up.
+	w.publish("localhost", silent.Addr(), false)
+	w.publish("127.0.0.1", silent.Addr(), false)
 	// "." target: the domain says it has no XMPP service.
 	w.dns.AddSRV("_xmpp-server._tcp.none.example", 60, 0, 0, 0, ".")
 
@@ -340,6 +344,8 @@ func TestBounces(t *testing.T) {
 		{"no XMPP service", "bob@none.example", stanza.RemoteServerNotFound, connectTimeout},
 		{"closed port", "bob@closed.example", stanza.RemoteServerNotFound, connectTimeout},
 		{"silent server", "bob@silent.example", stanza.RemoteServerTimeout, negotiationTimeout + 3*time.Second},
+		{"localhost", "bob@localhost", stanza.RemoteServerNotFound, time.Second},
+		{"an IP literal", "bob@127.0.0.1", stanza.RemoteServerNotFound, time.Second},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -361,6 +367,18 @@ func TestBounces(t *testing.T) {
 	// Errors and results are never bounced.
 	a.send(t, `<message from='alice@a.example/x' to='bob@nxdomain.example' type='error'><body>x</body></message>`)
 	a.router.none(t, time.Second)
+}
+
+func TestDialable(t *testing.T) {
+	for domain, want := range map[string]bool{
+		"example.org": true, "xn--bcher-kva.example": true, "localhost.example": true,
+		"localhost": false, "LocalHost.": false, "foo.localhost": false,
+		"127.0.0.1": false, "10.1.2.3": false, "[::1]": false, "::1": false,
+	} {
+		if got := dialable(domain); got != want {
+			t.Errorf("dialable(%q) = %v, want %v", domain, got, want)
+		}
+	}
 }
 
 func (c *outConn) mechanism() string {

@@ -32,6 +32,9 @@ type Accounts struct {
 	domains []string
 	// onDelete is told when an account goes away, to end its sessions.
 	onDelete func(jid.JID)
+	// onPasswordChange is told when an account's password changes, to
+	// end its sessions but keep (none when zero).
+	onPasswordChange func(j, keep jid.JID)
 
 	mu    sync.RWMutex
 	known map[string]struct{}
@@ -94,9 +97,21 @@ func (a *Accounts) resolveWithKeys(user, password string) (jid.JID, map[string]s
 	return j, keys, err
 }
 
-// AddUser creates an account.
+// AddUser creates an account. A taken name is ErrUserExists whatever the
+// password, checked before the password policy and before the costly key
+// derivation: in-band registration answers conflict first (XEP-0077 §3).
 func (a *Accounts) AddUser(_ context.Context, user, password string) error {
-	j, keys, err := a.resolveWithKeys(user, password)
+	j, err := a.Resolve(user)
+	if err != nil {
+		return err
+	}
+	a.mu.RLock()
+	_, taken := a.known[j.String()]
+	a.mu.RUnlock()
+	if taken {
+		return fmt.Errorf("%w: %s", ErrUserExists, j)
+	}
+	keys, err := credentials(password)
 	if err != nil {
 		return err
 	}
@@ -135,8 +150,15 @@ func (a *Accounts) DeleteUser(_ context.Context, user string) error {
 	return nil
 }
 
-// SetPassword replaces an account's credentials.
-func (a *Accounts) SetPassword(_ context.Context, user, password string) error {
+// SetPassword replaces an account's credentials and ends its sessions.
+func (a *Accounts) SetPassword(ctx context.Context, user, password string) error {
+	return a.ChangePassword(ctx, user, password, jid.JID{})
+}
+
+// ChangePassword replaces an account's credentials and ends its sessions
+// but keep, the session that changed it in-band: whoever logged in with
+// the old password, a lost phone or a thief, is out at once.
+func (a *Accounts) ChangePassword(_ context.Context, user, password string, keep jid.JID) error {
 	j, keys, err := a.resolveWithKeys(user, password)
 	if err != nil {
 		return err
@@ -147,6 +169,9 @@ func (a *Accounts) SetPassword(_ context.Context, user, password string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("set password: %w", err)
+	}
+	if a.onPasswordChange != nil {
+		a.onPasswordChange(j, keep)
 	}
 	return nil
 }

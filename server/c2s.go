@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"roost/c2s"
+	"roost/config"
 	"roost/jid"
 	"roost/module"
 	"roost/module/carbons"
@@ -43,13 +44,14 @@ func (s *Server) setupC2S() error {
 		SASLSecret:           secret,
 		AllowPlain:           cfg.C2S.SASLPlain,
 		StrictChannelBinding: cfg.C2S.StrictChannelBinding,
-		Limits:               xmlstream.Limits{MaxStanzaBytes: int(lim.MaxStanzaBytes), MaxDepth: lim.MaxDepth, MaxAttrs: lim.MaxAttributes},
+		Limits:               parserLimits(lim),
 		NegotiationTimeout:   lim.NegotiationTimeout,
 		IdleTimeout:          lim.IdleTimeout,
 		ResumeTimeout:        resumeTimeout(lim.ResumeTimeout),
 		KeepaliveInterval:    lim.KeepaliveInterval,
 		WriteTimeout:         lim.WriteTimeout,
 		QueueDepth:           lim.QueueDepth,
+		QueueBytes:           int(lim.QueueBytes),
 		MaxAuthFailures:      lim.MaxAuthFailures,
 		ReadRate:             int(lim.ReadRateBytes),
 		ReadBurst:            int(lim.ReadBurstBytes),
@@ -150,4 +152,9 @@ func isCarbon(el *xmlstream.Element) bool {
 		}
 	}
 	return false
+}
+
+// parserLimits are the XML parser's limits for every stream kind.
+func parserLimits(lim config.Limits) xmlstream.Limits {
+	return xmlstream.Limits{MaxStanzaBytes: int(lim.MaxStanzaBytes), MaxDepth: lim.MaxDepth, MaxAttrs: lim.MaxAttributes, MaxElements: lim.MaxElements}
 }

@@ -8,7 +8,6 @@ import (
 	"roost/component"
 	"roost/module"
 	componentmod "roost/module/component"
-	"roost/xmlstream"
 )
 
 // ListenComponent is the listener name of external component connections
@@ -33,7 +32,7 @@ func (w *wiring) newComponent() (module.Module, error) {
 	w.s.components = component.New(component.Options{
 		Secrets:            secrets,
 		Server:             cfg.Domains[0],
-		Limits:             xmlstream.Limits{MaxStanzaBytes: int(lim.MaxStanzaBytes), MaxDepth: lim.MaxDepth, MaxAttrs: lim.MaxAttributes},
+		Limits:             parserLimits(lim),
 		NegotiationTimeout: lim.NegotiationTimeout,
 		IdleTimeout:        lim.IdleTimeout,
 		KeepaliveInterval:  lim.KeepaliveInterval,

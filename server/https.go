@@ -42,10 +42,11 @@ func (s *Server) setupHTTPS() error {
 			routes = append(routes, httpd.Route{Pattern: rt.Pattern, Handler: rt.Handler})
 		}
 		web, err := httpd.NewHandler(httpd.Options{
-			Domains: cfg.Domains,
-			Health:  s.health,
-			Logger:  log,
-			Routes:  routes,
+			Domains:      cfg.Domains,
+			Health:       s.health,
+			PublicHealth: cfg.HTTPS.PublicHealth,
+			Logger:       log,
+			Routes:       routes,
 		})
 		if err != nil {
 			return err
@@ -122,7 +123,7 @@ func (s *Server) health() httpd.Health {
 			Source:   string(st.Source),
 			Fallback: st.Fallback,
 			NotAfter: st.NotAfter,
-			Error:    st.LastError,
+			Failing:  st.LastError != "",
 		})
 	}
 	return h

@@ -331,7 +331,8 @@ func (w *wiring) newVCard() (module.Module, error) {
 }
 
 func (w *wiring) newPrivate() (module.Module, error) {
-	w.private = private.New(private.Options{Store: w.s.store, MaxBytes: int(w.s.cfg.Limits.MaxStanzaBytes), Delegate: w.pep})
+	w.private = private.New(private.Options{Store: w.s.store, MaxBytes: int(w.s.cfg.Limits.MaxStanzaBytes),
+		MaxKeys: w.s.cfg.Limits.MaxPrivateKeys, Delegate: w.pep})
 	return w.private, nil
 }
 
@@ -545,8 +546,8 @@ func (r registerAccounts) AddUser(ctx context.Context, user, password string) er
 	return registerErr(r.a.AddUser(ctx, user, password))
 }
 
-func (r registerAccounts) SetPassword(ctx context.Context, user, password string) error {
-	return registerErr(r.a.SetPassword(ctx, user, password))
+func (r registerAccounts) ChangePassword(ctx context.Context, session jid.JID, password string) error {
+	return registerErr(r.a.ChangePassword(ctx, session.Bare().String(), password, session))
 }
 
 func (r registerAccounts) DeleteUser(ctx context.Context, user string) error {

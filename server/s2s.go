@@ -7,7 +7,6 @@ import (
 	"roost/certs"
 	"roost/s2s"
 	"roost/srv"
-	"roost/xmlstream"
 )
 
 // Listener names for server-to-server streams, as systemd socket units
@@ -50,7 +49,7 @@ func (s *Server) setupS2S() error {
 		KeepaliveInterval:        lim.KeepaliveInterval,
 		WriteTimeout:             lim.WriteTimeout,
 		QueueDepth:               lim.QueueDepth,
-		Limits:                   xmlstream.Limits{MaxStanzaBytes: int(lim.MaxStanzaBytes), MaxDepth: lim.MaxDepth, MaxAttrs: lim.MaxAttributes},
+		Limits:                   parserLimits(lim),
 		ReadRate:                 int(lim.ReadRateBytes), // as for clients: see config/roost.toml
 		ReadBurst:                int(lim.ReadBurstBytes),
 		MaxConnsPerIP:            lim.MaxConnectionsPerIP,

@@ -18,6 +18,7 @@ import (
 	"roost/certs"
 	"roost/component"
 	"roost/config"
+	"roost/jid"
 	"roost/module"
 	"roost/module/invite"
 	"roost/module/muc"
@@ -33,6 +34,11 @@ const StoreFile = "roost.db"
 
 // errAccountDeleted ends the sessions of a deleted account.
 var errAccountDeleted = &stream.Error{Condition: stream.NotAuthorized, Text: "the account was deleted"}
+
+// errPasswordChanged ends the other sessions of an account whose password
+// changed: reset, as for credentials revoked during the life of the
+// stream (RFC 6120 §4.9.3.16); the client logs in again with the new one.
+var errPasswordChanged = &stream.Error{Condition: stream.Reset, Text: "the password was changed"}
 
 // Options configure a Server.
 type Options struct {
@@ -137,6 +143,7 @@ func New(opts Options) (_ *Server, err error) {
 		Logger:       s.log.With("component", "router"),
 	})
 	s.accounts.onDelete = s.accountDeleted
+	s.accounts.onPasswordChange = func(j, keep jid.JID) { s.router.CloseUserExcept(j, keep, errPasswordChanged) }
 	// Modules first: the protocol servers offer the stream features and
 	// serve the hosted services they declare.
 	for _, setup := range []func() error{s.setupModules, s.setupC2S, s.setupS2S, s.setupComponents, s.setupHTTPS, s.setupAdmin} {

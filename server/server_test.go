@@ -103,6 +103,8 @@ func TestAccounts(t *testing.T) {
 		{"add again", func() error { return a.AddUser(ctx, "alice@example.org", "secret1") }, ErrUserExists},
 		{"add with uppercase is the same account", func() error { return a.AddUser(ctx, "ALICE", "secret1") }, ErrUserExists},
 		{"short password", func() error { return a.AddUser(ctx, "bob", "12345") }, ErrWeakPassword},
+		// XEP-0077 §3: a taken name is conflict before any password check.
+		{"taken name, short password", func() error { return a.AddUser(ctx, "alice", "1") }, ErrUserExists},
 		{"foreign domain", func() error { return a.AddUser(ctx, "bob@elsewhere.example", "secret1") }, ErrBadUser},
 		{"resource", func() error { return a.AddUser(ctx, "bob@example.org/phone", "secret1") }, ErrBadUser},
 		{"passwd of missing user", func() error { return a.SetPassword(ctx, "nobody", "secret1") }, ErrNoSuchUser},
@@ -162,10 +164,12 @@ func TestLoginChatPasswordChangeAndDelete(t *testing.T) {
 	if pong := recvKind(t, alice, "iq"); pong.Get("type") != "result" || pong.Get("id") != "p1" {
 		t.Fatalf("ping answer %v", pong)
 	}
-	// A new password works, the old one not.
+	// A new password works, the old one not; the session logged in with
+	// the old one ends.
 	if err := adm.SetPassword(ctx, "alice", "new-secret"); err != nil {
 		t.Fatal(err)
 	}
+	streamEnds(t, alice, "alice's session after the password change", stream.Reset)
 	if _, err := r.login(t, "alice@example.org/x", "alice-secret"); !errors.Is(err, client.ErrAuth) {
 		t.Errorf("old password: %v, want refused", err)
 	}
@@ -178,18 +182,64 @@ func TestLoginChatPasswordChangeAndDelete(t *testing.T) {
 	if err := adm.DeleteUser(ctx, "bob"); err != nil {
 		t.Fatal(err)
 	}
+	streamEnds(t, bob, "deleted user's stream", stream.NotAuthorized)
+}
+
+// streamEnds reads c until its stream ends with a stream error, which
+// must be want.
+func streamEnds(t *testing.T, c *client.Conn, what string, want stream.Condition) {
+	t.Helper()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 	for {
-		_, err := bob.Recv()
+		_, err := c.Recv()
 		var se *client.StreamError
 		if errors.As(err, &se) {
-			if se.Err.Condition != stream.NotAuthorized {
-				t.Errorf("deleted user's stream ended with %s", se.Err.Condition)
+			if se.Err.Condition != want {
+				t.Errorf("%s ended with %s, want %s", what, se.Err.Condition, want)
 			}
-			break
+			return
 		}
 		if err != nil {
-			t.Fatalf("deleted user's stream: %v", err)
+			t.Fatalf("%s: %v, want stream error %s", what, err, want)
 		}
+	}
+}
+
+// TestPasswordChangeInBand: a password changed in-band (XEP-0077 §3.3)
+// ends the account's other sessions; the one that changed it goes on.
+func TestPasswordChangeInBand(t *testing.T) {
+	r := start(t, t.TempDir())
+	ctx := context.Background()
+	adm := admin.Client{Path: r.cfg.Admin.Socket}
+	if err := adm.AddUser(ctx, "alice", "alice-secret"); err != nil {
+		t.Fatal(err)
+	}
+	laptop, err := r.login(t, "alice@example.org/laptop", "alice-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost, err := r.login(t, "alice@example.org/lost-phone", "alice-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	change := xmlstream.New(xmlstream.NSClient, "iq").SetAttr("type", "set").SetAttr("id", "pw").
+		Append(xmlstream.New("jabber:iq:register", "query").
+			Append(xmlstream.New("jabber:iq:register", "username").AppendText("alice")).
+			Append(xmlstream.New("jabber:iq:register", "password").AppendText("new-secret")))
+	if err := laptop.Send(change); err != nil {
+		t.Fatal(err)
+	}
+	_ = laptop.SetDeadline(time.Now().Add(5 * time.Second))
+	if res := recvKind(t, laptop, "iq"); res.Get("type") != "result" || res.Get("id") != "pw" {
+		t.Fatalf("password change answered %s", res)
+	}
+	streamEnds(t, lost, "the other session", stream.Reset)
+	if err := laptop.Send(xmlstream.New(xmlstream.NSClient, "iq").SetAttr("type", "get").SetAttr("id", "p1").SetAttr("to", "example.org").
+		Append(xmlstream.New("urn:xmpp:ping", "ping"))); err != nil {
+		t.Fatal(err)
+	}
+	if pong := recvKind(t, laptop, "iq"); pong.Get("type") != "result" || pong.Get("id") != "p1" {
+		t.Fatalf("the changing session after the change: %s", pong)
 	}
 }
 

@@ -82,6 +82,22 @@ func (s *Store) PrivateXML(user, key string) ([]byte, bool, error) {
 	return v, found, nil
 }
 
+// PrivateXMLCount returns how many fragments of private XML user keeps.
+func (s *Store) PrivateXMLCount(user string) (int, error) {
+	if err := checkUser(user); err != nil {
+		return 0, fmt.Errorf("count private xml: %w", err)
+	}
+	var n int
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		n, _, _ = measurePrefix(tx.Bucket([]byte(bucketDocs)).Cursor(), userKey(user, docPrivate))
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count private xml: %w", err)
+	}
+	return n, nil
+}
+
 // PutPrivateXML replaces user's private XML under key; nil or empty
 // deletes it. Storing fails with ErrNotFound when user has no account.
 func (s *Store) PutPrivateXML(user, key string, v []byte) error {

@@ -50,3 +50,27 @@ func TestDocuments(t *testing.T) {
 		}
 	}
 }
+
+// TestPrivateXMLCount counts one user's fragments, not the vCard's or
+// another user's.
+func TestPrivateXMLCount(t *testing.T) {
+	s, _ := openTest(t, testOptions())
+	mustCreate(t, s, "alice")
+	mustCreate(t, s, "alicia")
+	for _, k := range []string{"{urn:a}a", "{urn:b}b"} {
+		if err := s.PutPrivateXML("alice", k, []byte("<x/>")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PutPrivateXML("alicia", "{urn:a}a", []byte("<x/>")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutVCard("alice", []byte("<vCard/>")); err != nil {
+		t.Fatal(err)
+	}
+	for user, want := range map[string]int{"alice": 2, "alicia": 1, "nobody": 0} {
+		if n, err := s.PrivateXMLCount(user); err != nil || n != want {
+			t.Errorf("PrivateXMLCount(%s) = %d, %v; want %d", user, n, err, want)
+		}
+	}
+}

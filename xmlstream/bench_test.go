@@ -105,3 +105,20 @@ func BenchmarkAppendElement(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFootprint measures what a session queue pays per stanza to
+// count its bytes.
+func BenchmarkFootprint(b *testing.B) {
+	for _, s := range benchStanzas {
+		b.Run(s.name, func(b *testing.B) {
+			el, err := Parse([]byte(s.xml), Limits{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = el.Footprint()
+			}
+		})
+	}
+}

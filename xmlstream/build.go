@@ -58,6 +58,7 @@ type scratch struct {
 	at    []sattr
 	ns    []sbinding
 	stack []open
+	nodes int // elements and attributes read, for Limits.MaxElements
 
 	// used by build
 	counts []int32
@@ -73,9 +74,13 @@ type buildFrame struct {
 // call, only reusable memory.
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
-// maxPooledData keeps an occasional huge stanza from pinning its buffer in
-// the pool.
-const maxPooledData = 64 << 10
+// maxPooledData and maxPooledNodes keep an occasional huge stanza from
+// pinning its buffers in the pool: scratch space for 1024 elements or
+// attributes is some 64 KiB per slice, more than any common stanza needs.
+const (
+	maxPooledData  = 64 << 10
+	maxPooledNodes = 1024
+)
 
 func getScratch() *scratch { return scratchPool.Get().(*scratch) }
 
@@ -83,7 +88,11 @@ func putScratch(sc *scratch) {
 	if cap(sc.data) > maxPooledData {
 		sc.data = nil
 	}
+	if cap(sc.ev) > 2*maxPooledNodes || cap(sc.at) > maxPooledNodes {
+		*sc = scratch{}
+	}
 	sc.data = sc.data[:0]
+	sc.nodes = 0
 	sc.ev = sc.ev[:0]
 	sc.at = sc.at[:0]
 	sc.ns = sc.ns[:0]

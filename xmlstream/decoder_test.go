@@ -3,7 +3,9 @@ package xmlstream
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -231,6 +233,8 @@ func TestReadErrors(t *testing.T) {
 		{"too deep", small, `<a><b><c><d/></c></b></a>`, CondPolicyViolation},
 		{"too many attributes", small, `<a b='' c='' d='' e='' f=''/>`, CondPolicyViolation},
 		{"declarations count as attributes", small, `<a xmlns:b='u:1' xmlns:c='u:2' xmlns:d='u:3' xmlns:e='u:4' f=''/>`, CondPolicyViolation},
+		{"too many elements", Limits{MaxElements: 5}, `<a><b/><b/><b/><b/><b/></a>`, CondPolicyViolation},
+		{"attributes count as elements", Limits{MaxElements: 5}, `<a x='1'><b y='2'/><b/></a>`, CondPolicyViolation},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -610,5 +614,75 @@ func TestStampRoom(t *testing.T) {
 	el.SetAttr("from", "e@f/g").SetAttr("type", "chat")
 	if &el.Attrs[0] != before {
 		t.Error("stamping two attributes reallocated the attributes")
+	}
+}
+
+// TestTreeMemoryBounded reads the stanzas of MaxStanzaBytes that cost the
+// most memory as a tree (empty elements, empty attributes) and checks that
+// the tree, retained, takes at most a few times the stanza's size: an
+// element costs about a hundred bytes and an attribute fifty, so without
+// Limits.MaxElements 256 KiB of "<a/>" becomes some 7 MiB. Each shape is
+// either refused (policy-violation, nothing kept) or within the bound.
+func TestTreeMemoryBounded(t *testing.T) {
+	const size = DefaultMaxStanzaBytes
+	const bound = 5 * size // what a tree at the default limits may keep
+	fill := func(open, unit, close string) string {
+		n := (size - len(open) - len(close)) / len(unit)
+		return open + strings.Repeat(unit, n) + close
+	}
+	attrs := func() string {
+		// As many empty attributes as MaxAttrs allows per element.
+		var b strings.Builder
+		b.WriteString("<b")
+		for i := range DefaultMaxAttrs {
+			fmt.Fprintf(&b, " a%d=''", i)
+		}
+		b.WriteString("/>")
+		return b.String()
+	}()
+	shapes := []struct{ name, xml string }{
+		{"empty elements", fill("<message>", "<a/>", "</message>")},
+		{"nested pairs", fill("<message>", "<a><b/></a>", "</message>")},
+		{"empty attributes", fill("<message>", attrs, "</message>")},
+		{"elements under the limit", "<message>" + strings.Repeat("<a/>", DefaultMaxElements-1) + "</message>"},
+	}
+	for _, sh := range shapes {
+		t.Run(sh.name, func(t *testing.T) {
+			if len(sh.xml) > size {
+				t.Fatalf("test stanza of %d bytes is over the size limit", len(sh.xml))
+			}
+			d := NewDecoder(strings.NewReader(clientHeader+sh.xml), Limits{})
+			if _, err := d.ReadHeader(); err != nil {
+				t.Fatal(err)
+			}
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			el, err := d.ReadElement()
+			// Twice: the scratch space went back to a sync.Pool, whose
+			// victim cache outlives one collection.
+			runtime.GC()
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			if err != nil {
+				if !errors.Is(err, &Error{Condition: CondPolicyViolation}) {
+					t.Fatalf("err = %v, want a tree or policy-violation", err)
+				}
+				return
+			}
+			kept := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+			runtime.KeepAlive(el)
+			fp := el.Footprint()
+			t.Logf("%d bytes kept as %d KiB; footprint %d KiB", len(sh.xml), kept>>10, fp>>10)
+			// Queues bound their bytes by footprint: it must not be far
+			// below what the tree really takes.
+			if int64(fp) < kept/2 || int64(fp) > 2*kept {
+				t.Errorf("footprint %d bytes for a tree of %d bytes: want it within a factor of 2", fp, kept)
+			}
+			if kept > bound {
+				t.Errorf("a %d-byte stanza keeps %d KiB as a tree, more than %d KiB (%.1f times its size)",
+					len(sh.xml), kept>>10, bound>>10, float64(kept)/float64(len(sh.xml)))
+			}
+		})
 	}
 }

@@ -23,8 +23,9 @@
 //     UTF-8 and characters outside the XML Char production are rejected
 //     with not-well-formed;
 //   - a top-level element larger than [Limits.MaxStanzaBytes], deeper than
-//     [Limits.MaxDepth] or with more than [Limits.MaxAttrs] attributes on an
-//     element is rejected with policy-violation. The size is checked each
+//     [Limits.MaxDepth], with more than [Limits.MaxAttrs] attributes on an
+//     element or more than [Limits.MaxElements] elements and attributes in
+//     all is rejected with policy-violation. The size is checked each
 //     time the decoder is about to read more input, so it never buffers more
 //     than the limit plus one read buffer.
 //

@@ -163,3 +163,20 @@ func TestElementAccessors(t *testing.T) {
 		t.Error("Clone is not Equal to the original")
 	}
 }
+
+func TestFootprintAllocs(t *testing.T) {
+	el, err := Parse([]byte(`<message to='a@b' id='1'><body>hello</body><x xmlns='urn:y' a='b'/></message>`), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if allocs := testing.AllocsPerRun(100, func() { n = el.Footprint() }); allocs != 0 {
+		t.Errorf("Footprint allocates %v times, want 0", allocs)
+	}
+	if n < len("hello")+len("a@b") {
+		t.Errorf("Footprint = %d, less than the text and values it holds", n)
+	}
+	if got, want := (*Element)(nil).Footprint(), 0; got != want {
+		t.Errorf("nil Footprint = %d, want %d", got, want)
+	}
+}

@@ -30,7 +30,7 @@ func FuzzDecoder(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		lim := Limits{MaxStanzaBytes: 4096, MaxDepth: 8, MaxAttrs: 8}
+		lim := Limits{MaxStanzaBytes: 4096, MaxDepth: 8, MaxAttrs: 8, MaxElements: 256}
 		input := append([]byte(clientHeader), in...)
 		els, err := decodeAll(bytes.NewReader(input), lim)
 		var xe *Error

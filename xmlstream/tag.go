@@ -6,6 +6,9 @@ import "unicode/utf8"
 // unless it is self-closing, pushes it on the open-element stack. outer are
 // the stream-level bindings (nil while reading the header itself).
 func (d *Decoder) startTag(sc *scratch, outer []binding) (selfClosing bool, err error) {
+	if err := d.countNode(sc); err != nil {
+		return false, err
+	}
 	q, err := d.name(sc)
 	if err != nil {
 		return false, err
@@ -40,6 +43,9 @@ func (d *Decoder) startTag(sc *scratch, outer []binding) (selfClosing bool, err 
 		}
 		if len(sc.at)-a0 >= d.lim.MaxAttrs {
 			return false, d.errf(CondPolicyViolation, "too many attributes")
+		}
+		if err := d.countNode(sc); err != nil {
+			return false, err
 		}
 		an, err := d.name(sc)
 		if err != nil {

@@ -18,6 +18,10 @@ const NS = "jabber:iq:private"
 // DefaultMaxBytes bounds one stored fragment when Options.MaxBytes is zero.
 const DefaultMaxBytes = 64 << 10
 
+// DefaultMaxKeys bounds the fragments of one account when Options.MaxKeys
+// is zero.
+const DefaultMaxKeys = 100
+
 // maxKey bounds a fragment's name ({namespace}local), well within what the
 // store accepts as a key.
 const maxKey = 1024
@@ -33,6 +37,8 @@ type Store interface {
 	PrivateXML(user, key string) ([]byte, bool, error)
 	// PutPrivateXML replaces the fragment; empty deletes it.
 	PutPrivateXML(user, key string, v []byte) error
+	// PrivateXMLCount returns how many fragments user keeps.
+	PrivateXMLCount(user string) (int, error)
 }
 
 // Delegate keeps fragments that another feature owns, such as bookmarks,
@@ -55,6 +61,11 @@ type Options struct {
 	Store Store
 	// MaxBytes bounds one serialised fragment (default DefaultMaxBytes).
 	MaxBytes int
+	// MaxKeys bounds the fragments one account keeps (default
+	// DefaultMaxKeys). Sessions storing new fragments at the same moment
+	// may pass it by one each: the bound is for memory and disk, not
+	// exact.
+	MaxKeys int
 	// Delegate, if set, keeps the fragments it owns.
 	Delegate Delegate
 }
@@ -63,12 +74,14 @@ type Options struct {
 type Handler struct {
 	store    Store
 	max      int
+	maxKeys  int
 	delegate Delegate
 }
 
 // New returns a handler.
 func New(opts Options) *Handler {
-	return &Handler{store: opts.Store, max: cmp.Or(max(opts.MaxBytes, 0), DefaultMaxBytes), delegate: opts.Delegate}
+	return &Handler{store: opts.Store, max: cmp.Or(max(opts.MaxBytes, 0), DefaultMaxBytes),
+		maxKeys: cmp.Or(max(opts.MaxKeys, 0), DefaultMaxKeys), delegate: opts.Delegate}
 }
 
 // Name implements module.Module.
@@ -139,6 +152,9 @@ func (h *Handler) HandleStanza(ctx context.Context, st *stanza.Stanza) (*xmlstre
 				return nil, stanza.NewError(stanza.NotAcceptable, fmt.Sprintf("<%s xmlns='%s'/> is larger than %d bytes", el.Name.Local, el.Name.Space, h.max))
 			}
 		}
+		if err := h.roomFor(user.String(), frags, vals); err != nil {
+			return nil, err
+		}
 		for i, el := range frags {
 			if h.owned(el) {
 				rest, err := h.delegate.PrivateSet(ctx, user, el)
@@ -157,6 +173,36 @@ func (h *Handler) HandleStanza(ctx context.Context, st *stanza.Stanza) (*xmlstre
 		return nil, nil
 	}
 	return nil, stanza.NewError(stanza.BadRequest, "")
+}
+
+// roomFor refuses a set that would make user keep more than maxKeys
+// fragments: the keys are the client's choice, so that without a bound a
+// client could fill the disk with them.
+func (h *Handler) roomFor(user string, frags []*xmlstream.Element, vals [][]byte) error {
+	added := 0
+	for i, el := range frags {
+		if vals[i] == nil || h.owned(el) {
+			continue // a deletion, or kept by the delegate, which bounds its own
+		}
+		_, found, err := h.store.PrivateXML(user, key(el))
+		if err != nil {
+			return fmt.Errorf("read private xml: %w", err)
+		}
+		if !found {
+			added++
+		}
+	}
+	if added == 0 {
+		return nil
+	}
+	n, err := h.store.PrivateXMLCount(user)
+	if err != nil {
+		return err
+	}
+	if n+added > h.maxKeys {
+		return stanza.NewError(stanza.PolicyViolation, fmt.Sprintf("an account keeps at most %d kinds of private data", h.maxKeys))
+	}
+	return nil
 }
 
 // Fragment returns what the private store itself holds of user's

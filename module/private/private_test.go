@@ -39,6 +39,18 @@ func (f *fakeStore) PutPrivateXML(user, key string, v []byte) error {
 	return nil
 }
 
+func (f *fakeStore) PrivateXMLCount(user string) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for k := range f.data {
+		if strings.HasPrefix(k, user+"\x00") {
+			n++
+		}
+	}
+	return n, nil
+}
+
 func encode(el *xmlstream.Element) string {
 	return string(xmlstream.AppendElement(nil, el, xmlstream.NSClient))
 }
@@ -342,5 +354,49 @@ func TestKey(t *testing.T) {
 		if got, ok := Key(tc.el); got != tc.want || ok != tc.ok {
 			t.Errorf("Key(%v) = %q, %t; want %q, %t", tc.el.Name, got, ok, tc.want, tc.ok)
 		}
+	}
+}
+
+// TestMaxKeys: an account keeps at most MaxKeys fragments; replacing or
+// deleting one is always allowed, and a refused set stores nothing.
+func TestMaxKeys(t *testing.T) {
+	set := func(frags string) *stanza.Stanza {
+		st, err := parseStanza(`<iq type='set' id='p' from='juliet@example.com/balcony'><query xmlns='jabber:iq:private'>` + frags + `</query></iq>`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	fs := &fakeStore{data: map[string][]byte{}}
+	h := New(Options{Store: fs, MaxKeys: 2})
+	tests := []struct {
+		name      string
+		frags     string
+		wantErr   stanza.Condition
+		wantCount int
+	}{
+		{"first", `<a xmlns='urn:a'>1</a>`, "", 1},
+		{"second", `<b xmlns='urn:b'>1</b>`, "", 2},
+		{"a third", `<c xmlns='urn:c'>1</c>`, stanza.PolicyViolation, 2},
+		{"a replacement", `<a xmlns='urn:a'>2</a>`, "", 2},
+		{"a replacement and a third", `<a xmlns='urn:a'>3</a><c xmlns='urn:c'>1</c>`, stanza.PolicyViolation, 2},
+		{"a deletion", `<b xmlns='urn:b'/>`, "", 1},
+		{"a third after the deletion", `<c xmlns='urn:c'>1</c>`, "", 2},
+	}
+	for _, tc := range tests {
+		_, err := h.HandleStanza(context.Background(), set(tc.frags))
+		var se *stanza.Error
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.wantErr != "" && (!errors.As(err, &se) || se.Condition != tc.wantErr):
+			t.Errorf("%s: err %v, want %s", tc.name, err, tc.wantErr)
+		}
+		if n, _ := fs.PrivateXMLCount("juliet@example.com"); n != tc.wantCount {
+			t.Errorf("%s: %d fragments kept, want %d", tc.name, n, tc.wantCount)
+		}
+	}
+	if v, _, _ := fs.PrivateXML("juliet@example.com", "{urn:a}a"); !strings.Contains(string(v), ">2<") {
+		t.Errorf("the refused set changed urn:a to %s", v)
 	}
 }

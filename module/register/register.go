@@ -50,7 +50,9 @@ var (
 // are bare JIDs as strings.
 type Accounts interface {
 	AddUser(ctx context.Context, user, password string) error
-	SetPassword(ctx context.Context, user, password string) error
+	// ChangePassword sets the password of session's account, and ends
+	// the account's other sessions.
+	ChangePassword(ctx context.Context, session jid.JID, password string) error
 	// DeleteUser removes the account and ends its sessions.
 	DeleteUser(ctx context.Context, user string) error
 }
@@ -360,7 +362,7 @@ func (m *Module) HandleStanza(ctx context.Context, st *stanza.Stanza) (*xmlstrea
 		if q.Child(NS, "remove") != nil {
 			return nil, m.remove(ctx, st, q)
 		}
-		err := m.changePassword(ctx, user, q)
+		err := m.changePassword(ctx, st.From, q)
 		if err != nil {
 			// The router answers an error from st: keep the new password
 			// out of it.
@@ -394,8 +396,9 @@ func (m *Module) remove(ctx context.Context, st *stanza.Stanza, q *xmlstream.Ele
 	return stanza.ErrReplied
 }
 
-// changePassword applies XEP-0077 §3.3.
-func (m *Module) changePassword(ctx context.Context, user jid.JID, q *xmlstream.Element) error {
+// changePassword applies XEP-0077 §3.3 for the session from.
+func (m *Module) changePassword(ctx context.Context, from jid.JID, q *xmlstream.Element) error {
+	user := from.Bare()
 	if u := q.Child(NS, "username"); u != nil {
 		j, err := jid.New(u.Text(), user.Domain(), "")
 		if err != nil || !j.Equal(user) {
@@ -406,7 +409,7 @@ func (m *Module) changePassword(ctx context.Context, user jid.JID, q *xmlstream.
 	if password == "" {
 		return stanza.NewError(stanza.BadRequest, "a new password is required")
 	}
-	if err := m.accounts.SetPassword(ctx, user.String(), password); err != nil {
+	if err := m.accounts.ChangePassword(ctx, from, password); err != nil {
 		if errors.Is(err, ErrWeakPassword) {
 			return stanza.NewError(stanza.NotAcceptable, err.Error())
 		}

@@ -43,7 +43,8 @@ func (f *fakeAccounts) AddUser(_ context.Context, user, password string) error {
 	return nil
 }
 
-func (f *fakeAccounts) SetPassword(_ context.Context, user, password string) error {
+func (f *fakeAccounts) ChangePassword(_ context.Context, session jid.JID, password string) error {
+	user := session.Bare().String()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(password) < 6 {
