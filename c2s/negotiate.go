@@ -59,6 +59,15 @@ func (c *session) serve(ctx context.Context, directTLS bool, done func()) {
 		directTLS: directTLS,
 	}
 	n.tcp, _ = c.t.(*tcpStream)
+	if ws, ok := c.t.(*wsStream); ok {
+		// RFC 7395 §3.9: TLS is the WebSocket's (wss://), never offered
+		// in the stream; ws:// is served on loopback only.
+		n.secure = true
+		if ws.tls != nil {
+			n.tlsUp(ws.tls)
+			ws.tls = nil
+		}
+	}
 	handedOff := false
 	defer func() {
 		if r := recover(); r != nil {
@@ -69,7 +78,7 @@ func (c *session) serve(ctx context.Context, directTLS bool, done func()) {
 			done()
 		}
 	}()
-	n.debug("connected", "direct_tls", directTLS)
+	n.debug("connected", "direct_tls", directTLS, "websocket", n.tcp == nil)
 	_ = c.raw.SetDeadline(time.Now().Add(c.srv.opts.NegotiationTimeout))
 	if directTLS {
 		if err := n.handshake(ctx); err != nil {
