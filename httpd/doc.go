@@ -41,9 +41,10 @@
 //
 //   - /.well-known/host-meta and /.well-known/host-meta.json (XEP-0156 §3,
 //     RFC 6415): the alternative connection methods of the requested
-//     domain, XML (required) and JSON, readable cross-origin (CORS) so that
-//     web clients on other sites can use them. Only hosted domains answer;
-//     the Host header names the domain.
+//     domain, XML (required) and JSON, readable cross-origin (CORS, with
+//     an answer to a preflight) so that web clients on other sites can use
+//     them: XMPP over WebSocket at the address the request came to. Only
+//     hosted domains answer; the Host header names the domain.
 //   - /health: a small JSON summary (sessions, uptime, certificate state)
 //     for monitoring. It is always 200 while the server runs; "status" is
 //     "degraded" when a certificate has a problem.
