@@ -102,8 +102,39 @@ func TestHTTPSPortSharedByALPN(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || string(body) != "{\n  \"links\": []\n}\n" {
-		t.Errorf("host-meta.json: %s %q", resp.Status, body)
+	wantLinks := "{\n  \"links\": [\n    {\n      \"rel\": \"urn:xmpp:alt-connections:websocket\",\n" +
+		"      \"href\": \"wss://example.org/xmpp-websocket\"\n    }\n  ]\n}\n"
+	if resp.StatusCode != 200 || string(body) != wantLinks {
+		t.Errorf("host-meta.json: %s %q, want %q", resp.Status, body, wantLinks)
+	}
+
+	// XMPP over WebSocket on the same port, through the real router.
+	if err := srv.accounts.AddUser(ctx, "bob", "bob-secret"); err != nil {
+		t.Fatal(err)
+	}
+	bob, err := client.DialWebSocket(dctx, "wss://"+secure+"/xmpp-websocket", client.Options{
+		JID: jid.MustParse("bob@example.org/browser"), Password: "bob-secret",
+		TLS: &tls.Config{RootCAs: roots, ServerName: "example.org", MinVersion: tls.VersionTLS12},
+	}, client.WebSocketOptions{Origin: "https://example.org"})
+	if err != nil {
+		t.Fatalf("XMPP over WebSocket on the shared port: %v", err)
+	}
+	defer bob.Close()
+	if err := alice.SendRaw([]byte(`<message to='bob@example.org/browser' type='chat'><body>over the web</body></message>`)); err != nil {
+		t.Fatal(err)
+	}
+	_ = bob.SetDeadline(time.Now().Add(10 * time.Second))
+	for {
+		el, err := bob.Recv()
+		if err != nil {
+			t.Fatalf("bob over WebSocket: %v", err)
+		}
+		if el.Name.Local == "message" {
+			if el.Get("from") != "alice@example.org/web" || el.ChildText("jabber:client", "body") != "over the web" {
+				t.Errorf("bob got %s, want alice's message", el)
+			}
+			break
+		}
 	}
 
 	noFollow := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
