@@ -23,14 +23,22 @@ run: build
 
 # All tests: unit tests with the race detector, then the interoperability
 # tests against real clients and servers (slixmpp, aioxmpp, profanity,
-# mcabber, go-sendxmpp, poezio, Prosody, ejabberd).
+# mcabber, go-sendxmpp, poezio, converse.js in chromium, @xmpp/client,
+# Prosody, ejabberd).
 test: unit interop
 
 unit:
 	$(GO) test -race -count=1 ./...
 
-interop:
+interop: $(WEB_CLIENTS)/node_modules/.package-lock.json
 	$(GO) test -count=1 -tags interop -timeout 20m ./internal/interop/...
+
+# The web clients of the interop tests (converse.js in Debian's chromium
+# through playwright-core, @xmpp/client under Node), pinned by
+# package-lock.json; installed again when it changes.
+WEB_CLIENTS := internal/interop/web
+$(WEB_CLIENTS)/node_modules/.package-lock.json: $(WEB_CLIENTS)/package.json $(WEB_CLIENTS)/package-lock.json
+	cd $(WEB_CLIENTS) && npm ci --no-audit --no-fund
 
 # The client matrix (TestInteropClients, part of `make interop`): slixmpp,
 # aioxmpp, profanity, mcabber, go-sendxmpp and poezio log in to one roost

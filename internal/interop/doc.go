@@ -13,6 +13,14 @@
 // console.mjs); it keeps a screenshot of each page in internal/interop/artifacts/console for
 // people to look at.
 //
+// TestInteropWeb is the web: converse.js in Debian's chromium (headless,
+// driven by playwright-core from web/converse.mjs) logs in through its
+// form, finds the WebSocket through host-meta on port 443, and chats with
+// slixmpp and profanity; @xmpp/client under Node is a second WebSocket
+// client. The Node packages are pinned in web/package-lock.json; `make
+// interop` installs them (npm ci). Screenshots go to -artifacts
+// (artifacts/web by default).
+//
 // TestInteropClients is the client matrix: each client on each transport
 // is a seat that runs in parallel with the others against one roost; it
 // writes docs/clients.md when run with -clients-doc (make clients-doc).
