@@ -437,12 +437,20 @@ func (c *Conn) SetDeadline(t time.Time) error { return c.nc.SetDeadline(t) }
 // the server's closing tag, nor send a TLS close_notify.
 func (c *Conn) Close() error {
 	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	_ = c.EndStream()
 	if c.ws != nil {
-		_ = c.SendRaw([]byte(stream.FramedClose))
 		return c.ws.CloseNow()
 	}
-	_ = c.SendRaw([]byte(stream.Close))
 	return c.raw.Close()
+}
+
+// EndStream sends the end of the stream: the closing tag, or <close/> over
+// WebSocket (RFC 7395 §3.6). The server answers with its own.
+func (c *Conn) EndStream() error {
+	if c.ws != nil {
+		return c.SendRaw([]byte(stream.FramedClose))
+	}
+	return c.SendRaw([]byte(stream.Close))
 }
 
 // NetConn returns the underlying connection.
