@@ -62,13 +62,18 @@ func TestInteropWeb(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A fresh directory: no screenshot of an earlier run passes for this one's.
+	if err := os.RemoveAll(shots); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	ca := xmpptest.NewCA(t)
 	r := startRoost(t, webIP, webDomain, ca, func(c *roostConfig) {
 		c.S2S = "enabled = false\n"
-		c.Tables = fmt.Sprintf("[https]\nlisten = [%q, %q]\n[websocket]\norigins = [%q]\n", webIP+":443", webIP+":5443", webPage)
+		c.HTTPS = fmt.Sprintf("listen = [%q, %q]\n", webIP+":443", webIP+":5443")
+		c.Tables = fmt.Sprintf("[websocket]\norigins = [%q]\n", webPage)
 	})
 	users := map[string]string{"alice": "", "bob": "", "carol": "", "dave": ""}
 	for u := range users {
@@ -160,7 +165,7 @@ func TestInteropWeb(t *testing.T) {
 	if n := strings.Count(r.Log(), `"websocket":true`) + strings.Count(r.Log(), "websocket=true"); n < 2 {
 		t.Errorf("roost logged %d WebSocket connections, want at least converse's and @xmpp/client's", n)
 	}
-	for _, name := range []string{"1-roster", "2-chat-bob", "3-chat-dave"} {
+	for _, name := range []string{"0-login", "1-roster", "2-chat-bob", "3-chat-dave"} {
 		if fi, err := os.Stat(filepath.Join(shots, name+".png")); err != nil || fi.Size() == 0 {
 			t.Errorf("screenshot %s: %v", name, err)
 		}

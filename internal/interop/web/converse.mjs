@@ -62,6 +62,8 @@ const steps = {
   // Log in as a family member would: the form, then the roster.
   async login({ jid, password, contacts }) {
     await page.goto(pageURL);
+    await page.locator('#converse-login-jid').waitFor();
+    await shot('0-login');
     await page.locator('#converse-login-jid').fill(jid);
     await page.locator('#converse-login-password').fill(password);
     await page.locator('converse-login-form button[type=submit]').click();
