@@ -376,7 +376,21 @@ type WebSocket struct {
 	// SeeOtherURI, if set, sends every web client to another endpoint
 	// instead (RFC 7395 §3.6.1), such as "wss://xmpp.example.org/ws".
 	SeeOtherURI string `toml:"see_other_uri"`
+	// ChatPage serves a web chat page at the root of the HTTPS listener
+	// (https://<domain>:5443/): converse.js, set up for this server's
+	// WebSocket and domain, so that nobody needs a page of their own.
+	ChatPage bool `toml:"chat_page"`
+	// ChatApp is where the browser loads converse.js's files from (the
+	// folder holding converse.min.js, converse.min.css and the rest of
+	// its dist/), ending in "/". roost does not fetch it.
+	ChatApp string `toml:"chat_app"`
 }
+
+// DefaultChatApp is the converse.js release the chat page loads: the npm
+// package the interop tests drive (internal/interop/web/package.json),
+// its files as jsDelivr serves them from npm, with the CORS header a
+// module script from another site needs.
+const DefaultChatApp = "https://cdn.jsdelivr.net/npm/converse.js@14.0.0/dist/"
 
 // PEP is the [pep] table: personal eventing (XEP-0163), where each
 // account's clients keep encryption keys (OMEMO), avatars and bookmarks
@@ -586,8 +600,10 @@ func Default() Config {
 			IdleTimeout:    10 * time.Minute,
 		},
 		WebSocket: WebSocket{
-			Enabled: true,
-			Path:    "/xmpp-websocket",
+			Enabled:  true,
+			Path:     "/xmpp-websocket",
+			ChatPage: true,
+			ChatApp:  DefaultChatApp,
 		},
 		PEP: PEP{
 			MaxNodes:       64,

@@ -214,10 +214,18 @@ func TestParse(t *testing.T) {
 		},
 		{
 			name: "websocket",
-			file: "[websocket]\npath = \"/ws\"\norigins = [\"https://chat.example.net\", \"http://127.0.0.81:8080\"]\nsee_other_uri = \"wss://xmpp.example.org/ws\"\n",
+			file: "[websocket]\npath = \"/ws\"\norigins = [\"https://chat.example.net\", \"http://127.0.0.81:8080\"]\nsee_other_uri = \"wss://xmpp.example.org/ws\"\n" +
+				"chat_app = \"https://static.example.org/converse/\"\n",
 			want: func(c *Config) {
 				c.WebSocket = WebSocket{Enabled: true, Path: "/ws", Origins: []string{"https://chat.example.net", "http://127.0.0.81:8080"},
-					SeeOtherURI: "wss://xmpp.example.org/ws"}
+					SeeOtherURI: "wss://xmpp.example.org/ws", ChatPage: true, ChatApp: "https://static.example.org/converse/"}
+			},
+		},
+		{
+			name: "no chat page, no app to check",
+			file: "[websocket]\nchat_page = false\nchat_app = \"\"\n",
+			want: func(c *Config) {
+				c.WebSocket.ChatPage, c.WebSocket.ChatApp = false, ""
 			},
 		},
 		{
@@ -631,6 +639,11 @@ func TestParseErrors(t *testing.T) {
 				"roost.toml:3: websocket.origins[2]: \"https://a.example/page\": want the address of a web page's site, scheme and host (and port), such as \"https://chat.example.org\", or \"*\" for any\n" +
 				"roost.toml:3: websocket.origins[4]: \"ftp://x\": want the address of a web page's site, scheme and host (and port), such as \"https://chat.example.org\", or \"*\" for any\n" +
 				"roost.toml:4: websocket.see_other_uri: \"https://xmpp.example.org/ws\": want a WebSocket address, such as \"wss://xmpp.example.org/ws\"",
+		},
+		{
+			name: "chat page's app not a folder",
+			file: "[websocket]\nchat_app = \"https://cdn.example.org/converse.min.js\"\n",
+			want: "roost.toml:2: websocket.chat_app: \"https://cdn.example.org/converse.min.js\": want the web address of converse.js's files, ending in /, such as \"" + DefaultChatApp + "\"",
 		},
 		{
 			name: "websocket paths roost serves itself",

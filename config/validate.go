@@ -684,6 +684,13 @@ func (v *validator) webSocket(w WebSocket) {
 			v.add("websocket.see_other_uri", errorf(ErrInvalid, "%q: want a WebSocket address, such as \"wss://xmpp.example.org/ws\"", w.SeeOtherURI))
 		}
 	}
+	if w.ChatPage {
+		u, err := url.Parse(w.ChatApp)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || !strings.HasSuffix(u.Path, "/") ||
+			u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			v.add("websocket.chat_app", errorf(ErrInvalid, "%q: want the web address of converse.js's files, ending in /, such as %q", w.ChatApp, DefaultChatApp))
+		}
+	}
 }
 
 func (v *validator) pep(p PEP) {

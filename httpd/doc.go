@@ -48,6 +48,11 @@
 //   - /health: a small JSON summary (sessions, uptime, certificate state)
 //     for monitoring. It is always 200 while the server runs; "status" is
 //     "degraded" when a certificate has a problem.
+//   - / (when [Options].ChatPage is set): a web chat page, converse.js
+//     loaded by the browser from the configured address and set up for
+//     the WebSocket beside it (on the host and port the page came from,
+//     so the browser's Origin is the server's own) and for the requested
+//     domain, so that a name typed without "@" logs in there.
 //   - the routes of the server's features ([Options].Routes, such as the
 //     uploaded files of XEP-0363), which this package mounts without
 //     knowing what they serve.

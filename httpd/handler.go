@@ -84,6 +84,10 @@ type Options struct {
 	// Routes are the features' handlers (the server's modules), mounted
 	// beside the resources above.
 	Routes []Route
+	// ChatPage, if set, is served at "/": a web chat page for the
+	// requested domain (the first hosted one for another host, such as
+	// an IP address).
+	ChatPage *ChatPage
 }
 
 // Route is an HTTP handler for a pattern of net/http's ServeMux.
@@ -123,6 +127,20 @@ func NewHandler(o Options) (http.Handler, error) {
 		if err := handle(mux, rt); err != nil {
 			return nil, err
 		}
+	}
+	if o.ChatPage != nil {
+		page := newChatPage(*o.ChatPage)
+		fallback := ""
+		if len(o.Domains) > 0 {
+			fallback = o.Domains[0]
+		}
+		mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+			d := h.domain(r)
+			if d == "" {
+				d = fallback
+			}
+			page.serve(w, d)
+		})
 	}
 	return cleanPaths(mux), nil
 }

@@ -94,6 +94,16 @@ func (s *Server) webSocketRoute() (httpd.Route, bool) {
 	return httpd.Route{Pattern: ws.Path, Handler: h}, true
 }
 
+// chatPage is the web chat page served beside the WebSocket endpoint, or
+// nil when [websocket] chat_page is off.
+func (s *Server) chatPage() *httpd.ChatPage {
+	ws := s.cfg.WebSocket
+	if !ws.ChatPage {
+		return nil
+	}
+	return &httpd.ChatPage{App: ws.ChatApp, WebSocketPath: ws.Path, Registration: s.cfg.C2S.Registration}
+}
+
 // webSocketLinks lists the WebSocket endpoint in host-meta (XEP-0156 §3,
 // RFC 7395 §4), at the address the request reached this listener by: the
 // same host and port serve host-meta and the endpoint.

@@ -42,13 +42,16 @@ func (s *Server) setupHTTPS() error {
 			routes = append(routes, httpd.Route{Pattern: rt.Pattern, Handler: rt.Handler})
 		}
 		var links func(domain, authority string) []httpd.Link
+		var chat *httpd.ChatPage
 		if ws, ok := s.webSocketRoute(); ok {
 			routes = append(routes, ws)
 			links = s.webSocketLinks
+			chat = s.chatPage()
 		}
 		web, err := httpd.NewHandler(httpd.Options{
 			Domains:      cfg.Domains,
 			Links:        links,
+			ChatPage:     chat,
 			Health:       s.health,
 			PublicHealth: cfg.HTTPS.PublicHealth,
 			Logger:       log,

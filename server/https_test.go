@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,6 +107,20 @@ func TestHTTPSPortSharedByALPN(t *testing.T) {
 		"      \"href\": \"wss://example.org/xmpp-websocket\"\n    }\n  ]\n}\n"
 	if resp.StatusCode != 200 || string(body) != wantLinks {
 		t.Errorf("host-meta.json: %s %q, want %q", resp.Status, body, wantLinks)
+	}
+
+	// The chat page with the defaults: converse.js from its release,
+	// this domain, this endpoint.
+	resp, err = hc.Get("https://example.org/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, w := range []string{`src="` + config.DefaultChatApp + `converse.min.js"`, `default_domain: "example.org"`, `+ "/xmpp-websocket"`} {
+		if resp.StatusCode != 200 || !strings.Contains(string(body), w) {
+			t.Errorf("chat page: %s, lacks %s:\n%s", resp.Status, w, body)
+		}
 	}
 
 	// XMPP over WebSocket on the same port, through the real router.
