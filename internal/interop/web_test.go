@@ -36,6 +36,9 @@ const (
 	webPageIP = "127.0.0.81" // the family's web page with converse.js
 	webDomain = "web.example"
 	webPage   = "http://" + webPageIP + ":8080"
+	// converse.js's files over https, as a CDN serves them to roost's
+	// own chat page (which is https, and may load no http script).
+	webApp = "https://" + webPageIP + ":8443/converse/"
 )
 
 // webTimeout bounds each web client process.
@@ -73,7 +76,7 @@ func TestInteropWeb(t *testing.T) {
 	r := startRoost(t, webIP, webDomain, ca, func(c *roostConfig) {
 		c.S2S = "enabled = false\n"
 		c.HTTPS = fmt.Sprintf("listen = [%q, %q]\n", webIP+":443", webIP+":5443")
-		c.Tables = fmt.Sprintf("[websocket]\norigins = [%q]\n", webPage)
+		c.Tables = fmt.Sprintf("[websocket]\norigins = [%q]\nchat_app = %q\n", webPage, webApp)
 	})
 	users := map[string]string{"alice": "", "bob": "", "carol": "", "dave": ""}
 	for u := range users {
@@ -95,7 +98,7 @@ func TestInteropWeb(t *testing.T) {
 	checkHostMeta(t, webIP+":5443", webDomain+":5443", "wss://"+webDomain+":5443/xmpp-websocket")
 	checkHostMeta(t, webIP+":443", webDomain, "wss://"+webDomain+"/xmpp-websocket")
 
-	servePage(t, webDir)
+	servePage(t, webDir, ca)
 	bob := startProc(t, "bob (slixmpp)", "", nil, "/usr/bin/python3",
 		append(append([]string{"testdata/slix_web.py", "echo"}, pyConn...),
 			"--jid", addr("bob")+"/slixmpp", "--password", users["bob"], "--count", "2", "--timeout", "120")...)
@@ -106,8 +109,9 @@ func TestInteropWeb(t *testing.T) {
 
 	browser := startProc(t, "converse.js in chromium", webDir, nil, "node",
 		"converse.mjs", webPage+"/", webDomain, webIP, shots)
+	contacts := []string{addr("bob"), addr("carol"), addr("dave")}
 	login := browser.step(t, map[string]any{"step": "login", "jid": addr("alice"), "password": users["alice"],
-		"contacts": []string{addr("bob"), addr("carol"), addr("dave")}})
+		"contacts": contacts, "loginShot": "0-login", "rosterShot": "1-roster"})
 	roster := fmt.Sprint(login["roster"])
 	for _, u := range []string{"bob", "carol", "dave"} {
 		if !strings.Contains(roster, u) {
@@ -128,9 +132,22 @@ func TestInteropWeb(t *testing.T) {
 		t.Errorf("bob got %v, want %q from alice", m, toBob)
 	}
 
+	// roost's own chat page (https://web.example/, [websocket] chat_page):
+	// alice logs in with her name alone, the page's domain completing it,
+	// and chats with dave in profanity. The first page's session is gone
+	// with its browser context.
+	login = browser.step(t, map[string]any{"step": "login", "url": "https://" + webDomain + "/", "jid": "alice", "password": users["alice"],
+		"contacts": contacts, "loginShot": "3-roost-page-login", "rosterShot": "4-roost-page-roster"})
+	if roster := fmt.Sprint(login["roster"]); !strings.Contains(roster, "dave") {
+		t.Errorf("the roster on roost's page %s lacks dave", roster)
+	}
+	if ws := browser.seen("websocket"); len(ws) < 2 || ws[len(ws)-1]["url"] != "wss://"+webDomain+"/xmpp-websocket" {
+		t.Errorf("converse's WebSockets: %v; want the last to wss://%s/xmpp-websocket, from roost's page", ws, webDomain)
+	}
+
 	const toAlice, toDave = "hello alice, from profanity", "hello dave, from the browser"
 	dave.typeLine(t, "/msg "+addr("alice")+" "+toAlice)
-	answer := browser.step(t, map[string]any{"step": "answer", "jid": addr("dave"), "text": toAlice, "reply": toDave, "shotName": "3-chat-dave"})
+	answer := browser.step(t, map[string]any{"step": "answer", "jid": addr("dave"), "text": toAlice, "reply": toDave, "shotName": "5-roost-page-chat-dave"})
 	if got := fmt.Sprint(answer["texts"]); !strings.Contains(got, toAlice) || !strings.Contains(got, toDave) {
 		t.Errorf("converse's chat with dave shows %s", got)
 	}
@@ -165,7 +182,7 @@ func TestInteropWeb(t *testing.T) {
 	if n := strings.Count(r.Log(), `"websocket":true`) + strings.Count(r.Log(), "websocket=true"); n < 2 {
 		t.Errorf("roost logged %d WebSocket connections, want at least converse's and @xmpp/client's", n)
 	}
-	for _, name := range []string{"0-login", "1-roster", "2-chat-bob", "3-chat-dave"} {
+	for _, name := range []string{"0-login", "1-roster", "2-chat-bob", "3-roost-page-login", "4-roost-page-roster", "5-roost-page-chat-dave"} {
 		if fi, err := os.Stat(filepath.Join(shots, name+".png")); err != nil || fi.Size() == 0 {
 			t.Errorf("screenshot %s: %v", name, err)
 		}
@@ -200,8 +217,9 @@ func checkHostMeta(t *testing.T, addr, host, wsURL string) {
 	}
 }
 
-// servePage serves converse.html and converse.js's files on webPage.
-func servePage(t *testing.T, webDir string) {
+// servePage serves converse.html and converse.js's files on webPage, and
+// converse.js's files on webApp.
+func servePage(t *testing.T, webDir string, ca *xmpptest.CA) {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.Handle("/converse/", http.StripPrefix("/converse/", http.FileServer(http.Dir(filepath.Join(webDir, "node_modules", "converse.js", "dist")))))
@@ -215,6 +233,19 @@ func servePage(t *testing.T, webDir string) {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
+	tln, err := net.Listen("tcp", webPageIP+":8443")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As a CDN does: a module script from another site needs CORS.
+	cors := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		mux.ServeHTTP(w, r)
+	})
+	app := &http.Server{Handler: cors, ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, webPageIP)}, MinVersion: tls.VersionTLS12}}
+	go func() { _ = app.ServeTLS(tln, "", "") }()
+	t.Cleanup(func() { _ = app.Close() })
 }
 
 // badWebSocketInput sends what RFC 7395 forbids to the running server:

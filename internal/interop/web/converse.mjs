@@ -25,16 +25,23 @@ const browser = await chromium.launch({
     `--host-resolver-rules=MAP ${domain} ${ip}, MAP * ~NOTFOUND, EXCLUDE ${new URL(pageURL).hostname}`,
   ],
 });
-// The test CA is not the browser's; everything here is on loopback.
-const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
-const page = await context.newPage();
-page.setDefaultTimeout(step);
-page.on('console', (m) => { if (m.type() === 'error') emit({ event: 'console', text: m.text() }); });
-page.on('pageerror', (e) => emit({ event: 'pageerror', text: String(e) }));
-page.on('websocket', (ws) => {
-  emit({ event: 'websocket', url: ws.url() });
-  ws.on('close', () => emit({ event: 'websocket-closed', url: ws.url() }));
-});
+// One browser context (a fresh profile) per login: the page of one ends
+// with it, and so does its WebSocket.
+let context, page;
+async function openPage(url) {
+  if (context) await context.close();
+  // The test CA is not the browser's; everything here is on loopback.
+  context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
+  page = await context.newPage();
+  page.setDefaultTimeout(step);
+  page.on('console', (m) => { if (m.type() === 'error') emit({ event: 'console', text: m.text() }); });
+  page.on('pageerror', (e) => emit({ event: 'pageerror', text: String(e) }));
+  page.on('websocket', (ws) => {
+    emit({ event: 'websocket', url: ws.url() });
+    ws.on('close', () => emit({ event: 'websocket-closed', url: ws.url() }));
+  });
+  await page.goto(url);
+}
 
 const shot = (name) => page.screenshot({ path: path.join(shots, name + '.png'), fullPage: true });
 
@@ -59,11 +66,12 @@ async function shown(chat, shotName) {
 }
 
 const steps = {
-  // Log in as a family member would: the form, then the roster.
-  async login({ jid, password, contacts }) {
-    await page.goto(pageURL);
+  // Log in as a family member would, on the page at url (the family's
+  // own page by default): the form, then the roster.
+  async login({ url, jid, password, contacts, loginShot, rosterShot }) {
+    await openPage(url || pageURL);
     await page.locator('#converse-login-jid').waitFor();
-    await shot('0-login');
+    await shot(loginShot);
     await page.locator('#converse-login-jid').fill(jid);
     await page.locator('#converse-login-password').fill(password);
     await page.locator('converse-login-form button[type=submit]').click();
@@ -71,7 +79,7 @@ const steps = {
       await page.locator('converse-roster a.open-chat', { hasText: c.split('@')[0] }).first().waitFor();
     }
     const roster = await page.locator('converse-roster a.open-chat').allInnerTexts();
-    await shot('1-roster');
+    await shot(rosterShot);
     return { roster: roster.map((s) => s.trim()) };
   },
   // Send text to jid and wait for want to appear in that chat.
