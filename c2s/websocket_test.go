@@ -3,8 +3,10 @@ package c2s
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -518,5 +520,80 @@ func TestWebSocketStanzaError(t *testing.T) {
 	}
 	if el := recvWithin(t, c); el.Get("type") != "result" || el.Get("id") != "s" {
 		t.Fatalf("got %s; want the session result, the stream still open", el)
+	}
+}
+
+// TestSASL2OverWebSocket: SASL2 (XEP-0388) works over WebSocket as over
+// TCP, each of its elements and the features prepared for both framings
+// a message of its own: with legacy binding after it, with Bind 2
+// (XEP-0386), with a FAST token (XEP-0484), and with a session resumed
+// inline (XEP-0198) from TCP to WebSocket and back.
+func TestSASL2OverWebSocket(t *testing.T) {
+	h, _, _ := fastHarness(t, nil)
+	url := h.webSocket(true, WebSocketOptions{})
+	const ua = "5b9f7b8e-0c0e-4a6e-9f7e-3d1a2c4b5e6f"
+
+	// SASL2 alone: the success, the features to bind with, then binding.
+	desk, err := h.wsLogin(url, "juliet", "balcony!", "desk", client.Options{SASL2: true, SSDP: true, Mechanism: sasl.SCRAMSHA256Plus}, client.WebSocketOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := desk.JID.String(); got != "juliet@example.com/desk" {
+		t.Errorf("SASL2 then legacy binding bound %s, want juliet@example.com/desk", got)
+	}
+
+	// Bind 2 with resumable stream management, and a token.
+	c, err := h.wsLogin(url, "juliet", "balcony!", "", client.Options{SASL2: true, SSDP: true, Bind2: true, UserAgent: ua,
+		RequestToken: sasl.HTSHA256Expr, Inline: []*xmlstream.Element{xmlstream.New(nsSM, "enable").SetAttr("resume", "true")}},
+		client.WebSocketOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enabled := c.Success.Child(nsBind2, "bound").Child(nsSM, "enabled")
+	if enabled == nil || c.Token == "" {
+		t.Fatalf("success %s: want <bound/> with <enabled/>, and a token", c.Success)
+	}
+	if c.Features.Child(nsSM, "sm") != nil || c.Features.Child(nsCSI, "csi") == nil {
+		t.Errorf("features after Bind 2 %s: want csi and no sm (it is on)", c.Features)
+	}
+	full, id := c.JID.String(), enabled.Get("id")
+	r := h.mustLogin("romeo", "orchard")
+
+	// Each time the connection is lost, a message comes meanwhile and the
+	// device comes back with its token, over the other transport.
+	token := c.Token
+	for i, now := range []string{"tcp", "ws", "ws"} {
+		_ = c.NetConn().Close()
+		hibernating(t, h, full)
+		body := fmt.Sprintf("missed %d", i)
+		sendChat(t, r, full, body)
+		o := client.Options{SASL2: true, Bind2: true, UserAgent: ua, Mechanism: sasl.HTSHA256Expr, Token: token, Count: uint64(i + 1),
+			Resume: xmlstream.New(nsSM, "resume").SetAttr("previd", id).SetAttr("h", strconv.Itoa(i))}
+		if now == "ws" {
+			c, err = h.wsLogin(url, "juliet", "", "", o, client.WebSocketOptions{})
+		} else {
+			c, err = h.login("juliet", "", "", o)
+		}
+		if err != nil {
+			t.Fatalf("FAST resumption over %s: %v", now, err)
+		}
+		if res := c.Success.Child(nsSM, "resumed"); res == nil || res.Get("previd") != id || c.JID.String() != full {
+			t.Fatalf("FAST resumption over %s: success %s; want <resumed previd=%q/> for %s", now, c.Success, id, full)
+		}
+		if c.Features.Child(nsCSI, "csi") == nil {
+			t.Errorf("features after resuming over %s: %s, want a bound session's", now, c.Features)
+		}
+		if el := recvWithin(t, c); el.ChildText(xmlstream.NSClient, "body") != body {
+			t.Fatalf("over %s got %s; want the message %q", now, el, body)
+		}
+		// The session goes on both ways; the client has handled one more
+		// stanza (h above).
+		sendChat(t, c, "romeo@example.com/orchard", "back "+now)
+		if el := recvWithin(t, r); el.ChildText(xmlstream.NSClient, "body") != "back "+now || el.Get("from") != full {
+			t.Fatalf("romeo got %s; want juliet's message from %s", el, full)
+		}
+		if c.Token != "" {
+			token = c.Token
+		}
 	}
 }
