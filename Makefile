@@ -30,15 +30,16 @@ test: unit interop
 unit:
 	$(GO) test -race -count=1 ./...
 
-# The web clients of the interop tests (converse.js in Debian's chromium
-# through playwright-core, @xmpp/client under Node), pinned by
-# package-lock.json; installed again when it changes. Defined before the
-# rule that needs it: make expands a rule's prerequisites as it reads it.
-WEB_CLIENTS := internal/interop/web
-$(WEB_CLIENTS)/node_modules/.package-lock.json: $(WEB_CLIENTS)/package.json $(WEB_CLIENTS)/package-lock.json
-	cd $(WEB_CLIENTS) && npm ci --no-audit --no-fund
+# The JavaScript clients of the interop tests (@xmpp/client under Node,
+# converse.js in Debian's chromium through playwright-core): one Node
+# project, pinned by its package-lock.json and installed again when that
+# changes. Defined before the rule that needs it: make expands a rule's
+# prerequisites as it reads it.
+NODE_CLIENTS := internal/interop/testdata/node
+$(NODE_CLIENTS)/node_modules/.package-lock.json: $(NODE_CLIENTS)/package.json $(NODE_CLIENTS)/package-lock.json
+	cd $(NODE_CLIENTS) && npm ci --no-audit --no-fund --loglevel=error
 
-interop: $(WEB_CLIENTS)/node_modules/.package-lock.json
+interop: $(NODE_CLIENTS)/node_modules/.package-lock.json
 	$(GO) test -count=1 -tags interop -timeout 20m ./internal/interop/...
 
 # The client matrix (TestInteropClients, part of `make interop`): slixmpp,

@@ -387,7 +387,7 @@ type WebSocket struct {
 }
 
 // DefaultChatApp is the converse.js release the chat page loads: the npm
-// package the interop tests drive (internal/interop/web/package.json),
+// package the interop tests drive (internal/interop/testdata/node/package.json),
 // its files as jsDelivr serves them from npm, with the CORS header a
 // module script from another site needs.
 const DefaultChatApp = "https://cdn.jsdelivr.net/npm/converse.js@14.0.0/dist/"

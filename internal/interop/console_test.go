@@ -134,7 +134,6 @@ const (
 // page's form, which the console then lists; the used link is spent.
 // Screenshots of each page stay in internal/interop/artifacts/console.
 func TestInteropConsoleBrowser(t *testing.T) {
-	npmCI(t)
 	ca := xmpptest.NewCA(t)
 	r := startRoost(t, consoleBrowserIP, consoleHost, ca, func(c *roostConfig) { c.C2S = "registration = false\n" })
 	for _, u := range []string{"mum", "kid"} {

@@ -3,64 +3,15 @@
 package interop
 
 import (
-	"bytes"
-	"context"
-	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"roost/internal/xmpptest"
 )
 
 // The login tests use 127.0.0.100-109.
 const loginIP = "127.0.0.100"
-
-// nodeDir is the Node project of the JavaScript clients (package.json and
-// package-lock.json pin them; npm ci installs them once per run).
-const nodeDir = "testdata/node"
-
-var npmOnce struct {
-	sync.Once
-	err error
-	out []byte
-}
-
-// npmCI installs the pinned JavaScript clients into testdata/node.
-func npmCI(t *testing.T) {
-	t.Helper()
-	npmOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
-		cmd.Dir = nodeDir
-		npmOnce.out, npmOnce.err = cmd.CombinedOutput()
-	})
-	if npmOnce.err != nil {
-		t.Fatalf("npm ci in %s: %v\n%s", nodeDir, npmOnce.err, npmOnce.out)
-	}
-}
-
-// runNode runs a script of testdata/node with the CA trusted and returns
-// the JSON events it printed.
-func runNode(t *testing.T, caFile, script string, args ...string) []map[string]any {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", append([]string{script}, args...)...)
-	cmd.Dir = nodeDir
-	cmd.Env = append(os.Environ(), "NODE_EXTRA_CA_CERTS="+caFile)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	events := jsonLines(out)
-	if err != nil {
-		t.Fatalf("node %s %v: %v\nevents: %v\nstderr:\n%s", script, args, err, events, tail(stderr.String(), 40))
-	}
-	return events
-}
 
 // find returns the events of a kind on a connection (0: any).
 func find(ev []map[string]any, kind string, connection float64) []map[string]any {
@@ -102,7 +53,6 @@ func check(t *testing.T, e map[string]any, fields map[string]any) {
 // client falls back to the new password. slixmpp, which has no SASL2,
 // still logs in with SASL.
 func TestInteropXMPPJSLogin(t *testing.T) {
-	npmCI(t)
 	ca := xmpptest.NewCA(t)
 	r := startRoost(t, loginIP, "login.test", ca)
 	r.AddUser(t, "alice", "alice-secret")

@@ -54,13 +54,7 @@ var artifacts = flag.String("artifacts", "artifacts", "directory for the tests' 
 // under Node is a second web client. Bad WebSocket input is refused
 // clearly meanwhile, and nobody else notices.
 func TestInteropWeb(t *testing.T) {
-	webDir, err := filepath.Abs("web")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(webDir, "node_modules", "playwright-core")); err != nil {
-		t.Fatalf("the web clients are not installed (make interop runs npm ci in internal/interop/web): %v", err)
-	}
+	webDir := nodeClients(t)
 	shots, err := filepath.Abs(filepath.Join(*artifacts, "web"))
 	if err != nil {
 		t.Fatal(err)
