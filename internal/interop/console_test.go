@@ -166,7 +166,7 @@ func TestInteropConsoleBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := runNode(t, ca.File, "console.mjs", "https://"+consoleHost+":5443", consoleHost, r.IP, abs)
+	ev := runNode(t, []string{"NODE_EXTRA_CA_CERTS=" + ca.File}, "console.mjs", "https://"+consoleHost+":5443", consoleHost, r.IP, abs)
 	t.Logf("events: %v", ev)
 
 	want(t, event(t, ev, "start"), "url", "/admin/login")

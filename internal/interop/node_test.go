@@ -45,16 +45,18 @@ func nodeClients(t *testing.T) string {
 	return dir
 }
 
-// runNode runs a script of nodeDir with the CA trusted and returns the
-// JSON events it printed.
-func runNode(t *testing.T, caFile, script string, args ...string) []map[string]any {
+// runNode runs a script of nodeDir with env added to the environment
+// (NODE_EXTRA_CA_CERTS to trust the test CA) and returns the JSON events
+// it printed. Node 20 has WebSocket, which @xmpp/client uses for wss://
+// services, behind a flag.
+func runNode(t *testing.T, env []string, script string, args ...string) []map[string]any {
 	t.Helper()
 	dir := nodeClients(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", append([]string{script}, args...)...)
+	cmd := exec.CommandContext(ctx, "node", append([]string{"--experimental-websocket", script}, args...)...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "NODE_EXTRA_CA_CERTS="+caFile)
+	cmd.Env = append(os.Environ(), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
