@@ -23,13 +23,23 @@ run: build
 
 # All tests: unit tests with the race detector, then the interoperability
 # tests against real clients and servers (slixmpp, aioxmpp, profanity,
-# mcabber, go-sendxmpp, poezio, Prosody, ejabberd).
+# mcabber, go-sendxmpp, poezio, converse.js in chromium, @xmpp/client,
+# Prosody, ejabberd).
 test: unit interop
 
 unit:
 	$(GO) test -race -count=1 ./...
 
-interop:
+# The JavaScript clients of the interop tests (@xmpp/client under Node,
+# converse.js in Debian's chromium through playwright-core): one Node
+# project, pinned by its package-lock.json and installed again when that
+# changes. Defined before the rule that needs it: make expands a rule's
+# prerequisites as it reads it.
+NODE_CLIENTS := internal/interop/testdata/node
+$(NODE_CLIENTS)/node_modules/.package-lock.json: $(NODE_CLIENTS)/package.json $(NODE_CLIENTS)/package-lock.json
+	cd $(NODE_CLIENTS) && npm ci --no-audit --no-fund --loglevel=error
+
+interop: $(NODE_CLIENTS)/node_modules/.package-lock.json
 	$(GO) test -count=1 -tags interop -timeout 20m ./internal/interop/...
 
 # The client matrix (TestInteropClients, part of `make interop`): slixmpp,

@@ -1,20 +1,26 @@
 package c2s
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"math"
 	"net"
+	"net/http/httptest"
 	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"roost/internal/client"
 	"roost/internal/xmpptest"
 	"roost/jid"
 	"roost/sasl"
+	"roost/stream"
 	"roost/xmlstream"
 )
 
@@ -40,11 +46,17 @@ func (s *sinkConn) SetWriteDeadline(time.Time) error { return nil }
 // started for each message; otherwise messages queue up while the writer
 // works and are written in batches, as under load.
 func benchSend(b *testing.B, nc net.Conn, written func() int64, one bool) {
+	benchSendOn(b, func(srv *Server) *session { return srv.newSession(nc) }, written, one)
+}
+
+// benchSendOn is benchSend on the session newSession returns, over TCP or
+// WebSocket.
+func benchSendOn(b *testing.B, newSession func(*Server) *session, written func() int64, one bool) {
 	srv := New(Options{Domains: []string{"example.com"}, TLS: &tls.Config{}, QueueDepth: 1 << 30, QueueBytes: math.MaxInt}, &fakeRouter{sessions: map[string]Endpoint{}}, creds{})
-	c := srv.newSession(nc)
+	c := newSession(srv)
 	c.q.running = true // as after bind: Send starts the writer as needed
 	el := xmpptest.Element(b, `<message xmlns='jabber:client' to='juliet@example.com/balcony' from='romeo@example.net/orchard' type='chat' id='ktx72v49'><body>Are we still on for dinner tonight? I can bring the salad.</body><active xmlns='http://jabber.org/protocol/chatstates'/></message>`)
-	size := int64(len(xmlstream.AppendElement(nil, el, xmlstream.NSClient)))
+	size := int64(len(c.t.appendElement(nil, el)))
 	start := written()
 	b.SetBytes(size)
 	b.ReportAllocs()
@@ -119,6 +131,126 @@ func BenchmarkSessionSendTLS(b *testing.B) {
 	benchSend(b, tc, read.Load, false)
 	_ = raw.Close()
 	<-clientDone
+}
+
+// BenchmarkSessionSendWebSocket is BenchmarkSessionSend over WebSocket:
+// each stanza a message (a frame written by the library), a batch still
+// one write.
+func BenchmarkSessionSendWebSocket(b *testing.B) {
+	nc := &sinkConn{}
+	benchSendOn(b, func(srv *Server) *session { return wsSessionOn(b, srv, nc) }, nc.written.Load, false)
+}
+
+// BenchmarkSessionSendOneWebSocket is BenchmarkSessionSendOne over
+// WebSocket.
+func BenchmarkSessionSendOneWebSocket(b *testing.B) {
+	nc := &sinkConn{}
+	benchSendOn(b, func(srv *Server) *session { return wsSessionOn(b, srv, nc) }, nc.written.Load, true)
+}
+
+// wsSessionOn accepts a WebSocket on nc, as the handler does, and returns
+// its session.
+func wsSessionOn(tb testing.TB, srv *Server, nc net.Conn) *session {
+	req := httptest.NewRequest("GET", "https://example.com/xmpp-websocket", nil)
+	for k, v := range map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+		"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Protocol": WSProtocol} {
+		req.Header.Set(k, v)
+	}
+	hj := &wsHijack{ResponseWriter: &hijackable{ResponseRecorder: httptest.NewRecorder(), nc: nc}, srv: srv}
+	ws, err := websocket.Accept(hj, req, &websocket.AcceptOptions{Subprotocols: []string{WSProtocol}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return srv.newWSSession(ws, hj.conn, nil)
+}
+
+// hijackable is a response recorder whose connection can be taken over.
+type hijackable struct {
+	*httptest.ResponseRecorder
+	nc net.Conn
+}
+
+func (h *hijackable) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return h.nc, bufio.NewReadWriter(bufio.NewReader(h.nc), bufio.NewWriter(h.nc)), nil
+}
+
+// clientFrame is a text message as a client sends it: masked (RFC 6455
+// §5.3).
+func clientFrame(payload []byte) []byte {
+	mask := [4]byte{0x37, 0xfa, 0x21, 0x3d}
+	f := []byte{0x81}
+	switch n := len(payload); {
+	case n < 126:
+		f = append(f, 0x80|byte(n))
+	case n < 1<<16:
+		f = append(f, 0x80|126, byte(n>>8), byte(n))
+	default:
+		f = append(f, 0x80|127, 0, 0, 0, 0, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	f = append(f, mask[:]...)
+	for i, c := range payload {
+		f = append(f, c^mask[i%4])
+	}
+	return f
+}
+
+// replayConn reads data over and over; writes are dropped.
+type replayConn struct {
+	sinkConn
+	data []byte
+	pos  int
+}
+
+func (r *replayConn) Read(p []byte) (int, error) {
+	n := copy(p, r.data[r.pos:])
+	r.pos = (r.pos + n) % len(r.data)
+	return n, nil
+}
+
+// BenchmarkReadWebSocket is the read path over WebSocket: a frame read by
+// the library, its message parsed by the stream's decoder, checked to
+// hold one element.
+func BenchmarkReadWebSocket(b *testing.B) {
+	msg := []byte(`<message xmlns='jabber:client' to='juliet@example.com/balcony' type='chat' id='ktx72v49'><body>Are we still on for dinner tonight? I can bring the salad.</body><active xmlns='http://jabber.org/protocol/chatstates'/></message>`)
+	srv := New(Options{Domains: []string{"example.com"}}, &fakeRouter{}, creds{})
+	c := wsSessionOn(b, srv, &replayConn{data: clientFrame(msg)})
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		el, err := c.t.readElement()
+		if err != nil || el.Name.Local != "message" {
+			b.Fatalf("read %v, %v", el, err)
+		}
+	}
+}
+
+// FuzzWebSocketMessage reads arbitrary text as one WebSocket message.
+// Properties: no panic; an element comes with nothing else, and a failure
+// is a stream error to send (or the stream's end), never anything untyped.
+func FuzzWebSocketMessage(f *testing.F) {
+	for _, s := range []string{
+		`<message xmlns='jabber:client'><body>hi</body></message>`,
+		`<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>`,
+		`<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='example.com' version='1.0'/>`,
+		`<a xmlns='u'/><b xmlns='u'/>`, `<a xmlns='u'>`, `  `, `<?xml version='1.0'?><a xmlns='u'/>`, "<a>\xff</a>",
+	} {
+		f.Add([]byte(s))
+	}
+	srv := New(Options{Domains: []string{"example.com"}, Limits: xmlstream.Limits{MaxStanzaBytes: 4096}}, &fakeRouter{}, creds{})
+	end := clientFrame([]byte(`<presence xmlns='jabber:client'/>`))
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		c := wsSessionOn(t, srv, &replayConn{data: append(clientFrame(msg), end...)})
+		el, err := c.t.readElement()
+		switch {
+		case err == nil:
+			if el == nil {
+				t.Fatal("no element and no error")
+			}
+		case errors.Is(err, xmlstream.ErrStreamEnd):
+		case stream.FromDecodeError(err) == nil:
+			t.Fatalf("untyped error %T: %v", err, err)
+		}
+	})
 }
 
 // fixedCreds are one account's credentials, derived once, as a store keeps

@@ -78,6 +78,7 @@ type harness struct {
 	t         *testing.T
 	srv       *Server
 	router    *fakeRouter
+	serverTLS *tls.Config
 	clientTLS *tls.Config
 }
 
@@ -93,7 +94,7 @@ func newHarness(t *testing.T, mod func(*Options)) *harness {
 	if mod != nil {
 		mod(&opts)
 	}
-	h := &harness{t: t, router: &fakeRouter{sessions: map[string]Endpoint{}}, clientTLS: clientTLS}
+	h := &harness{t: t, router: &fakeRouter{sessions: map[string]Endpoint{}}, serverTLS: serverTLS, clientTLS: clientTLS}
 	h.srv = New(opts, h.router, creds{"juliet@example.com": "balcony!", "romeo@example.com": "orchard!"})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -421,15 +422,34 @@ func TestIdlePingThenTimeout(t *testing.T) {
 		o.KeepaliveInterval = time.Hour
 	})
 	c := h.mustLogin("juliet", "a")
+	if el := serverPing(t, c); el.Get("to") != "juliet@example.com/a" {
+		t.Fatalf("got %s, want a ping to juliet@example.com/a", el)
+	}
+	xmpptest.ExpectStreamError(t, c, stream.ConnectionTimeout)
+}
+
+// serverPing reads the next element, which must be the server's idle ping
+// (XEP-0199).
+func serverPing(t *testing.T, c *client.Conn) *xmlstream.Element {
+	t.Helper()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 	el, err := c.Recv()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if el.Get("type") != "get" || el.Child("urn:xmpp:ping", "ping") == nil || el.Get("to") != "juliet@example.com/a" {
+	if el.Get("type") != "get" || el.Child("urn:xmpp:ping", "ping") == nil {
 		t.Fatalf("got %s, want a ping from the server", el)
 	}
-	xmpptest.ExpectStreamError(t, c, stream.ConnectionTimeout)
+	return el
+}
+
+// answerPing answers the server's ping.
+func answerPing(t *testing.T, c *client.Conn, ping *xmlstream.Element) {
+	t.Helper()
+	pong := xmlstream.New(xmlstream.NSClient, "iq").SetAttr("type", "result").SetAttr("id", ping.Get("id")).SetAttr("to", "example.com")
+	if err := c.Send(pong); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestIdlePingAnsweredKeepsSession(t *testing.T) {
@@ -439,19 +459,8 @@ func TestIdlePingAnsweredKeepsSession(t *testing.T) {
 		o.KeepaliveInterval = time.Hour
 	})
 	c := h.mustLogin("juliet", "a")
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 	for range 3 {
-		el, err := c.Recv()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if el.Child("urn:xmpp:ping", "ping") == nil {
-			t.Fatalf("got %s, want a ping", el)
-		}
-		pong := xmlstream.New(xmlstream.NSClient, "iq").SetAttr("type", "result").SetAttr("id", el.Get("id")).SetAttr("to", "example.com")
-		if err := c.Send(pong); err != nil {
-			t.Fatal(err)
-		}
+		answerPing(t, c, serverPing(t, c))
 	}
 }
 
@@ -520,7 +529,13 @@ func TestSlowReaderIsDisconnected(t *testing.T) {
 
 func TestShutdownSendsSystemShutdown(t *testing.T) {
 	h := newHarness(t, nil)
-	c := h.mustLogin("juliet", "a")
+	shutdownEnds(t, h, h.mustLogin("juliet", "a"))
+}
+
+// shutdownEnds shuts the server down and checks that c's stream ends with
+// system-shutdown, and that Shutdown returns once c closes.
+func shutdownEnds(t *testing.T, h *harness, c *client.Conn) {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -1,5 +1,29 @@
 // Package c2s serves client-to-server streams (RFC 6120) on a STARTTLS
-// port (5222) and a direct TLS port (5223, XEP-0368, ALPN "xmpp-client").
+// port (5222) and a direct TLS port (5223, XEP-0368, ALPN "xmpp-client"),
+// and over WebSocket (RFC 7395) for web clients, through the handler
+// [Server.WebSocket] that the HTTPS listener mounts.
+//
+// # Transports
+//
+// One session implementation serves every client: negotiation, SASL,
+// binding, routing, stream management and client state indication read
+// and write through a small transport interface (transport.go), which
+// frames the stream on its connection. Over TCP the stream is one XML
+// document each way, TLS inside it after STARTTLS or from the first byte.
+// Over WebSocket (websocket.go) TLS is the WebSocket's own (wss://; ws://
+// only from loopback, for tests and local proxies), and every message is
+// one standalone element: <open/> and <close/> (urn:ietf:params:xml:ns:
+// xmpp-framing) for the stream tags, a stanza or nonza per message. A
+// message with two elements, or part of one, or a binary message ends the
+// stream with bad-format; an oversized one with policy-violation, before
+// it is buffered, as on TCP. The library github.com/coder/websocket does
+// the handshake and the frames; the messages are read by the same decoder
+// and under the same limits as a TCP stream (stanza size, read deadline
+// and rate, connections per address), and a batch of stanzas is still one
+// write. A quiet WebSocket is sent pings (RFC 7395 §3.8) where TCP gets
+// whitespace. Because a bound session keeps only its link (connection,
+// reader, transport), stream management resumes a session begun over TCP
+// on a WebSocket, and the other way round.
 //
 // # Negotiation
 //

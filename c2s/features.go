@@ -21,17 +21,17 @@ const (
 // connection has. A login thus serialises no features, and the elements
 // are shared read-only by every stream.
 type featureSet struct {
-	preTLS []byte
+	preTLS *prepared
 	// Before authentication, by bindingMask: the serialised features, the
 	// mechanisms offered and what XEP-0474 hashes of them.
-	preAuth   [4][]byte
+	preAuth   [4]*prepared
 	mechs     [4][]string
 	fastMechs [4][]string
 	downgrade [4]*sasl.Downgrade
 	// After authentication, with no resource bound: legacy binding and
 	// everything else. The element is queued when a Bind 2 login goes on
 	// without binding; the bytes follow a SASL1 stream restart.
-	postAuth   []byte
+	postAuth   *prepared
 	postAuthEl *xmlstream.Element
 	// After Bind 2 or a resumption: what a bound session may still
 	// negotiate, by whether stream management is on.
@@ -65,7 +65,7 @@ func maskBinding(m int) sasl.ChannelBinding {
 
 func newFeatureSet(o *Options) *featureSet {
 	fs := &featureSet{}
-	fs.preTLS = serialise(stream.Features(xmlstream.New(stream.NSTLS, "starttls").Append(xmlstream.New(stream.NSTLS, "required"))))
+	fs.preTLS = prepare(stream.Features(xmlstream.New(stream.NSTLS, "starttls").Append(xmlstream.New(stream.NSTLS, "required"))))
 	for m := range fs.preAuth {
 		cb := maskBinding(m)
 		fs.mechs[m] = sasl.Mechanisms(cb, o.AllowPlain)
@@ -74,7 +74,7 @@ func newFeatureSet(o *Options) *featureSet {
 		}
 		d := &sasl.Downgrade{Mechanisms: fs.mechs[m], ChannelBindings: cb.Types()}
 		fs.downgrade[m] = d
-		fs.preAuth[m] = serialise(preAuthFeatures(o, d, fs.fastMechs[m]))
+		fs.preAuth[m] = prepare(preAuthFeatures(o, d, fs.fastMechs[m]))
 	}
 	fs.postAuthEl = stream.Features(
 		xmlstream.New(stream.NSBind, "bind"),
@@ -82,7 +82,7 @@ func newFeatureSet(o *Options) *featureSet {
 		xmlstream.New(nsCSI, "csi"),
 		xmlstream.New(nsSM, "sm"),
 	).Append(o.Features...)
-	fs.postAuth = serialise(fs.postAuthEl)
+	fs.postAuth = prepare(fs.postAuthEl)
 	fs.bound[0] = stream.Features(xmlstream.New(nsCSI, "csi"), xmlstream.New(nsSM, "sm")).Append(o.Features...)
 	fs.bound[1] = stream.Features(xmlstream.New(nsCSI, "csi")).Append(o.Features...)
 	return fs
@@ -130,6 +130,19 @@ func preAuthFeatures(o *Options, d *sasl.Downgrade, fast []string) *xmlstream.El
 	return f.Append(o.PreAuthFeatures...)
 }
 
-func serialise(el *xmlstream.Element) []byte {
-	return xmlstream.AppendElement(nil, el, xmlstream.NSClient)
+// prepared is a top-level element serialised once for each framing a
+// client stream may have: within a TCP stream, whose header declares the
+// stream prefix, and standalone, as a WebSocket message carries it with
+// every namespace declared (RFC 7395 §3.3.3). A transport appends the
+// one it needs (transport.appendPrepared).
+type prepared struct {
+	inStream   []byte
+	standalone []byte
+}
+
+func prepare(el *xmlstream.Element) *prepared {
+	return &prepared{
+		inStream:   xmlstream.AppendElement(nil, el, xmlstream.NSClient),
+		standalone: xmlstream.AppendFrame(nil, el, xmlstream.NSClient),
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"log/slog"
 	"runtime/debug"
 	"slices"
@@ -30,7 +29,8 @@ type negotiation struct {
 	*session
 	log       *slog.Logger // built when first needed: logger
 	directTLS bool
-	tc        *tls.Conn // once TLS is up
+	tcp       *tcpStream // the transport, over TCP; nil over WebSocket
+	secure    bool       // TLS is up (over WebSocket: from the start)
 
 	headerSent    bool
 	authenticated bool
@@ -58,6 +58,16 @@ func (c *session) serve(ctx context.Context, directTLS bool, done func()) {
 		session:   c,
 		directTLS: directTLS,
 	}
+	n.tcp, _ = c.t.(*tcpStream)
+	if ws, ok := c.t.(*wsStream); ok {
+		// RFC 7395 §3.9: TLS is the WebSocket's (wss://), never offered
+		// in the stream; ws:// is served on loopback only.
+		n.secure = true
+		if ws.tls != nil {
+			n.tlsUp(ws.tls)
+			ws.tls = nil
+		}
+	}
 	handedOff := false
 	defer func() {
 		if r := recover(); r != nil {
@@ -68,8 +78,8 @@ func (c *session) serve(ctx context.Context, directTLS bool, done func()) {
 			done()
 		}
 	}()
-	n.debug("connected", "direct_tls", directTLS)
-	_ = c.nc.SetDeadline(time.Now().Add(c.srv.opts.NegotiationTimeout))
+	n.debug("connected", "direct_tls", directTLS, "websocket", n.tcp == nil)
+	_ = c.raw.SetDeadline(time.Now().Add(c.srv.opts.NegotiationTimeout))
 	if directTLS {
 		if err := n.handshake(ctx); err != nil {
 			n.debug("TLS handshake failed", "err", err)
@@ -142,11 +152,10 @@ func (n *negotiation) negotiate(ctx context.Context) error {
 // openStream reads the client's stream header and answers with ours and
 // the features of the current stage.
 func (n *negotiation) openStream() error {
-	hdr, err := n.dec.ReadHeader()
+	h, serr, err := n.t.readHeader()
 	if err != nil {
 		return err
 	}
-	h, serr := stream.ParseHeader(hdr, n.dec.ContentNamespace(), xmlstream.NSClient)
 	domain := ""
 	if d, err := jid.Parse(h.To); err == nil && d.Local() == "" && d.Resource() == "" {
 		// The configured string, not the header's: a session that kept a
@@ -168,17 +177,15 @@ func (n *negotiation) openStream() error {
 	}
 	n.domain = domain
 	// The header and the features go out in one write: one TLS record,
-	// one system call.
+	// one system call (over WebSocket, one write of two messages).
 	bp := netconn.GetBuffer()
 	defer netconn.PutBuffer(bp)
-	b := stream.AppendHeader((*bp)[:0], stream.Header{
-		From: domain, ID: stream.NewID(), Version: "1.0", Lang: "en", ContentNS: xmlstream.NSClient,
-	})
+	b := n.t.appendHeader((*bp)[:0], stream.Header{From: domain, ID: stream.NewID(), Version: "1.0", Lang: "en"})
 	if serr == nil {
-		b = append(b, n.features()...)
+		b = n.t.appendPrepared(b, n.features())
 	}
 	*bp = b
-	if err := n.writeRaw(b); err != nil {
+	if err := n.write(b); err != nil {
 		return err
 	}
 	n.headerSent = true
@@ -189,10 +196,10 @@ func (n *negotiation) openStream() error {
 }
 
 // features returns the serialised features of the stream's stage.
-func (n *negotiation) features() []byte {
+func (n *negotiation) features() *prepared {
 	fs := n.srv.features
 	switch {
-	case n.tc == nil:
+	case !n.secure:
 		return fs.preTLS
 	case !n.authenticated:
 		return fs.preAuth[n.cbMask]
@@ -216,12 +223,12 @@ func (s *Server) BoundFeatures() *xmlstream.Element { return s.features.postAuth
 // resource is bound.
 func (n *negotiation) stage(ctx context.Context) (restart bool, err error) {
 	for {
-		el, err := n.dec.ReadElement()
+		el, err := n.t.readElement()
 		if err != nil {
 			return false, err
 		}
 		switch {
-		case n.tc == nil:
+		case !n.secure:
 			if !el.Is(stream.NSTLS, "starttls") {
 				return false, &stream.Error{Condition: stream.PolicyViolation, Text: "STARTTLS is required"}
 			}
@@ -288,7 +295,7 @@ func (n *negotiation) stage(ctx context.Context) (restart bool, err error) {
 
 // startTLS answers <starttls/> and runs the handshake (RFC 6120 §5.4).
 func (n *negotiation) startTLS(ctx context.Context) error {
-	if err := stream.BeforeTLS(n.dec); err != nil {
+	if err := stream.BeforeTLS(n.tcp.dec); err != nil {
 		return err
 	}
 	if n.srv.opts.TLS == nil {
@@ -302,21 +309,22 @@ func (n *negotiation) startTLS(ctx context.Context) error {
 }
 
 func (n *negotiation) handshake(ctx context.Context) error {
-	tc, ok := n.nc.(*tls.Conn)
-	if !ok {
-		tc = tls.Server(n.nc, n.srv.opts.TLS)
+	tc, err := n.tcp.startTLS(ctx, n.srv.opts.TLS)
+	if err != nil {
+		return err
 	}
-	if err := tc.HandshakeContext(ctx); err != nil {
-		return fmt.Errorf("tls handshake: %w", err)
-	}
-	n.tc, n.nc = tc, tc
-	n.rd.SetConn(tc)
-	n.dec.Reset(n.rd)
 	n.headerSent = false
 	cs := tc.ConnectionState()
-	n.cb = sasl.TLSBinding(&cs, n.serverLeaf(cs.ServerName))
-	n.cbMask = bindingMask(n.cb)
+	n.tlsUp(&cs)
 	return nil
+}
+
+// tlsUp records that the stream is encrypted, with the channel bindings
+// of cs (RFC 9266, RFC 5929).
+func (n *negotiation) tlsUp(cs *tls.ConnectionState) {
+	n.secure = true
+	n.cb = sasl.TLSBinding(cs, n.serverLeaf(cs.ServerName))
+	n.cbMask = bindingMask(n.cb)
 }
 
 // serverLeaf finds the certificate the handshake presented, for the
@@ -379,14 +387,14 @@ func (n *negotiation) authenticate(ctx context.Context, auth *xmlstream.Element)
 				return false, err
 			}
 			n.authenticatedAs(bare, mech, false)
-			n.dec.Restart()
+			n.t.restart()
 			n.headerSent = false
 			return true, nil
 		}
 		if err := n.writeElement(xmlstream.New(stream.NSSASL, "challenge").AppendText(encodeSASL(out))); err != nil {
 			return false, err
 		}
-		el, err := n.dec.ReadElement()
+		el, err := n.t.readElement()
 		if err != nil {
 			return false, err
 		}
@@ -562,23 +570,27 @@ func newResource() string {
 func (n *negotiation) writeElement(el *xmlstream.Element) error {
 	bp := netconn.GetBuffer()
 	defer netconn.PutBuffer(bp)
-	*bp = xmlstream.AppendElement((*bp)[:0], el, xmlstream.NSClient)
-	return n.writeRaw(*bp)
-}
-
-func (n *negotiation) writeRaw(b []byte) error {
-	_, err := n.nc.Write(b)
-	return err
+	*bp = n.t.appendElement((*bp)[:0], el)
+	return n.write(*bp)
 }
 
 // fail ends a stream that could not be negotiated, sending the stream
-// error err maps to, if any.
+// error err maps to, if any (RFC 6120 §4.9); the connection closes after.
 func (n *negotiation) fail(err error) {
-	var hdr []byte
+	se, send := stream.NegotiationFailure(err, n.phase.Stopped())
+	if !send {
+		n.debug("stream ended during negotiation", "err", err)
+		return
+	}
+	if se != nil {
+		n.logger().Info("stream error", "condition", string(se.Condition), "text", se.Text)
+	}
+	bp := netconn.GetBuffer()
+	defer netconn.PutBuffer(bp)
+	b := (*bp)[:0]
 	if !n.headerSent {
-		hdr = stream.AppendHeader(nil, stream.Header{From: n.domain, ID: stream.NewID(), Version: "1.0", Lang: "en", ContentNS: xmlstream.NSClient})
+		b = n.t.appendHeader(b, stream.Header{From: n.domain, ID: stream.NewID(), Version: "1.0", Lang: "en"})
 	}
-	if stream.EndNegotiation(n.nc, err, n.phase.Stopped(), hdr, xmlstream.NSClient, n.srv.opts.WriteTimeout, n.logger()) {
-		netconn.Linger(n.nc)
-	}
+	*bp = n.t.appendEnd(b, se)
+	_ = n.write(*bp)
 }

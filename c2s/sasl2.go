@@ -164,7 +164,7 @@ func (n *negotiation) authenticate2(ctx context.Context, el *xmlstream.Element) 
 		if err := n.writeElement(xmlstream.New(nsSASL2, "challenge").AppendText(base64.StdEncoding.EncodeToString(out))); err != nil {
 			return false, err
 		}
-		el, err := n.dec.ReadElement()
+		el, err := n.t.readElement()
 		if err != nil {
 			return false, err
 		}
@@ -249,10 +249,10 @@ func (n *negotiation) sasl2Success(ctx context.Context, req *authRequest, out []
 func (n *negotiation) writeUnbound(s *success, outcome *xmlstream.Element) error {
 	bp := netconn.GetBuffer()
 	defer netconn.PutBuffer(bp)
-	b := xmlstream.AppendElement((*bp)[:0], s.element(n.bare.String(), outcome), xmlstream.NSClient)
-	b = append(b, n.srv.features.postAuth...)
+	b := n.t.appendElement((*bp)[:0], s.element(n.bare.String(), outcome))
+	b = n.t.appendPrepared(b, n.srv.features.postAuth)
 	*bp = b
-	return n.writeRaw(b)
+	return n.write(b)
 }
 
 // sasl2Bound queues the success of a login bound by Bind 2, and the

@@ -254,11 +254,16 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn, directTLS bool) {
 	if !ok {
 		return
 	}
+	s.startSweep()
+	go c.serve(ctx, directTLS, func() { s.conns.Done(c) })
+}
+
+// startSweep starts the keepalive sweep with the first connection.
+func (s *Server) startSweep() {
 	s.sweepOnce.Do(func() {
 		s.sweeping.Add(1)
 		go s.sweep()
 	})
-	go c.serve(ctx, directTLS, func() { s.conns.Done(c) })
 }
 
 // sweep sends whitespace keepalives (RFC 6120 §4.6.1) to the sessions

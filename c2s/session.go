@@ -49,17 +49,6 @@ type session struct {
 	res       resumption // sm.go
 	writers   sync.WaitGroup
 	lastWrite atomic.Int64 // unix nanoseconds of the last write
-	wmoved    int64        // when the writer last moved the write deadline
-}
-
-// link is a session's transport. The negotiation builds it; a session
-// resumed on a new connection (sm.go) takes that connection's link as a
-// whole, under the session's lock, while no writer runs.
-type link struct {
-	raw net.Conn // as accepted
-	nc  net.Conn // raw, or TLS once negotiated
-	rd  *netconn.Reader
-	dec *xmlstream.Decoder
 }
 
 // queue is what the writer goroutine sends, and its state.
@@ -75,12 +64,13 @@ type queue struct {
 	broken    bool  // the connection failed: no writer may start
 }
 
+// newSession returns the session of a TCP connection.
 func (s *Server) newSession(nc net.Conn) *session {
 	rd := netconn.NewReader(nc, s.opts.ReadRate, s.opts.ReadBurst)
 	return &session{
 		srv:  s,
 		id:   s.nextID.Add(1),
-		link: link{raw: nc, nc: nc, rd: rd, dec: xmlstream.NewDecoder(rd, s.opts.Limits)},
+		link: link{raw: nc, rd: rd, t: newTCPStream(nc, rd, &s.opts)},
 	}
 }
 
@@ -101,10 +91,9 @@ func (c *session) info(ctx context.Context, msg string, attrs ...slog.Attr) {
 	c.srv.log.LogAttrs(ctx, slog.LevelInfo, msg, append([]slog.Attr{slog.Uint64("conn", c.id), slog.String("jid", c.full.String())}, attrs...)...)
 }
 
-// close drops the connection. The closing stream tag has ended the
-// stream; a TLS close_notify would add nothing but a write that can block
-// for seconds on a peer that does not read.
-func (c *session) close() { _ = c.raw.Close() }
+// close ends the connection once the stream is over (see
+// transport.close).
+func (c *session) close() { c.t.close() }
 
 // shutdown ends the stream for a server shutdown: a bound session closes
 // with reason; a negotiation is interrupted, and fail sends reason.
@@ -135,8 +124,6 @@ func (c *session) abort() {
 // closing tag; a writer that fails cuts the reader's read short.
 func (c *session) run(ctx context.Context) {
 	started := time.Now()
-	_ = c.nc.SetDeadline(time.Time{})
-	c.wmoved = 0
 	c.rd.SetIdle(c.srv.opts.IdleTimeout)
 	c.lastWrite.Store(time.Now().UnixNano())
 	by := c.phase.Run()
@@ -202,7 +189,7 @@ func (c *session) readLoop(ctx context.Context) (err error) {
 	}()
 	ka := stream.NewKeepalive(c.rd, c.srv.opts.IdleTimeout, c.srv.opts.PingTimeout)
 	for {
-		el, err := c.dec.ReadElement()
+		el, err := c.t.readElement()
 		if err != nil {
 			if c.ended() || !netconn.IsTimeout(err) {
 				return err
@@ -447,8 +434,7 @@ func (c *session) writer() {
 		}
 		c.mu.Unlock()
 		if len(q.items) == 0 && !q.closing {
-			// RFC 6120 §4.6.1: a whitespace keepalive.
-			if err := c.write([]byte{' '}); err != nil {
+			if err := c.keepalive(); err != nil {
 				c.logger().Debug("write failed", "err", err)
 				return
 			}
@@ -459,7 +445,7 @@ func (c *session) writer() {
 		var sent []*xmlstream.Element // stanzas stream management keeps
 		var sentBytes int
 		for i, el := range q.items {
-			b = xmlstream.AppendElement(b, el, xmlstream.NSClient)
+			b = c.t.appendElement(b, el)
 			switch {
 			case counting && isStanza(el):
 				sent = append(sent, el)
@@ -474,7 +460,7 @@ func (c *session) writer() {
 			if c.unacked.written(sent, sentBytes, !q.closing) {
 				// Ask for the client's count with every batch that
 				// leaves stanzas unacknowledged (XEP-0198 §4).
-				b = append(b, smRequest...)
+				b = c.t.appendRaw(b, smRequest)
 			}
 			if len(c.unacked.els) > c.srv.opts.QueueDepth && !c.q.closing {
 				c.q.closing, c.q.reason = true, errTooManyUnacked
@@ -486,7 +472,7 @@ func (c *session) writer() {
 			if errors.As(q.reason, &se) {
 				c.logger().Info("stream error", "condition", string(se.Condition), "text", se.Text)
 			}
-			b = stream.AppendEnd(b, se, xmlstream.NSClient)
+			b = c.t.appendEnd(b, se)
 		}
 		err := c.write(b)
 		*bp = b
@@ -508,19 +494,17 @@ func (c *session) writer() {
 	}
 }
 
-// write writes b within the write timeout. Like the read deadline, the
-// write deadline moves only when it is more than a slack old (a timer
-// update in the runtime saved on most writes under load), so each write
-// gets at least the timeout less the slack.
+// write sends a batch built with the transport's append methods.
 func (c *session) write(b []byte) error {
-	now := time.Now().UnixNano()
-	wt := c.srv.opts.WriteTimeout
-	if now-c.wmoved >= int64(min(time.Second, wt/4)) {
-		_ = c.nc.SetWriteDeadline(time.Unix(0, now).Add(wt))
-		c.wmoved = now
-	}
-	_, err := c.nc.Write(b)
-	c.lastWrite.Store(now)
+	err := c.t.write(b)
+	c.lastWrite.Store(time.Now().UnixNano())
+	return err
+}
+
+// keepalive: RFC 6120 §4.6.1, RFC 7395 §3.8.
+func (c *session) keepalive() error {
+	err := c.t.keepalive()
+	c.lastWrite.Store(time.Now().UnixNano())
 	return err
 }
 

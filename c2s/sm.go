@@ -382,8 +382,6 @@ func (c *session) resume(ctx context.Context, n *negotiation) error {
 	c.link = n.link
 	c.mu.Unlock()
 	n.adopted <- true // from here n's goroutine leaves the connection alone
-	_ = c.nc.SetDeadline(time.Time{})
-	c.wmoved = 0
 	c.rd.SetIdle(c.srv.opts.IdleTimeout)
 
 	c.mu.Lock()
@@ -400,16 +398,16 @@ func (c *session) resume(ctx context.Context, n *negotiation) error {
 	if n.sasl2 != nil {
 		// Resumed within SASL2: the success names the session, then come
 		// the features of a bound session, then what it missed.
-		b = xmlstream.AppendElement((*bp)[:0], n.sasl2.element(c.full.String(), resumed), xmlstream.NSClient)
-		b = xmlstream.AppendElement(b, c.srv.features.bound[1], xmlstream.NSClient)
+		b = c.t.appendElement((*bp)[:0], n.sasl2.element(c.full.String(), resumed))
+		b = c.t.appendElement(b, c.srv.features.bound[1])
 	} else {
-		b = xmlstream.AppendElement((*bp)[:0], resumed, xmlstream.NSClient)
+		b = c.t.appendElement((*bp)[:0], resumed)
 	}
 	for _, el := range again {
-		b = xmlstream.AppendElement(b, el, xmlstream.NSClient)
+		b = c.t.appendElement(b, el)
 	}
 	if len(again) > 0 {
-		b = append(b, smRequest...)
+		b = c.t.appendRaw(b, smRequest)
 	}
 	err := c.write(b)
 	*bp = b

@@ -31,19 +31,20 @@ type Config struct {
 	// self-signed certificate. Parse resolves it against the file's directory.
 	DataDir string `toml:"data_dir"`
 
-	Log     Log     `toml:"log"`
-	Admin   Admin   `toml:"admin"`
-	TLS     TLS     `toml:"tls"`
-	C2S     C2S     `toml:"c2s"`
-	S2S     S2S     `toml:"s2s"`
-	HTTPS   HTTPS   `toml:"https"`
-	PEP     PEP     `toml:"pep"`
-	Upload  Upload  `toml:"upload"`
-	Import  Import  `toml:"import"`
-	Limits  Limits  `toml:"limits"`
-	MUC     MUC     `toml:"muc"`
-	Invites Invites `toml:"invites"`
-	Console Console `toml:"console"`
+	Log       Log       `toml:"log"`
+	Admin     Admin     `toml:"admin"`
+	TLS       TLS       `toml:"tls"`
+	C2S       C2S       `toml:"c2s"`
+	S2S       S2S       `toml:"s2s"`
+	HTTPS     HTTPS     `toml:"https"`
+	WebSocket WebSocket `toml:"websocket"`
+	PEP       PEP       `toml:"pep"`
+	Upload    Upload    `toml:"upload"`
+	Import    Import    `toml:"import"`
+	Limits    Limits    `toml:"limits"`
+	MUC       MUC       `toml:"muc"`
+	Invites   Invites   `toml:"invites"`
+	Console   Console   `toml:"console"`
 	// Commands is the [commands] table: ad-hoc commands (XEP-0050).
 	Commands Commands `toml:"commands"`
 	Contact  Contact  `toml:"contact"`
@@ -359,6 +360,38 @@ type Import struct {
 	BatchBytes Size `toml:"batch_bytes"`
 }
 
+// WebSocket is the [websocket] table: XMPP over WebSocket (RFC 7395), how
+// web clients such as converse.js connect, served on the HTTPS listener
+// and listed in /.well-known/host-meta (XEP-0156). Without an
+// HTTPS.Listen there is none.
+type WebSocket struct {
+	Enabled bool `toml:"enabled"`
+	// Path is the endpoint's path on the HTTPS listener.
+	Path string `toml:"path"`
+	// Origins are the web pages ("https://chat.example.org") that may
+	// connect besides the server's own: https://<domain> on any port for
+	// each hosted domain (and http:// for a loopback name such as
+	// localhost). "*" allows any page.
+	Origins []string `toml:"origins"`
+	// SeeOtherURI, if set, sends every web client to another endpoint
+	// instead (RFC 7395 §3.6.1), such as "wss://xmpp.example.org/ws".
+	SeeOtherURI string `toml:"see_other_uri"`
+	// ChatPage serves a web chat page at the root of the HTTPS listener
+	// (https://<domain>:5443/): converse.js, set up for this server's
+	// WebSocket and domain, so that nobody needs a page of their own.
+	ChatPage bool `toml:"chat_page"`
+	// ChatApp is where the browser loads converse.js's files from (the
+	// folder holding converse.min.js, converse.min.css and the rest of
+	// its dist/), ending in "/". roost does not fetch it.
+	ChatApp string `toml:"chat_app"`
+}
+
+// DefaultChatApp is the converse.js release the chat page loads: the npm
+// package the interop tests drive (internal/interop/testdata/node/package.json),
+// its files as jsDelivr serves them from npm, with the CORS header a
+// module script from another site needs.
+const DefaultChatApp = "https://cdn.jsdelivr.net/npm/converse.js@14.0.0/dist/"
+
 // PEP is the [pep] table: personal eventing (XEP-0163), where each
 // account's clients keep encryption keys (OMEMO), avatars and bookmarks
 // and share them with contacts. Its limits bound what one account keeps.
@@ -565,6 +598,12 @@ func Default() Config {
 			ListenTLS:      []string{"[::]:5270"},
 			ConnectTimeout: 15 * time.Second,
 			IdleTimeout:    10 * time.Minute,
+		},
+		WebSocket: WebSocket{
+			Enabled:  true,
+			Path:     "/xmpp-websocket",
+			ChatPage: true,
+			ChatApp:  DefaultChatApp,
 		},
 		PEP: PEP{
 			MaxNodes:       64,

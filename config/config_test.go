@@ -213,6 +213,22 @@ func TestParse(t *testing.T) {
 			want: func(c *Config) { c.C2S.FastTokenLifetime = 0 },
 		},
 		{
+			name: "websocket",
+			file: "[websocket]\npath = \"/ws\"\norigins = [\"https://chat.example.net\", \"http://127.0.0.81:8080\"]\nsee_other_uri = \"wss://xmpp.example.org/ws\"\n" +
+				"chat_app = \"https://static.example.org/converse/\"\n",
+			want: func(c *Config) {
+				c.WebSocket = WebSocket{Enabled: true, Path: "/ws", Origins: []string{"https://chat.example.net", "http://127.0.0.81:8080"},
+					SeeOtherURI: "wss://xmpp.example.org/ws", ChatPage: true, ChatApp: "https://static.example.org/converse/"}
+			},
+		},
+		{
+			name: "no chat page, no app to check",
+			file: "[websocket]\nchat_page = false\nchat_app = \"\"\n",
+			want: func(c *Config) {
+				c.WebSocket.ChatPage, c.WebSocket.ChatApp = false, ""
+			},
+		},
+		{
 			name: "empty lists turn listeners off",
 			file: "[c2s]\nlisten = []\n[s2s]\nenabled = false\nlisten = []\nlisten_tls = []\n",
 			want: func(c *Config) {
@@ -613,6 +629,31 @@ func TestParseErrors(t *testing.T) {
 			name: "push registrations out of range",
 			file: "[push]\nmax_registrations = 0\n",
 			want: "roost.toml:2: push.max_registrations: 0: must be from 1 to 100",
+		},
+		{
+			name: "websocket settings",
+			file: "[websocket]\npath = \"xmpp-websocket\"\norigins = [\"https://chat.example.net\", \"chat.example.net\", \"https://a.example/page\", \"*\", \"ftp://x\"]\n" +
+				"see_other_uri = \"https://xmpp.example.org/ws\"\n",
+			want: "roost.toml:2: websocket.path: \"xmpp-websocket\": want a clean absolute path, such as \"/xmpp-websocket\"\n" +
+				"roost.toml:3: websocket.origins[1]: \"chat.example.net\": want the address of a web page's site, scheme and host (and port), such as \"https://chat.example.org\", or \"*\" for any\n" +
+				"roost.toml:3: websocket.origins[2]: \"https://a.example/page\": want the address of a web page's site, scheme and host (and port), such as \"https://chat.example.org\", or \"*\" for any\n" +
+				"roost.toml:3: websocket.origins[4]: \"ftp://x\": want the address of a web page's site, scheme and host (and port), such as \"https://chat.example.org\", or \"*\" for any\n" +
+				"roost.toml:4: websocket.see_other_uri: \"https://xmpp.example.org/ws\": want a WebSocket address, such as \"wss://xmpp.example.org/ws\"",
+		},
+		{
+			name: "chat page's app not a folder",
+			file: "[websocket]\nchat_app = \"https://cdn.example.org/converse.min.js\"\n",
+			want: "roost.toml:2: websocket.chat_app: \"https://cdn.example.org/converse.min.js\": want the web address of converse.js's files, ending in /, such as \"" + DefaultChatApp + "\"",
+		},
+		{
+			name: "websocket paths roost serves itself",
+			file: "[websocket]\npath = \"/.well-known/host-meta\"\n",
+			want: "roost.toml:2: websocket.path: \"/.well-known/host-meta\": the server serves this path itself; use another, such as \"/xmpp-websocket\"",
+		},
+		{
+			name: "websocket path not clean",
+			file: "[websocket]\npath = \"/a/../health\"\n",
+			want: "roost.toml:2: websocket.path: \"/a/../health\": want a clean absolute path, such as \"/xmpp-websocket\"",
 		},
 		{
 			name: "resume timeout too short",

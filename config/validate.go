@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,6 +33,7 @@ func validate(c Config, src source) []*FieldError {
 	v.s2s(c.S2S)
 	v.components(c)
 	v.listeners(c)
+	v.webSocket(c.WebSocket)
 	v.pep(c.PEP)
 	v.upload(c)
 	v.web(c)
@@ -653,6 +655,42 @@ func (v *validator) limits(l Limits) {
 			l.ReadBurstBytes, l.ReadRateBytes), "limits.read_rate_bytes")
 	}
 	v.intRange("limits.max_connections_per_ip", int64(l.MaxConnectionsPerIP), 1, 65535, "")
+}
+
+// reservedPaths are served on the HTTPS listener by roost itself.
+var reservedPaths = []string{"/.well-known/", "/health"}
+
+func (v *validator) webSocket(w WebSocket) {
+	switch p := w.Path; {
+	case !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " ?#\t\r\n{}") || path.Clean(p) != p:
+		v.add("websocket.path", errorf(ErrInvalid, "%q: want a clean absolute path, such as \"/xmpp-websocket\"", p))
+	case p == "/" || slices.ContainsFunc(reservedPaths, func(r string) bool { return p == strings.TrimSuffix(r, "/") || strings.HasPrefix(p, r) }):
+		v.add("websocket.path", errorf(ErrConflict, "%q: the server serves this path itself; use another, such as \"/xmpp-websocket\"", p))
+	}
+	for i, o := range w.Origins {
+		if o == "*" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Hostname() == "" ||
+			(u.Path != "" && u.Path != "/") || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			v.add(indexPath("websocket.origins", i), errorf(ErrInvalid,
+				"%q: want the address of a web page's site, scheme and host (and port), such as \"https://chat.example.org\", or \"*\" for any", o))
+		}
+	}
+	if w.SeeOtherURI != "" {
+		u, err := url.Parse(w.SeeOtherURI)
+		if err != nil || (u.Scheme != "wss" && u.Scheme != "ws") || u.Host == "" {
+			v.add("websocket.see_other_uri", errorf(ErrInvalid, "%q: want a WebSocket address, such as \"wss://xmpp.example.org/ws\"", w.SeeOtherURI))
+		}
+	}
+	if w.ChatPage {
+		u, err := url.Parse(w.ChatApp)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || !strings.HasSuffix(u.Path, "/") ||
+			u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			v.add("websocket.chat_app", errorf(ErrInvalid, "%q: want the web address of converse.js's files, ending in /, such as %q", w.ChatApp, DefaultChatApp))
+		}
+	}
 }
 
 func (v *validator) pep(p PEP) {

@@ -41,12 +41,18 @@
 //
 //   - /.well-known/host-meta and /.well-known/host-meta.json (XEP-0156 §3,
 //     RFC 6415): the alternative connection methods of the requested
-//     domain, XML (required) and JSON, readable cross-origin (CORS) so that
-//     web clients on other sites can use them. Only hosted domains answer;
-//     the Host header names the domain.
+//     domain, XML (required) and JSON, readable cross-origin (CORS, with
+//     an answer to a preflight) so that web clients on other sites can use
+//     them: XMPP over WebSocket at the address the request came to. Only
+//     hosted domains answer; the Host header names the domain.
 //   - /health: a small JSON summary (sessions, uptime, certificate state)
 //     for monitoring. It is always 200 while the server runs; "status" is
 //     "degraded" when a certificate has a problem.
+//   - / (when [Options].ChatPage is set): a web chat page, converse.js
+//     loaded by the browser from the configured address and set up for
+//     the WebSocket beside it (on the host and port the page came from,
+//     so the browser's Origin is the server's own) and for the requested
+//     domain, so that a name typed without "@" logs in there.
 //   - the routes of the server's features ([Options].Routes, such as the
 //     uploaded files of XEP-0363), which this package mounts without
 //     knowing what they serve.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,9 +16,9 @@ import (
 	"roost/xmlstream"
 )
 
-// XEP-0156 link relations (§3.1). roost serves neither BOSH nor WebSocket
-// yet; when it does, [Options.Links] returns their URLs, e.g.
-// wss://example.org/xmpp-websocket with [RelWebSocket]. Direct TLS on 443
+// XEP-0156 link relations (§3.1). [Options.Links] returns their URLs,
+// such as wss://example.org/xmpp-websocket with [RelWebSocket] (RFC 7395
+// §4); roost serves no BOSH. Direct TLS on 443
 // or 5223 is not listed: XEP-0156 §3.2 says a domain SHOULD NOT repeat
 // what its SRV records (_xmpps-client, XEP-0368) say, and the XEP-0487
 // "tls" links need the server's public addresses, which roost does not
@@ -64,9 +65,12 @@ type CertHealth struct {
 type Options struct {
 	// Domains are the hosted XMPP domains; host-meta answers for them only.
 	Domains []string
-	// Links returns the alternative connection methods of a hosted domain.
-	// Nil: none (an empty host-meta document).
-	Links func(domain string) []Link
+	// Links returns the alternative connection methods of a hosted
+	// domain. authority is the host (and port, unless 443) the request
+	// named, lower-case: the address at which the client reached this
+	// listener, so at which it reaches the endpoints served beside
+	// host-meta. Nil: none (an empty host-meta document).
+	Links func(domain, authority string) []Link
 	// Health returns the state for /health. Nil: /health answers 404.
 	Health func() Health
 	// PublicHealth answers /health to every client; otherwise only to
@@ -80,6 +84,10 @@ type Options struct {
 	// Routes are the features' handlers (the server's modules), mounted
 	// beside the resources above.
 	Routes []Route
+	// ChatPage, if set, is served at "/": a web chat page for the
+	// requested domain (the first hosted one for another host, such as
+	// an IP address).
+	ChatPage *ChatPage
 }
 
 // Route is an HTTP handler for a pattern of net/http's ServeMux.
@@ -91,7 +99,7 @@ type Route struct {
 // handler is the HTTPS handler. Its fields are fixed by NewHandler.
 type handler struct {
 	domains map[string]string // canonical domain → itself
-	links   func(string) []Link
+	links   func(domain, authority string) []Link
 	health  func() Health
 	public  bool // PublicHealth
 	now     func() time.Time
@@ -119,6 +127,20 @@ func NewHandler(o Options) (http.Handler, error) {
 		if err := handle(mux, rt); err != nil {
 			return nil, err
 		}
+	}
+	if o.ChatPage != nil {
+		page := newChatPage(*o.ChatPage)
+		fallback := ""
+		if len(o.Domains) > 0 {
+			fallback = o.Domains[0]
+		}
+		mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+			d := h.domain(r)
+			if d == "" {
+				d = fallback
+			}
+			page.serve(w, d)
+		})
 	}
 	return cleanPaths(mux), nil
 }
@@ -211,8 +233,18 @@ func readOnly(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // hostMetaLinks returns the links for r's domain, or false after answering
-// 404 for a host that is not hosted here.
+// 404 for a host that is not hosted here, or a CORS preflight.
 func (h *handler) hostMetaLinks(w http.ResponseWriter, r *http.Request) ([]Link, bool) {
+	if r.Method == http.MethodOptions {
+		// A web client asking with headers that are not CORS-safelisted
+		// (an Accept listing two types) asks first (Fetch §3.2.2).
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		w.Header().Set("Access-Control-Allow-Methods", "GET, HEAD")
+		w.Header().Set("Access-Control-Allow-Headers", "*")
+		w.Header().Set("Access-Control-Max-Age", "86400")
+		w.WriteHeader(http.StatusNoContent)
+		return nil, false
+	}
 	if !readOnly(w, r) {
 		return nil, false
 	}
@@ -228,7 +260,22 @@ func (h *handler) hostMetaLinks(w http.ResponseWriter, r *http.Request) ([]Link,
 	if h.links == nil {
 		return nil, true
 	}
-	return h.links(d), true
+	return h.links(d, authority(r.Host)), true
+}
+
+// authority returns the host and port a Host header names, for a URL: the
+// host lower-case without final dots, the port unless it is 443 or not a
+// number.
+func authority(host string) string {
+	name, port, err := net.SplitHostPort(host)
+	if err != nil {
+		name, port = host, ""
+	}
+	name = strings.ToLower(strings.TrimRight(name, "."))
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil || port == "443" {
+		return name
+	}
+	return name + ":" + port
 }
 
 // hostMetaXML serves the XRD document, the representation RFC 6415 §3

@@ -13,8 +13,8 @@ import (
 )
 
 func TestHostMeta(t *testing.T) {
-	links := func(d string) []Link {
-		return []Link{{Rel: RelWebSocket, Href: "wss://" + d + "/xmpp-websocket"}}
+	links := func(d, authority string) []Link {
+		return []Link{{Rel: RelWebSocket, Href: "wss://" + authority + "/xmpp-websocket"}, {Rel: "urn:x-test:domain", Href: d}}
 	}
 	tests := []struct {
 		name       string
@@ -55,7 +55,22 @@ func TestHostMeta(t *testing.T) {
 		{
 			name: "IDN domain asked for by its A-label", opts: Options{Domains: []string{"bücher.example"}, Links: links},
 			method: "GET", host: "xn--bcher-kva.example", path: "/.well-known/host-meta.json",
-			wantCode: 200, wantType: "application/json", wantCORS: true, wantBody: `wss://bücher.example/`,
+			wantCode: 200, wantType: "application/json", wantCORS: true, wantBody: `"href": "bücher.example"`,
+		},
+		{
+			name: "links name the port the request came to", opts: Options{Domains: []string{"d.example"}, Links: links},
+			method: "GET", host: "d.example:5443", path: "/.well-known/host-meta.json",
+			wantCode: 200, wantType: "application/json", wantCORS: true, wantBody: `"href": "wss://d.example:5443/xmpp-websocket"`,
+		},
+		{
+			name: "a port that is no number is dropped", opts: Options{Domains: []string{"d.example"}, Links: links},
+			method: "GET", host: "d.example:x", path: "/.well-known/host-meta.json",
+			wantCode: 200, wantType: "application/json", wantCORS: true, wantBody: `"href": "wss://d.example/xmpp-websocket"`,
+		},
+		{
+			name: "CORS preflight", opts: Options{Domains: []string{"d.example"}, Links: links},
+			method: "OPTIONS", host: "d.example", path: "/.well-known/host-meta",
+			wantCode: 204, wantCORS: true,
 		},
 		{
 			name: "head", opts: Options{Domains: []string{"d.example"}},
@@ -95,7 +110,7 @@ func TestHostMeta(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			req := httptest.NewRequest(tc.method, "https://"+tc.host+tc.path, nil)
+			req := httptest.NewRequest(tc.method, "https://h.invalid"+tc.path, nil)
 			req.Host = tc.host
 			rec := httptest.NewRecorder()
 			mustHandler(t, tc.opts).ServeHTTP(rec, req)
@@ -300,6 +315,12 @@ func FuzzCanonicalHost(f *testing.F) {
 		c := canonicalHost(host)
 		if c == "" {
 			return
+		}
+		// The authority links are built with names the same domain, with
+		// at most a numeric port, and is stable.
+		a := authority(host)
+		if canonicalHost(a) != c || authority(a) != a {
+			t.Errorf("authority(%q) = %q: canonical %q, again %q; want %q and itself", host, a, canonicalHost(a), authority(a), c)
 		}
 		if again := canonicalHost(c); again != c {
 			t.Errorf("canonicalHost(%q) = %q, but canonicalHost(%q) = %q", host, c, c, again)

@@ -114,6 +114,16 @@ func (s *Set[C]) Add(nc net.Conn, newConn func() C) (c C, ok bool) {
 	return c, true
 }
 
+// Admits reports whether a connection from a would be added now: the set
+// is not closing and a's address group has room. Add decides; Admits is for
+// a server that must answer a refusal in its own protocol before it holds
+// the connection, such as an HTTP status before a WebSocket upgrade.
+func (s *Set[C]) Admits(a net.Addr) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.closing && (s.maxPerIP <= 0 || s.perAddr[AddrKey(a)] < s.maxPerIP)
+}
+
 // Go serves c on a new goroutine: run is called, a panic in it is logged
 // with its stack and closes c's connection, and c is done once run
 // returns.

@@ -72,6 +72,9 @@ func TestSetLimitsPerAddress(t *testing.T) {
 	if n := s.Len(); n != 5 {
 		t.Errorf("Len = %d, want 5", n)
 	}
+	if s.Admits(from("192.0.2.1:9").from) || !s.Admits(from("192.0.2.77:1").from) {
+		t.Errorf("Admits: a full group %v, another %v; want false, true", s.Admits(from("192.0.2.1:9").from), s.Admits(from("192.0.2.77:1").from))
+	}
 	refused := from("192.0.2.1:4")
 	if _, ok := s.Add(refused, func() *addrConn { t.Error("newConn called for a refused connection"); return refused }); ok {
 		t.Fatal("a third connection from 192.0.2.1 was added")
@@ -167,6 +170,9 @@ func TestSetServeAndShutdown(t *testing.T) {
 		t.Errorf("%d connections left after Shutdown", s.Len())
 	}
 	// A closed set refuses connections and listeners.
+	if s.Admits(from("192.0.2.9:3").from) {
+		t.Error("Admits after Shutdown")
+	}
 	late := from("192.0.2.9:2")
 	if _, ok := s.Add(late, func() *addrConn { return late }); ok || !late.closed.Load() {
 		t.Errorf("Add after Shutdown: added %v, closed %v; want refused and closed", ok, late.closed.Load())

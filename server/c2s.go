@@ -8,6 +8,7 @@ import (
 
 	"roost/c2s"
 	"roost/config"
+	"roost/httpd"
 	"roost/jid"
 	"roost/module"
 	"roost/module/carbons"
@@ -78,6 +79,36 @@ func (s *Server) setupC2S() error {
 	s.serveListeners("c2s-tls", direct, srv.ServeTLS)
 	s.stops = append(s.stops, stop{"c2s", srv.Shutdown})
 	return nil
+}
+
+// webSocketRoute returns the route of XMPP over WebSocket (RFC 7395) on
+// the HTTPS listener, served by the c2s server like its TCP streams, and
+// false when [websocket] is off. Its sessions end with c2s's Shutdown, so
+// they get a context that no signal cancels, as TCP streams do.
+func (s *Server) webSocketRoute() (httpd.Route, bool) {
+	ws := s.cfg.WebSocket
+	if !ws.Enabled {
+		return httpd.Route{}, false
+	}
+	h := s.c2s.WebSocket(context.Background(), c2s.WebSocketOptions{Origins: ws.Origins, SeeOtherURI: ws.SeeOtherURI})
+	return httpd.Route{Pattern: ws.Path, Handler: h}, true
+}
+
+// chatPage is the web chat page served beside the WebSocket endpoint, or
+// nil when [websocket] chat_page is off.
+func (s *Server) chatPage() *httpd.ChatPage {
+	ws := s.cfg.WebSocket
+	if !ws.ChatPage {
+		return nil
+	}
+	return &httpd.ChatPage{App: ws.ChatApp, WebSocketPath: ws.Path, Registration: s.cfg.C2S.Registration}
+}
+
+// webSocketLinks lists the WebSocket endpoint in host-meta (XEP-0156 §3,
+// RFC 7395 §4), at the address the request reached this listener by: the
+// same host and port serve host-meta and the endpoint.
+func (s *Server) webSocketLinks(_, authority string) []httpd.Link {
+	return []httpd.Link{{Rel: httpd.RelWebSocket, Href: "wss://" + authority + s.cfg.WebSocket.Path}}
 }
 
 // resumeTimeout maps the configuration's 0 (no resumption) to what c2s

@@ -20,11 +20,11 @@ const (
 // setupHTTPS binds the web ports. The TLS port dispatches by ALPN:
 // tls-alpn-01 validations (answered inside the certificate manager's
 // GetCertificate), XMPP client streams to c2s, server streams to s2s (when
-// federation is on), HTTP to host-meta, the health page and the modules'
-// routes. The plain port answers http-01 validations and redirects
-// everything else to https. It runs after the protocol servers it hands
-// connections to are set up, and after the modules, whose HTTP routes
-// (uploaded files) it serves.
+// federation is on), HTTP to host-meta, the health page, XMPP over
+// WebSocket and the modules' routes (uploaded files). The plain port
+// answers http-01 validations and redirects everything else to https. It
+// runs after the protocol servers it hands connections to are set up, and
+// after the modules, whose HTTP routes it serves.
 func (s *Server) setupHTTPS() error {
 	cfg := s.cfg
 	secure, err := s.listen(ListenHTTPS, cfg.HTTPS.Listen)
@@ -41,8 +41,17 @@ func (s *Server) setupHTTPS() error {
 		for _, rt := range s.modules.Routes() {
 			routes = append(routes, httpd.Route{Pattern: rt.Pattern, Handler: rt.Handler})
 		}
+		var links func(domain, authority string) []httpd.Link
+		var chat *httpd.ChatPage
+		if ws, ok := s.webSocketRoute(); ok {
+			routes = append(routes, ws)
+			links = s.webSocketLinks
+			chat = s.chatPage()
+		}
 		web, err := httpd.NewHandler(httpd.Options{
 			Domains:      cfg.Domains,
+			Links:        links,
+			ChatPage:     chat,
 			Health:       s.health,
 			PublicHealth: cfg.HTTPS.PublicHealth,
 			Logger:       log,

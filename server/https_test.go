@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,8 +103,53 @@ func TestHTTPSPortSharedByALPN(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || string(body) != "{\n  \"links\": []\n}\n" {
-		t.Errorf("host-meta.json: %s %q", resp.Status, body)
+	wantLinks := "{\n  \"links\": [\n    {\n      \"rel\": \"urn:xmpp:alt-connections:websocket\",\n" +
+		"      \"href\": \"wss://example.org/xmpp-websocket\"\n    }\n  ]\n}\n"
+	if resp.StatusCode != 200 || string(body) != wantLinks {
+		t.Errorf("host-meta.json: %s %q, want %q", resp.Status, body, wantLinks)
+	}
+
+	// The chat page with the defaults: converse.js from its release,
+	// this domain, this endpoint.
+	resp, err = hc.Get("https://example.org/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, w := range []string{`src="` + config.DefaultChatApp + `converse.min.js"`, `default_domain: "example.org"`, `+ "/xmpp-websocket"`} {
+		if resp.StatusCode != 200 || !strings.Contains(string(body), w) {
+			t.Errorf("chat page: %s, lacks %s:\n%s", resp.Status, w, body)
+		}
+	}
+
+	// XMPP over WebSocket on the same port, through the real router.
+	if err := srv.accounts.AddUser(ctx, "bob", "bob-secret"); err != nil {
+		t.Fatal(err)
+	}
+	bob, err := client.DialWebSocket(dctx, "wss://"+secure+"/xmpp-websocket", client.Options{
+		JID: jid.MustParse("bob@example.org/browser"), Password: "bob-secret",
+		TLS: &tls.Config{RootCAs: roots, ServerName: "example.org", MinVersion: tls.VersionTLS12},
+	}, client.WebSocketOptions{Origin: "https://example.org"})
+	if err != nil {
+		t.Fatalf("XMPP over WebSocket on the shared port: %v", err)
+	}
+	defer bob.Close()
+	if err := alice.SendRaw([]byte(`<message to='bob@example.org/browser' type='chat'><body>over the web</body></message>`)); err != nil {
+		t.Fatal(err)
+	}
+	_ = bob.SetDeadline(time.Now().Add(10 * time.Second))
+	for {
+		el, err := bob.Recv()
+		if err != nil {
+			t.Fatalf("bob over WebSocket: %v", err)
+		}
+		if el.Name.Local == "message" {
+			if el.Get("from") != "alice@example.org/web" || el.ChildText("jabber:client", "body") != "over the web" {
+				t.Errorf("bob got %s, want alice's message", el)
+			}
+			break
+		}
 	}
 
 	noFollow := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

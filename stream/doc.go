@@ -8,6 +8,11 @@
 // explicitly because the header is the one element left open for the whole
 // stream.
 //
+// Over WebSocket (RFC 7395) the stream tags are framed: a stream opens with
+// an <open/> element in [NSFraming], whose attributes are those of a
+// header ([ParseOpen], [AppendOpen]), and closes with <close/>
+// ([FramedClose]), each a message of its own.
+//
 // [Error] is the stream error of §4.9 as a typed value; [Error.Is] matches
 // on the condition. A stream error is always followed by closing the
 // stream, which the connection owner does after writing [Error.Element].

@@ -34,10 +34,21 @@ type Header struct {
 // ParseHeader validates a received stream header against the content
 // namespace the connection expects (contentNS as reported by the decoder).
 func ParseHeader(el *xmlstream.Element, contentNS, want string) (Header, *Error) {
-	h := Header{ContentNS: contentNS}
+	h := headerAttrs(el)
+	h.ContentNS = contentNS
 	if el.Name.Local != "stream" || el.Name.Space != xmlstream.NSStream {
 		return h, &Error{Condition: InvalidNamespace, Text: "the stream element must be {http://etherx.jabber.org/streams}stream"}
 	}
+	if contentNS != want {
+		return h, &Error{Condition: InvalidNamespace, Text: "the content namespace must be " + want}
+	}
+	return h, checkVersion(h.Version)
+}
+
+// headerAttrs reads the attributes a stream header and an <open/> share
+// (RFC 6120 §4.7, RFC 7395 §3.3.1).
+func headerAttrs(el *xmlstream.Element) Header {
+	var h Header
 	for _, a := range el.Attrs {
 		switch {
 		case a.Name.Space == xmlstream.NSXML && a.Name.Local == "lang":
@@ -53,16 +64,17 @@ func ParseHeader(el *xmlstream.Element, contentNS, want string) (Header, *Error)
 			h.Version = a.Value
 		}
 	}
-	if contentNS != want {
-		return h, &Error{Condition: InvalidNamespace, Text: "the content namespace must be " + want}
-	}
-	// §4.7.5: no version means 0.9, which we do not speak; a higher minor
-	// version is still 1.x and we answer with 1.0.
-	major, _, _ := strings.Cut(h.Version, ".")
+	return h
+}
+
+// checkVersion: §4.7.5: no version means 0.9, which we do not speak; a
+// higher minor version is still 1.x and we answer with 1.0.
+func checkVersion(v string) *Error {
+	major, _, _ := strings.Cut(v, ".")
 	if major != "1" {
-		return h, &Error{Condition: UnsupportedVersion, Text: "XMPP 1.0 is required"}
+		return &Error{Condition: UnsupportedVersion, Text: "XMPP 1.0 is required"}
 	}
-	return h, nil
+	return nil
 }
 
 // AppendHeader appends the XML declaration and the opening stream tag.
@@ -73,6 +85,11 @@ func AppendHeader(dst []byte, h Header) []byte {
 	if h.Dialback {
 		dst = append(dst, ` xmlns:db="jabber:server:dialback"`...)
 	}
+	return append(appendHeaderAttrs(dst, h), '>')
+}
+
+// appendHeaderAttrs appends the attributes of h that are set.
+func appendHeaderAttrs(dst []byte, h Header) []byte {
 	for _, a := range [...][2]string{{"id", h.ID}, {"from", h.From}, {"to", h.To}, {"version", h.Version}, {"xml:lang", h.Lang}} {
 		if a[1] == "" {
 			continue
@@ -83,7 +100,7 @@ func AppendHeader(dst []byte, h Header) []byte {
 		dst = xmlstream.AppendEscapedAttr(dst, a[1])
 		dst = append(dst, '"')
 	}
-	return append(dst, '>')
+	return dst
 }
 
 // NewID returns a fresh stream id: 128 random bits (RFC 6120 §4.7.3 asks

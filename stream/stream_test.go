@@ -256,3 +256,71 @@ func TestEndNegotiation(t *testing.T) {
 		})
 	}
 }
+
+func TestParseOpen(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want Header
+		cond Condition
+	}{{
+		name: "open",
+		in:   `<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" to="example.com" version="1.0" xml:lang="en"/>`,
+		want: Header{To: "example.com", Version: "1.0", Lang: "en"},
+	}, {
+		name: "a stream header in a message",
+		in:   `<stream:stream xmlns:stream="http://etherx.jabber.org/streams" to="example.com" version="1.0"/>`,
+		want: Header{To: "example.com", Version: "1.0"},
+		cond: InvalidNamespace,
+	}, {
+		name: "open in another namespace",
+		in:   `<open xmlns="jabber:client" to="example.com" version="1.0"/>`,
+		want: Header{To: "example.com", Version: "1.0"},
+		cond: InvalidNamespace,
+	}, {
+		name: "no version",
+		in:   `<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" to="example.com"/>`,
+		want: Header{To: "example.com"},
+		cond: UnsupportedVersion,
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			el, err := xmlstream.Parse([]byte(tc.in), xmlstream.Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, serr := ParseOpen(el)
+			if h != tc.want {
+				t.Errorf("header %+v, want %+v", h, tc.want)
+			}
+			switch {
+			case tc.cond == "" && serr != nil:
+				t.Errorf("error %v, want none", serr)
+			case tc.cond != "" && (serr == nil || serr.Condition != tc.cond):
+				t.Errorf("error %v, want %s", serr, tc.cond)
+			}
+		})
+	}
+}
+
+// TestAppendOpenRoundTrip: what AppendOpen writes is a standalone element
+// that ParseOpen reads back.
+func TestAppendOpenRoundTrip(t *testing.T) {
+	want := Header{From: "example.com", ID: "a&b", Version: "1.0", Lang: "en"}
+	b := AppendOpen(nil, Header{From: want.From, ID: want.ID, Version: want.Version, Lang: want.Lang, ContentNS: xmlstream.NSClient, Dialback: true})
+	if s := string(b); s != `<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" id="a&amp;b" from="example.com" version="1.0" xml:lang="en"/>` {
+		t.Errorf("AppendOpen wrote %s", s)
+	}
+	el, err := xmlstream.Parse(b, xmlstream.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, serr := ParseOpen(el)
+	if serr != nil || got != want {
+		t.Errorf("read back %+v, %v; want %+v", got, serr, want)
+	}
+	el, err = xmlstream.Parse([]byte(FramedClose), xmlstream.Limits{})
+	if err != nil || !el.Is(NSFraming, "close") {
+		t.Errorf("FramedClose reads as %v, %v", el, err)
+	}
+}

@@ -21,6 +21,7 @@ type Decoder struct {
 	elemStart int64
 
 	headerRead  bool
+	declOK      bool   // a fragment's XML declaration may come next
 	streamEmpty bool   // header was self-closing: the stream is already over
 	streamQName string // raw name of the stream element, to match its end tag
 	stream      []binding
@@ -38,7 +39,7 @@ func NewDecoder(r io.Reader, lim Limits) *Decoder {
 // Restart prepares for a new stream header on the same input, keeping any
 // bytes already buffered (RFC 6120 §6.4.6: the stream restarts after SASL).
 func (d *Decoder) Restart() {
-	d.headerRead = false
+	d.headerRead, d.declOK = false, false
 	d.streamEmpty = false
 	d.streamQName = ""
 	d.stream = nil
@@ -57,6 +58,18 @@ func (d *Decoder) Reset(r io.Reader) {
 	d.pos, d.end = 0, 0
 	d.rerr = nil
 	d.release()
+}
+
+// ResetFragment switches to a new input that holds standalone elements
+// rather than a stream: no stream header is read, and each element has only
+// the namespace declarations it makes itself in scope. An XML declaration
+// may come first. ReadElement then returns the elements one by one and
+// io.EOF at the end of r. This is how a WebSocket message is read: RFC 7395
+// §3.3.3 makes each one a standalone XML document. Buffered bytes are
+// dropped, as by Reset.
+func (d *Decoder) ResetFragment(r io.Reader) {
+	d.Reset(r)
+	d.headerRead, d.declOK = true, true
 }
 
 // Buffered returns how many bytes have been read from the input but not yet
@@ -102,6 +115,11 @@ func (d *Decoder) ReadElement() (*Element, error) {
 	if err := d.skipSpace(); err != nil {
 		return nil, err
 	}
+	if d.declOK {
+		if err := d.fragmentDecl(); err != nil {
+			return nil, err
+		}
+	}
 	if d.buf[d.pos] != '<' {
 		return nil, d.errf(CondBadFormat, "character data at stream level")
 	}
@@ -131,6 +149,26 @@ func (d *Decoder) ReadElement() (*Element, error) {
 	}
 	d.elemStart = -1
 	return sc.build(string(sc.data)), nil
+}
+
+// fragmentDecl reads the XML declaration that may open a fragment (see
+// ResetFragment), leaving at least one byte buffered after it. RFC 7395
+// §3.3.3 advises against sending one, but allows it.
+func (d *Decoder) fragmentDecl() error {
+	d.declOK = false
+	if d.buf[d.pos] != '<' {
+		return nil
+	}
+	if err := d.ensure(2); err != nil {
+		return eofErr(err)
+	}
+	if d.buf[d.pos+1] != '?' {
+		return nil
+	}
+	if err := d.xmlDecl(); err != nil {
+		return err
+	}
+	return d.skipSpace()
 }
 
 // element parses one top-level element, d.pos being at its '<'.

@@ -686,3 +686,74 @@ func TestTreeMemoryBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestReadFragment: a fragment is read without a stream header, each
+// element with only its own declarations in scope, as a WebSocket message
+// of RFC 7395 is.
+func TestReadFragment(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    []string // the elements, as AppendElement writes them standalone
+		wantErr error    // after them
+	}{
+		{"one stanza", `<message xmlns='jabber:client' to='a@b'><body>hi</body></message>`,
+			[]string{`<message xmlns="jabber:client" to="a@b"><body>hi</body></message>`}, io.EOF},
+		{"whitespace around it", "\n <open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='example.org' version='1.0'/> \r\n",
+			[]string{`<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" to="example.org" version="1.0"/>`}, io.EOF},
+		{"an XML declaration first", `<?xml version='1.0' encoding='UTF-8'?> <presence xmlns='jabber:client'/>`,
+			[]string{`<presence xmlns="jabber:client"/>`}, io.EOF},
+		{"two elements: the caller sees both", `<a xmlns='u'/><b xmlns='v'/>`,
+			[]string{`<a xmlns="u"/>`, `<b xmlns="v"/>`}, io.EOF},
+		{"nothing but whitespace", "  \n", nil, io.EOF},
+		{"empty", "", nil, io.EOF},
+		{"no namespace declared: none", `<message/>`, []string{`<message/>`}, io.EOF},
+		{"stream prefix must be declared", `<stream:features/>`, nil, &Error{Condition: CondNotWellFormed}},
+		{"declared stream prefix", `<stream:features xmlns:stream='http://etherx.jabber.org/streams'/>`,
+			[]string{`<stream:features xmlns:stream="http://etherx.jabber.org/streams"/>`}, io.EOF},
+		{"a declaration after an element", `<a xmlns='u'/><?xml version='1.0'?>`, []string{`<a xmlns="u"/>`}, &Error{Condition: CondRestrictedXML}},
+		{"a processing instruction", `<?pi x?><a/>`, nil, &Error{Condition: CondRestrictedXML}},
+		{"a closing tag alone", `</stream:stream>`, nil, &Error{Condition: CondNotWellFormed}},
+		{"text", `hello`, nil, &Error{Condition: CondBadFormat}},
+		{"truncated", `<message xmlns='jabber:client'><bo`, nil, io.ErrUnexpectedEOF},
+	}
+	d := NewDecoder(nil, Limits{})
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, r := range []io.Reader{strings.NewReader(tc.in), iotest.OneByteReader(strings.NewReader(tc.in))} {
+				d.ResetFragment(r) // one decoder for all: as for the messages of one connection
+				var got []string
+				var err error
+				for {
+					var el *Element
+					if el, err = d.ReadElement(); err != nil {
+						break
+					}
+					got = append(got, string(AppendElement(nil, el, "")))
+				}
+				if strings.Join(got, "|") != strings.Join(tc.want, "|") || !errors.Is(err, tc.wantErr) {
+					t.Errorf("read %q, %v; want %q, %v", got, err, tc.want, tc.wantErr)
+				}
+			}
+		})
+	}
+}
+
+// TestFragmentSizeLimit: the size limit holds in a fragment as in a stream,
+// before the element is buffered whole.
+func TestFragmentSizeLimit(t *testing.T) {
+	d := NewDecoder(nil, Limits{MaxStanzaBytes: 100})
+	ok := `<message xmlns='jabber:client'><body>` + strings.Repeat("x", 40) + `</body></message>`
+	d.ResetFragment(strings.NewReader(ok))
+	if _, err := d.ReadElement(); err != nil {
+		t.Fatalf("%d bytes: %v", len(ok), err)
+	}
+	r := &countingReader{r: strings.NewReader(`<message xmlns='jabber:client'><body>` + strings.Repeat("x", 1<<20) + `</body></message>`)}
+	d.ResetFragment(r)
+	if _, err := d.ReadElement(); !errors.Is(err, &Error{Condition: CondPolicyViolation}) {
+		t.Fatalf("a 1 MiB element: %v, want policy-violation", err)
+	}
+	if r.n > 100+readBufferSize {
+		t.Errorf("read %d bytes of a 1 MiB element before refusing it, want at most %d", r.n, 100+readBufferSize)
+	}
+}

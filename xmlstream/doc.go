@@ -15,6 +15,11 @@
 // are consumed while parsing; the encoder writes whatever declarations the
 // tree needs.
 //
+// [Decoder.ResetFragment] reads standalone elements instead, with no
+// stream header and only each element's own declarations in scope: the
+// messages of XMPP over WebSocket (RFC 7395 §3.3.3), one decoder reused
+// for every message of a connection.
+//
 // It enforces RFC 6120 §11.1 and the limits in [Limits]:
 //   - comments, processing instructions (other than the XML declaration
 //     before a stream header), DTDs and entity references other than the
@@ -58,6 +63,9 @@
 // namespace (RFC 6120 §4.8.3), so a stanza read from a server or component
 // stream can be written to a client stream unchanged. Elements in the
 // streams namespace are written with the "stream" prefix (§4.8.1).
+// [AppendFrame] writes an element standalone, every namespace declared, for
+// a WebSocket message (RFC 7395), a stanza in either content namespace as
+// the stream's.
 //
 // # Source files
 //

@@ -8,10 +8,26 @@ import (
 // AppendElement appends the serialisation of e to dst and returns the
 // extended buffer. contentNS is the default namespace of the stream being
 // written to (jabber:client, jabber:server or jabber:component:accept), or
-// "" to write a standalone
-// element with every namespace declared.
+// "" to write a standalone element with every namespace declared, the
+// "stream" prefix of the streams namespace included (as a WebSocket
+// message carries <stream:features/>, RFC 7395 §3.3.3).
 func AppendElement(dst []byte, e *Element, contentNS string) []byte {
-	return appendElement(dst, e, contentNS, contentNS != "")
+	return appendElement(dst, e, contentNS, contentNS != "", contentNS == "")
+}
+
+// AppendFrame appends e as a standalone element of a stream whose content
+// namespace is contentNS, as a WebSocket message carries it (RFC 7395
+// §3.3.3): every namespace declared, as by AppendElement(dst, e, ""), and
+// a stanza in either content namespace written in contentNS (RFC 6120
+// §4.8.3), so that a stanza read from a server stream reaches a client as
+// jabber:client.
+func AppendFrame(dst []byte, e *Element, contentNS string) []byte {
+	if !IsContentNamespace(e.Name.Space) || e.Name.Space == contentNS {
+		return appendElement(dst, e, "", false, true)
+	}
+	c := *e
+	c.Name.Space = contentNS
+	return appendElement(dst, &c, "", false, true)
 }
 
 // IsContentNamespace reports whether ns is one of the stanza content
@@ -19,14 +35,18 @@ func AppendElement(dst []byte, e *Element, contentNS string) []byte {
 // XEP-0114 §3 for components).
 func IsContentNamespace(ns string) bool { return ns == NSClient || ns == NSServer || ns == NSComponent }
 
-func appendElement(dst []byte, e *Element, def string, inContent bool) []byte {
+func appendElement(dst []byte, e *Element, def string, inContent, standalone bool) []byte {
 	dst = append(dst, '<')
 	switch {
 	case e.Name.Space == NSStream:
 		// RFC 6120 §4.8.1: the streams namespace is always used through the
-		// prefix the header declares.
+		// prefix the header declares; with no header, the element
+		// declares it (again, if an ancestor did: that is allowed).
 		dst = append(dst, "stream:"...)
 		dst = append(dst, e.Name.Local...)
+		if standalone {
+			dst = append(dst, ` xmlns:stream="`+NSStream+`"`...)
+		}
 	case inContent && IsContentNamespace(e.Name.Space):
 		dst = append(dst, e.Name.Local...)
 	case e.Name.Space == def && !inContent:
@@ -48,7 +68,7 @@ func appendElement(dst []byte, e *Element, def string, inContent bool) []byte {
 	dst = append(dst, '>')
 	for _, n := range e.Children {
 		if n.Elem != nil {
-			dst = appendElement(dst, n.Elem, def, inContent)
+			dst = appendElement(dst, n.Elem, def, inContent, standalone)
 		} else {
 			dst = AppendEscapedText(dst, n.Text)
 		}

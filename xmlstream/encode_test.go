@@ -72,6 +72,16 @@ func TestAppendElement(t *testing.T) {
 		contentNS: NSClient,
 		want:      `<stream:features><x/></stream:features>`,
 	}, {
+		name:      "standalone stream element declares its prefix",
+		el:        New(NSStream, "features").Append(New("urn:ietf:params:xml:ns:xmpp-sasl", "mechanisms")),
+		contentNS: "",
+		want:      `<stream:features xmlns:stream="http://etherx.jabber.org/streams"><mechanisms xmlns="urn:ietf:params:xml:ns:xmpp-sasl"/></stream:features>`,
+	}, {
+		name:      "standalone: a nested stream element declares it too",
+		el:        New(NSClient, "message").Append(New(NSStream, "x")),
+		contentNS: "",
+		want:      `<message xmlns="jabber:client"><stream:x xmlns:stream="http://etherx.jabber.org/streams"/></message>`,
+	}, {
 		name:      "escaping",
 		el:        New(NSClient, "message").SetAttr("id", "a\"<&>'\t\n\r").AppendText("<&>\"'\r\n]]>"),
 		contentNS: NSClient,
@@ -94,6 +104,34 @@ func TestAppendElement(t *testing.T) {
 				t.Errorf("got  %s\nwant %s", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestAppendFrame(t *testing.T) {
+	tests := []struct {
+		name string
+		el   *Element
+		want string
+	}{
+		{"client stanza", New(NSClient, "message").Append(New(NSClient, "body").AppendText("hi")),
+			`<message xmlns="jabber:client"><body>hi</body></message>`},
+		{"server stanza becomes a client one", New(NSServer, "message").SetAttr("to", "a@b").Append(New(NSServer, "body").AppendText("hi"), New("urn:x", "x")),
+			`<message xmlns="jabber:client" to="a@b"><body>hi</body><x xmlns="urn:x"/></message>`},
+		{"a nonza keeps its namespace", New("urn:xmpp:sm:3", "r"), `<r xmlns="urn:xmpp:sm:3"/>`},
+		{"stream features declare the prefix", New(NSStream, "features").Append(New("urn:ietf:params:xml:ns:xmpp-bind", "bind")),
+			`<stream:features xmlns:stream="http://etherx.jabber.org/streams"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"/></stream:features>`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := string(AppendFrame(nil, tc.el, NSClient)); got != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+	el := New(NSServer, "message").SetAttr("to", "juliet@example.com").Append(New(NSServer, "body").AppendText("x"))
+	buf := make([]byte, 0, 256)
+	if allocs := testing.AllocsPerRun(100, func() { buf = AppendFrame(buf[:0], el, NSClient) }); allocs != 0 {
+		t.Errorf("AppendFrame allocates %v times into a large enough buffer, want 0", allocs)
 	}
 }
 

@@ -79,6 +79,11 @@ func decodeAll(r io.Reader, lim Limits) ([]*Element, error) {
 	if _, err := d.ReadHeader(); err != nil {
 		return nil, err
 	}
+	return readElements(d)
+}
+
+// readElements reads elements until an error.
+func readElements(d *Decoder) ([]*Element, error) {
 	var els []*Element
 	for {
 		el, err := d.ReadElement()
@@ -128,4 +133,53 @@ func contentNormal(el *Element) *Element {
 		c.Children = append(c.Children, n)
 	}
 	return c
+}
+
+// FuzzFragment reads arbitrary bytes as a fragment (a WebSocket message,
+// RFC 7395). Properties: no panic; every failure is an *Error or an I/O
+// end condition; one byte at a time gives the same result; whatever
+// parses is written standalone (every namespace, the stream prefix
+// included, declared) and reads back as a fragment to an equal tree.
+func FuzzFragment(f *testing.F) {
+	seeds := []string{
+		`<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" to="example.org" version="1.0"/>`,
+		`<message xmlns='jabber:client' to='a@b'><body>hi</body></message>`,
+		`<?xml version='1.0'?><close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>`,
+		`<stream:error xmlns:stream='http://etherx.jabber.org/streams'><x xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>`,
+		`<a xmlns='u'/><b/>`,
+		`  `,
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	read := func(r io.Reader, lim Limits) ([]*Element, error) {
+		d := NewDecoder(nil, lim)
+		d.ResetFragment(r)
+		return readElements(d)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		lim := Limits{MaxStanzaBytes: 4096, MaxDepth: 8, MaxAttrs: 8}
+		els, err := read(bytes.NewReader(in), lim)
+		var xe *Error
+		if err != io.EOF && err != io.ErrUnexpectedEOF && !errors.As(err, &xe) {
+			t.Fatalf("untyped error %T: %v", err, err)
+		}
+		els1, err1 := read(iotest.OneByteReader(bytes.NewReader(in)), lim)
+		if len(els1) != len(els) || (err == io.EOF) != (err1 == io.EOF) || errors.As(err, &xe) && !errors.Is(err1, xe) {
+			t.Fatalf("one byte at a time: %d elements, %v; whole: %d elements, %v", len(els1), err1, len(els), err)
+		}
+		for i, el := range els {
+			if !Equal(el, els1[i]) {
+				t.Fatalf("one byte at a time gave a different tree:\n%s\n%s", el, els1[i])
+			}
+			wire := AppendElement(nil, el, "")
+			again, err := read(bytes.NewReader(wire), Limits{})
+			if err != io.EOF || len(again) != 1 {
+				t.Fatalf("re-reading %q: %d elements, %v", wire, len(again), err)
+			}
+			if !Equal(el, again[0]) {
+				t.Fatalf("round trip changed the tree:\n%s\n%s", el, again[0])
+			}
+		}
+	})
 }

@@ -101,9 +101,9 @@ func (d *Decoder) fillMore() error {
 		if err != nil {
 			// A timeout between elements leaves the stream intact: the
 			// caller may ping the peer and read on. Anywhere else the
-			// error sticks.
-			var te interface{ Timeout() bool }
-			if !(d.elemStart < 0 && errors.As(err, &te) && te.Timeout()) {
+			// error sticks. (io.EOF first: it ends every fragment, and
+			// isTimeout allocates.)
+			if err == io.EOF || d.elemStart >= 0 || !isTimeout(err) {
 				d.rerr = err
 			}
 			if n > 0 {
@@ -117,6 +117,11 @@ func (d *Decoder) fillMore() error {
 	}
 	d.rerr = io.ErrNoProgress
 	return d.rerr
+}
+
+func isTimeout(err error) bool {
+	var te interface{ Timeout() bool }
+	return errors.As(err, &te) && te.Timeout()
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }

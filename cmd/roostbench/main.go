@@ -78,15 +78,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // common are the flags every load shares.
 type common struct {
-	addr, domain, ca, password, users, mech string
-	directTLS, jsonOut                      bool
-	pid, first                              int
+	addr, domain, ca, password, users, mech, websocket string
+	directTLS, jsonOut                                 bool
+	pid, first                                         int
 }
 
 func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:5222", "the server's client port")
 	fs.StringVar(&c.domain, "domain", "localhost", "the server's XMPP domain")
 	fs.BoolVar(&c.directTLS, "direct-tls", false, "TLS from the first byte (XEP-0368) instead of STARTTLS")
+	fs.StringVar(&c.websocket, "websocket", "", "path of the XMPP over WebSocket endpoint (RFC 7395), such as /xmpp-websocket: connect to wss://<addr><path>, -addr being the HTTPS port")
 	fs.StringVar(&c.ca, "ca", "", "PEM file of the CA to trust; empty accepts any certificate")
 	fs.IntVar(&c.pid, "pid", 0, "server process to measure; 0 finds the one listening on -addr, -1 measures nothing")
 	fs.StringVar(&c.users, "users", "u%d", "account names, a format for the account number")
@@ -97,7 +98,7 @@ func (c *common) register(fs *flag.FlagSet) {
 }
 
 func (c *common) target(name, addr, domain string, pid int) (loadtool.Target, error) {
-	t := loadtool.Target{Name: name, Addr: addr, Domain: domain, DirectTLS: c.directTLS}
+	t := loadtool.Target{Name: name, Addr: addr, Domain: domain, DirectTLS: c.directTLS, WebSocket: c.websocket}
 	if c.ca != "" {
 		pem, err := os.ReadFile(c.ca)
 		if err != nil {
@@ -394,7 +395,7 @@ func cmdSuite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	roostBin := fs.String("roost", "bin/roost", "roost binary")
 	roostCLI := fs.String("roost-cli", "", "roost binary for `user add` (default: -roost)")
 	version := fs.String("version", "dev", "roost's version, for the report")
-	servers := fs.String("servers", "roost,prosody,ejabberd,floor", "servers to run, in order (empty: federation only)")
+	servers := fs.String("servers", "roost,roost-websocket,prosody,ejabberd,floor", "servers to run, in order (empty: federation only)")
 	s2s := fs.Bool("s2s", true, "also run the federation loads (roost↔roost, roost↔prosody)")
 	out := fs.String("out", "", "write the report as Markdown to this file (docs/benchmarks.md)")
 	work := fs.String("work", "", "directory for the servers' data (default: a temporary one)")

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"roost/jid"
 	"roost/sasl"
 	"roost/stream"
@@ -92,10 +94,12 @@ type StreamError struct{ Err *stream.Error }
 
 func (e *StreamError) Error() string { return "client: server sent " + e.Err.Error() }
 
-// Conn is an established client stream.
+// Conn is an established client stream, over TCP or over WebSocket (RFC
+// 7395, DialWebSocket).
 type Conn struct {
 	raw  net.Conn // the transport under TLS
 	nc   net.Conn
+	ws   *websocket.Conn // over WebSocket: the stream's framing
 	dec  *xmlstream.Decoder
 	to   string // the domain the stream headers name
 	lang string
@@ -141,26 +145,33 @@ func Login(ctx context.Context, nc net.Conn, o Options) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	return c, c.login(o)
+}
+
+// login authenticates and binds: with SASL2 and, if asked, Bind 2 or an
+// inline resumption, binding afterwards unless one of them did or
+// o.NoBind; or with SASL, a stream restart and, unless o.NoBind, binding.
+func (c *Conn) login(o Options) error {
 	if o.SASL2 {
 		if err := c.Authenticate2(o); err != nil {
-			return nil, err
+			return err
 		}
 		if o.NoBind || c.JID.Resource() != "" || o.Resume != nil {
-			return c, nil
+			return nil
 		}
-		return c, c.Bind(o.JID.Resource())
+		return c.Bind(o.JID.Resource())
 	}
 	if err := c.Authenticate(o); err != nil {
-		return nil, err
+		return err
 	}
 	if err := c.Restart(); err != nil {
-		return nil, err
+		return err
 	}
 	c.JID = o.JID.Bare()
 	if o.NoBind {
-		return c, nil
+		return nil
 	}
-	return c, c.Bind(o.JID.Resource())
+	return c.Bind(o.JID.Resource())
 }
 
 // Secure opens a stream to o.JID's domain over nc and secures it: with
@@ -238,6 +249,9 @@ func (c *Conn) ConnectionState() tls.ConnectionState {
 
 // open sends a stream header, reads the server's and its features.
 func (c *Conn) open() (*xmlstream.Element, error) {
+	if c.ws != nil {
+		return c.openWS()
+	}
 	c.dec.Restart()
 	c.wmu.Lock()
 	c.wbuf = stream.AppendHeader(c.wbuf[:0], stream.Header{To: c.to, Version: "1.0", Lang: c.lang, ContentNS: xmlstream.NSClient})
@@ -374,23 +388,39 @@ func (c *Conn) Bind(resource string) error {
 func (c *Conn) Send(el *xmlstream.Element) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.ws != nil {
+		c.wbuf = xmlstream.AppendFrame(c.wbuf[:0], el, xmlstream.NSClient)
+		return c.sendMessage(c.wbuf)
+	}
 	c.wbuf = xmlstream.AppendElement(c.wbuf[:0], el, xmlstream.NSClient)
 	_, err := c.nc.Write(c.wbuf)
 	return err
 }
 
-// SendRaw writes bytes as they are.
+// SendRaw writes bytes as they are: over WebSocket, as one message.
 func (c *Conn) SendRaw(b []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.ws != nil {
+		return c.sendMessage(b)
+	}
 	_, err := c.nc.Write(b)
 	return err
 }
 
 // Recv reads the next element. A stream error from the server is returned
-// as *StreamError.
+// as *StreamError; the end of the stream as xmlstream.ErrStreamEnd.
 func (c *Conn) Recv() (*xmlstream.Element, error) {
-	el, err := c.dec.ReadElement()
+	var el *xmlstream.Element
+	var err error
+	if c.ws != nil {
+		el, err = c.recvMessage()
+		if err == nil && el.Is(stream.NSFraming, "close") {
+			return nil, xmlstream.ErrStreamEnd
+		}
+	} else {
+		el, err = c.dec.ReadElement()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -407,8 +437,20 @@ func (c *Conn) SetDeadline(t time.Time) error { return c.nc.SetDeadline(t) }
 // the server's closing tag, nor send a TLS close_notify.
 func (c *Conn) Close() error {
 	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-	_ = c.SendRaw([]byte(stream.Close))
+	_ = c.EndStream()
+	if c.ws != nil {
+		return c.ws.CloseNow()
+	}
 	return c.raw.Close()
+}
+
+// EndStream sends the end of the stream: the closing tag, or <close/> over
+// WebSocket (RFC 7395 §3.6). The server answers with its own.
+func (c *Conn) EndStream() error {
+	if c.ws != nil {
+		return c.SendRaw([]byte(stream.FramedClose))
+	}
+	return c.SendRaw([]byte(stream.Close))
 }
 
 // NetConn returns the underlying connection.

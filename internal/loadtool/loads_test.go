@@ -22,6 +22,14 @@ const testPassword = "bench-secret-1"
 // returns a target for it. The measured process is the test itself.
 func startRoost(t *testing.T, users int) Target {
 	t.Helper()
+	tcp, _ := startRoostWS(t, users)
+	return tcp
+}
+
+// startRoostWS is startRoost, and also returns a target for the same
+// server over XMPP over WebSocket (RFC 7395) on its HTTPS port.
+func startRoostWS(t *testing.T, users int) (tcp, ws Target) {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
 	cfg.Domains = []string{"bench.test"}
@@ -31,8 +39,8 @@ func startRoost(t *testing.T, users int) Target {
 	cfg.Admin.Socket = filepath.Join(dir, "admin.sock")
 	cfg.C2S.Listen = []string{"127.0.0.1:0"}
 	cfg.C2S.ListenTLS = nil
+	cfg.HTTPS.Listen = []string{"127.0.0.1:0"} // for the WebSocket
 	cfg.S2S.Enabled = false
-	cfg.HTTPS.Listen = nil
 	cfg.Upload.Enabled = false
 	cfg.Limits.ReadRateBytes, cfg.Limits.ReadBurstBytes = 1<<30, 1<<30
 	cfg.Limits.MaxConnectionsPerIP = 65535
@@ -60,7 +68,47 @@ func startRoost(t *testing.T, users int) Target {
 			t.Fatal(err)
 		}
 	}
-	return Target{Name: "roost", Addr: srv.Addrs()[server.ListenC2S][0].String(), Domain: "bench.test", PID: os.Getpid()}
+	tcp = Target{Name: "roost", Addr: srv.Addrs()[server.ListenC2S][0].String(), Domain: "bench.test", PID: os.Getpid()}
+	ws = tcp
+	ws.Name, ws.Addr, ws.WebSocket = KindRoostWS, srv.Addrs()[server.ListenHTTPS][0].String(), "/xmpp-websocket"
+	return tcp, ws
+}
+
+// TestWebSocket: the loads over XMPP over WebSocket, and messages between
+// a WebSocket and a TCP session.
+func TestWebSocket(t *testing.T) {
+	tcp, ws := startRoostWS(t, 6)
+	if _, err := WaitReady(testCtx(t), ws, false, time.Millisecond, 10*time.Second); err != nil {
+		t.Fatalf("WaitReady over WebSocket: %v", err)
+	}
+	s, err := (&Dialer{}).Login(testCtx(t), ws, "u1", testPassword, LoginOptions{Resource: "web", Presence: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.JID != "u1@bench.test/web" || s.TLSVersion < tls.VersionTLS12 {
+		t.Errorf("logged in as %q over %s, want u1@bench.test/web over TLS", s.JID, s.TLSDescription())
+	}
+	s.Logout()
+	c, err := Conns(testCtx(t), ConnsOptions{Target: ws, Users: userNames(4), Password: testPassword, Rate: 100, Settle: 10 * time.Millisecond})
+	if err != nil || c.Sessions != 4 {
+		t.Fatalf("idle WebSocket sessions: %d, %v; want 4", c.Sessions, err)
+	}
+	users := userNames(6)
+	for _, tc := range []struct {
+		name string
+		a, b Target
+	}{{"WebSocket to WebSocket", ws, ws}, {"TCP to WebSocket", tcp, ws}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := Msgs(testCtx(t), MsgsOptions{
+				A: tc.a, B: tc.b, AUsers: users[:3], BUsers: users[3:], Password: testPassword,
+				Pairs: 3, Window: 4, Warmup: 200 * time.Millisecond, Duration: time.Second,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkMsgs(t, r)
+		})
+	}
 }
 
 func testCtx(t *testing.T) context.Context {

@@ -41,6 +41,10 @@ func (r *Report) Markdown(notes string) string {
 	w("\n\"roost ÷ best peer\" divides roost's figure by the better of Prosody's and ejabberd's.\n")
 	w("\"roost of floor\" is the share of the floor's performance roost reaches: roost ÷ floor for rates,\n")
 	w("floor ÷ roost for latencies. A dash is a figure that could not be measured (see below).\n")
+	if r.server(KindRoostWS) != nil {
+		w("\n%s is roost again, under the same loads over XMPP over WebSocket (RFC 7395) on its HTTPS\n", KindRoostWS)
+		w("port instead of TCP: what a web client costs; the ratios and targets are about roost over TCP.\n")
+	}
 
 	if len(r.Servers) > 0 {
 		w("\n## Run to run\n\n")

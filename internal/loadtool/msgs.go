@@ -338,6 +338,16 @@ type end struct {
 	side byte
 }
 
+// contentNS declares jabber:client on a stanza sent over WebSocket, where
+// each message stands alone (RFC 7395 §3.3.3); on TCP the stream header
+// declares it.
+func contentNS(t Target) string {
+	if t.WebSocket != "" {
+		return "xmlns='jabber:client' "
+	}
+	return ""
+}
+
 func (e *end) send(b []byte) error {
 	if e.relay != nil {
 		_, err := e.relay.tc.Write(b)
@@ -417,7 +427,7 @@ func (r *msgRun) connect(ctx context.Context) ([]*end, string, error) {
 			pair:   pair,
 			side:   "ab"[side],
 			slots:  make(chan struct{}, o.Window),
-			prefix: []byte("<message to='" + peer + "@" + peerT.Domain + "' type='chat' id='"),
+			prefix: []byte("<message " + contentNS(t) + "to='" + peer + "@" + peerT.Domain + "' type='chat' id='"),
 		}
 		r.dirs[[2]int{pair, side}] = d
 		wg.Go(func() {

@@ -6,6 +6,8 @@ import (
 	"net"
 	"time"
 
+	"roost/internal/client"
+	"roost/jid"
 	"roost/stream"
 	"roost/xmlstream"
 )
@@ -42,6 +44,22 @@ func probe(ctx context.Context, t Target, relay bool) (at time.Time, ok bool) {
 	if t.DirectTLS {
 		// A direct TLS port counts as ready once it accepts.
 		return time.Now(), true
+	}
+	if t.WebSocket != "" {
+		// Ready when a WebSocket opens a stream and gets its features.
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		domain, err := jid.New("", t.Domain, "")
+		if err != nil {
+			return time.Time{}, false
+		}
+		c, err := client.OpenWebSocket(wctx, "wss://"+t.Addr+t.WebSocket, client.Options{JID: domain, TLS: t.tlsConfig()}, client.WebSocketOptions{})
+		if err != nil {
+			return time.Time{}, false
+		}
+		at = time.Now()
+		_ = c.Close()
+		return at, true
 	}
 	_ = nc.SetDeadline(time.Now().Add(2 * time.Second))
 	hdr := stream.AppendHeader(nil, stream.Header{To: t.Domain, Version: "1.0", ContentNS: xmlstream.NSClient})

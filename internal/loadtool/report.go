@@ -280,7 +280,9 @@ func num(v float64) string {
 }
 
 // columns are the servers of the table, in order.
-func columns() []string { return []string{KindRoost, KindProsody, KindEjabberd, KindFloor} }
+func columns() []string {
+	return []string{KindRoost, KindRoostWS, KindProsody, KindEjabberd, KindFloor}
+}
 
 // cells lays the table out as strings: a header and one line per figure.
 func (r *Report) cells() [][]string {

@@ -18,7 +18,10 @@ import (
 
 // Server kinds the suite knows.
 const (
-	KindRoost    = "roost"
+	KindRoost = "roost"
+	// KindRoostWS is roost under the same loads over XMPP over WebSocket
+	// (RFC 7395) on its HTTPS port, beside its figures over TCP.
+	KindRoostWS  = "roost-websocket"
 	KindProsody  = "prosody"
 	KindEjabberd = "ejabberd"
 	KindFloor    = "floor"
@@ -68,9 +71,9 @@ type proc struct {
 // specFor returns how to run a kind of server, or nil.
 func specFor(kind string) *serverSpec {
 	switch kind {
-	case KindRoost:
+	case KindRoost, KindRoostWS:
 		return &serverSpec{
-			kind: KindRoost, template: "roost.toml",
+			kind: kind, template: "roost.toml",
 			command: func(s *SuiteOptions, p *proc) (*exec.Cmd, error) {
 				args := []string{"serve", "-config", p.config}
 				if s.PprofAddr != "" && p.name == KindRoost {

@@ -50,6 +50,10 @@ type Target struct {
 	// DirectTLS connects with TLS from the first byte (XEP-0368) instead
 	// of STARTTLS.
 	DirectTLS bool
+	// WebSocket, if set, is the path of the server's XMPP over WebSocket
+	// endpoint (RFC 7395), such as "/xmpp-websocket": sessions connect to
+	// wss://Addr/WebSocket instead, Addr being the HTTPS port.
+	WebSocket string
 	// TLS is the client's TLS configuration; its ServerName should be
 	// Domain. Nil accepts any certificate.
 	TLS *tls.Config
@@ -110,7 +114,7 @@ const FASTMechanism = sasl.HTSHA256Expr
 // with what the loads need on top (TLS figures, ping answers, polite
 // closing).
 type Session struct {
-	raw net.Conn // TCP, under the TLS of c
+	raw net.Conn // TCP under the TLS of c; over WebSocket, the TLS connection
 	c   *client.Conn
 	// JID is the full JID the server bound.
 	JID string
@@ -143,6 +147,16 @@ func (d *Dialer) connect(ctx context.Context, t Target) (*Session, error) {
 	domain, err := jid.New("", t.Domain, "")
 	if err != nil {
 		return nil, fmt.Errorf("target %s: %w", t.Name, err)
+	}
+	if t.WebSocket != "" {
+		c, err := client.OpenWebSocket(ctx, "wss://"+t.Addr+t.WebSocket, client.Options{JID: domain, TLS: t.tlsConfig(), Lang: "en"}, client.WebSocketOptions{})
+		if err != nil {
+			return nil, err
+		}
+		dl, _ := ctx.Deadline()
+		_ = c.NetConn().SetDeadline(dl)
+		cs := c.ConnectionState()
+		return &Session{raw: c.NetConn(), c: c, TLSVersion: cs.Version, CipherSuite: cs.CipherSuite, Curve: cs.CurveID}, nil
 	}
 	var nd net.Dialer
 	raw, err := nd.DialContext(ctx, "tcp", t.Addr)
@@ -400,7 +414,7 @@ func answer(iq *xmlstream.Element) *xmlstream.Element {
 // to answer with its own; a goroutine in Serve then returns.
 func (s *Session) CloseStream() {
 	_ = s.raw.SetWriteDeadline(time.Now().Add(closeWait))
-	_ = s.Write([]byte(stream.Close))
+	_ = s.c.EndStream()
 	_ = s.raw.SetReadDeadline(time.Now().Add(closeWait))
 }
 

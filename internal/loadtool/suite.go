@@ -99,8 +99,9 @@ type SuiteOptions struct {
 	RoostCLI string
 	// Version is roost's version for the report.
 	Version string
-	// Servers lists the kinds to run, in order (nil: roost, prosody,
-	// ejabberd, floor; empty: none, for a federation-only run).
+	// Servers lists the kinds to run, in order (nil: roost,
+	// roost-websocket, prosody, ejabberd, floor; empty: none, for a
+	// federation-only run).
 	Servers []string
 	// S2S runs the federation loads (roost↔roost, roost↔Prosody).
 	S2S  bool
@@ -179,7 +180,7 @@ type suite struct {
 // before it returns.
 func RunSuite(ctx context.Context, o SuiteOptions) (*Report, error) {
 	if o.Servers == nil {
-		o.Servers = []string{KindRoost, KindProsody, KindEjabberd, KindFloor}
+		o.Servers = []string{KindRoost, KindRoostWS, KindProsody, KindEjabberd, KindFloor}
 	}
 	if o.Plan.Users == 0 {
 		o.Plan = DefaultPlan()
@@ -282,6 +283,10 @@ func (s *suite) launch(ctx context.Context, kind, name, domain, ip string) (*pro
 		}
 	}
 	p.target = Target{Name: strings.TrimPrefix(name, "s2s-"), Addr: ip + ":5222", Domain: p.domain, TLS: s.ca.clientTLS(p.domain)}
+	if kind == KindRoostWS {
+		// The HTTPS port bench/peers/roost.toml opens.
+		p.target.Addr, p.target.WebSocket = ip+":5443", "/xmpp-websocket"
+	}
 	return p, s.run(ctx, p)
 }
 
@@ -328,7 +333,7 @@ func (s *suite) runServer(ctx context.Context, kind string) *ServerResult {
 		s.log.Error("load failed", "server", kind, "load", what, "err", err)
 		res.Errors = append(res.Errors, what+": "+err.Error())
 	}
-	ip := map[string]string{KindRoost: ipRoost, KindProsody: ipProsody, KindEjabberd: ipEjabberd, KindFloor: ipFloor}[kind]
+	ip := map[string]string{KindRoost: ipRoost, KindRoostWS: ipRoost, KindProsody: ipProsody, KindEjabberd: ipEjabberd, KindFloor: ipFloor}[kind]
 	p, err := s.launch(ctx, kind, kind, kind+".test", ip)
 	if err != nil {
 		fail("start", err)

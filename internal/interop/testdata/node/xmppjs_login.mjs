@@ -4,10 +4,12 @@
 //
 //   node xmppjs_login.mjs first --service xmpp://IP:5222 --domain D \
 //        --user U --password P --ua UUID
-//     logs in with the password over STARTTLS, asks for a FAST token and
-//     binds with Bind 2 (stream management enabled inline), sends itself a
-//     message, then loses its TCP connection: @xmpp/client reconnects
-//     with the token and resumes the session inline. Prints the token.
+//     logs in with the password over STARTTLS (or over WebSocket, RFC
+//     7395, with --service wss://IP:5443/xmpp-websocket: Node 20 needs
+//     --experimental-websocket), asks for a FAST token and binds with
+//     Bind 2 (stream management enabled inline), sends itself a message,
+//     then loses its connection: @xmpp/client reconnects with the token
+//     and resumes the session inline. Prints the token.
 //
 //   node xmppjs_login.mjs token --token T --expiry E [--password P] ...
 //     a fresh process, as after an app restart: logs in with the token it
@@ -118,10 +120,14 @@ async function first() {
   await echo;
   emit({ event: "message" });
 
-  // The network goes: no closing tag, the socket just dies. @xmpp/client
+  // The network goes: no closing tag. A TCP socket just dies; a
+  // WebSocket, which has no socket to destroy, closes without the stream's
+  // <close/>, which roost takes for a lost connection too. @xmpp/client
   // reconnects with its token and asks to resume.
   const resumed = new Promise((r) => xmpp.streamManagement.once("resumed", r));
-  xmpp.socket.socket.destroy();
+  const socket = xmpp.socket.socket;
+  if (typeof socket.destroy === "function") socket.destroy();
+  else socket.close();
   await resumed;
   emit({ event: "resumed", jid: xmpp.jid.toString(), sm: xmpp.streamManagement.enabled });
   // The resumed session works.

@@ -1,0 +1,82 @@
+package httpd
+
+import (
+	"bytes"
+	"html/template"
+	"net/http"
+)
+
+// ChatPage is the web chat page: converse.js, loaded by the browser from
+// App, connecting to this server's XMPP over WebSocket (RFC 7395) at
+// WebSocketPath on the address the page came from.
+type ChatPage struct {
+	// App is the URL of converse.js's dist/ folder, ending in "/".
+	App string
+	// WebSocketPath is the path of the WebSocket endpoint on this
+	// listener, such as "/xmpp-websocket".
+	WebSocketPath string
+	// Registration offers "Create an account" (XEP-0077), which only
+	// works when the server allows in-band registration.
+	Registration bool
+}
+
+// chatPageHTML is the page. The WebSocket address is made in the browser
+// from location.host, so it names the host and port the page was reached
+// by (a router forwarding 443 to 5443 included) and the browser's Origin
+// is this server's own, which the endpoint allows. Domain is the default
+// for a name typed without "@", so that a family member logs in with
+// "alice" and her password. If the app cannot be loaded (no Internet, a
+// wrong chat_app), the text says so instead of a blank page.
+const chatPageHTML = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Chat on {{.Domain}}</title>
+<link rel="stylesheet" href="{{.App}}converse.min.css">
+<script type="module" src="{{.App}}converse.min.js" onerror="document.getElementById('roost-loading').textContent = {{.Failed}}"></script>
+</head>
+<body class="converse-fullscreen">
+<p id="roost-loading" style="font-family: sans-serif; margin: 2em">Loading the chat…</p>
+<noscript><p style="font-family: sans-serif; margin: 2em">The chat needs JavaScript: please turn it on for this page.</p></noscript>
+<script type="module">
+document.getElementById('roost-loading').remove();
+converse.initialize({
+  view_mode: 'fullscreen',
+  assets_path: {{.App}},
+  websocket_url: 'wss://' + location.host + {{.WebSocketPath}},
+  discover_connection_methods: false,
+  default_domain: {{.Domain}},
+  allow_registration: {{if .Registration}}true{{else}}false{{end}},
+  auto_reconnect: true,
+});
+</script>
+</body>
+</html>
+`
+
+// chatPage renders the page for a domain.
+type chatPage struct {
+	tmpl *template.Template
+	page ChatPage
+}
+
+func newChatPage(p ChatPage) *chatPage {
+	return &chatPage{tmpl: template.Must(template.New("chat").Parse(chatPageHTML)), page: p}
+}
+
+// serve answers GET / with the page for domain.
+func (c *chatPage) serve(w http.ResponseWriter, domain string) {
+	var b bytes.Buffer
+	err := c.tmpl.Execute(&b, struct {
+		ChatPage
+		Domain, Failed string
+	}{c.page, domain, "The chat app could not be loaded from " + c.page.App + ": is this device online?"})
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = w.Write(b.Bytes())
+}
