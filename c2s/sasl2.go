@@ -193,7 +193,7 @@ func (n *negotiation) sasl2Failure(cond sasl.Condition, text string, counts bool
 		return err
 	}
 	if counts {
-		return n.countFailure()
+		return n.countFailure(cond)
 	}
 	return nil
 }
