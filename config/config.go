@@ -44,6 +44,7 @@ type Config struct {
 	MUC     MUC     `toml:"muc"`
 	Invites Invites `toml:"invites"`
 	Console Console `toml:"console"`
+	Metrics Metrics `toml:"metrics"`
 	// Commands is the [commands] table: ad-hoc commands (XEP-0050).
 	Commands Commands `toml:"commands"`
 	Contact  Contact  `toml:"contact"`
@@ -324,6 +325,15 @@ type Console struct {
 	LoginWindow      time.Duration `toml:"login_window"`
 }
 
+// Metrics is the [metrics] table: the server's counters at /metrics on
+// the HTTPS port, in the Prometheus text format.
+type Metrics struct {
+	Enabled bool `toml:"enabled"`
+	// Public answers /metrics to anyone; by default only to this
+	// machine, as /health.
+	Public bool `toml:"public"`
+}
+
 // Commands is the [commands] table: ad-hoc commands (XEP-0050), such as
 // the admins' "add a user" run from a chat app (XEP-0133).
 type Commands struct {
@@ -594,6 +604,7 @@ func Default() Config {
 			Expiry:     7 * 24 * time.Hour,
 			MaxPerUser: 10,
 		},
+		Metrics: Metrics{Enabled: true},
 		Console: Console{
 			Enabled:          true,
 			SessionTimeout:   12 * time.Hour,

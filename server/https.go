@@ -42,11 +42,13 @@ func (s *Server) setupHTTPS() error {
 			routes = append(routes, httpd.Route{Pattern: rt.Pattern, Handler: rt.Handler})
 		}
 		web, err := httpd.NewHandler(httpd.Options{
-			Domains:      cfg.Domains,
-			Health:       s.health,
-			PublicHealth: cfg.HTTPS.PublicHealth,
-			Logger:       log,
-			Routes:       routes,
+			Domains:       cfg.Domains,
+			Health:        s.health,
+			PublicHealth:  cfg.HTTPS.PublicHealth,
+			Metrics:       s.metricsHandler(),
+			PublicMetrics: cfg.Metrics.Public,
+			Logger:        log,
+			Routes:        routes,
 		})
 		if err != nil {
 			return err
