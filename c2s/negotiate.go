@@ -461,13 +461,15 @@ func (n *negotiation) authenticatedAs(bare jid.JID, mech string, sasl2 bool) {
 	n.debug("authenticated", "user", bare.String(), "mechanism", mech, "sasl2", sasl2)
 }
 
-// saslFailure sends <failure/>, counts it, and returns a stream error once
-// the client has failed too often (RFC 6120 §6.4.5).
+// saslFailure counts a failure, sends <failure/>, and returns a stream
+// error once the client has failed too often (RFC 6120 §6.4.5). It counts
+// first, so that the metrics have it once the client knows.
 func (n *negotiation) saslFailure(cond sasl.Condition, text string) error {
+	tooMany := n.countFailure(cond)
 	if err := n.sendFailure(cond, text); err != nil {
 		return err
 	}
-	return n.countFailure(cond)
+	return tooMany
 }
 
 // countFailure counts a failed authentication, for the client's tries and
