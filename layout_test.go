@@ -33,6 +33,7 @@ var allowed = map[string][]string{
 	"srv":      nil,
 	"store":    nil,
 	"config":   nil,
+	"metrics":  nil, // counters and the Prometheus text format (/metrics)
 	"dialback": {"jid", "xmlstream", "stream", "stanza"},
 	// XEP-0004 data forms and XEP-0030/0115 disco data, shared by the
 	// features.
@@ -46,7 +47,7 @@ var allowed = map[string][]string{
 	// XEP-0227, the format accounts move between servers in.
 	"portable": {"xmlstream"},
 	// L2
-	"router": {"jid", "xmlstream", "stanza", "stream"},
+	"router": {"jid", "xmlstream", "stanza", "stream", "metrics"},
 	// The shape of a feature, between the router and the features.
 	"module": {"jid", "xmlstream", "stanza", "router", "form", "discoinfo"},
 	// L3: the features. They reach the router only through module.
@@ -64,8 +65,8 @@ var allowed = map[string][]string{
 	// prosody).
 	"prosody": {"portable", "xmlstream"},
 	// L3
-	"c2s": {"jid", "xmlstream", "stanza", "stream", "sasl", "netconn"},
-	"s2s": {"jid", "xmlstream", "stanza", "stream", "sasl", "dialback", "srv", "netconn"},
+	"c2s": {"jid", "xmlstream", "stanza", "stream", "sasl", "netconn", "metrics"},
+	"s2s": {"jid", "xmlstream", "stanza", "stream", "sasl", "dialback", "srv", "netconn", "metrics"},
 	// External components (XEP-0114), beside c2s and s2s.
 	"component": {"jid", "xmlstream", "stanza", "stream", "netconn"},
 	// L4
@@ -104,6 +105,7 @@ var thirdParty = map[string][]string{
 	"stream":    {},
 	"store":     {"go.etcd.io/bbolt"},
 	"router":    {},
+	"metrics":   {},
 	"qrcode":    {"rsc.io/qr"},
 }
 

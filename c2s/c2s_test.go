@@ -17,6 +17,7 @@ import (
 	"roost/internal/client"
 	"roost/internal/xmpptest"
 	"roost/jid"
+	"roost/metrics"
 	"roost/netconn"
 	"roost/sasl"
 	"roost/stanza"
@@ -221,10 +222,21 @@ func TestAuthFailures(t *testing.T) {
 	if !errors.Is(err, client.ErrAuth) || !strings.Contains(err.Error(), "not-authorized") {
 		t.Errorf("unknown user: %v, want the same not-authorized", err)
 	}
+	h.mustLogin("juliet", "x")
 	h2 := newHarness(t, func(o *Options) { o.AllowPlain = false })
 	_, err = h2.login("juliet", "balcony!", "x", client.Options{Mechanism: sasl.Plain})
 	if !errors.Is(err, client.ErrAuth) || !strings.Contains(err.Error(), "invalid-mechanism") {
 		t.Errorf("PLAIN when disabled: %v, want invalid-mechanism", err)
+	}
+	// Counted before the client hears of it.
+	count := func(m *metrics.Counters) [3]uint64 {
+		return [3]uint64{m.LoginsOK.Load(), m.LoginsBadCredentials.Load(), m.LoginsFailedOther.Load()}
+	}
+	if got, want := count(h.srv.opts.Metrics), [3]uint64{1, 2, 0}; got != want {
+		t.Errorf("logins ok, bad credentials, failed = %v, want %v", got, want)
+	}
+	if got, want := count(h2.srv.opts.Metrics), [3]uint64{0, 0, 1}; got != want {
+		t.Errorf("PLAIN when disabled: logins ok, bad credentials, failed = %v, want %v", got, want)
 	}
 }
 

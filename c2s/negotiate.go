@@ -464,23 +464,32 @@ func (n *negotiation) authorized(srv *sasl.Server) (jid.JID, *sasl.Error) {
 // (XEP-0388) or SASL (RFC 6120 §6).
 func (n *negotiation) authenticatedAs(bare jid.JID, mech string, sasl2 bool) {
 	n.bare, n.authenticated = bare, true
+	n.srv.opts.Metrics.LoginsOK.Add(1)
 	n.cb = sasl.ChannelBinding{} // needed no more
 	n.debug("authenticated", "user", bare.String(), "mechanism", mech, "sasl2", sasl2)
 }
 
-// saslFailure sends <failure/>, counts it, and returns a stream error once
-// the client has failed too often (RFC 6120 §6.4.5).
+// saslFailure counts a failure, sends <failure/>, and returns a stream
+// error once the client has failed too often (RFC 6120 §6.4.5). It counts
+// first, so that the metrics have it once the client knows.
 func (n *negotiation) saslFailure(cond sasl.Condition, text string) error {
+	tooMany := n.countFailure(cond)
 	if err := n.sendFailure(cond, text); err != nil {
 		return err
 	}
-	return n.countFailure()
+	return tooMany
 }
 
-// countFailure counts a failed authentication and returns a stream error
-// once the client has failed too often (RFC 6120 §6.4.5).
-func (n *negotiation) countFailure() error {
+// countFailure counts a failed authentication, for the client's tries and
+// the server's metrics by cond, and returns a stream error once the client
+// has failed too often (RFC 6120 §6.4.5).
+func (n *negotiation) countFailure(cond sasl.Condition) error {
 	n.failures++
+	if cond == sasl.NotAuthorized {
+		n.srv.opts.Metrics.LoginsBadCredentials.Add(1)
+	} else {
+		n.srv.opts.Metrics.LoginsFailedOther.Add(1)
+	}
 	if n.failures >= n.srv.opts.MaxAuthFailures {
 		return &stream.Error{Condition: stream.PolicyViolation, Text: "too many failed authentication attempts"}
 	}

@@ -60,6 +60,9 @@ func TestQueueBytes(t *testing.T) {
 		}
 	}
 	xmpptest.ExpectStreamError(t, j, stream.PolicyViolation)
+	if got := h.srv.opts.Metrics.C2SQueueFull.Load(); got != 1 {
+		t.Errorf("sessions closed for a full queue = %d, want 1", got)
+	}
 }
 
 // TestHibernatingSessionFull: a session waiting to be resumed (XEP-0198

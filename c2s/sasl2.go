@@ -185,6 +185,10 @@ func (n *negotiation) authenticate2(ctx context.Context, el *xmlstream.Element) 
 // sasl2Failure sends a SASL2 <failure/> with an RFC 6120 §6.5 condition
 // (XEP-0388 §3.6) and, if it counts, counts it as saslFailure does.
 func (n *negotiation) sasl2Failure(cond sasl.Condition, text string, counts bool) error {
+	var tooMany error
+	if counts {
+		tooMany = n.countFailure(cond)
+	}
 	f := xmlstream.New(nsSASL2, "failure").Append(xmlstream.New(stream.NSSASL, string(cond)))
 	if text != "" {
 		f.Append(xmlstream.New(nsSASL2, "text").AppendText(text))
@@ -192,10 +196,7 @@ func (n *negotiation) sasl2Failure(cond sasl.Condition, text string, counts bool
 	if err := n.writeElement(f); err != nil {
 		return err
 	}
-	if counts {
-		return n.countFailure()
-	}
-	return nil
+	return tooMany
 }
 
 // success is the <success/> of a SASL2 exchange, less its

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"roost/jid"
+	"roost/metrics"
 	"roost/netconn"
 	"roost/sasl"
 	"roost/stanza"
@@ -119,6 +120,9 @@ type Options struct {
 	// are committed in groups) is on disk: a client forgets what the
 	// server acknowledged.
 	Durable func(ctx context.Context) error
+	// Metrics counts logins and sessions closed for a full queue; nil:
+	// counters nobody reads.
+	Metrics *metrics.Counters
 	Logger  *slog.Logger
 }
 
@@ -177,6 +181,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = new(metrics.Counters)
 	}
 }
 

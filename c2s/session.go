@@ -320,6 +320,7 @@ func (c *session) heldLocked() int { return c.q.bytes + c.csi.bytes + c.unacked.
 // memory. c.mu is held.
 func (c *session) queueFullLocked() {
 	c.q.closing, c.q.reason = true, errQueueFull
+	c.srv.opts.Metrics.C2SQueueFull.Add(1)
 	if c.res.hibernating {
 		c.res.wakeUp()
 	}

@@ -45,6 +45,7 @@ type Config struct {
 	MUC       MUC       `toml:"muc"`
 	Invites   Invites   `toml:"invites"`
 	Console   Console   `toml:"console"`
+	Metrics   Metrics   `toml:"metrics"`
 	// Commands is the [commands] table: ad-hoc commands (XEP-0050).
 	Commands Commands `toml:"commands"`
 	Contact  Contact  `toml:"contact"`
@@ -323,6 +324,15 @@ type Console struct {
 	// LoginWindow before it must wait.
 	MaxLoginFailures int           `toml:"max_login_failures"`
 	LoginWindow      time.Duration `toml:"login_window"`
+}
+
+// Metrics is the [metrics] table: the server's counters at /metrics on
+// the HTTPS port, in the Prometheus text format.
+type Metrics struct {
+	Enabled bool `toml:"enabled"`
+	// Public answers /metrics to anyone; by default only to this
+	// machine, as /health.
+	Public bool `toml:"public"`
 }
 
 // Commands is the [commands] table: ad-hoc commands (XEP-0050), such as
@@ -633,6 +643,7 @@ func Default() Config {
 			Expiry:     7 * 24 * time.Hour,
 			MaxPerUser: 10,
 		},
+		Metrics: Metrics{Enabled: true},
 		Console: Console{
 			Enabled:          true,
 			SessionTimeout:   12 * time.Hour,

@@ -77,6 +77,12 @@ type Options struct {
 	// those on a loopback address (a monitor on the same machine), and 404
 	// to others.
 	PublicHealth bool
+	// Metrics serves /metrics (the server's counters for a monitoring
+	// system). Nil: /metrics answers 404.
+	Metrics http.Handler
+	// PublicMetrics answers /metrics to every client; otherwise only to
+	// loopback clients, as /health.
+	PublicMetrics bool
 	// Now is the clock for Health's expiry check. Default: time.Now.
 	Now func() time.Time
 	// Logger receives request errors. Default: discard.
@@ -101,7 +107,6 @@ type handler struct {
 	domains map[string]string // canonical domain → itself
 	links   func(domain, authority string) []Link
 	health  func() Health
-	public  bool // PublicHealth
 	now     func() time.Time
 	log     *slog.Logger
 }
@@ -112,7 +117,7 @@ type handler struct {
 // no route sees a path trick. Every other path is 404. It fails when a
 // route's pattern is invalid or conflicts with another.
 func NewHandler(o Options) (http.Handler, error) {
-	h := &handler{domains: hostSet(o.Domains), links: o.Links, health: o.Health, public: o.PublicHealth, now: o.Now, log: o.Logger}
+	h := &handler{domains: hostSet(o.Domains), links: o.Links, health: o.Health, now: o.Now, log: o.Logger}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -122,7 +127,17 @@ func NewHandler(o Options) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/.well-known/host-meta", h.hostMetaXML)
 	mux.HandleFunc("/.well-known/host-meta.json", h.hostMetaJSON)
-	mux.HandleFunc("/health", h.serveHealth)
+	// Both paths stay taken when there is nothing to serve, so that no
+	// route can claim them.
+	health, metrics := http.NotFoundHandler(), http.NotFoundHandler()
+	if o.Health != nil {
+		health = localOnly(o.PublicHealth, http.HandlerFunc(h.serveHealth))
+	}
+	if o.Metrics != nil {
+		metrics = localOnly(o.PublicMetrics, o.Metrics)
+	}
+	mux.Handle("/health", health)
+	mux.Handle("/metrics", metrics)
 	for _, rt := range o.Routes {
 		if err := handle(mux, rt); err != nil {
 			return nil, err
@@ -317,15 +332,8 @@ func (h *handler) hostMetaJSON(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveHealth answers /health on any host, so that a monitor may use the
-// address; to loopback clients only unless it is public.
+// address (to loopback clients only unless it is public: localOnly).
 func (h *handler) serveHealth(w http.ResponseWriter, r *http.Request) {
-	if h.health == nil || (!h.public && !fromLoopback(r)) {
-		http.NotFound(w, r)
-		return
-	}
-	if !readOnly(w, r) {
-		return
-	}
 	st := h.health()
 	st.Status = "ok"
 	now := h.now()
@@ -339,6 +347,21 @@ func (h *handler) serveHealth(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, h.log, st, "application/json")
+}
+
+// localOnly serves next to loopback clients only, unless public, and 404
+// to others, GET and HEAD only: what a monitor on this machine reads is
+// none of a stranger's business (it names peer servers and certificates).
+func localOnly(public bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !public && !fromLoopback(r) {
+			http.NotFound(w, r)
+			return
+		}
+		if readOnly(w, r) {
+			next.ServeHTTP(w, r)
+		}
+	})
 }
 
 // fromLoopback reports whether r comes from a loopback address.

@@ -221,9 +221,9 @@ func TestHealth(t *testing.T) {
 	}
 }
 
-// TestHealthAccess: /health answers loopback clients, others only when
-// public.
-func TestHealthAccess(t *testing.T) {
+// TestLocalAccess: /health and /metrics answer loopback clients, others
+// only when public, and 404 when the server gives nothing to serve.
+func TestLocalAccess(t *testing.T) {
 	tests := []struct {
 		remote   string
 		public   bool
@@ -234,18 +234,40 @@ func TestHealthAccess(t *testing.T) {
 		{"[::ffff:127.0.0.1]:4000", false, 200},
 		{"192.0.2.1:4000", false, 404},
 		{"[2001:db8::1]:4000", false, 404},
+		{"[::ffff:192.0.2.1]:4000", false, 404},
 		{"192.0.2.1:4000", true, 200},
 	}
-	for _, tc := range tests {
-		t.Run(fmt.Sprintf("%s public=%v", tc.remote, tc.public), func(t *testing.T) {
-			h := mustHandler(t, Options{Domains: []string{"d.example"}, PublicHealth: tc.public,
-				Health: func() Health { return Health{} }})
-			req := httptest.NewRequest("GET", "https://d.example/health", nil)
-			req.RemoteAddr = tc.remote
+	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "m 1\n") })
+	for _, path := range []string{"/health", "/metrics"} {
+		for _, tc := range tests {
+			t.Run(fmt.Sprintf("%s %s public=%v", path, tc.remote, tc.public), func(t *testing.T) {
+				h := mustHandler(t, Options{Domains: []string{"d.example"}, PublicHealth: tc.public, PublicMetrics: tc.public,
+					Health: func() Health { return Health{} }, Metrics: metrics})
+				req := httptest.NewRequest("GET", "https://d.example"+path, nil)
+				req.RemoteAddr = tc.remote
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != tc.wantCode {
+					t.Errorf("status = %d, want %d", rec.Code, tc.wantCode)
+				}
+			})
+		}
+		t.Run(path+" off", func(t *testing.T) {
+			h := mustHandler(t, Options{Domains: []string{"d.example"}, PublicHealth: true, PublicMetrics: true})
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "https://d.example"+path, nil))
+			if rec.Code != 404 {
+				t.Errorf("status = %d, want 404", rec.Code)
+			}
+		})
+		t.Run(path+" POST", func(t *testing.T) {
+			h := mustHandler(t, Options{Domains: []string{"d.example"}, Health: func() Health { return Health{} }, Metrics: metrics})
+			req := httptest.NewRequest("POST", "https://d.example"+path, nil)
+			req.RemoteAddr = "127.0.0.1:4000"
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
-			if rec.Code != tc.wantCode {
-				t.Errorf("status = %d, want %d", rec.Code, tc.wantCode)
+			if rec.Code != 405 {
+				t.Errorf("status = %d, want 405", rec.Code)
 			}
 		})
 	}
@@ -386,7 +408,7 @@ func TestRoutes(t *testing.T) {
 }
 
 func TestRouteConflicts(t *testing.T) {
-	for _, pattern := range []string{"/health", "/.well-known/host-meta.json", "/bad/{"} {
+	for _, pattern := range []string{"/health", "/metrics", "/.well-known/host-meta.json", "/bad/{"} {
 		_, err := NewHandler(Options{Routes: []Route{{Pattern: pattern, Handler: http.NotFoundHandler()}}})
 		if err == nil || !strings.Contains(err.Error(), pattern) {
 			t.Errorf("NewHandler with route %q: %v, want an error naming it", pattern, err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"roost/jid"
+	"roost/metrics"
 	"roost/stanza"
 	"roost/stream"
 	"roost/xmlstream"
@@ -110,7 +111,9 @@ type Options struct {
 	// MaxResources bounds the sessions per account (default 10).
 	MaxResources int
 	Accounts     Accounts
-	Logger       *slog.Logger
+	// Metrics counts the stanzas routed; nil: a counter nobody reads.
+	Metrics *metrics.Counters
+	Logger  *slog.Logger
 }
 
 type resource struct {
@@ -130,6 +133,7 @@ type Router struct {
 	maxRes   int
 	accounts Accounts
 	log      *slog.Logger
+	metrics  *metrics.Counters
 
 	handler   Handler
 	services  map[string]Handler // hosted service domain → its handler
@@ -151,6 +155,7 @@ func New(opts Options) *Router {
 		maxRes:   opts.MaxResources,
 		accounts: opts.Accounts,
 		log:      opts.Logger,
+		metrics:  opts.Metrics,
 		users:    make(map[string][]*resource),
 		services: make(map[string]Handler),
 	}
@@ -159,6 +164,9 @@ func New(opts Options) *Router {
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
+	}
+	if r.metrics == nil {
+		r.metrics = new(metrics.Counters)
 	}
 	for _, d := range opts.Domains {
 		r.domains[d] = struct{}{}
@@ -506,6 +514,7 @@ func (r *Router) FromClient(ctx context.Context, st *stanza.Stanza) {
 // Route delivers a stanza whose from address is trusted. Failures go back
 // to the sender as error stanzas.
 func (r *Router) Route(ctx context.Context, st *stanza.Stanza) {
+	r.metrics.StanzasRouted.Add(1)
 	to := st.To
 	if to.IsZero() {
 		r.serve(ctx, r.handler, st)

@@ -402,6 +402,9 @@ func TestIdleAndQueue(t *testing.T) {
 			t.Fatalf("stanza %d: %v, want resource-constraint", i, err)
 		}
 	}
+	if got := q.srv.opts.Metrics.S2SQueueFull.Load(); got != 1 {
+		t.Errorf("stanzas refused for a full queue = %d, want 1", got)
+	}
 	// Not ours to send.
 	if err := q.srv.SendRemote(context.Background(), xmpptest.Stanza(t, message("u@elsewhere.example/x", "v@b.example", "m"))); !errors.Is(err, &stanza.Error{Condition: stanza.NotAllowed}) {
 		t.Errorf("relaying: %v, want not-allowed", err)

@@ -14,6 +14,7 @@ import (
 
 	"roost/dialback"
 	"roost/jid"
+	"roost/metrics"
 	"roost/netconn"
 	"roost/srv"
 	"roost/stanza"
@@ -89,7 +90,10 @@ type Options struct {
 	// (0: unlimited). A peer opens one per domain pair it sends from,
 	// plus one for each dialback check.
 	MaxConnsPerIP int
-	Logger        *slog.Logger
+	// Metrics counts stanzas refused for a full queue; nil: a counter
+	// nobody reads.
+	Metrics *metrics.Counters
+	Logger  *slog.Logger
 }
 
 func (o *Options) setDefaults() {
@@ -108,6 +112,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = new(metrics.Counters)
 	}
 	if o.Dial == nil {
 		var d net.Dialer
@@ -327,6 +334,7 @@ func (s *Server) SendRemote(_ context.Context, st *stanza.Stanza) error {
 		case sent:
 			return nil
 		case full:
+			s.opts.Metrics.S2SQueueFull.Add(1)
 			return &stanza.Error{Type: stanza.Wait, Condition: stanza.ResourceConstraint, Text: "too many stanzas waiting for " + remote}
 		}
 		// The stream is closing: set up a new one.
@@ -337,6 +345,7 @@ func (s *Server) SendRemote(_ context.Context, st *stanza.Stanza) error {
 		r = s.newRouteLocked(p)
 	}
 	if len(r.queue) >= s.opts.QueueDepth {
+		s.opts.Metrics.S2SQueueFull.Add(1)
 		return &stanza.Error{Type: stanza.Wait, Condition: stanza.ResourceConstraint, Text: "too many stanzas waiting for " + remote}
 	}
 	r.queue = append(r.queue, &cp)

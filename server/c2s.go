@@ -64,6 +64,7 @@ func (s *Server) setupC2S() error {
 		Tokens:               tokens,
 		BindFeatures:         bindFeatures,
 		Durable:              s.store.SyncArchive,
+		Metrics:              &s.metrics,
 		Logger:               s.log.With("component", "c2s"),
 	}, s.router, s.accounts)
 	s.c2s = srv

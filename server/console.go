@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -182,8 +180,8 @@ func (s *Server) consoleStatus(context.Context) console.Status {
 			st.Federation = append(st.Federation, console.Link{Remote: l.Remote, Ready: l.Ready})
 		}
 	}
-	if fi, err := os.Stat(filepath.Join(s.cfg.DataDir, StoreFile)); err == nil {
-		st.StoreBytes = fi.Size()
+	if n, ok := s.storeBytes(); ok {
+		st.StoreBytes = n
 	}
 	st.Checks = []console.Check{
 		{What: "Configuration", Result: "valid (the server started with it)", OK: true},

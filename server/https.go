@@ -49,13 +49,15 @@ func (s *Server) setupHTTPS() error {
 			chat = s.chatPage()
 		}
 		web, err := httpd.NewHandler(httpd.Options{
-			Domains:      cfg.Domains,
-			Links:        links,
-			ChatPage:     chat,
-			Health:       s.health,
-			PublicHealth: cfg.HTTPS.PublicHealth,
-			Logger:       log,
-			Routes:       routes,
+			Domains:       cfg.Domains,
+			Links:         links,
+			ChatPage:      chat,
+			Health:        s.health,
+			PublicHealth:  cfg.HTTPS.PublicHealth,
+			Metrics:       s.metricsHandler(),
+			PublicMetrics: cfg.Metrics.Public,
+			Logger:        log,
+			Routes:        routes,
 		})
 		if err != nil {
 			return err

@@ -53,6 +53,7 @@ func (s *Server) setupS2S() error {
 		ReadRate:                 int(lim.ReadRateBytes), // as for clients: see config/roost.toml
 		ReadBurst:                int(lim.ReadBurstBytes),
 		MaxConnsPerIP:            lim.MaxConnectionsPerIP,
+		Metrics:                  &s.metrics,
 		Logger:                   s.log.With("component", "s2s"),
 	}, s.router)
 	s.s2s = server

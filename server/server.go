@@ -19,6 +19,7 @@ import (
 	"roost/component"
 	"roost/config"
 	"roost/jid"
+	"roost/metrics"
 	"roost/module"
 	"roost/module/invite"
 	"roost/module/muc"
@@ -76,6 +77,7 @@ type Server struct {
 	// by the component module; nil when none is configured.
 	components *component.Server
 	started    time.Time
+	metrics    metrics.Counters // shared by router, c2s and s2s; /metrics
 
 	listeners map[string][]net.Listener // bound, by listener name
 	jobs      []job                     // started by Run
@@ -140,6 +142,7 @@ func New(opts Options) (_ *Server, err error) {
 		Domains:      cfg.Domains,
 		MaxResources: cfg.Limits.MaxResources,
 		Accounts:     s.accounts,
+		Metrics:      &s.metrics,
 		Logger:       s.log.With("component", "router"),
 	})
 	s.accounts.onDelete = s.accountDeleted

@@ -171,6 +171,46 @@ func TestArchiveSummaryAndDelete(t *testing.T) {
 	}
 }
 
+// TestArchiveTotals: the totals are the sums of the archives' summaries,
+// over accounts and rooms, and follow a deletion.
+func TestArchiveTotals(t *testing.T) {
+	s, _ := openTest(t, testOptions())
+	mustCreate(t, s, "alice@example.org")
+	totals := func() (int64, int64) {
+		t.Helper()
+		must(t, s.SyncArchive(t.Context()))
+		n, size, err := s.ArchiveTotals()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, size
+	}
+	if n, size := totals(); n != 0 || size != 0 {
+		t.Errorf("empty totals = %d messages, %d bytes; want 0, 0", n, size)
+	}
+	room := "den@conference.example.org"
+	for i := range 3 {
+		if _, err := s.AppendArchive(ArchiveRecord{Owner: room, With: "alice@example.org", Stanza: []byte("<message/>")}, t0.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	archived(t, s, "alice@example.org", "bob@example.org", "", 9)
+	archived(t, s, "alice@example.org", "bob@example.org", "", 10)
+	n, size := totals()
+	roomSum, err1 := s.ArchiveSummary(room)
+	aliceSum, err2 := s.ArchiveSummary("alice@example.org")
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if n != 5 || size != roomSum.Size+aliceSum.Size {
+		t.Errorf("totals = %d messages, %d bytes; want 5, %d", n, size, roomSum.Size+aliceSum.Size)
+	}
+	must(t, s.DeleteArchive(room))
+	if n, size := totals(); n != 2 || size != aliceSum.Size {
+		t.Errorf("totals after the room's delete = %d messages, %d bytes; want 2, %d", n, size, aliceSum.Size)
+	}
+}
+
 // TestArchiveAccountGone: records queued for an account deleted before
 // they are committed are dropped, and appends for a room need no account.
 func TestArchiveAccountGone(t *testing.T) {

@@ -20,6 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"roost/admin"
 	"roost/internal/acmetest"
 	"roost/internal/client"
@@ -261,6 +264,33 @@ func TestInteropACMETLSALPN(t *testing.T) {
 		}
 		if h.Status != "ok" || len(h.Certificates) != len(acmeNames) || h.Certificates[0].Source != "acme" {
 			t.Errorf("health = %+v, want ok with %d ACME certificates", h, len(acmeNames))
+		}
+		// /metrics, read by the Prometheus parser: the logins above, and
+		// the expiry of each name's certificate as clients see it.
+		resp, body = get(t, hc, "https://"+acmeDomain+"/metrics")
+		p := expfmt.NewTextParser(model.LegacyValidation)
+		fams, err := p.TextToMetricFamilies(strings.NewReader(body))
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("metrics: %s %q (%v)", resp.Status, body, err)
+		}
+		var ok float64
+		for _, m := range fams["roost_logins_total"].GetMetric() {
+			if m.GetLabel()[0].GetValue() == "ok" {
+				ok = m.GetCounter().GetValue()
+			}
+		}
+		if ok < 1 {
+			t.Errorf("metrics: %v successful logins, want at least the Go client's\n%s", ok, body)
+		}
+		expiry := map[string]float64{}
+		for _, m := range fams["roost_certificate_expiry_seconds"].GetMetric() {
+			expiry[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
+		}
+		for _, name := range acmeNames {
+			l := leaf(t, ip+":5223", name, name, []string{"xmpp-client"}, roots, time.Time{})
+			if got, want := expiry[name], float64(l.NotAfter.Unix()); got != want {
+				t.Errorf("metrics: %s expires at %v, want %v (the served certificate's)", name, got, want)
+			}
 		}
 	})
 	t.Run("xmpp-server is not offered with federation off", func(t *testing.T) {
