@@ -145,13 +145,9 @@ func (e *Encoder) attr(name, value string) {
 }
 
 func (e *Encoder) startUser(u *User) error {
-	if e.inUser {
-		return fmt.Errorf("%w: user %.40q inside a user", ErrEncoder, u.Name)
+	if err := e.enterHost("user", u.Host, u.Name); err != nil {
+		return err
 	}
-	if u.Host == "" || u.Name == "" {
-		return fmt.Errorf("%w: a user needs a host and a name", ErrEncoder)
-	}
-	e.enterHost(u.Host)
 	e.buf = append(e.buf, "<user"...)
 	e.attr("name", u.Name)
 	if u.HasPassword {
@@ -166,11 +162,18 @@ func (e *Encoder) startUser(u *User) error {
 }
 
 // enterHost starts the document if needed and makes host the open host
-// element.
-func (e *Encoder) enterHost(host string) {
+// element, for a user or a room (what) named name, which stands outside
+// any user.
+func (e *Encoder) enterHost(what, host, name string) error {
+	if e.inUser {
+		return fmt.Errorf("%w: %s %.40q inside a user", ErrEncoder, what, name)
+	}
+	if host == "" || name == "" {
+		return fmt.Errorf("%w: a %s needs a host and a name", ErrEncoder, what)
+	}
 	e.header()
 	if host == e.host {
-		return
+		return nil
 	}
 	if e.host != "" {
 		e.buf = append(e.buf, "</host>\n"...)
@@ -179,6 +182,7 @@ func (e *Encoder) enterHost(host string) {
 	e.attr("jid", host)
 	e.buf = append(e.buf, ">\n"...)
 	e.host = host
+	return nil
 }
 
 // room writes a room in its service's host element, in roost's
@@ -187,13 +191,9 @@ func (e *Encoder) enterHost(host string) {
 // the subject, and the affiliations as the muc#admin items of an
 // affiliation list (§9.5, §10.5).
 func (e *Encoder) room(r *Room) error {
-	if e.inUser {
-		return fmt.Errorf("%w: room %.40q inside a user", ErrEncoder, r.Name)
+	if err := e.enterHost("room", r.Service, r.Name); err != nil {
+		return err
 	}
-	if r.Service == "" || r.Name == "" {
-		return fmt.Errorf("%w: a room needs a service and a name", ErrEncoder)
-	}
-	e.enterHost(r.Service)
 	el := xmlstream.New(NSRoost, "room").SetAttr("name", r.Name)
 	if !r.Created.IsZero() {
 		el.SetAttr("created", FormatStamp(r.Created))
