@@ -311,7 +311,7 @@ func prosodySource(ctx context.Context, cfg config.Config, dir string, direct bo
 		return nil, nil, err
 	}
 	cleanup := func() { _ = os.RemoveAll(tmp) }
-	fmt.Fprintf(out, "exporting %s with %s (XEP-0227); block lists and offline messages are read from the files\n", dir, migrator)
+	fmt.Fprintf(out, "exporting %s with %s (XEP-0227); block lists, offline messages and group chat rooms are read from the files\n", dir, migrator)
 	if err := d.Migrate(ctx, migrator, tmp, hosts); err != nil {
 		return nil, cleanup, err
 	}
