@@ -303,8 +303,10 @@ func TestInteropMigrateProsody(t *testing.T) {
 
 	t.Run("round trip", func(t *testing.T) {
 		dir := t.TempDir()
+		// A group chat room, made through the running server, moves too.
+		roostCmd(t, "room", "create", "kitchen", "-owner", "alice@"+domain, "-name", "Kitchen", "-config", r.Config)
 		// While the server runs: from its snapshot.
-		if out := roostCmd(t, "export", filepath.Join(dir, "running.xml"), "-config", r.Config); !strings.Contains(out, "3 moved") {
+		if out := roostCmd(t, "export", filepath.Join(dir, "running.xml"), "-config", r.Config); !strings.Contains(out, "3 moved, 1 group chat room") {
 			t.Errorf("export of the running server:\n%s", out)
 		}
 		// The comparison is with the stopped server's export: the
@@ -316,7 +318,9 @@ func TestInteropMigrateProsody(t *testing.T) {
 		st := dataFile(t, r)
 		checkArchive(t, st, domain, moved)
 		r2 := emptyRoost(t, migrateRoost2IP, domain, ca)
-		roostCmd(t, "import", exported, "-config", r2.Config)
+		if out := roostCmd(t, "import", exported, "-config", r2.Config); !strings.Contains(out, "import: 3 moved, 1 group chat room") {
+			t.Errorf("import of the export:\n%s", out)
+		}
 		d, err := store.Diff(st, dataFile(t, r2), 40)
 		if err != nil {
 			t.Fatal(err)
