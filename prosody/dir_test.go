@@ -311,7 +311,7 @@ func TestRooms(t *testing.T) {
 	want := &portable.Room{Service: "conference.ex.test", Name: "family", Subject: "Sunday lunch",
 		SubjectBy: "family@conference.ex.test/alice", SubjectAt: time.Unix(1714564800, 0).UTC(),
 		Affiliations: []portable.RoomAffiliation{{JID: "alice@ex.test", Affiliation: "owner", Nick: "alice"},
-			{JID: "bob@ex.test", Affiliation: "member"}, {JID: "spam@example.com", Affiliation: "outcast", Reason: "spam"}}}
+			{JID: "bob@ex.test", Affiliation: "member"}, {JID: "spam@example.com", Affiliation: "outcast"}}}
 	if diff := cmp.Diff(want, r); diff != "" {
 		t.Errorf("room (-want +got):\n%s", diff)
 	}

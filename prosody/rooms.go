@@ -19,9 +19,10 @@ import (
 // rooms in its host directory, a list in persistent.dat and one file per
 // room in the config store, room_mt:freeze's table: the room's settings
 // in _data, its affiliations as bare JID = name fields (or, in the old
-// format, an _affiliations table) and the reserved nicknames and reasons
-// in _affiliation_data. prosody-migrator's xep0227 driver has no room
-// handler, so they are read directly on either road.
+// format, an _affiliations table) and the reserved nicknames in
+// _affiliation_data (no reasons: set_affiliation only broadcasts them).
+// prosody-migrator's xep0227 driver has no room handler, so they are read
+// directly on either road.
 
 // roomFields turn _data's settings into muc#roomconfig fields (XEP-0045
 // §15.5.3), as mod_muc's own configuration form names them.
@@ -131,7 +132,6 @@ func room(host, name string, t *Table) *portable.Room {
 	for _, j := range slices.Sorted(maps.Keys(affs)) {
 		a := portable.RoomAffiliation{JID: j, Affiliation: affs[j]}
 		a.Nick, _ = extra.Table(j).String("reserved_nickname")
-		a.Reason, _ = extra.Table(j).String("reason")
 		r.Affiliations = append(r.Affiliations, a)
 	}
 	return r
