@@ -73,7 +73,7 @@ var allowed = map[string][]string{
 	"server": {"*"},
 	// Moving accounts between the store and XEP-0227 documents, with the
 	// record formats of the features that own them.
-	"transfer": {"store", "portable", "jid", "xmlstream", "sasl", "archive", "im", "module/pep", "module/private", "module/vcard"},
+	"transfer": {"store", "portable", "jid", "xmlstream", "sasl", "archive", "im", "module/muc", "module/pep", "module/private", "module/vcard"},
 	// L5
 	"cmd/roost":      {"server", "admin", "config", "store", "systemd", "certs", "srv", "checkdns", "jid", "qrcode", "transfer", "portable", "prosody"},
 	"cmd/roostbench": {"internal/client", "jid", "xmlstream", "stanza", "stream", "sasl", "internal/loadtool"},

@@ -376,6 +376,8 @@ func (f *fileDec) host(start xml.StartElement) error {
 		switch {
 		case isPIE(t.Name.Space) && t.Name.Local == "user":
 			return f.user(t, host)
+		case t.Name.Space == NSRoost && t.Name.Local == "room":
+			return f.room(t, host)
 		case t.Name.Space == NSXInclude && t.Name.Local == "include":
 			return f.include(t, levelHost, host)
 		}
@@ -760,6 +762,49 @@ func (f *fileDec) doc(t xml.StartElement) error {
 		return f.invalid(el, "user", "a document without a key or value")
 	}
 	return f.fn(&Doc{Key: string(k), Value: v})
+}
+
+// room reads a room of the service host (see Encoder.room).
+func (f *fileDec) room(t xml.StartElement, host string) error {
+	el, err := f.element(t)
+	if err != nil {
+		return err
+	}
+	r := &Room{Service: host, Name: el.Get("name"), Config: el.Child(NSData, "x")}
+	if r.Name == "" {
+		return f.invalid(el, "host", "a room without a name")
+	}
+	if c := el.Get("created"); c != "" {
+		if r.Created, err = ParseStamp(c); err != nil {
+			return f.invalid(el, "host", err.Error())
+		}
+	}
+	if s := el.Get("salt"); s != "" {
+		if r.Salt, err = base64.StdEncoding.DecodeString(s); err != nil || len(r.Salt) == 0 {
+			return f.invalid(el, "host", "a room salt that is not base64")
+		}
+	}
+	if sub := el.Child(NSRoost, "subject"); sub != nil {
+		r.Subject, r.SubjectBy = sub.Text(), sub.Get("by")
+		if s := sub.Get("stamp"); s != "" {
+			if r.SubjectAt, err = ParseStamp(s); err != nil {
+				return f.invalid(el, "host", err.Error())
+			}
+		}
+	}
+	if q := el.Child(NSMUCAdmin, "query"); q != nil {
+		for it := range q.Elements() {
+			if !it.Is(NSMUCAdmin, "item") || it.Get("jid") == "" || it.Get("affiliation") == "" {
+				return f.invalid(el, "host", "an affiliation without a jid or an affiliation")
+			}
+			a := RoomAffiliation{JID: it.Get("jid"), Affiliation: it.Get("affiliation"), Nick: it.Get("nick")}
+			if rs := it.Child(NSMUCAdmin, "reason"); rs != nil {
+				a.Reason = rs.Text()
+			}
+			r.Affiliations = append(r.Affiliations, a)
+		}
+	}
+	return f.fn(r)
 }
 
 // Includes returns the files the document name in fsys includes where

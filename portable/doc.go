@@ -45,6 +45,33 @@
 // a later roost this one has no format for (<doc/>, [Doc]), and the
 // archive preferences (XEP-0441 <prefs/>).
 //
+// # Group chat rooms
+//
+// No server writes rooms into XEP-0227: the XEP names none, Prosody
+// 0.12's xep0227 storage driver (what prosody-migrator uses) has handlers
+// for accounts, roster, vCard, private XML, PEP and the archive only, and
+// ejabberd's export_piefxis writes users only. Rather than invent a
+// vocabulary, roost puts XEP-0045's own elements in one element of its
+// extension: a room stands beside the users of its service's host, where
+// other importers skip it as unknown data (XEP-0227 §4):
+//
+//	<host jid='conference.example.org'>
+//	  <room xmlns='urn:roost:pie:0' name='family' created='...' salt='...'>
+//	    <x xmlns='jabber:x:data' type='submit'>...muc#roomconfig...</x>
+//	    <subject by='family@conference.example.org/alice' stamp='...'>Sunday lunch</subject>
+//	    <query xmlns='http://jabber.org/protocol/muc#admin'>
+//	      <item affiliation='owner' jid='alice@example.org' nick='alice'><reason>...</reason></item>
+//	    </query>
+//	  </room>
+//	</host>
+//
+// The configuration is the submitted form an owner sends (XEP-0045
+// §10.2, fields of §15.5.3), the affiliations the items of an affiliation
+// list (§9.5, §10.5) with the reserved nickname (§7.12); the salt is the
+// per-room secret behind occupant ids (XEP-0421), base64: [Room]. A room
+// that cannot be read (no name, a bad stamp, an item without a jid) is an
+// [Unknown] with a reason, never a guess.
+//
 // Elements the package does not know become [Unknown] entries, so that an
 // importer can report them (§4: "SHOULD ignore the unknown data, SHOULD
 // notify the operator").
@@ -72,7 +99,8 @@
 //
 // The [Encoder] writes entries as they come, grouping consecutive entries
 // of one kind in their container element, through a buffered writer: an
-// export of any size is written in constant memory.
+// export of any size is written in constant memory. A room is written
+// outside any user, in the host element of its service.
 //
 // # Concurrency
 //

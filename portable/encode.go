@@ -77,6 +77,8 @@ func (e *Encoder) Encode(en Entry) error {
 		err = e.startUser(v)
 	case *UserEnd:
 		err = e.endUser()
+	case *Room:
+		err = e.room(v)
 	case *Unknown:
 	default:
 		if !e.inUser {
@@ -143,21 +145,8 @@ func (e *Encoder) attr(name, value string) {
 }
 
 func (e *Encoder) startUser(u *User) error {
-	if e.inUser {
-		return fmt.Errorf("%w: user %.40q inside a user", ErrEncoder, u.Name)
-	}
-	if u.Host == "" || u.Name == "" {
-		return fmt.Errorf("%w: a user needs a host and a name", ErrEncoder)
-	}
-	e.header()
-	if u.Host != e.host {
-		if e.host != "" {
-			e.buf = append(e.buf, "</host>\n"...)
-		}
-		e.buf = append(e.buf, "<host"...)
-		e.attr("jid", u.Host)
-		e.buf = append(e.buf, ">\n"...)
-		e.host = u.Host
+	if err := e.enterHost("user", u.Host, u.Name); err != nil {
+		return err
 	}
 	e.buf = append(e.buf, "<user"...)
 	e.attr("name", u.Name)
@@ -169,6 +158,78 @@ func (e *Encoder) startUser(u *User) error {
 	}
 	e.buf = append(e.buf, ">\n"...)
 	e.inUser = true
+	return nil
+}
+
+// enterHost starts the document if needed and makes host the open host
+// element, for a user or a room (what) named name, which stands outside
+// any user.
+func (e *Encoder) enterHost(what, host, name string) error {
+	if e.inUser {
+		return fmt.Errorf("%w: %s %.40q inside a user", ErrEncoder, what, name)
+	}
+	if host == "" || name == "" {
+		return fmt.Errorf("%w: a %s needs a host and a name", ErrEncoder, what)
+	}
+	e.header()
+	if host == e.host {
+		return nil
+	}
+	if e.host != "" {
+		e.buf = append(e.buf, "</host>\n"...)
+	}
+	e.buf = append(e.buf, "<host"...)
+	e.attr("jid", host)
+	e.buf = append(e.buf, ">\n"...)
+	e.host = host
+	return nil
+}
+
+// room writes a room in its service's host element, in roost's
+// extension: <room xmlns='urn:roost:pie:0'/> holding the configuration
+// as the submitted muc#roomconfig form an owner sends (XEP-0045 §10.2),
+// the subject, and the affiliations as the muc#admin items of an
+// affiliation list (§9.5, §10.5).
+func (e *Encoder) room(r *Room) error {
+	if err := e.enterHost("room", r.Service, r.Name); err != nil {
+		return err
+	}
+	el := xmlstream.New(NSRoost, "room").SetAttr("name", r.Name)
+	if !r.Created.IsZero() {
+		el.SetAttr("created", FormatStamp(r.Created))
+	}
+	if len(r.Salt) > 0 {
+		el.SetAttr("salt", base64.StdEncoding.EncodeToString(r.Salt))
+	}
+	if r.Config != nil {
+		el.Append(r.Config)
+	}
+	if r.Subject != "" || r.SubjectBy != "" || !r.SubjectAt.IsZero() {
+		sub := xmlstream.New(NSRoost, "subject")
+		if r.SubjectBy != "" {
+			sub.SetAttr("by", r.SubjectBy)
+		}
+		if !r.SubjectAt.IsZero() {
+			sub.SetAttr("stamp", FormatStamp(r.SubjectAt))
+		}
+		el.Append(sub.AppendText(r.Subject))
+	}
+	if len(r.Affiliations) > 0 {
+		q := xmlstream.New(NSMUCAdmin, "query")
+		for _, a := range r.Affiliations {
+			it := xmlstream.New(NSMUCAdmin, "item").SetAttr("affiliation", a.Affiliation).SetAttr("jid", a.JID)
+			if a.Nick != "" {
+				it.SetAttr("nick", a.Nick)
+			}
+			if a.Reason != "" {
+				it.Append(xmlstream.New(NSMUCAdmin, "reason").AppendText(a.Reason))
+			}
+			q.Append(it)
+		}
+		el.Append(q)
+	}
+	e.element(el)
+	e.buf = append(e.buf, '\n')
 	return nil
 }
 

@@ -21,6 +21,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`<server-data xmlns='urn:xmpp:pie:0'><host jid='h'><user name='u' password='p'><offline-messages><message xmlns='jabber:client'><body>x</body></message></offline-messages></user></host></server-data>`))
 	f.Add([]byte(`<server-data xmlns='http://www.xmpp.org/extensions/xep-0227.html#ns'><host jid='h'><user name='u'><presence from='a@b/c' type='subscribe'/><unknown/></user></host></server-data>`))
 	f.Add([]byte(`<server-data xmlns='urn:xmpp:pie:0'><host jid='h'><user name='u'><query xmlns='jabber:iq:privacy'><default name='a'/><list name='a'/></query></user></host></server-data>`))
+	f.Add([]byte(`<server-data xmlns='urn:xmpp:pie:0'><host jid='conference.h'><room xmlns='urn:roost:pie:0' name='r' salt='AQI='><subject by='x'>s</subject><query xmlns='http://jabber.org/protocol/muc#admin'><item affiliation='owner' jid='a@h' nick='n'><reason>r</reason></item></query></room></host></server-data>`))
 	opts := Options{MaxElementBytes: 64 << 10, MaxDepth: 16}
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		var first []Entry

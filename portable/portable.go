@@ -34,6 +34,8 @@ const (
 	NSForward     = "urn:xmpp:forward:0"
 	NSDelay       = "urn:xmpp:delay"
 	NSClient      = xmlstream.NSClient
+	NSMUCAdmin    = "http://jabber.org/protocol/muc#admin"
+	NSData        = "jabber:x:data"
 )
 
 // Errors; test for them with [errors.Is]. A decoding error is a
@@ -200,6 +202,37 @@ type Doc struct {
 	Value []byte
 }
 
+// Room is a persistent group chat room (XEP-0045) of the service Service
+// (a host of the document, such as conference.example.org), from roost's
+// extension: neither XEP-0227 nor prosody-migrator nor ejabberd's
+// export_piefxis carries rooms. Rooms stand beside users, never inside
+// one.
+type Room struct {
+	// Service is the room's domain, Name its localpart, as written.
+	Service, Name string
+	// Config is the configuration as a submitted muc#roomconfig data form
+	// (XEP-0045 §10.2, §15.5.3); nil if the document gives none.
+	Config *xmlstream.Element
+	// Subject is the room's subject (XEP-0045 §8.1); SubjectBy who set it
+	// (the occupant JID the exporting server kept) and SubjectAt when,
+	// zero if the document does not say.
+	Subject, SubjectBy string
+	SubjectAt          time.Time
+	// Affiliations are the room's owners, admins, members and outcasts
+	// (and people with only a reserved nickname), as XEP-0045 §9 and §10
+	// list them.
+	Affiliations []RoomAffiliation
+	// Created is when the room was made; zero if the document does not say.
+	Created time.Time
+	// Salt is the exporting roost's per-room secret behind occupant ids
+	// (XEP-0421), so that ids stay the same after a move; nil if none.
+	Salt []byte
+}
+
+// RoomAffiliation is a bare JID's affiliation with a room (XEP-0045
+// §5.2), with the nickname reserved for it (§7.12) and the reason given.
+type RoomAffiliation struct{ JID, Affiliation, Nick, Reason string }
+
 // Unknown is an element the package does not know, or knows but cannot
 // read, skipped. Where says
 // what it was in ("user", "host", "server-data", or the container such
@@ -230,6 +263,7 @@ func (*Archived) entry()     {}
 func (*LastActivity) entry() {}
 func (*ArchivePrefs) entry() {}
 func (*Doc) entry()          {}
+func (*Room) entry()         {}
 func (*Unknown) entry()      {}
 
 // Stamps are written as XEP-0082 date-times in UTC, with as many

@@ -524,8 +524,8 @@ func (d Dir) unknownStores(host, user string, fn func(portable.Entry) error) err
 }
 
 // Source reads every account of the hosts directly (all hosts with
-// accounts when hosts is empty), as Read does, for
-// transfer.Import.
+// accounts when hosts is empty), as Read does, then the group chat rooms
+// (Rooms), for transfer.Import.
 func (d Dir) Source(hosts []string) func(fn func(portable.Entry) error) error {
 	return func(fn func(portable.Entry) error) error {
 		if len(hosts) == 0 {
@@ -545,6 +545,6 @@ func (d Dir) Source(hosts []string) func(fn func(portable.Entry) error) error {
 				}
 			}
 		}
-		return nil
+		return d.Rooms(fn)
 	}
 }

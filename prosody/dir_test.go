@@ -73,6 +73,8 @@ func describe(e portable.Entry) string {
 		return fmt.Sprintf("unknown %s (%s)", v.Name.Local, v.Reason)
 	case *portable.UserEnd:
 		return "end"
+	case *portable.Room:
+		return fmt.Sprintf("room %s@%s %d affiliations", v.Name, v.Service, len(v.Affiliations))
 	}
 	return fmt.Sprintf("%T", e)
 }
@@ -278,11 +280,59 @@ func TestSupplement(t *testing.T) {
 	}
 	want := []string{"user carol@ex.test password=false", `vcard <vCard xmlns="vcard-temp"/>`, "offline <message xmlns=\"jabber:client\" from=\"bob@ex.test/phone\" id=\"89b9fa32c2a244a9af1740385b012f99\" type=\"normal\" xml:lang=\"en\" to=\"carol@ex.test\">",
 		"offline <message xmlns=\"jabber:client\" from=\"alice@ex.test/phone\" id=\"24dc70434f0a4ff2b19b3bd706b9d5b0\" type=\"chat\" xml:lang=\"en\" to=\"carol@ex.test\">", "end",
-		"user alice@ex.test password=false", `vcard <vCard xmlns="vcard-temp"/>`, "blocked spam@spam.example", "unknown x_custom (a store roost has nothing for)", "end"}
+		"user alice@ex.test password=false", `vcard <vCard xmlns="vcard-temp"/>`, "blocked spam@spam.example", "unknown x_custom (a store roost has nothing for)", "end",
+		"room family@conference.ex.test 3 affiliations"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("entries (-want +got):\n%s", diff)
 	}
 	if !cmp.Equal(skipped, []string{"dave@ex.test"}) {
 		t.Errorf("skipped %v", skipped)
+	}
+}
+
+// TestRooms reads a room as Prosody 0.12's mod_muc freezes it (new
+// storage format), and imports it without a note: every setting read is
+// one roost takes.
+func TestRooms(t *testing.T) {
+	d := Dir{Path: "testdata/data"}
+	var got []portable.Entry
+	if err := d.Rooms(func(e portable.Entry) error { got = append(got, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("got %d rooms, want 1", len(got))
+	}
+	r := got[0].(*portable.Room)
+	fields := map[string]string{}
+	for f := range r.Config.Elements() {
+		fields[f.Get("var")] = f.Child(portable.NSData, "value").Text()
+	}
+	r.Config = nil
+	want := &portable.Room{Service: "conference.ex.test", Name: "family", Subject: "Sunday lunch",
+		SubjectBy: "family@conference.ex.test/alice", SubjectAt: time.Unix(1714564800, 0).UTC(),
+		Affiliations: []portable.RoomAffiliation{{JID: "alice@ex.test", Affiliation: "owner", Nick: "alice"},
+			{JID: "bob@ex.test", Affiliation: "member"}, {JID: "spam@example.com", Affiliation: "outcast"}}}
+	if diff := cmp.Diff(want, r); diff != "" {
+		t.Errorf("room (-want +got):\n%s", diff)
+	}
+	wantFields := map[string]string{"FORM_TYPE": "http://jabber.org/protocol/muc#roomconfig",
+		"muc#roomconfig_roomname": "Family", "muc#roomconfig_roomdesc": "All of us", "muc#roomconfig_persistentroom": "true",
+		"muc#roomconfig_membersonly": "true", "muc#roomconfig_whois": "anyone", "muc#maxhistoryfetch": "30",
+		"muc#roomconfig_publicroom": "false", "muc#roomconfig_passwordprotectedroom": "true", "muc#roomconfig_roomsecret": "pie"}
+	if diff := cmp.Diff(wantFields, fields); diff != "" {
+		t.Errorf("configuration (-want +got):\n%s", diff)
+	}
+
+	st, err := store.Open(filepath.Join(t.TempDir(), "roost.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sum, err := transfer.Import(st, d.Rooms, transfer.ImportOptions{RoomServices: []string{"conference.ex.test"}})
+	if err != nil || sum.Rooms != 1 || len(sum.Notes) != 0 {
+		t.Fatalf("import: %v, %s, %q", err, sum, sum.Notes)
+	}
+	if _, found, err := st.Room("family@conference.ex.test"); !found || err != nil {
+		t.Errorf("room stored: %v, %v", found, err)
 	}
 }

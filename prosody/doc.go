@@ -31,8 +31,13 @@
 // importer does not take), roster (items, groups, pending requests),
 // vcard, private, blocklist, pep and pep_<node>, offline, archive. The
 // other stores of a user are reported, except Prosody's own bookkeeping
-// (lastlog, cron, smacks_h, tokens, ...). Hosts without an accounts
-// store (components, group chat) are not read.
+// (lastlog, cron, smacks_h, tokens, ...). Group chat services (a host
+// directory with persistent.dat) give their persistent rooms from the
+// config store ([Dir.Rooms]: settings as a muc#roomconfig form, subject,
+// affiliations with reserved nicknames; not the room archives
+// nor the occupant-id salt, whose ids roost derives its own way), read
+// directly on both roads, as the xep0227 driver has no room handler.
+// Other hosts without an accounts store (components) are not read.
 //
 // # Concurrency
 //

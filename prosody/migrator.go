@@ -134,14 +134,14 @@ func tail(s string, lines int) string {
 // Supplement adds to the accounts src yields (prosody-migrator's export,
 // read back) what its xep0227 driver leaves out and is read here directly
 // instead: block lists and offline messages, and the stores nobody reads,
-// reported. Users that have no account in the data directory (data left
+// reported; then the group chat rooms (Rooms). Users that have no account in the data directory (data left
 // behind by deleted accounts, which the migrator exports too) are left
 // out, and named to skipped.
 func (d Dir) Supplement(src func(func(portable.Entry) error) error, skipped func(jid string)) func(func(portable.Entry) error) error {
 	return func(fn func(portable.Entry) error) error {
 		var host, user string
 		drop := false
-		return src(func(e portable.Entry) error {
+		err := src(func(e portable.Entry) error {
 			switch v := e.(type) {
 			case *portable.User:
 				host, user = v.Host, v.Name
@@ -170,5 +170,9 @@ func (d Dir) Supplement(src func(func(portable.Entry) error) error, skipped func
 			}
 			return fn(e)
 		})
+		if err != nil {
+			return err
+		}
+		return d.Rooms(fn)
 	}
 }

@@ -55,7 +55,20 @@
 // backup of a running one, which is consistent as a whole), to one
 // document or one file per account ([Sink]), in the layout Prosody's
 // xep0227 driver reads: what roost exports, Prosody and ejabberd import.
-// Group chat rooms are not exported (XEP-0227 has no place for them, and
-// roost has no format of its own for them yet): the summary says how many
-// stayed behind.
+// Group chat rooms follow the accounts, each as a room of its service's
+// host (roost's extension of the format, see package portable), one file
+// each in a directory: configuration, subject, affiliations with their
+// nicknames and reasons, and the secret behind occupant ids, from and to
+// the muc module's record (muc.ExportRoom, muc.ImportRoom). A room's
+// message archive stays behind (XEP-0227 carries an account's archive,
+// not a room's), and the summary says for how many rooms.
+//
+// # Importing rooms
+//
+// A room is one record, written at once, so it moves whole or not at all.
+// Rooms of a service other than this roost's ([ImportOptions].
+// RoomServices) are skipped; an existing room is refused unless
+// Overwrite; a configuration field or an affiliation roost cannot take is
+// left out. Each of these is a note of the [Summary], which counts the
+// rooms moved.
 package transfer

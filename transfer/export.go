@@ -12,6 +12,7 @@ import (
 	"roost/archive"
 	"roost/im"
 	"roost/jid"
+	"roost/module/muc"
 	"roost/module/pep"
 	"roost/portable"
 	"roost/store"
@@ -55,19 +56,57 @@ func Export(st *store.Store, sink Sink, opts ExportOptions) (Summary, error) {
 			opts.Account(rep)
 		}
 	}
-	// Group chat rooms do not move yet: XEP-0227 has no place for them.
-	// Say so rather than leave them behind unnoticed.
-	rooms := 0
-	if err := st.Rooms("", func(string, []byte) error { rooms++; return nil }); err != nil {
+	if err := exportRooms(st, sink, &sum); err != nil {
 		return sum, fmt.Errorf("export: %w", err)
-	}
-	if rooms > 0 {
-		sum.Notes = append(sum.Notes, fmt.Sprintf("not exported: %d group chat rooms (roost export does not carry rooms yet; roost backup does)", rooms))
 	}
 	if err := sink.Close(); err != nil {
 		return sum, fmt.Errorf("export: %w", err)
 	}
 	return sum, nil
+}
+
+// exportRooms writes the group chat rooms, each from the store's copy:
+// configuration, subject and affiliations (roost's extension of
+// XEP-0227). Their message archives stay behind, and the summary says
+// so.
+func exportRooms(st *store.Store, sink Sink, sum *Summary) error {
+	logged := 0
+	err := st.Rooms("", func(room string, rec []byte) error {
+		j, err := jid.Parse(room)
+		if err != nil || j.Local() == "" || j.Resource() != "" {
+			sum.Notes = append(sum.Notes, fmt.Sprintf("not exported: room %.80q, which is not a room address", room))
+			return nil
+		}
+		e, err := muc.ExportRoom(rec)
+		if err != nil {
+			sum.Notes = append(sum.Notes, fmt.Sprintf("not exported: room %s, which does not read back (%v)", room, err))
+			return nil
+		}
+		enc, err := sink.Begin(j.Domain(), j.Local())
+		if err != nil {
+			return err
+		}
+		r := &portable.Room{Service: j.Domain(), Name: j.Local(), Config: e.Config, Subject: e.Subject, SubjectBy: e.SubjectBy,
+			SubjectAt: e.SubjectAt, Created: e.Created, Salt: e.Salt}
+		for _, a := range e.Affiliations {
+			r.Affiliations = append(r.Affiliations, portable.RoomAffiliation(a))
+		}
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+		if a, err := st.ArchiveSummary(room); err == nil && a.Count > 0 {
+			logged++
+		}
+		sum.Rooms++
+		return sink.End()
+	})
+	if err != nil {
+		return err
+	}
+	if logged > 0 {
+		sum.Notes = append(sum.Notes, fmt.Sprintf("not exported: the message archives of %d group chat rooms (XEP-0227 carries an account's archive, not a room's; roost backup keeps them)", logged))
+	}
+	return nil
 }
 
 func exportAccount(st *store.Store, sink Sink, user string) (AccountReport, error) {

@@ -15,6 +15,7 @@ import (
 	"roost/archive"
 	"roost/im"
 	"roost/jid"
+	"roost/module/muc"
 	"roost/module/pep"
 	"roost/module/private"
 	"roost/module/vcard"
@@ -29,7 +30,11 @@ type ImportOptions struct {
 	// Domains are the domains this roost serves; accounts of others are
 	// skipped.
 	Domains []string
-	// Overwrite replaces existing accounts instead of refusing them.
+	// RoomServices are the domains of this roost's group chat service
+	// (conference.<domain>); rooms of others are skipped.
+	RoomServices []string
+	// Overwrite replaces existing accounts and rooms instead of refusing
+	// them.
 	Overwrite bool
 	// DryRun reads and checks everything and writes nothing; the store
 	// may be nil (no data file yet).
@@ -61,10 +66,15 @@ func Import(st *store.Store, src Source, opts ImportOptions) (Summary, error) {
 	if opts.Rand == nil {
 		opts.Rand = rand.Reader
 	}
-	imp := &importer{st: st, opts: opts, domains: map[string]bool{}, seen: map[string]bool{}, now: opts.Now().UTC()}
+	imp := &importer{st: st, opts: opts, domains: map[string]bool{}, services: map[string]bool{}, seen: map[string]bool{}, now: opts.Now().UTC()}
 	for _, d := range opts.Domains {
 		if dom, err := jid.ParseDomain(d); err == nil {
 			imp.domains[dom] = true
+		}
+	}
+	for _, d := range opts.RoomServices {
+		if dom, err := jid.ParseDomain(d); err == nil {
+			imp.services[dom] = true
 		}
 	}
 	err := src(imp.entry)
@@ -84,10 +94,13 @@ type importer struct {
 	st      *store.Store
 	opts    ImportOptions
 	domains map[string]bool
-	seen    map[string]bool
-	now     time.Time
-	cur     *account
-	sum     Summary
+	// services are the group chat services' domains.
+	services map[string]bool
+	// seen are the accounts and rooms read so far.
+	seen map[string]bool
+	now  time.Time
+	cur  *account
+	sum  Summary
 }
 
 // writer is what an account is written through: a store.AccountImport,
@@ -129,6 +142,8 @@ func (imp *importer) entry(e portable.Entry) error {
 		err := imp.cur.end()
 		imp.done()
 		return err
+	case *portable.Room:
+		return imp.room(v)
 	case *portable.Unknown:
 		if imp.cur == nil {
 			imp.sum.Notes = append(imp.sum.Notes, unknownNote(v))
@@ -197,6 +212,59 @@ func (imp *importer) user(u *portable.User) error {
 		return fmt.Errorf("import %s: %w", a.user, err)
 	}
 	a.w = w
+	return nil
+}
+
+// room imports a group chat room: one record, written at once. What it
+// cannot take goes into the summary's notes.
+func (imp *importer) room(r *portable.Room) error {
+	note := func(format string, args ...any) {
+		imp.sum.Notes = append(imp.sum.Notes, fmt.Sprintf(format, args...))
+	}
+	j, err := jid.Parse(r.Name + "@" + r.Service)
+	if err != nil || j.Local() == "" {
+		note("not imported: room %.80q, which is not a valid address", r.Name+"@"+r.Service)
+		return nil
+	}
+	room := j.Bare().String()
+	switch {
+	case !imp.services[j.Domain()]:
+		note("not imported: room %s: this roost has no group chat service at %s (it has %s)", room, j.Domain(), strings.Join(imp.opts.RoomServices, ", "))
+		return nil
+	case imp.seen[room]:
+		note("not imported again: room %s: the document has it twice; the first one was read", room)
+		return nil
+	}
+	imp.seen[room] = true
+	e := muc.Exported{Config: r.Config, Subject: r.Subject, SubjectBy: r.SubjectBy, SubjectAt: r.SubjectAt, Created: r.Created, Salt: r.Salt}
+	if e.Created.IsZero() {
+		e.Created = imp.now
+	}
+	for _, a := range r.Affiliations {
+		e.Affiliations = append(e.Affiliations, muc.ExportedAffiliation(a))
+	}
+	rec, skipped, err := muc.ImportRoom(e, muc.Config{})
+	if err != nil {
+		note("not imported: room %s: %v", room, err)
+		return nil
+	}
+	for _, s := range skipped {
+		note("room %s: not imported: %s", room, s)
+	}
+	if imp.st != nil && !imp.opts.Overwrite {
+		if _, found, err := imp.st.Room(room); err != nil {
+			return fmt.Errorf("import room %s: %w", room, err)
+		} else if found {
+			note("not imported: room %s exists here; import with -overwrite to replace it", room)
+			return nil
+		}
+	}
+	if !imp.opts.DryRun {
+		if err := imp.st.PutRoom(room, rec); err != nil {
+			return fmt.Errorf("import room %s: %w", room, err)
+		}
+	}
+	imp.sum.Rooms++
 	return nil
 }
 

@@ -111,7 +111,10 @@ func (c Counts) String() string {
 // about the document outside any account.
 type Summary struct {
 	Accounts map[Status]int
-	Notes    []string
+	// Rooms counts the group chat rooms moved (in a dry run, that would
+	// move).
+	Rooms int
+	Notes []string
 }
 
 func (s *Summary) add(r *AccountReport) {
@@ -130,7 +133,13 @@ func (s Summary) String() string {
 		}
 	}
 	if len(parts) == 0 {
-		return "no accounts"
+		parts = append(parts, "no accounts")
+	}
+	switch {
+	case s.Rooms == 1:
+		parts = append(parts, "1 group chat room")
+	case s.Rooms > 1:
+		parts = append(parts, fmt.Sprintf("%d group chat rooms", s.Rooms))
 	}
 	return strings.Join(parts, ", ")
 }

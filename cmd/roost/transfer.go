@@ -176,11 +176,12 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	opts := transfer.ImportOptions{
-		Domains:    cfg.Domains,
-		Overwrite:  *overwrite,
-		DryRun:     *dry,
-		BatchBytes: int(cfg.Import.BatchBytes),
-		Account:    func(r transfer.AccountReport) { fmt.Fprintln(stdout, r) },
+		Domains:      cfg.Domains,
+		RoomServices: roomServices(cfg),
+		Overwrite:    *overwrite,
+		DryRun:       *dry,
+		BatchBytes:   int(cfg.Import.BatchBytes),
+		Account:      func(r transfer.AccountReport) { fmt.Fprintln(stdout, r) },
 	}
 	decode := portable.Options{MaxElementBytes: int64(cfg.Import.MaxElementBytes)}
 	var src transfer.Source
@@ -218,6 +219,19 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("import: %d accounts were not imported (see above)", n)
 	}
 	return nil
+}
+
+// roomServices are the domains of the group chat service: none when it
+// is off, so that rooms are reported, not stored for nobody.
+func roomServices(cfg config.Config) []string {
+	if !cfg.MUC.Enabled {
+		return nil
+	}
+	var out []string
+	for _, d := range cfg.Domains {
+		out = append(out, cfg.MUC.Subdomain+"."+d)
+	}
+	return out
 }
 
 // runImport imports into the data file, or, for a dry run, checks
@@ -297,7 +311,7 @@ func prosodySource(ctx context.Context, cfg config.Config, dir string, direct bo
 		return nil, nil, err
 	}
 	cleanup := func() { _ = os.RemoveAll(tmp) }
-	fmt.Fprintf(out, "exporting %s with %s (XEP-0227); block lists and offline messages are read from the files\n", dir, migrator)
+	fmt.Fprintf(out, "exporting %s with %s (XEP-0227); block lists, offline messages and group chat rooms are read from the files\n", dir, migrator)
 	if err := d.Migrate(ctx, migrator, tmp, hosts); err != nil {
 		return nil, cleanup, err
 	}

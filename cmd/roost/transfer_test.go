@@ -136,7 +136,7 @@ func TestImportProsody(t *testing.T) {
 		for _, want := range []string{
 			"alice@ex.test: moved: 1 credential, 1 contact, 1 subscription request, 1 vCard, 1 private XML item, 1 blocked address, 2 PEP nodes, 4 PEP items, 4 archived messages",
 			"carol@ex.test: moved: 1 credential, 1 contact, 1 subscription request, 2 offline messages, 2 archived messages",
-			"x_custom", "import: 3 moved",
+			"x_custom", "import: 3 moved, 1 group chat room",
 		} {
 			if !strings.Contains(out, want) {
 				t.Errorf("the report lacks %q:\n%s", want, out)
@@ -151,8 +151,9 @@ func TestImportProsody(t *testing.T) {
 		// Archive identifiers get random tags, PEP items from the
 		// migrator the time of the import (its format has no place for
 		// theirs), accounts the time of the import as their creation
-		// (Prosody 0.12 does not keep it): compare all but those, and the
-		// credentials on their own. prosody's TestMigratorAgrees compares
+		// (Prosody 0.12 does not keep it), and so do rooms: compare all but
+		// those, the credentials on their own and the rooms by their
+		// presence. prosody's TestMigratorAgrees compares
 		// the rest, the same.
 		a, b := dataOf(t, configs[0]), dataOf(t, configs[1])
 		d, err := store.Diff(a, b, 100)
@@ -160,8 +161,14 @@ func TestImportProsody(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, line := range d {
-			if !strings.HasPrefix(line, "archive") && !strings.HasPrefix(line, "pepitems ") && !strings.HasPrefix(line, "accounts ") {
+			if !strings.HasPrefix(line, "archive") && !strings.HasPrefix(line, "pepitems ") && !strings.HasPrefix(line, "accounts ") &&
+				!strings.HasPrefix(line, "mucrooms ") {
 				t.Errorf("the two roads differ: %s", line)
+			}
+		}
+		for _, st := range []*store.Store{a, b} {
+			if _, found, err := st.Room("family@conference.ex.test"); !found || err != nil {
+				t.Errorf("Prosody's room: %v, %v", found, err)
 			}
 		}
 		for _, u := range []string{"alice@ex.test", "bob@ex.test", "carol@ex.test"} {

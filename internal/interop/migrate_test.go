@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"roost/internal/xmpptest"
+	"roost/module/muc"
 	"roost/prosody"
 	"roost/server"
 	"roost/store"
@@ -77,7 +78,8 @@ authentication = "internal_hashed"
 c2s_require_encryption = true
 archive_expires_after = "never"
 VirtualHost %q
-`, filepath.Join(dir, "prosody.pid"), dataDir, logFile, ip, certDir, certFile, keyFile, domain)
+Component %q "muc"
+`, filepath.Join(dir, "prosody.pid"), dataDir, logFile, ip, certDir, certFile, keyFile, domain, "conference."+domain)
 	cfgFile := filepath.Join(dir, "prosody.cfg.lua")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -251,7 +253,7 @@ func TestInteropMigrateProsody(t *testing.T) {
 	const domain = "family.example"
 	ca := xmpptest.NewCA(t)
 	p, data, _ := startFamilyProsody(t, migrateProsodyIP, domain, ca)
-	runPy(t, "testdata/slix_migrate.py", familyArgs("fill", p.IP, domain, ca.File, "--pep", "--mam")...)
+	runPy(t, "testdata/slix_migrate.py", familyArgs("fill", p.IP, domain, ca.File, "--pep", "--mam", "--muc", "conference."+domain)...)
 	p.terminate(t) // a move starts with the old server stopped
 
 	t.Run("prosody-migrator's export", func(t *testing.T) {
@@ -289,7 +291,7 @@ func TestInteropMigrateProsody(t *testing.T) {
 	moved := time.Now()
 	out := roostCmd(t, "import", "prosody", data, "-config", r.Config)
 	t.Logf("roost import prosody:\n%s", out)
-	if !strings.Contains(out, "with /usr/bin/prosody-migrator") || !strings.Contains(out, "import: 3 moved") ||
+	if !strings.Contains(out, "with /usr/bin/prosody-migrator") || !strings.Contains(out, "import: 3 moved, 1 group chat room") ||
 		!strings.Contains(out, "carol@"+domain+": moved: 1 credential, 1 contact, 1 subscription request, 2 offline messages") ||
 		!strings.Contains(out, "1 blocked address") {
 		t.Errorf("roost import prosody:\n%s", out)
@@ -303,8 +305,10 @@ func TestInteropMigrateProsody(t *testing.T) {
 
 	t.Run("round trip", func(t *testing.T) {
 		dir := t.TempDir()
+		// A group chat room, made through the running server, moves too.
+		roostCmd(t, "room", "create", "garden", "-owner", "alice@"+domain, "-name", "Kitchen", "-config", r.Config)
 		// While the server runs: from its snapshot.
-		if out := roostCmd(t, "export", filepath.Join(dir, "running.xml"), "-config", r.Config); !strings.Contains(out, "3 moved") {
+		if out := roostCmd(t, "export", filepath.Join(dir, "running.xml"), "-config", r.Config); !strings.Contains(out, "3 moved, 2 group chat rooms") {
 			t.Errorf("export of the running server:\n%s", out)
 		}
 		// The comparison is with the stopped server's export: the
@@ -315,8 +319,11 @@ func TestInteropMigrateProsody(t *testing.T) {
 		roostCmd(t, "export", exported, "-config", r.Config)
 		st := dataFile(t, r)
 		checkArchive(t, st, domain, moved)
+		checkRoom(t, st, domain)
 		r2 := emptyRoost(t, migrateRoost2IP, domain, ca)
-		roostCmd(t, "import", exported, "-config", r2.Config)
+		if out := roostCmd(t, "import", exported, "-config", r2.Config); !strings.Contains(out, "import: 3 moved, 2 group chat rooms") {
+			t.Errorf("import of the export:\n%s", out)
+		}
 		d, err := store.Diff(st, dataFile(t, r2), 40)
 		if err != nil {
 			t.Fatal(err)
@@ -325,6 +332,32 @@ func TestInteropMigrateProsody(t *testing.T) {
 			t.Errorf("roost → export → import into an empty roost changed the data:\n%s", strings.Join(d, "\n"))
 		}
 	})
+}
+
+// checkRoom asserts that the room alice made on Prosody came over with
+// its name, subject and affiliations (Prosody 0.12 keeps no reasons:
+// set_affiliation only broadcasts them).
+func checkRoom(t *testing.T, st *store.Store, domain string) {
+	t.Helper()
+	rec, found, err := st.Room("kitchen@conference." + domain)
+	if err != nil || !found {
+		t.Fatalf("Prosody's room: %v, %v", found, err)
+	}
+	e, err := muc.ExportRoom(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := ""
+	for f := range e.Config.Elements() {
+		if f.Get("var") == "muc#roomconfig_roomname" {
+			name = f.ChildText("jabber:x:data", "value")
+		}
+	}
+	want := []muc.ExportedAffiliation{{JID: "alice@" + domain, Affiliation: "owner"},
+		{JID: "bob@" + domain, Affiliation: "member"}, {JID: "spam@spam.example", Affiliation: "outcast"}}
+	if diff := cmp.Diff(want, e.Affiliations); diff != "" || name != "Kitchen" || e.Subject != "Sunday lunch" {
+		t.Errorf("Prosody's room: name %q, subject %q, affiliations (-want +got):\n%s", name, e.Subject, diff)
+	}
 }
 
 // TestInteropMigrateEjabberd: a family's ejabberd (SCRAM passwords, its

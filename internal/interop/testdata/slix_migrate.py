@@ -27,7 +27,7 @@ from slix import RosterClient, emit
 from slix_pep import TUNE, publish_options, tune
 
 LIST = "urn:example:family-list"
-PLUGINS = ("xep_0030", "xep_0049", "xep_0054", "xep_0060", "xep_0191", "xep_0203", "xep_0313")
+PLUGINS = ("xep_0004", "xep_0030", "xep_0045", "xep_0049", "xep_0054", "xep_0060", "xep_0191", "xep_0203", "xep_0313")
 
 
 class Notes(ElementBase):
@@ -126,6 +126,23 @@ async def fill(args):
             await asyncio.wait_for(bob.messages.get(), args.timeout)
         emit(event="filled", what="mam")
 
+    if args.muc:
+        # A persistent room with a name, a subject, a member and an
+        # outcast (XEP-0045 §10.1.3, §8.1, §9.3, §9.1).
+        room = "kitchen@" + args.muc
+        await alice["xep_0045"].join_muc_wait(room, "Alice", timeout=args.timeout)
+        form = await alice["xep_0045"].get_room_config(room)
+        form.set_values({"muc#roomconfig_roomname": "Kitchen", "muc#roomconfig_persistentroom": True,
+                         "muc#roomconfig_membersonly": True})
+        await alice["xep_0045"].set_room_config(room, form)
+        alice["xep_0045"].set_subject(room, "Sunday lunch")
+        await asyncio.sleep(0.3)
+        await alice["xep_0045"].set_affiliation(room, "member", jid="bob@" + d, reason="family")
+        await alice["xep_0045"].set_affiliation(room, "outcast", jid="spam@spam.example", reason="spam")
+        alice["xep_0045"].leave_muc(room, "Alice")
+        await asyncio.sleep(0.3)
+        emit(event="filled", what="muc")
+
     # carol goes away; alice and bob write to her.
     carol.disconnect()
     await asyncio.sleep(1)
@@ -222,6 +239,7 @@ def main():
     p.add_argument("--resource", default="phone")
     p.add_argument("--pep", action="store_true")
     p.add_argument("--mam", action="store_true")
+    p.add_argument("--muc", default="", help="the group chat service: fill makes a room there")
     p.add_argument("--timeout", type=float, default=15)
     args = p.parse_args()
     phases = {"fill": fill, "check": check, "wrong-password": wrong_password}
