@@ -101,7 +101,7 @@ func MAM(ctx context.Context, o MAMOptions) (MAMResult, error) {
 		return res, err
 	}
 	defer s.Logout()
-	w := &mamWalker{s: s, page: o.Page}
+	w := &mamWalker{s: s, page: o.Page, ns: contentNS(o.Target)}
 	// Warm up, unmeasured: also a first check that the archive answers.
 	for end := time.Now().Add(o.Warmup); time.Now().Before(end) || w.queries == 0; {
 		if _, err := w.next(); err != nil {
@@ -193,7 +193,7 @@ func fillArchive(ctx context.Context, o *MAMOptions) (int, error) {
 		case <-ctx.Done():
 			return int(got.Load()), fmt.Errorf("fill archive: %d of %d archived in %s: %w", got.Load(), o.Fill, o.FillTimeout, ctx.Err())
 		}
-		msg := "<message type='chat' to='" + to + "' id='f" + strconv.Itoa(i) + "'><body>" + filler + strconv.Itoa(i) + "</body></message>"
+		msg := "<message " + contentNS(o.Target) + "type='chat' to='" + to + "' id='f" + strconv.Itoa(i) + "'><body>" + filler + strconv.Itoa(i) + "</body></message>"
 		if err := send.Write([]byte(msg)); err != nil {
 			return int(got.Load()), fmt.Errorf("fill archive: %w", err)
 		}
@@ -210,6 +210,7 @@ func fillArchive(ctx context.Context, o *MAMOptions) (int, error) {
 type mamWalker struct {
 	s       *Session
 	page    int
+	ns      string // the content namespace declaration WebSocket frames need
 	before  string // the oldest id of the last page; "" for the newest page
 	queries int
 	// pass counts the messages of the current pass; archived those of the
@@ -222,7 +223,7 @@ type mamWalker struct {
 func (w *mamWalker) next() (int, error) {
 	w.queries++
 	id := "mam" + strconv.Itoa(w.queries)
-	q := "<iq type='set' id='" + id + "'><query xmlns='" + nsMAM + "' queryid='" + id + "'><set xmlns='" + nsRSM + "'><max>" +
+	q := "<iq " + w.ns + "type='set' id='" + id + "'><query xmlns='" + nsMAM + "' queryid='" + id + "'><set xmlns='" + nsRSM + "'><max>" +
 		strconv.Itoa(w.page) + "</max><before>" + w.before + "</before></set></query></iq>"
 	if err := w.s.Write([]byte(q)); err != nil {
 		return 0, err

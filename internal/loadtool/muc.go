@@ -295,7 +295,7 @@ func (r *mucRun) onMessage(i int, el *xmlstream.Element) {
 
 // sendLoop has sender i send until stop closes or the bound is reached.
 func (r *mucRun) sendLoop(i int, s *Session, stop <-chan struct{}) {
-	prefix := "<message to='" + r.room + "' type='groupchat' id='"
+	prefix := "<message " + contentNS(r.o.Target) + "to='" + r.room + "' type='groupchat' id='"
 	buf := make([]byte, 0, 512)
 	for seq := uint64(1); ; seq++ {
 		select {
