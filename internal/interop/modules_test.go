@@ -192,42 +192,35 @@ func TestInteropBlocking(t *testing.T) {
 // a taken name is refused, and the account's password can be changed and
 // the account removed in-band.
 func TestInteropRegistration(t *testing.T) {
-	t.Run("off by default: by invitation only", func(t *testing.T) {
-		ca := xmpptest.NewCA(t)
-		r := startRoost(t, registerIP, modulesHost, ca)
-		ev := modules(t, r, ca, "register", "--mode", "off")
-		want(t, event(t, ev, "advertised"), "value", "true")
-		want(t, event(t, ev, "fields"), "result", "not-allowed")
-		for _, e := range ev {
-			// The logins that follow fail (there is no account) and may
-			// end with policy-violation; the attempt itself must not.
-			if e["event"] == "stream-error" && e["condition"] != "policy-violation" {
-				t.Errorf("the stream ended with %v over a registration attempt: %v", e["condition"], ev)
+	// With registration off, the server advertises it only for
+	// invitations (XEP-0401), which are on by default.
+	for _, tc := range []struct {
+		name                string
+		tables              string
+		advertised, refusal string
+	}{
+		{"off by default: by invitation only", "", "true", "not-allowed"},
+		{"off, without invitations", "[invites]\nenabled = false\n", "false", "service-unavailable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ca := xmpptest.NewCA(t)
+			r := startRoost(t, registerIP, modulesHost, ca, func(c *roostConfig) { c.Tables = tc.tables })
+			ev := modules(t, r, ca, "register", "--mode", "off")
+			want(t, event(t, ev, "advertised"), "value", tc.advertised)
+			want(t, event(t, ev, "fields"), "result", tc.refusal)
+			for _, e := range ev {
+				// The logins that follow fail (there is no account) and may
+				// end with policy-violation; the attempt itself must not.
+				if e["event"] == "stream-error" && e["condition"] != "policy-violation" {
+					t.Errorf("the stream ended with %v over a registration attempt: %v", e["condition"], ev)
+				}
 			}
-		}
-		want(t, event(t, ev, "login"), "ok", "false")
-		if countEvents(ev, "register") != 0 {
-			t.Errorf("registration attempted: %v", ev)
-		}
-	})
-	t.Run("off, without invitations", func(t *testing.T) {
-		ca := xmpptest.NewCA(t)
-		r := startRoost(t, registerIP, modulesHost, ca, func(c *roostConfig) { c.Tables = "[invites]\nenabled = false\n" })
-		ev := modules(t, r, ca, "register", "--mode", "off")
-		want(t, event(t, ev, "advertised"), "value", "false")
-		want(t, event(t, ev, "fields"), "result", "service-unavailable")
-		for _, e := range ev {
-			// The logins that follow fail (there is no account) and may
-			// end with policy-violation; the attempt itself must not.
-			if e["event"] == "stream-error" && e["condition"] != "policy-violation" {
-				t.Errorf("the stream ended with %v over a registration attempt: %v", e["condition"], ev)
+			want(t, event(t, ev, "login"), "ok", "false")
+			if countEvents(ev, "register") != 0 {
+				t.Errorf("registration attempted: %v", ev)
 			}
-		}
-		want(t, event(t, ev, "login"), "ok", "false")
-		if countEvents(ev, "register") != 0 {
-			t.Errorf("registration attempted: %v", ev)
-		}
-	})
+		})
+	}
 	t.Run("on by config", func(t *testing.T) {
 		ca := xmpptest.NewCA(t)
 		r := startRoost(t, registerIP, modulesHost, ca, func(c *roostConfig) { c.C2S = "registration = true" })
