@@ -107,20 +107,24 @@ type ArchiveSummary struct {
 // archiveQueue is the store's group-commit log: appended records wait here
 // until a commit takes all of them at once.
 type archiveQueue struct {
-	mu       sync.Mutex
-	recs     []queuedRecord
-	buf      []byte // the bytes of recs' keys and values
-	spare    []byte // a buffer to swap in while buf is being committed
-	queued   uint64 // records ever queued
-	done     uint64 // records ever taken by a commit
-	flushing bool
-	flushed  chan struct{} // closed when the running commit ends
-	lastErr  error         // the error of the latest commit, nil if it succeeded
-	commits  uint64        // commits that wrote records, for tests
-	next     uint64        // the newest identifier handed out
-	reserved uint64        // identifiers below this are reserved in the file
-	rng      *rand.ChaCha8
-	kick     chan struct{}
+	mu    sync.Mutex
+	recs  []queuedRecord
+	buf   []byte // the bytes of recs' keys and values
+	spare []byte // a buffer to swap in while buf is being committed
+	// spareRecs is recs' counterpart of spare: appends go on during a
+	// commit, so without it every commit would grow a new slice of
+	// records from nothing, copying it at each doubling.
+	spareRecs []queuedRecord
+	queued    uint64 // records ever queued
+	done      uint64 // records ever taken by a commit
+	flushing  bool
+	flushed   chan struct{} // closed when the running commit ends
+	lastErr   error         // the error of the latest commit, nil if it succeeded
+	commits   uint64        // commits that wrote records, for tests
+	next      uint64        // the newest identifier handed out
+	reserved  uint64        // identifiers below this are reserved in the file
+	rng       *rand.ChaCha8
+	kick      chan struct{}
 }
 
 // queuedRecord points into archiveQueue.buf.
@@ -250,8 +254,8 @@ func (s *Store) SyncArchive(ctx context.Context) error {
 func (s *Store) flushLocked() error {
 	q := s.archive
 	recs, buf := q.recs, q.buf
-	q.recs, q.buf = nil, q.spare[:0]
-	q.spare = nil
+	q.recs, q.buf = q.spareRecs[:0], q.spare[:0]
+	q.spareRecs, q.spare = nil, nil
 	q.flushing = true
 	q.flushed = make(chan struct{})
 	q.mu.Unlock()
@@ -269,8 +273,8 @@ func (s *Store) flushLocked() error {
 	if cap(buf) <= 4*archiveKickBytes {
 		q.spare = buf[:0] // bbolt is done with it: reuse it
 	}
-	if cap(recs) <= 4*archiveKickRecords && q.recs == nil {
-		q.recs = recs[:0]
+	if cap(recs) <= 4*archiveKickRecords {
+		q.spareRecs = recs[:0]
 	}
 	return err
 }
