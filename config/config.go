@@ -310,7 +310,8 @@ type Invites struct {
 	// admin.
 	MaxPerUser int `toml:"max_per_user"`
 	// WebClient is the address of a web chat app to suggest on the
-	// invitation page; empty suggests none.
+	// invitation page; empty suggests the web port's own chat page when
+	// [websocket] serves one, else none.
 	WebClient string `toml:"web_client"`
 }
 

@@ -99,10 +99,16 @@ func (s *Server) webSocketRoute() (httpd.Route, bool) {
 // nil when [websocket] chat_page is off.
 func (s *Server) chatPage() *httpd.ChatPage {
 	ws := s.cfg.WebSocket
-	if !ws.ChatPage {
+	if !chatPageServed(s.cfg) {
 		return nil
 	}
 	return &httpd.ChatPage{App: ws.ChatApp, WebSocketPath: ws.Path, Registration: s.cfg.C2S.Registration}
+}
+
+// chatPageServed reports whether the web port serves the chat page at its
+// root: it needs the WebSocket endpoint and an HTTPS listener.
+func chatPageServed(cfg config.Config) bool {
+	return cfg.WebSocket.Enabled && cfg.WebSocket.ChatPage && len(cfg.HTTPS.Listen) > 0
 }
 
 // webSocketLinks lists the WebSocket endpoint in host-meta (XEP-0156 §3,

@@ -363,6 +363,7 @@ func newInvites(st *store.Store, a *Accounts, r invite.Router, cfg config.Config
 		Expiry:     c.Expiry,
 		MaxPerUser: c.MaxPerUser,
 		WebClient:  c.WebClient,
+		ChatPage:   chatPageServed(cfg),
 		Logger:     log,
 	})
 }

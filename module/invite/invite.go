@@ -121,8 +121,11 @@ type Options struct {
 	// an admin (DefaultMaxPerUser).
 	MaxPerUser int
 	// WebClient is the address of a web chat client to suggest on the
-	// landing page ("": none).
+	// landing page. When it is empty and ChatPage is set, the web port's
+	// own chat page (BaseURL + "/") is suggested; otherwise none.
 	WebClient string
+	// ChatPage says the web port serves roost's chat page at its root.
+	ChatPage bool
 	// Now and Random are the clock and the token source (defaults
 	// time.Now, crypto/rand).
 	Now    func() time.Time
@@ -144,6 +147,7 @@ type Module struct {
 	expiry     time.Duration
 	maxPerUser int
 	webClient  string
+	chatPage   bool
 	now        func() time.Time
 	random     io.Reader
 	log        *slog.Logger
@@ -155,7 +159,7 @@ func New(opts Options) (*Module, error) {
 	m := &Module{
 		st: opts.Store, accounts: opts.Accounts, router: opts.Router, domains: opts.Domains,
 		baseURL: opts.BaseURL, everyone: opts.Allow == AllowEveryone, expiry: opts.Expiry,
-		maxPerUser: opts.MaxPerUser, webClient: opts.WebClient, now: opts.Now, random: opts.Random, log: opts.Logger,
+		maxPerUser: opts.MaxPerUser, webClient: opts.WebClient, chatPage: opts.ChatPage, now: opts.Now, random: opts.Random, log: opts.Logger,
 	}
 	switch opts.Allow {
 	case "", AllowAdmins, AllowEveryone:

@@ -564,3 +564,43 @@ func TestDeviceOf(t *testing.T) {
 		}
 	}
 }
+
+// TestLandingWebApp: the web app the landing page suggests is the
+// configured one, else the web port's own chat page when it is served,
+// else none.
+func TestLandingWebApp(t *testing.T) {
+	tests := []struct {
+		name      string
+		webClient string
+		chatPage  bool
+		want      string // the link, "" for no web app at all
+	}{
+		{"configured app", "https://web.example.org/chat", false, `href="https://web.example.org/chat"`},
+		{"configured app wins over the chat page", "https://web.example.org/chat", true, `href="https://web.example.org/chat"`},
+		{"the chat page", "", true, `href="https://example.org:5443/"`},
+		{"neither", "", false, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, AllowAdmins)
+			w.m.webClient, w.m.chatPage = tc.webClient, tc.chatPage
+			link, err := w.m.Create(context.Background(), Params{Inviter: "alice@example.org", Register: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := httptest.NewRequest(http.MethodGet, "https://example.org:5443/invite/"+link.Token, nil)
+			rec := httptest.NewRecorder()
+			w.m.ServeHTTP(rec, req)
+			body := rec.Body.String()
+			if rec.Code != http.StatusOK {
+				t.Fatalf("status %d, want 200", rec.Code)
+			}
+			if got := strings.Contains(body, "Open the web app"); got != (tc.want != "") {
+				t.Errorf("page offers a web app: %v, want %v", got, tc.want != "")
+			}
+			if tc.want != "" && !strings.Contains(body, tc.want) {
+				t.Errorf("page lacks %s", tc.want)
+			}
+		})
+	}
+}

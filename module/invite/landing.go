@@ -74,7 +74,7 @@ func deviceOf(userAgent string) int {
 // platforms are the suggestions: apps that take invitations (XEP-0401)
 // and are kept up to date, as Snikket suggests them, with the browser's
 // own kind of device first.
-func (m *Module) platforms(userAgent string) []Platform {
+func (m *Module) platforms(userAgent, domain string) []Platform {
 	ps := []Platform{
 		android: {Platform: "Android phone or tablet", Links: []App{
 			{"Conversations (Google Play)", "https://play.google.com/store/apps/details?id=eu.siacs.conversations"},
@@ -89,8 +89,14 @@ func (m *Module) platforms(userAgent string) []Platform {
 			{"Dino (Linux)", "https://dino.im/#download"},
 		}},
 	}
-	if m.webClient != "" {
-		ps = append(ps, Platform{Platform: "In the web browser, without installing anything", Links: []App{{"Open the web app", m.webClient}}})
+	web := m.webClient
+	if web == "" && m.chatPage {
+		// The chat page of this server's own web port: the account
+		// made on this page signs in there at once.
+		web = m.baseURL(domain) + "/"
+	}
+	if web != "" {
+		ps = append(ps, Platform{Platform: "In the web browser, without installing anything", Links: []App{{"Open the web app", web}}})
 	}
 	if d := deviceOf(userAgent); d >= 0 {
 		ps[d].Yours = true
@@ -179,7 +185,7 @@ func (m *Module) pageData(token string, rec Record, r *http.Request) pageData {
 	d := pageData{
 		Kind: "invite", Domain: domain, URI: template.URL(link.URI), Path: "/invite/" + token,
 		Expires: rec.Expires.UTC().Format("Monday 2 January 2006, 15:04 UTC"), Username: rec.Username,
-		Reserved: rec.Username != "", Apps: m.platforms(r.UserAgent()),
+		Reserved: rec.Username != "", Apps: m.platforms(r.UserAgent(), domain),
 	}
 	if inviter, err := jid.Parse(rec.Inviter); err == nil && rec.Inviter != "" {
 		d.Inviter = inviter.Local()
