@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -378,7 +379,15 @@ func respond(w io.Writer, r Response) error {
 // Client talks to a running server.
 type Client struct {
 	Path string
+	// Timeout bounds the wait for the server's answer to a request
+	// (responseTimeout when zero): a server that stopped answering must
+	// not hang the command that asked it. A backup's data, which follows
+	// the answer, is not bounded by it.
+	Timeout time.Duration
 }
+
+// responseTimeout is the server's own bound on a request (serveConn).
+const responseTimeout = time.Minute
 
 // Running reports whether a server answers on the socket.
 func (c Client) Running() bool {
@@ -396,6 +405,9 @@ func (c Client) do(ctx context.Context, req Request) (Response, net.Conn, *bufio
 	if err != nil {
 		return Response{}, nil, nil, fmt.Errorf("connect to the server: %w", err)
 	}
+	_ = conn.SetDeadline(time.Now().Add(cmp.Or(c.Timeout, responseTimeout)))
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
+	defer stop()
 	if err := json.NewEncoder(conn).Encode(req); err != nil {
 		_ = conn.Close()
 		return Response{}, nil, nil, fmt.Errorf("send request: %w", err)
@@ -406,6 +418,12 @@ func (c Client) do(ctx context.Context, req Request) (Response, net.Conn, *bufio
 		_ = conn.Close()
 		return Response{}, nil, nil, fmt.Errorf("read response: %w", err)
 	}
+	if !stop() {
+		// ctx ended just as the answer came: the deadline set is spent.
+		_ = conn.Close()
+		return Response{}, nil, nil, fmt.Errorf("read response: %w", ctx.Err())
+	}
+	_ = conn.SetDeadline(time.Time{})
 	var resp Response
 	if err := json.Unmarshal(line, &resp); err != nil {
 		_ = conn.Close()

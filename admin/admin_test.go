@@ -424,3 +424,49 @@ func TestRooms(t *testing.T) {
 		t.Errorf("destroying a missing room: %v", err)
 	}
 }
+
+// TestClientGivesUpOnSilentServer: a server that accepts and never answers
+// makes a command fail after the client's timeout, or when its context
+// ends, instead of hanging.
+func TestClientGivesUpOnSilentServer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "silent.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { _ = c.Close() }) // held open, never answered
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	tests := []struct {
+		name string
+		c    Client
+		ctx  context.Context
+	}{
+		{"timeout", Client{Path: path, Timeout: 100 * time.Millisecond}, context.Background()},
+		{"context", Client{Path: path}, ctx},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			_, err := tc.c.Users(tc.ctx)
+			if err == nil {
+				t.Fatal("Users succeeded against a server that never answers")
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("gave up after %v, want about 100ms", d)
+			}
+			if !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("err = %v, want a deadline error", err)
+			}
+		})
+	}
+}
