@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -593,6 +594,57 @@ func TestMaxConnsPerIP(t *testing.T) {
 	if n, err := cli.Read(make([]byte, 1)); err == nil {
 		t.Fatalf("second connection from the same address got %d bytes, want it closed", n)
 	}
+}
+
+// TestCrowdFromOneAddress: at the per-address limit, the oldest
+// connection that has not logged in makes room for a new one, which logs
+// in; connections that logged in are never dropped for it, so once all
+// have, the next is refused (issue 18, item 4). net.Pipe connections all
+// come from one address, "pipe".
+func TestCrowdFromOneAddress(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.MaxConnsPerIP = 2 })
+	silent := []net.Conn{h.pipe(false), h.pipe(false)}
+	evicted := make(chan error, len(silent))
+	for _, nc := range silent {
+		go func() { evicted <- expectCrowded(nc) }()
+	}
+	juliet := h.mustLogin("juliet", "a")
+	romeo := h.mustLogin("romeo", "b")
+	for range silent {
+		if err := <-evicted; err != nil {
+			t.Error(err)
+		}
+	}
+	// Both logged-in sessions go on.
+	sendChat(t, romeo, "juliet@example.com/a", "still here")
+	if got := recvWithin(t, juliet); got.Get("from") != "romeo@example.com/b" {
+		t.Errorf("juliet got %s, want the message from romeo", got)
+	}
+	// Two logged-in sessions fill the limit: a third connection is refused.
+	third := h.pipe(false)
+	_ = third.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, err := third.Read(make([]byte, 1)); err == nil {
+		t.Fatalf("a connection beside two logged-in sessions got %d bytes, want it closed", n)
+	}
+}
+
+// expectCrowded reads what the server sends a connection that sent
+// nothing, and reports an error unless it is the stream error of a
+// crowded address.
+func expectCrowded(nc net.Conn) error {
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	dec := xmlstream.NewDecoder(nc, xmlstream.Limits{})
+	if _, err := dec.ReadHeader(); err != nil {
+		return fmt.Errorf("evicted connection: header: %w", err)
+	}
+	el, err := dec.ReadElement()
+	if err != nil {
+		return fmt.Errorf("evicted connection: %w, want a stream error", err)
+	}
+	if !el.Is(xmlstream.NSStream, "error") || stream.ParseError(el).Condition != stream.PolicyViolation {
+		return fmt.Errorf("evicted connection got %s, want stream error policy-violation", el)
+	}
+	return nil
 }
 
 // rawConn drives the protocol by hand for the negotiation tests.

@@ -521,7 +521,8 @@ type Limits struct {
 	ReadBurstBytes Size `toml:"read_burst_bytes"`
 	// MaxConnectionsPerIP bounds simultaneous connections from one address
 	// (an IPv6 /64 counts as one), counted apart for clients, servers and
-	// the HTTPS port.
+	// the HTTPS port. For clients, the oldest connection from the address
+	// that has not logged in makes room for a new one.
 	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
 }
 
