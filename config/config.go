@@ -268,6 +268,12 @@ type S2S struct {
 	// IdleTimeout closes server-to-server streams that carried no stanza
 	// for this long.
 	IdleTimeout time.Duration `toml:"idle_timeout"`
+	// AllowPrivateAddresses lets roost connect to other servers at
+	// addresses that are not on the internet (loopback, link-local,
+	// RFC 1918 and unique local networks), as servers on one home network
+	// or in tests do. Off, DNS answers with such addresses are refused: a
+	// stranger's server could otherwise make roost connect into the home.
+	AllowPrivateAddresses bool `toml:"allow_private_addresses"`
 }
 
 // HTTPS is the [https] table: the web listeners.

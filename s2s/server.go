@@ -59,6 +59,12 @@ type Options struct {
 	DialbackSecret []byte
 	// Resolver finds remote servers. Required for outbound streams.
 	Resolver Resolver
+	// AllowPrivateAddresses lets outbound streams connect to addresses
+	// that are not on the public internet (loopback, private, link-local;
+	// see publicAddr), for servers federating on one network and for
+	// tests. Off, such DNS answers are skipped, and a domain with no other
+	// address is remote-server-not-found.
+	AllowPrivateAddresses bool
 	// Dial opens TCP connections; nil means a net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// ConnectTimeout bounds DNS resolution and connecting (15s).

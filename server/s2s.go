@@ -43,6 +43,7 @@ func (s *Server) setupS2S() error {
 		RequireValidCertificates: cfg.RequireValidCertificates,
 		DialbackSecret:           secret,
 		Resolver:                 res,
+		AllowPrivateAddresses:    cfg.AllowPrivateAddresses,
 		ConnectTimeout:           cfg.ConnectTimeout,
 		NegotiationTimeout:       lim.NegotiationTimeout,
 		IdleTimeout:              cfg.IdleTimeout,

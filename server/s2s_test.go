@@ -28,6 +28,7 @@ func startFederated(t *testing.T, dns *dnstest.Server, domain string) *running {
 	cfg.S2S.Listen, cfg.S2S.ListenTLS = []string{"127.0.0.1:0"}, []string{"127.0.0.1:0"}
 	cfg.S2S.Resolver = dns.Addr
 	cfg.S2S.ConnectTimeout = 5 * time.Second
+	cfg.S2S.AllowPrivateAddresses = true // the servers listen on loopback
 	cfg.HTTPS.Listen = []string{"127.0.0.1:0"}
 	srv, err := New(Options{Config: cfg, Version: "test"})
 	if err != nil {
