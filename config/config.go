@@ -274,6 +274,14 @@ type S2S struct {
 	// or in tests do. Off, DNS answers with such addresses are refused: a
 	// stranger's server could otherwise make roost connect into the home.
 	AllowPrivateAddresses bool `toml:"allow_private_addresses"`
+	// MaxPendingDialback bounds the dialback keys (XEP-0220) one incoming
+	// server connection may have checked at once; each may make roost
+	// connect to the domain it claims.
+	MaxPendingDialback int `toml:"max_pending_dialback"`
+	// MaxOutboundConnections bounds the connections roost opens to other
+	// servers; half at most are for checking the keys of servers that
+	// connected to it.
+	MaxOutboundConnections int `toml:"max_outbound_connections"`
 }
 
 // HTTPS is the [https] table: the web listeners.
@@ -615,7 +623,12 @@ func Default() Config {
 			Listen:         []string{"[::]:5269"},
 			ListenTLS:      []string{"[::]:5270"},
 			ConnectTimeout: 15 * time.Second,
-			IdleTimeout:    10 * time.Minute,
+			// A server checks one key per domain it sends from, a few at
+			// a time (a main domain and its services).
+			MaxPendingDialback: 10,
+			// Far more servers than a household talks to at once.
+			MaxOutboundConnections: 100,
+			IdleTimeout:            10 * time.Minute,
 		},
 		WebSocket: WebSocket{
 			Enabled:  true,

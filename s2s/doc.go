@@ -60,7 +60,11 @@
 // Authoritative Server over our outbound stream to that domain, on its own
 // goroutine, or accepted at once when the certificate already covers the
 // domain (XEP-0344 §2.4); an invalid key ends the stream with
-// not-authorized. We answer <db:verify/> for our own domains by recomputing
+// not-authorized. At most [Options.MaxPendingDialback] checks wait at once
+// per stream (one more is a resource-constraint dialback error), and
+// streams opened for checks take at most half of [Options.MaxOutbound];
+// a check still under way at the negotiation deadline of a stream that
+// authenticated nothing ends with the stream. We answer <db:verify/> for our own domains by recomputing
 // the key.
 //
 // Every stanza must name a hosted domain in its to (else host-unknown) and

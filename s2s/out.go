@@ -43,6 +43,8 @@ type outConn struct {
 	saslPending bool
 	dbErrors    bool // the peer announced dialback with error handling
 
+	forPeer bool // opened to check a peer's dialback key; set before run
+
 	pairs  dialback.Pairs         // (ours, theirs) pairs on this stream
 	verifs dialback.Verifications // our <db:verify/> requests awaiting answers
 
