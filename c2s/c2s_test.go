@@ -628,6 +628,32 @@ func TestCrowdFromOneAddress(t *testing.T) {
 	}
 }
 
+// TestCrowdEvictsAtOnce: a connection evicted right after it was
+// accepted, before its negotiation began, still ends at once rather than
+// at the negotiation timeout.
+func TestCrowdEvictsAtOnce(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.MaxConnsPerIP = 1; o.NegotiationTimeout = 20 * time.Second })
+	for i := range 20 {
+		first := h.pipe(false)
+		second := h.pipe(false) // evicts first
+		start := time.Now()
+		if err := expectCrowded(first); err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Fatalf("round %d: the evicted connection ended after %v, want at once", i, took)
+		}
+		first.Close()
+		second.Close()
+		for h.srv.ConnCount() > 0 {
+			if time.Since(start) > 5*time.Second {
+				t.Fatalf("round %d: %d connections left", i, h.srv.ConnCount())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
 // expectCrowded reads what the server sends a connection that sent
 // nothing, and reports an error unless it is the stream error of a
 // crowded address.

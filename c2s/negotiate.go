@@ -80,6 +80,12 @@ func (c *session) serve(ctx context.Context, directTLS bool, done func()) {
 	}()
 	n.debug("connected", "direct_tls", directTLS, "websocket", n.tcp == nil)
 	_ = c.raw.SetDeadline(time.Now().Add(c.srv.opts.NegotiationTimeout))
+	if c.phase.Stopped() != nil {
+		// Evicted for a crowd (or shut down) before the line above, which
+		// undid the interruption: interrupt again, and the first read
+		// fails and sends the reason.
+		c.rd.SetDeadline(time.Now())
+	}
 	if directTLS {
 		if err := n.handshake(ctx); err != nil {
 			n.debug("TLS handshake failed", "err", err)
