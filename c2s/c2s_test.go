@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -625,6 +626,22 @@ func TestCrowdFromOneAddress(t *testing.T) {
 	_ = third.SetReadDeadline(time.Now().Add(2 * time.Second))
 	if n, err := third.Read(make([]byte, 1)); err == nil {
 		t.Fatalf("a connection beside two logged-in sessions got %d bytes, want it closed", n)
+	}
+}
+
+// TestCrowdDirectTLS: on the direct TLS port (XEP-0368) too, a
+// connection that never starts its handshake makes room for a login from
+// its address; it is closed, having no stream to carry an error yet.
+func TestCrowdDirectTLS(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.MaxConnsPerIP = 1 })
+	silent := h.pipe(true)
+	if _, err := h.login("juliet", "balcony!", "tls", client.Options{DirectTLS: true}); err != nil {
+		t.Fatalf("login beside a silent connection: %v", err)
+	}
+	_ = silent.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err := silent.Read(make([]byte, 1))
+	if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the silent connection: read %v, want it closed", err)
 	}
 }
 
