@@ -327,3 +327,47 @@ func TestServerClosed(t *testing.T) {
 		t.Errorf("ServerClosed(%q) = %q, matching ErrServerClosed %v; want \"c2s: server closed\", true", "c2s", err, errors.Is(err, ErrServerClosed))
 	}
 }
+
+// BenchmarkSetAddDone: the accept path's bookkeeping for a connection
+// from one of 100 addresses, added and done, with eviction on; and an
+// address kept full, each new connection evicting the oldest.
+func BenchmarkSetAddDone(b *testing.B) {
+	conns := make([]*addrConn, 100)
+	for i := range conns {
+		conns[i] = from(fmt.Sprintf("192.0.2.%d:1", i))
+	}
+	b.Run("room", func(b *testing.B) {
+		s := NewSet[*addrConn](64, nil)
+		s.EvictUnauthenticated(func(*addrConn) {})
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			nc := conns[i%len(conns)]
+			c, _ := s.Add(nc, func() *addrConn { return nc })
+			s.Done(c)
+		}
+	})
+	b.Run("evicting", func(b *testing.B) {
+		s := NewSet[*addrConn](64, nil)
+		var evicted []*addrConn
+		s.EvictUnauthenticated(func(c *addrConn) { evicted = append(evicted, c) })
+		// 64 in the set, and the one evicted last, done, to come back.
+		ring := make([]*addrConn, 65)
+		for i := range ring {
+			ring[i] = &addrConn{from: conns[0].from}
+		}
+		for _, nc := range ring[:64] {
+			s.Add(nc, func() *addrConn { return nc })
+		}
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			nc := ring[(64+i)%len(ring)]
+			if _, ok := s.Add(nc, func() *addrConn { return nc }); !ok {
+				b.Fatal("refused")
+			}
+			for _, e := range evicted {
+				s.Done(e)
+			}
+			evicted = evicted[:0]
+		}
+	})
+}
