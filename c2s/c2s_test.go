@@ -6,8 +6,10 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -593,6 +595,99 @@ func TestMaxConnsPerIP(t *testing.T) {
 	if n, err := cli.Read(make([]byte, 1)); err == nil {
 		t.Fatalf("second connection from the same address got %d bytes, want it closed", n)
 	}
+}
+
+// TestCrowdFromOneAddress: at the per-address limit, the oldest
+// connection that has not logged in makes room for a new one, which logs
+// in; connections that logged in are never dropped for it, so once all
+// have, the next is refused (issue 18, item 4). net.Pipe connections all
+// come from one address, "pipe".
+func TestCrowdFromOneAddress(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.MaxConnsPerIP = 2 })
+	silent := []net.Conn{h.pipe(false), h.pipe(false)}
+	evicted := make(chan error, len(silent))
+	for _, nc := range silent {
+		go func() { evicted <- expectCrowded(nc) }()
+	}
+	juliet := h.mustLogin("juliet", "a")
+	romeo := h.mustLogin("romeo", "b")
+	for range silent {
+		if err := <-evicted; err != nil {
+			t.Error(err)
+		}
+	}
+	// Both logged-in sessions go on.
+	sendChat(t, romeo, "juliet@example.com/a", "still here")
+	if got := recvWithin(t, juliet); got.Get("from") != "romeo@example.com/b" {
+		t.Errorf("juliet got %s, want the message from romeo", got)
+	}
+	// Two logged-in sessions fill the limit: a third connection is refused.
+	third := h.pipe(false)
+	_ = third.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, err := third.Read(make([]byte, 1)); err == nil {
+		t.Fatalf("a connection beside two logged-in sessions got %d bytes, want it closed", n)
+	}
+}
+
+// TestCrowdDirectTLS: on the direct TLS port (XEP-0368) too, a
+// connection that never starts its handshake makes room for a login from
+// its address; it is closed, having no stream to carry an error yet.
+func TestCrowdDirectTLS(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.MaxConnsPerIP = 1 })
+	silent := h.pipe(true)
+	if _, err := h.login("juliet", "balcony!", "tls", client.Options{DirectTLS: true}); err != nil {
+		t.Fatalf("login beside a silent connection: %v", err)
+	}
+	_ = silent.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err := silent.Read(make([]byte, 1))
+	if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the silent connection: read %v, want it closed", err)
+	}
+}
+
+// TestCrowdEvictsAtOnce: a connection evicted right after it was
+// accepted, before its negotiation began, still ends at once rather than
+// at the negotiation timeout.
+func TestCrowdEvictsAtOnce(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.MaxConnsPerIP = 1; o.NegotiationTimeout = 20 * time.Second })
+	for i := range 20 {
+		first := h.pipe(false)
+		second := h.pipe(false) // evicts first
+		start := time.Now()
+		if err := expectCrowded(first); err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Fatalf("round %d: the evicted connection ended after %v, want at once", i, took)
+		}
+		first.Close()
+		second.Close()
+		for h.srv.ConnCount() > 0 {
+			if time.Since(start) > 5*time.Second {
+				t.Fatalf("round %d: %d connections left", i, h.srv.ConnCount())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// expectCrowded reads what the server sends a connection that sent
+// nothing, and reports an error unless it is the stream error of a
+// crowded address.
+func expectCrowded(nc net.Conn) error {
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	dec := xmlstream.NewDecoder(nc, xmlstream.Limits{})
+	if _, err := dec.ReadHeader(); err != nil {
+		return fmt.Errorf("evicted connection: header: %w", err)
+	}
+	el, err := dec.ReadElement()
+	if err != nil {
+		return fmt.Errorf("evicted connection: %w, want a stream error", err)
+	}
+	if !el.Is(xmlstream.NSStream, "error") || stream.ParseError(el).Condition != stream.PolicyViolation {
+		return fmt.Errorf("evicted connection got %s, want stream error policy-violation", el)
+	}
+	return nil
 }
 
 // rawConn drives the protocol by hand for the negotiation tests.

@@ -71,7 +71,11 @@
 // client state indication (csi.go) and stream management (sm.go).
 //
 // Accepting, the per-address limit ([Options.MaxConnsPerIP], an IPv6 /64
-// counting as one address), the read deadline and rate
+// counting as one address; at the limit, the oldest connection from the
+// address that has not authenticated is ended with policy-violation to
+// make room, so that silent connections from a household's NAT address
+// cannot lock it out, while authenticated ones are never ended for it),
+// the read deadline and rate
 // ([Options.ReadRate]), write buffers and lingering come from package
 // netconn, shared with s2s, httpd and admin.
 //

@@ -80,6 +80,12 @@ func (c *session) serve(ctx context.Context, directTLS bool, done func()) {
 	}()
 	n.debug("connected", "direct_tls", directTLS, "websocket", n.tcp == nil)
 	_ = c.raw.SetDeadline(time.Now().Add(c.srv.opts.NegotiationTimeout))
+	if c.phase.Stopped() != nil {
+		// Evicted for a crowd (or shut down) before the line above, which
+		// undid the interruption: interrupt again, and the first read
+		// fails and sends the reason.
+		c.rd.SetDeadline(time.Now())
+	}
 	if directTLS {
 		if err := n.handshake(ctx); err != nil {
 			n.debug("TLS handshake failed", "err", err)
@@ -383,10 +389,12 @@ func (n *negotiation) authenticate(ctx context.Context, auth *xmlstream.Element)
 			if serr != nil {
 				return false, n.saslFailure(serr.Condition, serr.Text)
 			}
+			if err := n.authenticatedAs(bare, mech, false); err != nil {
+				return false, err
+			}
 			if err := n.writeElement(xmlstream.New(stream.NSSASL, "success").AppendText(encodeSASL(out))); err != nil {
 				return false, err
 			}
-			n.authenticatedAs(bare, mech, false)
 			n.t.restart()
 			n.headerSent = false
 			return true, nil
@@ -461,12 +469,18 @@ func (n *negotiation) authorized(srv *sasl.Server) (jid.JID, *sasl.Error) {
 }
 
 // authenticatedAs records a successful authentication by mech, with SASL2
-// (XEP-0388) or SASL (RFC 6120 §6).
-func (n *negotiation) authenticatedAs(bare jid.JID, mech string, sasl2 bool) {
+// (XEP-0388) or SASL (RFC 6120 §6), before the client is told. From then
+// on the connection is never evicted for a crowd from its address; if it
+// was evicted already, it returns the eviction's stream error instead.
+func (n *negotiation) authenticatedAs(bare jid.JID, mech string, sasl2 bool) error {
+	if !n.srv.conns.Authenticated(n.session) {
+		return errCrowded
+	}
 	n.bare, n.authenticated = bare, true
 	n.srv.opts.Metrics.LoginsOK.Add(1)
 	n.cb = sasl.ChannelBinding{} // needed no more
 	n.debug("authenticated", "user", bare.String(), "mechanism", mech, "sasl2", sasl2)
+	return nil
 }
 
 // saslFailure counts a failure, sends <failure/>, and returns a stream

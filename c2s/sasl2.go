@@ -158,7 +158,9 @@ func (n *negotiation) authenticate2(ctx context.Context, el *xmlstream.Element) 
 			if serr != nil {
 				return false, n.sasl2Failure(serr.Condition, serr.Text, true)
 			}
-			n.authenticatedAs(bare, mech, true)
+			if err := n.authenticatedAs(bare, mech, true); err != nil {
+				return false, err
+			}
 			return n.sasl2Success(ctx, req, out, rotate)
 		}
 		if err := n.writeElement(xmlstream.New(nsSASL2, "challenge").AppendText(base64.StdEncoding.EncodeToString(out))); err != nil {

@@ -91,7 +91,10 @@ type Options struct {
 	// connection (0: unlimited).
 	ReadRate, ReadBurst int
 	// MaxConnsPerIP bounds simultaneous connections from one address (0:
-	// unlimited), so one misbehaving host cannot take every slot.
+	// unlimited), so one misbehaving host cannot take every slot. At the
+	// limit, the oldest connection from the address that has not
+	// authenticated is ended (policy-violation) to make room; when all
+	// have authenticated, the new connection is refused.
 	MaxConnsPerIP int
 	// Features are added to the features offered after authentication
 	// (e.g. roster versioning).
@@ -225,6 +228,10 @@ func New(opts Options, r Router, c Credentials) *Server {
 		features:  newFeatureSet(&opts),
 		bindVars:  make(map[string]BindHandler, len(opts.BindFeatures)),
 	}
+	// A crowd of connections that never log in from the address of a
+	// family's NAT must not lock the family out: the oldest of them
+	// makes room for a new one (issue 18, item 4).
+	s.conns.EvictUnauthenticated(func(c *session) { c.shutdown(errCrowded) })
 	for _, d := range opts.Domains {
 		s.domains[d] = d
 	}

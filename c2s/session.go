@@ -22,6 +22,11 @@ const nsPing = "urn:xmpp:ping"
 // errQueueFull closes a session whose client does not read fast enough.
 var errQueueFull = &stream.Error{Condition: stream.PolicyViolation, Text: "too many stanzas waiting: the client reads too slowly"}
 
+// errCrowded ends a connection that had not logged in when its address
+// reached the per-address limit and a newer connection from it took its
+// place (netconn.Set.EvictUnauthenticated).
+var errCrowded = &stream.Error{Condition: stream.PolicyViolation, Text: "too many connections from your address: the oldest one not logged in is closed"}
+
 // session is one client stream, from accept to close. Its negotiation
 // (negotiate.go) runs on it until a resource is bound; from then on it is
 // the bound session that the router sees as its [Endpoint].

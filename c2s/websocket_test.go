@@ -435,6 +435,49 @@ func TestWebSocketMaxConnsPerIP(t *testing.T) {
 	}
 }
 
+// TestWebSocketCrowdFromOneAddress: WebSockets that never log in make
+// room, at the per-address limit, for one that does (issue 18, item 4).
+func TestWebSocketCrowdFromOneAddress(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.MaxConnsPerIP = 2 })
+	url := h.webSocket(true, WebSocketOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var silent []*websocket.Conn
+	for range 2 {
+		ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{
+			Subprotocols: []string{WSProtocol},
+			HTTPClient:   &http.Client{Transport: &http.Transport{TLSClientConfig: h.clientTLS}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ws.CloseNow()
+		silent = append(silent, ws)
+	}
+	// The server adds a WebSocket after answering the upgrade.
+	for h.srv.ConnCount() < len(silent) {
+		if ctx.Err() != nil {
+			t.Fatalf("%d connections in the server, want %d", h.srv.ConnCount(), len(silent))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	j := h.mustWSLogin(url, "juliet", "web")
+	got := ""
+	for !strings.Contains(got, "</stream:error>") && !strings.Contains(got, "<close") {
+		_, msg, err := silent[0].Read(ctx)
+		if err != nil {
+			t.Fatalf("oldest silent WebSocket: %v after %q, want a stream error", err, got)
+		}
+		got += string(msg)
+	}
+	if !strings.Contains(got, "policy-violation") {
+		t.Errorf("oldest silent WebSocket got %q, want a policy-violation stream error", got)
+	}
+	if err := j.Send(xmlstream.New(xmlstream.NSClient, "presence")); err != nil {
+		t.Errorf("the session that logged in: %v", err)
+	}
+}
+
 // TestResumeAcrossTransports: a session begun over TCP is resumed over
 // WebSocket, and the other way round (XEP-0198 §5): what was not
 // acknowledged and what queued meanwhile arrive on the new transport, and

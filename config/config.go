@@ -268,6 +268,20 @@ type S2S struct {
 	// IdleTimeout closes server-to-server streams that carried no stanza
 	// for this long.
 	IdleTimeout time.Duration `toml:"idle_timeout"`
+	// AllowPrivateAddresses lets roost connect to other servers at
+	// addresses that are not on the internet (loopback, link-local,
+	// RFC 1918 and unique local networks), as servers on one home network
+	// or in tests do. Off, DNS answers with such addresses are refused: a
+	// stranger's server could otherwise make roost connect into the home.
+	AllowPrivateAddresses bool `toml:"allow_private_addresses"`
+	// MaxPendingDialback bounds the dialback keys (XEP-0220) one incoming
+	// server connection may have checked at once; each may make roost
+	// connect to the domain it claims.
+	MaxPendingDialback int `toml:"max_pending_dialback"`
+	// MaxOutboundConnections bounds the connections roost opens to other
+	// servers; half at most are for checking the keys of servers that
+	// connected to it.
+	MaxOutboundConnections int `toml:"max_outbound_connections"`
 }
 
 // HTTPS is the [https] table: the web listeners.
@@ -521,7 +535,8 @@ type Limits struct {
 	ReadBurstBytes Size `toml:"read_burst_bytes"`
 	// MaxConnectionsPerIP bounds simultaneous connections from one address
 	// (an IPv6 /64 counts as one), counted apart for clients, servers and
-	// the HTTPS port.
+	// the HTTPS port. For clients, the oldest connection from the address
+	// that has not logged in makes room for a new one.
 	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
 }
 
@@ -608,7 +623,12 @@ func Default() Config {
 			Listen:         []string{"[::]:5269"},
 			ListenTLS:      []string{"[::]:5270"},
 			ConnectTimeout: 15 * time.Second,
-			IdleTimeout:    10 * time.Minute,
+			// A server checks one key per domain it sends from, a few at
+			// a time (a main domain and its services).
+			MaxPendingDialback: 10,
+			// Far more servers than a household talks to at once.
+			MaxOutboundConnections: 100,
+			IdleTimeout:            10 * time.Minute,
 		},
 		WebSocket: WebSocket{
 			Enabled:  true,

@@ -539,6 +539,12 @@ func TestParseErrors(t *testing.T) {
 				"roost.toml:10: muc.keep_days: 36501: must be from 0 to 36500 (0 keeps messages forever)",
 		},
 		{
+			name: "federation limits",
+			file: "domains = [\"example.org\"]\n[s2s]\nmax_pending_dialback = 0\nmax_outbound_connections = 1\n",
+			want: "roost.toml:3: s2s.max_pending_dialback: 0: must be from 1 to 1000\n" +
+				"roost.toml:4: s2s.max_outbound_connections: 1: must be from 2 to 100000",
+		},
+		{
 			name: "group chat service clashes with a domain",
 			file: "domains = [\"example.org\", \"conference.example.org\"]\n",
 			want: `roost.toml:1: muc.subdomain: "conference": conference.example.org is also listed in domains`,
@@ -978,7 +984,8 @@ func TestRenderRoundTrip(t *testing.T) {
 			c.TLS.ACME = ACME{Directory: "https://localhost:14000/dir", Email: "a@example.org",
 				TLSALPNChallenge: true, RenewBefore: 36*time.Hour + 30*time.Minute}
 			c.C2S = C2S{ListenTLS: []string{"[::1]:5223"}, Registration: true}
-			c.S2S = S2S{Resolver: "127.0.0.53:53", ConnectTimeout: 1500 * time.Millisecond, IdleTimeout: time.Hour}
+			c.S2S = S2S{Resolver: "127.0.0.53:53", ConnectTimeout: 1500 * time.Millisecond, IdleTimeout: time.Hour,
+				AllowPrivateAddresses: true, MaxPendingDialback: 3, MaxOutboundConnections: 7}
 			c.HTTPS.Listen = []string{"[::]:443"}
 			c.Limits.MaxStanzaBytes = 10000
 			c.Limits.MaxOfflineMessages = 0

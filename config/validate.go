@@ -383,6 +383,8 @@ func (v *validator) s2s(s S2S) {
 	}
 	v.duration("s2s.connect_timeout", s.ConnectTimeout, time.Second, 5*time.Minute)
 	v.duration("s2s.idle_timeout", s.IdleTimeout, 10*time.Second, 24*time.Hour)
+	v.intRange("s2s.max_pending_dialback", int64(s.MaxPendingDialback), 1, 1000, "")
+	v.intRange("s2s.max_outbound_connections", int64(s.MaxOutboundConnections), 2, 100000, "")
 }
 
 // components checks the [[component]] blocks (XEP-0114). Their listen

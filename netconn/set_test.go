@@ -3,8 +3,10 @@ package netconn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -78,6 +80,89 @@ func TestSetLimitsPerAddress(t *testing.T) {
 	refused := from("192.0.2.1:4")
 	if _, ok := s.Add(refused, func() *addrConn { t.Error("newConn called for a refused connection"); return refused }); ok {
 		t.Fatal("a third connection from 192.0.2.1 was added")
+	}
+}
+
+// TestSetEvictsUnauthenticated: with EvictUnauthenticated, a full address
+// group makes room by evicting its oldest connection that has not
+// authenticated; authenticated ones stay, and when only they remain the
+// new connection is refused. Evicted connections still closing are
+// bounded too.
+func TestSetEvictsUnauthenticated(t *testing.T) {
+	s := NewSet[*addrConn](3, nil)
+	var evicted []*addrConn
+	s.EvictUnauthenticated(func(c *addrConn) { evicted = append(evicted, c) })
+	n := 0
+	add := func() (*addrConn, bool) {
+		n++
+		nc := from(fmt.Sprintf("192.0.2.1:%d", n))
+		_, ok := s.Add(nc, func() *addrConn { return nc })
+		return nc, ok
+	}
+	mustAdd := func() *addrConn {
+		t.Helper()
+		nc, ok := add()
+		if !ok {
+			t.Fatalf("connection %d refused", n)
+		}
+		return nc
+	}
+	a, b, c := mustAdd(), mustAdd(), mustAdd()
+	if !s.Authenticated(b) {
+		t.Fatal("Authenticated(b) = false for a connection in the set")
+	}
+	// Full: a (oldest, not authenticated) makes room for d, then c for e.
+	d := mustAdd()
+	e := mustAdd()
+	if want := []*addrConn{a, c}; !slices.Equal(evicted, want) {
+		t.Fatalf("evicted %v, want %v", evicted, want)
+	}
+	if s.Authenticated(a) {
+		t.Error("Authenticated(a) = true for an evicted connection")
+	}
+	if !s.Authenticated(d) || !s.Authenticated(e) {
+		t.Fatal("Authenticated = false for d or e")
+	}
+	// b, d and e authenticated: nothing to evict, the next is refused.
+	if s.Admits(from("192.0.2.1:99").from) {
+		t.Error("Admits a full group of authenticated connections")
+	}
+	if f, ok := add(); ok || !f.closed.Load() {
+		t.Fatalf("a fourth connection beside three authenticated ones: added %v, closed %v; want refused and closed", ok, f.closed.Load())
+	}
+	if len(evicted) != 2 {
+		t.Errorf("evicted %d connections, want still 2", len(evicted))
+	}
+	for _, nc := range []*addrConn{a, b, c, d, e} {
+		if nc.closed.Load() {
+			t.Errorf("the set closed %v itself; evicting is the server's (evict)", nc.from)
+		}
+	}
+
+	// Leaving connections are bounded: a group of 3 unauthenticated with 3
+	// evicted and not yet done refuses the next.
+	s2 := NewSet[*addrConn](3, nil)
+	var leaving []*addrConn
+	s2.EvictUnauthenticated(func(c *addrConn) { leaving = append(leaving, c) })
+	add2 := func(i int) bool {
+		nc := from(fmt.Sprintf("198.51.100.1:%d", i))
+		_, ok := s2.Add(nc, func() *addrConn { return nc })
+		return ok
+	}
+	for i := range 6 {
+		if !add2(i) {
+			t.Fatalf("connection %d refused while evicting", i)
+		}
+	}
+	if add2(6) {
+		t.Fatal("a connection admitted with the limit of evicted connections still leaving")
+	}
+	s2.Done(leaving[0])
+	if !add2(7) {
+		t.Fatal("refused after an evicted connection was done")
+	}
+	if s2.Len() != 3+3 {
+		t.Errorf("Len = %d, want 6 (3 counted, 3 leaving)", s2.Len())
 	}
 }
 
@@ -241,4 +326,48 @@ func TestServerClosed(t *testing.T) {
 	if !errors.Is(err, ErrServerClosed) || err.Error() != "c2s: server closed" {
 		t.Errorf("ServerClosed(%q) = %q, matching ErrServerClosed %v; want \"c2s: server closed\", true", "c2s", err, errors.Is(err, ErrServerClosed))
 	}
+}
+
+// BenchmarkSetAddDone: the accept path's bookkeeping for a connection
+// from one of 100 addresses, added and done, with eviction on; and an
+// address kept full, each new connection evicting the oldest.
+func BenchmarkSetAddDone(b *testing.B) {
+	conns := make([]*addrConn, 100)
+	for i := range conns {
+		conns[i] = from(fmt.Sprintf("192.0.2.%d:1", i))
+	}
+	b.Run("room", func(b *testing.B) {
+		s := NewSet[*addrConn](64, nil)
+		s.EvictUnauthenticated(func(*addrConn) {})
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			nc := conns[i%len(conns)]
+			c, _ := s.Add(nc, func() *addrConn { return nc })
+			s.Done(c)
+		}
+	})
+	b.Run("evicting", func(b *testing.B) {
+		s := NewSet[*addrConn](64, nil)
+		var evicted []*addrConn
+		s.EvictUnauthenticated(func(c *addrConn) { evicted = append(evicted, c) })
+		// 64 in the set, and the one evicted last, done, to come back.
+		ring := make([]*addrConn, 65)
+		for i := range ring {
+			ring[i] = &addrConn{from: conns[0].from}
+		}
+		for _, nc := range ring[:64] {
+			s.Add(nc, func() *addrConn { return nc })
+		}
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			nc := ring[(64+i)%len(ring)]
+			if _, ok := s.Add(nc, func() *addrConn { return nc }); !ok {
+				b.Fatal("refused")
+			}
+			for _, e := range evicted {
+				s.Done(e)
+			}
+			evicted = evicted[:0]
+		}
+	})
 }

@@ -16,7 +16,9 @@
 //   - discovery: _xmpps-server and _xmpp-server SRV records, merged by
 //     priority and weight, or the domain itself on 5269 (package srv);
 //     each target is tried in turn, DNS and TCP together bounded by
-//     [Options.ConnectTimeout];
+//     [Options.ConnectTimeout]; addresses that are not on the public
+//     internet (loopback, private, link-local; see publicAddr) are
+//     skipped unless [Options.AllowPrivateAddresses];
 //   - TLS, always: STARTTLS, or a handshake with ALPN "xmpp-server" for
 //     direct TLS targets. The peer's certificate is checked against
 //     [Options.RootCAs] for the remote domain (RFC 6125 DNS-ID); with
@@ -33,8 +35,10 @@
 // when the peer announced dialback error handling, instead of opening a
 // second stream. Every failure bounces the waiting stanzas to their
 // senders through the Router: remote-server-not-found when the domain
-// cannot be resolved or reached or its certificate is refused,
-// remote-server-timeout when it does not answer in time or refuses us,
+// cannot be resolved or its certificate is refused, remote-server-timeout
+// when it was resolved but no stream came of it (refused, silent, not
+// XMPP, or too slow: one condition and one text for all, so that the
+// answer does not tell open ports from closed ones) or when it refuses us,
 // internal-server-error for a dialback key it calls invalid (XEP-0220
 // §2.1.1). A stream that carried no stanza for [Options.IdleTimeout]
 // closes; its routes are removed first, under the lock SendRemote takes,
@@ -56,7 +60,11 @@
 // Authoritative Server over our outbound stream to that domain, on its own
 // goroutine, or accepted at once when the certificate already covers the
 // domain (XEP-0344 §2.4); an invalid key ends the stream with
-// not-authorized. We answer <db:verify/> for our own domains by recomputing
+// not-authorized. At most [Options.MaxPendingDialback] checks wait at once
+// per stream (one more is a resource-constraint dialback error), and
+// streams opened for checks take at most half of [Options.MaxOutbound];
+// a check still under way at the negotiation deadline of a stream that
+// authenticated nothing ends with the stream. We answer <db:verify/> for our own domains by recomputing
 // the key.
 //
 // Every stanza must name a hosted domain in its to (else host-unknown) and

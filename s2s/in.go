@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"roost/dialback"
@@ -42,9 +43,10 @@ type inConn struct {
 	external bool // SASL EXTERNAL offered and not yet used
 	sent     bool // our header for the current stream is written
 
-	pairs  dialback.Pairs // (theirs, ours) pairs authorized on this stream
-	checks sync.WaitGroup // dialback checks under way
-	phase  netconn.Phase  // running once the writer goroutine owns writes
+	pairs   dialback.Pairs // (theirs, ours) pairs authorized on this stream
+	checks  sync.WaitGroup // dialback checks under way
+	pending atomic.Int32   // dialback checks under way, for MaxPendingDialback
+	phase   netconn.Phase  // running once the writer goroutine owns writes
 }
 
 func (s *Server) newInConn(nc net.Conn, directTLS bool) *inConn {
@@ -432,11 +434,24 @@ func (c *inConn) handleDialback(ctx context.Context, el *xmlstream.Element) erro
 	case dialback.Answer:
 		c.answered(ans, "certificate")
 	case dialback.Check:
+		if int(c.pending.Load()) >= c.srv.opts.MaxPendingDialback {
+			// Each check may open a stream to the domain claimed: a peer
+			// must not make us open any number of them. A dialback error,
+			// not a stream error (XEP-0220 §2.4: the stream may carry
+			// other pairs); resource-constraint, type wait (RFC 6120
+			// §8.3.3.18): the peer may ask again once answers came.
+			_ = c.pairs.Finish(dialback.Pair{Sender: e.From, Target: e.To}, false)
+			c.answered(e.Answer(dialback.Error, &stanza.Error{Type: stanza.Wait, Condition: stanza.ResourceConstraint,
+				Text: "too many dialback requests waiting on this stream"}), "")
+			return nil
+		}
 		c.log.Debug("verifying a dialback key", "from", e.From, "to", e.To)
 		streamID := c.streamID
 		c.checks.Add(1)
+		c.pending.Add(1)
 		go func() {
 			defer c.checks.Done()
+			defer c.pending.Add(-1)
 			defer func() {
 				if r := recover(); r != nil {
 					c.log.Error("panic checking a dialback key", "panic", r, "stack", string(debug.Stack()))

@@ -43,6 +43,8 @@ type outConn struct {
 	saslPending bool
 	dbErrors    bool // the peer announced dialback with error handling
 
+	forPeer bool // opened to check a peer's dialback key; set before run
+
 	pairs  dialback.Pairs         // (ours, theirs) pairs on this stream
 	verifs dialback.Verifications // our <db:verify/> requests awaiting answers
 
@@ -510,12 +512,15 @@ func (c *outConn) abort() {
 }
 
 // negotiationFailed turns why a stream failed into the error its waiting
-// stanzas bounce with.
+// stanzas bounce with. A peer that does not speak XMPP, or not in time,
+// answers as a port that refuses connections (errUnreachable); what an
+// XMPP server said is passed on.
 func (c *outConn) negotiationFailed(err error) *stanza.Error {
 	var re remoteError
 	switch {
 	case errors.Is(err, errNegotiationTimeout) || netconn.IsTimeout(err) || errors.Is(err, context.DeadlineExceeded):
-		return stanza.NewError(stanza.RemoteServerTimeout, c.remote+" did not complete the stream negotiation in time")
+		c.log.Info("stream negotiation took too long", "err", err)
+		return errUnreachable(c.remote)
 	case errors.As(err, &re):
 		c.log.Info("peer ended the stream", "condition", string(re.err.Condition), "text", re.err.Text)
 		if re.err.Condition == stream.HostUnknown || re.err.Condition == stream.HostGone {
@@ -529,7 +534,7 @@ func (c *outConn) negotiationFailed(err error) *stanza.Error {
 		return stanza.NewError(stanza.RemoteServerTimeout, c.remote+" did not accept us")
 	}
 	c.log.Info("stream failed", "err", err)
-	return stanza.NewError(stanza.RemoteServerTimeout, "the stream to "+c.remote+" failed")
+	return errUnreachable(c.remote)
 }
 
 // remoteError is a stream error the peer sent.
@@ -597,13 +602,14 @@ func (s *Server) connect(ctx context.Context, remote, local string) (net.Conn, b
 	defer cancel()
 	targets, err := s.opts.Resolver.LookupServer(ctx, remote)
 	if err != nil {
-		return nil, false, connectError(ctx, remote, err)
+		s.log.Debug("cannot resolve", "to", remote, "err", err)
+		return nil, false, errNotFound(remote)
 	}
-	var last error
+	dialed, private := false, false
 	for _, t := range targets {
 		addrs, err := s.opts.Resolver.LookupHost(ctx, t.Host)
 		if err != nil {
-			last = err
+			s.log.Debug("cannot resolve", "to", remote, "host", t.Host, "err", err)
 			if ctx.Err() != nil {
 				break
 			}
@@ -611,12 +617,17 @@ func (s *Server) connect(ctx context.Context, remote, local string) (net.Conn, b
 		}
 		for _, a := range addrs {
 			addr := netip.AddrPortFrom(a, t.Port).String()
+			if !s.opts.AllowPrivateAddresses && !publicAddr(a) {
+				s.log.Info("refusing to connect to an address that is not public", "to", remote, "addr", addr)
+				private = true
+				continue
+			}
+			dialed = true
 			nc, err := s.opts.Dial(ctx, "tcp", addr)
 			if err != nil {
 				s.log.Debug("connect failed", "to", remote, "addr", addr, "err", err)
-				last = err
 				if ctx.Err() != nil {
-					return nil, false, connectError(ctx, remote, err)
+					return nil, false, errUnreachable(remote)
 				}
 				continue
 			}
@@ -627,24 +638,73 @@ func (s *Server) connect(ctx context.Context, remote, local string) (net.Conn, b
 			if err := tc.HandshakeContext(ctx); err != nil {
 				s.log.Debug("direct TLS handshake failed", "to", remote, "addr", addr, "err", err)
 				_ = nc.Close()
-				last = err
 				if ctx.Err() != nil {
-					return nil, false, connectError(ctx, remote, err)
+					return nil, false, errUnreachable(remote)
 				}
 				continue
 			}
 			return tc, true, nil
 		}
 	}
-	if last == nil {
-		last = errors.New("no addresses")
+	switch {
+	case dialed:
+		return nil, false, errUnreachable(remote)
+	case private:
+		return nil, false, stanza.NewError(stanza.RemoteServerNotFound, remote+" has no address on the internet")
 	}
-	return nil, false, connectError(ctx, remote, last)
+	return nil, false, errNotFound(remote)
 }
 
-func connectError(ctx context.Context, remote string, err error) *stanza.Error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
-		return stanza.NewError(stanza.RemoteServerTimeout, "no answer from "+remote+" in time")
-	}
-	return stanza.NewError(stanza.RemoteServerNotFound, "cannot reach "+remote+": "+err.Error())
+// errNotFound: DNS names no server for remote (RFC 6120 §8.3.3.16).
+func errNotFound(remote string) *stanza.Error {
+	return stanza.NewError(stanza.RemoteServerNotFound, "cannot find the server of "+remote)
 }
+
+// errUnreachable: remote's server was found but no stream came of it
+// (RFC 6120 §8.3.3.17: resolved, but communications could not be
+// established). A refused connection, an unreachable network, a connect
+// that timed out and a failed handshake all answer this one condition
+// with one text, and the details go to the log only: were they told
+// apart, a peer naming a host of its choice (in dialback, or through a
+// user) would learn from the answer which of its ports are open.
+func errUnreachable(remote string) *stanza.Error {
+	return stanza.NewError(stanza.RemoteServerTimeout, "cannot reach "+remote)
+}
+
+// publicAddr reports whether a is an address on the public internet,
+// where a peer's server may be. Outbound streams refuse the others unless
+// Options.AllowPrivateAddresses: a peer controls the DNS of the domains it
+// claims in dialback, and would otherwise make roost connect into the
+// network it runs in (the household's router, printer, other services of
+// this machine). Refused: unspecified, loopback, private (RFC 1918, and
+// RFC 4193 unique local fc00::/7), link-local, multicast, carrier-grade
+// NAT (RFC 6598), "this network" 0.0.0.0/8 and the reserved 240.0.0.0/4
+// (broadcast included); IPv4-mapped and NAT64 (RFC 6052 64:ff9b::/96)
+// addresses are judged by the IPv4 address they carry.
+func publicAddr(a netip.Addr) bool {
+	a = a.Unmap().WithZone("")
+	if nat64.Contains(a) {
+		b := a.As16()
+		a = netip.AddrFrom4([4]byte(b[12:]))
+	}
+	switch {
+	case !a.IsValid(), a.IsUnspecified(), a.IsLoopback(), a.IsPrivate(),
+		a.IsLinkLocalUnicast(), a.IsMulticast():
+		return false
+	}
+	for _, p := range notPublic4 {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	return true
+}
+
+var (
+	nat64      = netip.MustParsePrefix("64:ff9b::/96")
+	notPublic4 = []netip.Prefix{
+		netip.MustParsePrefix("0.0.0.0/8"),
+		netip.MustParsePrefix("100.64.0.0/10"),
+		netip.MustParsePrefix("240.0.0.0/4"),
+	}
+)

@@ -119,6 +119,9 @@ type peerConfig struct {
 	cert      tls.Certificate
 	directTLS bool // listen for direct TLS and publish _xmpps-server
 	hidden    bool // publish nothing in DNS
+	// publicOnly keeps Options.AllowPrivateAddresses as given; otherwise
+	// it is set, since every test server listens on loopback.
+	publicOnly bool
 }
 
 // start runs a Server for domains (the first is the main one) on a
@@ -136,6 +139,7 @@ func (w *world) start(domains []string, cfg peerConfig) *peer {
 	opts.TLS = &tls.Config{Certificates: []tls.Certificate{cfg.cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"xmpp-server"}}
 	opts.DialbackSecret = []byte("secret of " + domains[0])
 	opts.Resolver = w.res
+	opts.AllowPrivateAddresses = opts.AllowPrivateAddresses || !cfg.publicOnly
 	opts.Logger = slog.New(slog.NewTextHandler(p.log, &slog.HandlerOptions{Level: slog.LevelDebug})).With("server", domains[0])
 	if opts.ConnectTimeout == 0 {
 		opts.ConnectTimeout = 5 * time.Second
@@ -295,17 +299,23 @@ func TestMultiplexing(t *testing.T) {
 	}
 }
 
+// closedPort returns a loopback address nobody listens on.
+func closedPort(t *testing.T) net.Addr {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := ln.Addr()
+	ln.Close()
+	return a
+}
+
 // TestBounces: stanzas for domains that cannot be reached come back to
 // their senders with the right error, within the configured time.
 func TestBounces(t *testing.T) {
 	w := newWorld(t)
-	// A port nobody listens on.
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.publish("closed.example", closed.Addr(), false)
-	closed.Close()
+	w.publish("closed.example", closedPort(t), false)
 	// A peer that accepts and never says anything.
 	silent, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -342,7 +352,9 @@ func TestBounces(t *testing.T) {
 	}{
 		{"no DNS at all", "bob@nxdomain.example", stanza.RemoteServerNotFound, connectTimeout},
 		{"no XMPP service", "bob@none.example", stanza.RemoteServerNotFound, connectTimeout},
-		{"closed port", "bob@closed.example", stanza.RemoteServerNotFound, connectTimeout},
+		// Found, but no stream: a closed port answers as a silent server
+		// does (errUnreachable).
+		{"closed port", "bob@closed.example", stanza.RemoteServerTimeout, connectTimeout},
 		{"silent server", "bob@silent.example", stanza.RemoteServerTimeout, negotiationTimeout + 3*time.Second},
 		{"localhost", "bob@localhost", stanza.RemoteServerNotFound, time.Second},
 		{"an IP literal", "bob@127.0.0.1", stanza.RemoteServerNotFound, time.Second},

@@ -59,6 +59,12 @@ type Options struct {
 	DialbackSecret []byte
 	// Resolver finds remote servers. Required for outbound streams.
 	Resolver Resolver
+	// AllowPrivateAddresses lets outbound streams connect to addresses
+	// that are not on the public internet (loopback, private, link-local;
+	// see publicAddr), for servers federating on one network and for
+	// tests. Off, such DNS answers are skipped, and a domain with no other
+	// address is remote-server-not-found.
+	AllowPrivateAddresses bool
 	// Dial opens TCP connections; nil means a net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// ConnectTimeout bounds DNS resolution and connecting (15s).
@@ -90,6 +96,18 @@ type Options struct {
 	// (0: unlimited). A peer opens one per domain pair it sends from,
 	// plus one for each dialback check.
 	MaxConnsPerIP int
+	// MaxPendingDialback bounds the <db:result/> requests of one inbound
+	// stream that wait for their Authoritative Server at once (10). Each
+	// may make us open a stream to the domain it claims; one more is
+	// answered with a resource-constraint dialback error.
+	MaxPendingDialback int
+	// MaxOutbound bounds the outbound streams open at once (100). At most
+	// half of them may be opened to check the dialback keys of peers that
+	// connected to us, so that strangers claiming domains cannot take the
+	// room our users' messages need. A stanza that would need one more is
+	// refused with resource-constraint; a key that would need one more is
+	// answered with a dialback error.
+	MaxOutbound int
 	// Metrics counts stanzas refused for a full queue; nil: a counter
 	// nobody reads.
 	Metrics *metrics.Counters
@@ -109,6 +127,12 @@ func (o *Options) setDefaults() {
 	def(&o.WriteTimeout, 30*time.Second)
 	if o.QueueDepth <= 0 {
 		o.QueueDepth = 256
+	}
+	if o.MaxPendingDialback <= 0 {
+		o.MaxPendingDialback = 10
+	}
+	if o.MaxOutbound <= 0 {
+		o.MaxOutbound = 100
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -136,6 +160,9 @@ var (
 	ErrNoTLS = errors.New("s2s: peer does not offer TLS")
 	// ErrAuthFailed: the peer did not let us authenticate.
 	ErrAuthFailed = errors.New("s2s: authentication refused by peer")
+	// ErrTooManyOutbound: Options.MaxOutbound streams are open (for a
+	// dialback check, half of it).
+	ErrTooManyOutbound = errors.New("s2s: too many outbound streams")
 
 	// errNegotiationTimeout: the peer did not complete negotiation in time.
 	errNegotiationTimeout = errors.New("s2s: stream negotiation took too long")
@@ -342,7 +369,10 @@ func (s *Server) SendRemote(_ context.Context, st *stanza.Stanza) error {
 		r = nil
 	}
 	if r == nil {
-		r = s.newRouteLocked(p)
+		var err error
+		if r, err = s.newRouteLocked(p, false); err != nil {
+			return &stanza.Error{Type: stanza.Wait, Condition: stanza.ResourceConstraint, Text: "too many connections to other servers; try again later"}
+		}
 	}
 	if len(r.queue) >= s.opts.QueueDepth {
 		s.opts.Metrics.S2SQueueFull.Add(1)
@@ -354,25 +384,54 @@ func (s *Server) SendRemote(_ context.Context, st *stanza.Stanza) error {
 
 // newRouteLocked creates the route for p: multiplexed on an authenticated
 // stream to the same remote domain when that stream allows it (XEP-0220
-// §2.5, sender multiplexing), else on a new stream. s.mu is held.
-func (s *Server) newRouteLocked(p dialback.Pair) *route {
+// §2.5, sender multiplexing), else on a new stream, if
+// [Options.MaxOutbound] leaves room for it (forPeer: a stream opened to
+// check a peer's dialback key). s.mu is held.
+func (s *Server) newRouteLocked(p dialback.Pair, forPeer bool) (*route, error) {
 	r := &route{pair: p}
-	s.routes[p] = r
 	for _, other := range s.routes {
 		if other.ready && other.pair.Target == p.Target && other.conn.multiplex(p.Sender) {
 			r.conn = other.conn
-			return r
+			s.routes[p] = r
+			return r, nil
 		}
 	}
+	if !s.outRoomLocked(forPeer) {
+		s.log.Warn("too many outbound streams", "to", p.Target, "limit", s.opts.MaxOutbound, "for_dialback_check", forPeer)
+		return nil, ErrTooManyOutbound
+	}
 	c := s.newOutConn(p)
+	c.forPeer = forPeer
 	r.conn = c
+	s.routes[p] = r
 	s.outs[c] = struct{}{}
 	s.outWG.Add(1)
 	go func() {
 		defer s.outWG.Done()
 		c.run(s.ctx)
 	}()
-	return r
+	return r, nil
+}
+
+// outRoomLocked reports whether one more outbound stream may open: fewer
+// than MaxOutbound are, and, for a dialback check (forPeer), fewer than
+// half of them were opened for checks. Checks are what a stranger can
+// make us open, by claiming domains; half the room stays for our users.
+// s.mu is held.
+func (s *Server) outRoomLocked(forPeer bool) bool {
+	if len(s.outs) >= s.opts.MaxOutbound {
+		return false
+	}
+	if !forPeer {
+		return true
+	}
+	n := 0
+	for c := range s.outs {
+		if c.forPeer {
+			n++
+		}
+	}
+	return n < max(s.opts.MaxOutbound/2, 1)
 }
 
 // pairReady is called by an outbound stream once pair p is authorized on
@@ -494,7 +553,11 @@ func (v verifier) Verify(ctx context.Context, req dialback.Element) (dialback.El
 		if r != nil {
 			delete(s.routes, p)
 		}
-		r = s.newRouteLocked(p)
+		var err error
+		if r, err = s.newRouteLocked(p, true); err != nil {
+			s.mu.Unlock()
+			return dialback.Element{}, err
+		}
 	}
 	c := r.conn
 	s.mu.Unlock()

@@ -43,6 +43,7 @@ func (s *Server) setupS2S() error {
 		RequireValidCertificates: cfg.RequireValidCertificates,
 		DialbackSecret:           secret,
 		Resolver:                 res,
+		AllowPrivateAddresses:    cfg.AllowPrivateAddresses,
 		ConnectTimeout:           cfg.ConnectTimeout,
 		NegotiationTimeout:       lim.NegotiationTimeout,
 		IdleTimeout:              cfg.IdleTimeout,
@@ -53,6 +54,8 @@ func (s *Server) setupS2S() error {
 		ReadRate:                 int(lim.ReadRateBytes), // as for clients: see config/roost.toml
 		ReadBurst:                int(lim.ReadBurstBytes),
 		MaxConnsPerIP:            lim.MaxConnectionsPerIP,
+		MaxPendingDialback:       cfg.MaxPendingDialback,
+		MaxOutbound:              cfg.MaxOutboundConnections,
 		Metrics:                  &s.metrics,
 		Logger:                   s.log.With("component", "s2s"),
 	}, s.router)

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,12 +13,14 @@ import (
 	"roost/internal/client"
 	"roost/internal/dnstest"
 	"roost/jid"
+	"roost/stream"
 	"roost/xmlstream"
 )
 
 // startFederated runs a server for domain with federation on a loopback
-// port published in dns, using dns as its resolver.
-func startFederated(t *testing.T, dns *dnstest.Server, domain string) *running {
+// port published in dns, using dns as its resolver; mods change its
+// configuration.
+func startFederated(t *testing.T, dns *dnstest.Server, domain string, mods ...func(*config.Config)) *running {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
@@ -28,7 +31,11 @@ func startFederated(t *testing.T, dns *dnstest.Server, domain string) *running {
 	cfg.S2S.Listen, cfg.S2S.ListenTLS = []string{"127.0.0.1:0"}, []string{"127.0.0.1:0"}
 	cfg.S2S.Resolver = dns.Addr
 	cfg.S2S.ConnectTimeout = 5 * time.Second
+	cfg.S2S.AllowPrivateAddresses = true // the servers listen on loopback
 	cfg.HTTPS.Listen = []string{"127.0.0.1:0"}
+	for _, m := range mods {
+		m(&cfg)
+	}
 	srv, err := New(Options{Config: cfg, Version: "test"})
 	if err != nil {
 		t.Fatal(err)
@@ -161,5 +168,60 @@ func TestFederationEndToEnd(t *testing.T) {
 	}
 	if in, out := a.srv.s2s.Stats(); in != 1 || out != 1 {
 		t.Errorf("a.example has %d inbound and %d outbound streams, want 1 and 1", in, out)
+	}
+}
+
+// TestS2SLimitsFromConfig: incoming server connections count against
+// [limits] max_connections_per_ip and are read at read_rate_bytes, as
+// clients are (issue 18, item 2): the s2s server gets both from the
+// configuration.
+func TestS2SLimitsFromConfig(t *testing.T) {
+	const rate = 1 << 10
+	r := startFederated(t, dnstest.NewServer(t, ""), "a.example", func(c *config.Config) {
+		c.Limits.MaxConnectionsPerIP = 2
+		c.Limits.ReadRateBytes, c.Limits.ReadBurstBytes = rate, rate
+	})
+	addr := r.addr(ListenS2S)
+	open := func() (net.Conn, *xmlstream.Decoder, error) {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		_ = nc.SetDeadline(time.Now().Add(20 * time.Second))
+		if _, err := nc.Write(stream.AppendHeader(nil, stream.Header{From: "b.example", To: "a.example", Version: "1.0", ContentNS: xmlstream.NSServer, Dialback: true})); err != nil {
+			t.Fatal(err)
+		}
+		dec := xmlstream.NewDecoder(nc, xmlstream.Limits{})
+		if _, err := dec.ReadHeader(); err != nil {
+			return nc, dec, err
+		}
+		_, err = dec.ReadElement() // features
+		return nc, dec, err
+	}
+	first, dec, err := open()
+	if err != nil {
+		t.Fatalf("first stream: %v", err)
+	}
+	if _, _, err := open(); err != nil {
+		t.Fatalf("second stream: %v", err)
+	}
+	if _, _, err := open(); err == nil {
+		t.Fatal("a third stream from one address was served, want it refused at max_connections_per_ip = 2")
+	}
+
+	// 3 KiB of whitespace, then a request answered before TLS: at 1 KiB/s
+	// after a 1 KiB burst (the header took some), about two seconds.
+	payload := strings.Repeat(" ", 3<<10) + "<db:verify xmlns:db='jabber:server:dialback' from='b.example' to='a.example' id='s1'>0123abcd</db:verify>"
+	start := time.Now()
+	if _, err := first.Write([]byte(payload)); err != nil {
+		t.Fatal(err)
+	}
+	el, err := dec.ReadElement()
+	if err != nil || el.Name.Local != "verify" {
+		t.Fatalf("got %v, %v; want the answer to <db:verify/>", el, err)
+	}
+	if took, want := time.Since(start), time.Duration(float64(len(payload)-rate)/rate*float64(time.Second)); took < want*9/10 {
+		t.Errorf("%d bytes read in %v, want at least %v at read_rate_bytes = %d", len(payload), took, want, rate)
 	}
 }
