@@ -35,18 +35,38 @@ type MsgsOptions struct {
 	// sent, or was due if the sender had fallen behind (its window full),
 	// so a server that falls behind is charged for the backlog.
 	Rate float64
-	// Warmup runs the load unmeasured; Duration is the measured window.
+	// Relay makes A a relay (the floor) instead of an XMPP server.
+	Relay bool
+	// Run: at most 10 million messages by default.
+	Run
+}
+
+// Run is what the message loads (Msgs, MUC) share: their timing, their
+// bounds, how they connect and what they measure.
+type Run struct {
+	// Warmup runs the load unmeasured; Duration is the measured window
+	// (10s).
 	Warmup, Duration time.Duration
 	// Drain bounds the wait for messages in flight after the window (10s).
 	Drain time.Duration
-	// MaxMessages bounds the messages sent in the whole run (10 million).
+	// MaxMessages bounds the messages sent in the whole run (the load's
+	// default when 0).
 	MaxMessages int64
-	// Relay makes A a relay (the floor) instead of an XMPP server.
-	Relay bool
 	// Concurrency bounds parallel logins while the sessions are set up (8).
 	Concurrency int
 	Dialer      *Dialer
 	Proc        Proc
+}
+
+// defaults fills what is unset, with maxMessages for MaxMessages.
+func (r *Run) defaults(maxMessages int64) {
+	r.Duration = cmp.Or(max(r.Duration, 0), 10*time.Second)
+	r.Drain = cmp.Or(max(r.Drain, 0), 10*time.Second)
+	r.MaxMessages = cmp.Or(max(r.MaxMessages, 0), maxMessages)
+	r.Concurrency = cmp.Or(max(r.Concurrency, 0), 8)
+	if r.Dialer == nil {
+		r.Dialer = &Dialer{}
+	}
 }
 
 // MsgsResult is what a message load measured.
@@ -77,13 +97,7 @@ func (o *MsgsOptions) defaults() error {
 		return fmt.Errorf("msgs: %d pairs need as many users on each side (have %d, %d): %w", o.Pairs, len(o.AUsers), len(o.BUsers), ErrOptions)
 	}
 	o.Window = cmp.Or(max(o.Window, 0), 1)
-	o.Duration = cmp.Or(max(o.Duration, 0), 10*time.Second)
-	o.Drain = cmp.Or(max(o.Drain, 0), 10*time.Second)
-	o.MaxMessages = cmp.Or(max(o.MaxMessages, 0), 10_000_000)
-	o.Concurrency = cmp.Or(max(o.Concurrency, 0), 8)
-	if o.Dialer == nil {
-		o.Dialer = &Dialer{}
-	}
+	o.Run.defaults(10_000_000)
 	return nil
 }
 

@@ -39,16 +39,9 @@ type MUCOptions struct {
 	Occupants int
 	// Senders send (5 by default), Window messages in flight each (4).
 	Senders, Window int
-	// Warmup runs the load unmeasured; Duration is the measured window.
-	Warmup, Duration time.Duration
-	// Drain bounds the wait for messages in flight after the window (10s).
-	Drain time.Duration
-	// MaxMessages bounds the messages sent in the whole run (1 million).
-	MaxMessages int64
-	// Concurrency bounds parallel logins and joins (8).
-	Concurrency int
-	Dialer      *Dialer
-	Proc        Proc
+	// Run: at most 1 million messages by default; Concurrency bounds
+	// the joins too.
+	Run
 }
 
 // MUCResult is what a group chat load measured.
@@ -79,13 +72,7 @@ func (o *MUCOptions) defaults() error {
 		return fmt.Errorf("muc: %d occupants (%d sending) need as many users (have %d) and a service %q: %w",
 			o.Occupants, o.Senders, len(o.Users), o.Service, ErrOptions)
 	}
-	o.Duration = cmp.Or(max(o.Duration, 0), 10*time.Second)
-	o.Drain = cmp.Or(max(o.Drain, 0), 10*time.Second)
-	o.MaxMessages = cmp.Or(max(o.MaxMessages, 0), 1_000_000)
-	o.Concurrency = cmp.Or(max(o.Concurrency, 0), 8)
-	if o.Dialer == nil {
-		o.Dialer = &Dialer{}
-	}
+	o.Run.defaults(1_000_000)
 	return nil
 }
 
