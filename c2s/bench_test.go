@@ -52,7 +52,7 @@ func benchSend(b *testing.B, nc net.Conn, written func() int64, one bool) {
 // benchSendOn is benchSend on the session newSession returns, over TCP or
 // WebSocket.
 func benchSendOn(b *testing.B, newSession func(*Server) *session, written func() int64, one bool) {
-	srv := New(Options{Domains: []string{"example.com"}, TLS: &tls.Config{}, QueueDepth: 1 << 30, QueueBytes: math.MaxInt}, &fakeRouter{sessions: map[string]Endpoint{}}, creds{})
+	srv := New(Options{Domains: []string{"example.com"}, TLS: &tls.Config{}, ServerOptions: stream.ServerOptions{QueueDepth: 1 << 30}, QueueBytes: math.MaxInt}, &fakeRouter{sessions: map[string]Endpoint{}}, creds{})
 	c := newSession(srv)
 	c.q.running = true // as after bind: Send starts the writer as needed
 	el := xmpptest.Element(b, `<message xmlns='jabber:client' to='juliet@example.com/balcony' from='romeo@example.net/orchard' type='chat' id='ktx72v49'><body>Are we still on for dinner tonight? I can bring the salad.</body><active xmlns='http://jabber.org/protocol/chatstates'/></message>`)
@@ -236,7 +236,7 @@ func FuzzWebSocketMessage(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	srv := New(Options{Domains: []string{"example.com"}, Limits: xmlstream.Limits{MaxStanzaBytes: 4096}}, &fakeRouter{}, creds{})
+	srv := New(Options{Domains: []string{"example.com"}, ServerOptions: stream.ServerOptions{Limits: xmlstream.Limits{MaxStanzaBytes: 4096}}}, &fakeRouter{}, creds{})
 	end := clientFrame([]byte(`<presence xmlns='jabber:client'/>`))
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		c := wsSessionOn(t, srv, &replayConn{data: append(clientFrame(msg), end...)})

@@ -64,22 +64,10 @@ type Options struct {
 	AllowPlain bool
 	// StrictChannelBinding: see sasl.ServerOptions.StrictChannelBinding.
 	StrictChannelBinding bool
-	// Limits for the XML parser.
-	Limits xmlstream.Limits
-	// NegotiationTimeout bounds everything from accept to bind (30s).
-	NegotiationTimeout time.Duration
-	// IdleTimeout is the silence after which the server pings (5m).
-	IdleTimeout time.Duration
-	// PingTimeout is how long a pinged client has to answer (60s, at most
-	// IdleTimeout).
-	PingTimeout time.Duration
-	// KeepaliveInterval: after this long without writing, send a
-	// whitespace keepalive (60s).
-	KeepaliveInterval time.Duration
-	// WriteTimeout bounds every write (30s).
-	WriteTimeout time.Duration
-	// QueueDepth is the most stanzas queued for a client (1024).
-	QueueDepth int
+	// ServerOptions: the parser limits, the timeouts (NegotiationTimeout
+	// bounds everything from accept to bind) and QueueDepth, the most
+	// stanzas queued for a client.
+	stream.ServerOptions
 	// QueueBytes bounds the footprint (xmlstream.Element.Footprint) of
 	// what a session holds for its client: queued, held back while the
 	// client is inactive (XEP-0352), and sent but not acknowledged
@@ -157,24 +145,9 @@ type PreAuthHandler interface {
 }
 
 func (o *Options) setDefaults() {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&o.NegotiationTimeout, 30*time.Second)
-	def(&o.IdleTimeout, 5*time.Minute)
-	def(&o.PingTimeout, time.Minute)
-	def(&o.KeepaliveInterval, time.Minute)
-	def(&o.WriteTimeout, 30*time.Second)
+	o.ServerOptions.SetDefaults()
 	if o.ResumeTimeout == 0 {
 		o.ResumeTimeout = 5 * time.Minute
-	}
-	if o.PingTimeout > o.IdleTimeout {
-		o.PingTimeout = o.IdleTimeout
-	}
-	if o.QueueDepth <= 0 {
-		o.QueueDepth = 1024
 	}
 	if o.QueueBytes <= 0 {
 		o.QueueBytes = 4 << 20

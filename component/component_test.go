@@ -70,11 +70,13 @@ const (
 func testServer(t testing.TB, mod func(*Options), domains ...string) (*Server, *routed, string) {
 	t.Helper()
 	opts := Options{
-		Secrets:            map[string]string{ircDomain: ircSecret, "bridge.example.org": "other"},
-		Server:             "example.org",
-		Limits:             xmlstream.Limits{MaxStanzaBytes: 10000, MaxDepth: 16, MaxAttrs: 16},
-		NegotiationTimeout: 5 * time.Second,
-		Logger:             slog.New(slog.DiscardHandler),
+		Secrets: map[string]string{ircDomain: ircSecret, "bridge.example.org": "other"},
+		Server:  "example.org",
+		ServerOptions: stream.ServerOptions{
+			Limits:             xmlstream.Limits{MaxStanzaBytes: 10000, MaxDepth: 16, MaxAttrs: 16},
+			NegotiationTimeout: 5 * time.Second,
+		},
+		Logger: slog.New(slog.DiscardHandler),
 	}
 	if mod != nil {
 		mod(&opts)

@@ -1,7 +1,6 @@
 package component
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"roost/netconn"
 	"roost/stanza"
@@ -26,8 +24,8 @@ type Router interface {
 	Route(ctx context.Context, st *stanza.Stanza)
 }
 
-// Options configure a Server. Zero durations and limits take the defaults
-// noted on each field; negative ones are invalid.
+// Options configure a Server. Zero and negative durations and limits take
+// the defaults noted on each field.
 type Options struct {
 	// Secrets are the components that may connect: each one's domain and
 	// the secret its handshake proves.
@@ -35,23 +33,10 @@ type Options struct {
 	// Server is the address the server pings idle components from, one of
 	// its account domains.
 	Server string
-	// Limits for the XML parser.
-	Limits xmlstream.Limits
-	// NegotiationTimeout bounds the stream header and the handshake (30s).
-	NegotiationTimeout time.Duration
-	// IdleTimeout is the silence after which the server pings a
-	// component (5m).
-	IdleTimeout time.Duration
-	// PingTimeout is how long a pinged component has to send anything
-	// (60s, at most IdleTimeout).
-	PingTimeout time.Duration
-	// KeepaliveInterval: after this long without writing, send a
-	// whitespace keepalive (60s).
-	KeepaliveInterval time.Duration
-	// WriteTimeout bounds every write (30s).
-	WriteTimeout time.Duration
-	// QueueDepth is the most stanzas queued for a component (1024).
-	QueueDepth int
+	// ServerOptions: the parser limits, the timeouts (NegotiationTimeout
+	// bounds the stream header and the handshake) and QueueDepth, the
+	// most stanzas queued for a component.
+	stream.ServerOptions
 	// ReadRate and ReadBurst limit the bytes per second read from one
 	// connection (0: unlimited).
 	ReadRate, ReadBurst int
@@ -62,12 +47,7 @@ type Options struct {
 }
 
 func (o *Options) setDefaults() {
-	o.NegotiationTimeout = cmp.Or(o.NegotiationTimeout, 30*time.Second)
-	o.IdleTimeout = cmp.Or(o.IdleTimeout, 5*time.Minute)
-	o.PingTimeout = min(cmp.Or(o.PingTimeout, time.Minute), o.IdleTimeout)
-	o.KeepaliveInterval = cmp.Or(o.KeepaliveInterval, time.Minute)
-	o.WriteTimeout = cmp.Or(o.WriteTimeout, 30*time.Second)
-	o.QueueDepth = cmp.Or(o.QueueDepth, 1024)
+	o.ServerOptions.SetDefaults()
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}

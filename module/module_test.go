@@ -3,6 +3,7 @@ package module_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -303,5 +304,20 @@ func TestStops(t *testing.T) {
 	}
 	if strings.Join(names, ",") != "rooms/tell,push/tell" || strings.Join(ran, ",") != "rooms,push" {
 		t.Errorf("stops %v ran %v", names, ran)
+	}
+}
+
+func TestPageHeaders(t *testing.T) {
+	h := http.Header{}
+	module.PageHeaders(h)
+	for _, tc := range []struct{ name, want string }{
+		{"Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"},
+		{"X-Content-Type-Options", "nosniff"},
+		{"Referrer-Policy", "no-referrer"},
+		{"Cache-Control", "no-store"},
+	} {
+		if got := h.Get(tc.name); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }

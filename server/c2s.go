@@ -15,6 +15,7 @@ import (
 	"roost/netconn"
 	"roost/router"
 	"roost/stanza"
+	"roost/stream"
 	"roost/xmlstream"
 )
 
@@ -45,13 +46,8 @@ func (s *Server) setupC2S() error {
 		SASLSecret:           secret,
 		AllowPlain:           cfg.C2S.SASLPlain,
 		StrictChannelBinding: cfg.C2S.StrictChannelBinding,
-		Limits:               parserLimits(lim),
-		NegotiationTimeout:   lim.NegotiationTimeout,
-		IdleTimeout:          lim.IdleTimeout,
+		ServerOptions:        serverOptions(lim),
 		ResumeTimeout:        resumeTimeout(lim.ResumeTimeout),
-		KeepaliveInterval:    lim.KeepaliveInterval,
-		WriteTimeout:         lim.WriteTimeout,
-		QueueDepth:           lim.QueueDepth,
 		QueueBytes:           int(lim.QueueBytes),
 		MaxAuthFailures:      lim.MaxAuthFailures,
 		ReadRate:             int(lim.ReadRateBytes),
@@ -190,6 +186,19 @@ func isCarbon(el *xmlstream.Element) bool {
 		}
 	}
 	return false
+}
+
+// serverOptions are the limits and timeouts of client and component
+// streams, the [limits] table's.
+func serverOptions(lim config.Limits) stream.ServerOptions {
+	return stream.ServerOptions{
+		Limits:             parserLimits(lim),
+		NegotiationTimeout: lim.NegotiationTimeout,
+		IdleTimeout:        lim.IdleTimeout,
+		KeepaliveInterval:  lim.KeepaliveInterval,
+		WriteTimeout:       lim.WriteTimeout,
+		QueueDepth:         lim.QueueDepth,
+	}
 }
 
 // parserLimits are the XML parser's limits for every stream kind.

@@ -30,18 +30,13 @@ func (w *wiring) newComponent() (module.Module, error) {
 		comps[i] = componentmod.Component{Domain: c.Domain, Parent: parentDomain(cfg.Domains, c.Domain), Name: c.Name}
 	}
 	w.s.components = component.New(component.Options{
-		Secrets:            secrets,
-		Server:             cfg.Domains[0],
-		Limits:             parserLimits(lim),
-		NegotiationTimeout: lim.NegotiationTimeout,
-		IdleTimeout:        lim.IdleTimeout,
-		KeepaliveInterval:  lim.KeepaliveInterval,
-		WriteTimeout:       lim.WriteTimeout,
-		QueueDepth:         lim.QueueDepth,
-		ReadRate:           int(lim.ReadRateBytes),
-		ReadBurst:          int(lim.ReadBurstBytes),
-		MaxConnsPerIP:      lim.MaxConnectionsPerIP,
-		Logger:             w.logger("component"),
+		Secrets:       secrets,
+		Server:        cfg.Domains[0],
+		ServerOptions: serverOptions(lim),
+		ReadRate:      int(lim.ReadRateBytes),
+		ReadBurst:     int(lim.ReadBurstBytes),
+		MaxConnsPerIP: lim.MaxConnectionsPerIP,
+		Logger:        w.logger("component"),
 	}, w.s.router)
 	return componentmod.New(componentmod.Options{Components: comps, Link: w.s.components}), nil
 }

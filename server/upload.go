@@ -107,21 +107,12 @@ func (s *Server) uploadBaseURLs() (map[string]string, error) {
 	return out, nil
 }
 
-// uploadStore adapts the store's upload records to the module's.
+// uploadStore adapts the store's upload records to the module's: the
+// two record types have the same fields, so one converts into the other.
 type uploadStore struct{ st *store.Store }
 
-func toStoreUpload(f upload.File) store.Upload {
-	return store.Upload{ID: f.ID, Owner: f.Owner, Name: f.Name, Type: f.Type, Size: f.Size,
-		Created: f.Created, Expires: f.Expires, Complete: f.Complete}
-}
-
-func fromStoreUpload(u store.Upload) upload.File {
-	return upload.File{ID: u.ID, Owner: u.Owner, Name: u.Name, Type: u.Type, Size: u.Size,
-		Created: u.Created, Expires: u.Expires, Complete: u.Complete}
-}
-
 func (a uploadStore) Reserve(f upload.File, userQuota, totalQuota int64) error {
-	err := a.st.ReserveUpload(toStoreUpload(f), store.UploadQuota{User: userQuota, Total: totalQuota})
+	err := a.st.ReserveUpload(store.Upload(f), store.UploadQuota{User: userQuota, Total: totalQuota})
 	var qe *store.QuotaError
 	if errors.As(err, &qe) {
 		return &upload.QuotaError{Total: qe.Total, Used: qe.Used, Limit: qe.Limit}
@@ -131,7 +122,7 @@ func (a uploadStore) Reserve(f upload.File, userQuota, totalQuota int64) error {
 
 func (a uploadStore) File(id string) (upload.File, bool, error) {
 	u, found, err := a.st.Upload(id)
-	return fromStoreUpload(u), found, err
+	return upload.File(u), found, err
 }
 
 func (a uploadStore) Exists(id string) (exists, complete bool, err error) {
@@ -156,7 +147,7 @@ func (a uploadStore) Expired(now time.Time, limit int) ([]upload.File, error) {
 	us, err := a.st.ExpiredUploads(now, limit)
 	out := make([]upload.File, len(us))
 	for i, u := range us {
-		out[i] = fromStoreUpload(u)
+		out[i] = upload.File(u)
 	}
 	return out, err
 }

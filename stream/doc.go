@@ -18,4 +18,7 @@
 // stream, which the connection owner does after writing [Error.Element].
 // [FromDecodeError] maps parse failures of package xmlstream to the stream
 // error the peer must receive.
+//
+// [ServerOptions] are the options a server of pinged streams (c2s,
+// component) configures alike, with their defaults in one place.
 package stream

@@ -327,7 +327,8 @@ func cmdMUC(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	r, err := loadtool.MUC(ctx, loadtool.MUCOptions{
 		Target: t, Service: *service, Users: c.names(*occupants), Password: c.password,
-		Occupants: *occupants, Senders: *senders, Window: *window, Warmup: *warmup, Duration: *duration, Dialer: c.dialer(),
+		Occupants: *occupants, Senders: *senders, Window: *window,
+		Run: loadtool.Run{Warmup: *warmup, Duration: *duration, Dialer: c.dialer()},
 	})
 	if err != nil {
 		return err

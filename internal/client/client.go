@@ -304,37 +304,50 @@ func (c *Conn) Authenticate(o Options) error {
 		return err
 	}
 	auth := xmlstream.New(stream.NSSASL, "auth").SetAttr("mechanism", mech).AppendText(b64(out))
-	if err := c.Send(auth); err != nil {
+	el, err := c.exchange(cl, auth, stream.NSSASL, b64)
+	if err != nil {
 		return err
+	}
+	switch {
+	case el.Is(stream.NSSASL, "success"):
+		return finishSASL(cl, mech, el.Text(), o.SSDP)
+	case el.Is(stream.NSSASL, "failure"):
+		cond := ""
+		if f := el.FirstChild(); f != nil {
+			cond = f.Name.Local
+		}
+		return fmt.Errorf("%w: %s", ErrAuth, cond)
+	default:
+		return fmt.Errorf("authenticate: %w: got %s", ErrUnexpected, el)
+	}
+}
+
+// exchange sends auth and answers the server's challenges in ns (SASL's
+// or SASL2's) with cl, the responses' data written by encode, until the
+// server sends anything else, which it returns: success, failure, or an
+// element out of place.
+func (c *Conn) exchange(cl *sasl.Client, auth *xmlstream.Element, ns string, encode func([]byte) string) (*xmlstream.Element, error) {
+	if err := c.Send(auth); err != nil {
+		return nil, err
 	}
 	for {
 		el, err := c.Recv()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		switch {
-		case el.Is(stream.NSSASL, "challenge"):
-			in, err := base64.StdEncoding.DecodeString(el.Text())
-			if err != nil {
-				return err
-			}
-			out, err := cl.Step(in)
-			if err != nil {
-				return err
-			}
-			if err := c.Send(xmlstream.New(stream.NSSASL, "response").AppendText(b64(out))); err != nil {
-				return err
-			}
-		case el.Is(stream.NSSASL, "success"):
-			return finishSASL(cl, mech, el.Text(), o.SSDP)
-		case el.Is(stream.NSSASL, "failure"):
-			cond := ""
-			if f := el.FirstChild(); f != nil {
-				cond = f.Name.Local
-			}
-			return fmt.Errorf("%w: %s", ErrAuth, cond)
-		default:
-			return fmt.Errorf("authenticate: %w: got %s", ErrUnexpected, el)
+		if !el.Is(ns, "challenge") {
+			return el, nil
+		}
+		in, err := base64.StdEncoding.DecodeString(el.Text())
+		if err != nil {
+			return nil, err
+		}
+		out, err := cl.Step(in)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.Send(xmlstream.New(ns, "response").AppendText(encode(out))); err != nil {
+			return nil, err
 		}
 	}
 }

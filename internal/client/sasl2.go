@@ -101,34 +101,17 @@ func (c *Conn) Authenticate2(o Options) error {
 		}
 		auth.Append(fast)
 	}
-	if err := c.Send(auth); err != nil {
+	el, err := c.exchange(cl, auth, NSSASL2, base64.StdEncoding.EncodeToString)
+	if err != nil {
 		return err
 	}
-	for {
-		el, err := c.Recv()
-		if err != nil {
-			return err
-		}
-		switch {
-		case el.Is(NSSASL2, "challenge"):
-			in, err := base64.StdEncoding.DecodeString(el.Text())
-			if err != nil {
-				return err
-			}
-			out, err := cl.Step(in)
-			if err != nil {
-				return err
-			}
-			if err := c.Send(xmlstream.New(NSSASL2, "response").AppendText(base64.StdEncoding.EncodeToString(out))); err != nil {
-				return err
-			}
-		case el.Is(NSSASL2, "success"):
-			return c.success2(o, mech, cl, el)
-		case el.Is(NSSASL2, "failure"):
-			return fmt.Errorf("%w: %s", ErrAuth, failureCondition(el))
-		default:
-			return fmt.Errorf("authenticate: %w: got %s", ErrUnexpected, el)
-		}
+	switch {
+	case el.Is(NSSASL2, "success"):
+		return c.success2(o, mech, cl, el)
+	case el.Is(NSSASL2, "failure"):
+		return fmt.Errorf("%w: %s", ErrAuth, failureCondition(el))
+	default:
+		return fmt.Errorf("authenticate: %w: got %s", ErrUnexpected, el)
 	}
 }
 

@@ -101,7 +101,7 @@ func TestWebSocket(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := Msgs(testCtx(t), MsgsOptions{
 				A: tc.a, B: tc.b, AUsers: users[:3], BUsers: users[3:], Password: testPassword,
-				Pairs: 3, Window: 4, Warmup: 200 * time.Millisecond, Duration: time.Second,
+				Pairs: 3, Window: 4, Run: Run{Warmup: 200 * time.Millisecond, Duration: time.Second},
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -229,7 +229,7 @@ func TestMsgs(t *testing.T) {
 			users := userNames(6)
 			r, err := Msgs(testCtx(t), MsgsOptions{
 				A: target, B: target, AUsers: users[:3], BUsers: users[3:], Password: testPassword,
-				Pairs: 3, Window: tc.window, Rate: tc.rate, Warmup: 200 * time.Millisecond, Duration: time.Second,
+				Pairs: 3, Window: tc.window, Rate: tc.rate, Run: Run{Warmup: 200 * time.Millisecond, Duration: time.Second},
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -262,7 +262,7 @@ func TestMUC(t *testing.T) {
 	target := startRoost(t, 8)
 	r, err := MUC(testCtx(t), MUCOptions{
 		Target: target, Service: "conference.bench.test", Users: userNames(8), Password: testPassword,
-		Occupants: 8, Senders: 2, Window: 2, Warmup: 200 * time.Millisecond, Duration: time.Second,
+		Occupants: 8, Senders: 2, Window: 2, Run: Run{Warmup: 200 * time.Millisecond, Duration: time.Second},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -35,18 +35,38 @@ type MsgsOptions struct {
 	// sent, or was due if the sender had fallen behind (its window full),
 	// so a server that falls behind is charged for the backlog.
 	Rate float64
-	// Warmup runs the load unmeasured; Duration is the measured window.
+	// Relay makes A a relay (the floor) instead of an XMPP server.
+	Relay bool
+	// Run: at most 10 million messages by default.
+	Run
+}
+
+// Run is what the message loads (Msgs, MUC) share: their timing, their
+// bounds, how they connect and what they measure.
+type Run struct {
+	// Warmup runs the load unmeasured; Duration is the measured window
+	// (10s).
 	Warmup, Duration time.Duration
 	// Drain bounds the wait for messages in flight after the window (10s).
 	Drain time.Duration
-	// MaxMessages bounds the messages sent in the whole run (10 million).
+	// MaxMessages bounds the messages sent in the whole run (the load's
+	// default when 0).
 	MaxMessages int64
-	// Relay makes A a relay (the floor) instead of an XMPP server.
-	Relay bool
 	// Concurrency bounds parallel logins while the sessions are set up (8).
 	Concurrency int
 	Dialer      *Dialer
 	Proc        Proc
+}
+
+// defaults fills what is unset, with maxMessages for MaxMessages.
+func (r *Run) defaults(maxMessages int64) {
+	r.Duration = cmp.Or(max(r.Duration, 0), 10*time.Second)
+	r.Drain = cmp.Or(max(r.Drain, 0), 10*time.Second)
+	r.MaxMessages = cmp.Or(max(r.MaxMessages, 0), maxMessages)
+	r.Concurrency = cmp.Or(max(r.Concurrency, 0), 8)
+	if r.Dialer == nil {
+		r.Dialer = &Dialer{}
+	}
 }
 
 // MsgsResult is what a message load measured.
@@ -77,13 +97,7 @@ func (o *MsgsOptions) defaults() error {
 		return fmt.Errorf("msgs: %d pairs need as many users on each side (have %d, %d): %w", o.Pairs, len(o.AUsers), len(o.BUsers), ErrOptions)
 	}
 	o.Window = cmp.Or(max(o.Window, 0), 1)
-	o.Duration = cmp.Or(max(o.Duration, 0), 10*time.Second)
-	o.Drain = cmp.Or(max(o.Drain, 0), 10*time.Second)
-	o.MaxMessages = cmp.Or(max(o.MaxMessages, 0), 10_000_000)
-	o.Concurrency = cmp.Or(max(o.Concurrency, 0), 8)
-	if o.Dialer == nil {
-		o.Dialer = &Dialer{}
-	}
+	o.Run.defaults(10_000_000)
 	return nil
 }
 
@@ -111,28 +125,80 @@ type msgRun struct {
 	o     *MsgsOptions
 	run   string
 	start time.Time
-	phase atomic.Int32
+	tally
 
 	dirs map[[2]int]*direction // by pair and side (0 'a', 1 'b')
 
+	mu    sync.Mutex
+	hists []*hist
+}
+
+// tally is what a message load (Msgs, MUC) counts while it runs.
+type tally struct {
+	phase                     atomic.Int32
 	sent, received, delivered atomic.Int64
 	errors                    atomic.Int64
 	errOnce                   sync.Once
 	firstErr                  string
+}
 
-	mu    sync.Mutex
-	hists []*hist
+func (t *tally) fail(err error) {
+	t.errors.Add(1)
+	t.errOnce.Do(func() { t.firstErr = err.Error() })
+}
+
+// window is the measured part of a run.
+type window struct {
+	sent    int64   // messages sent within it
+	seconds float64 // its length
+	// cpu is the CPU time each measured target used within it, by name.
+	cpu map[string]time.Duration
+}
+
+// measure runs a load whose senders have started: the warm-up, then the
+// measured window between two readings of the CPU time of targets. It
+// then stops the senders (closing stop, waiting for senders) and lets
+// the messages in flight arrive, until want() have or the drain ends.
+func (t *tally) measure(ctx context.Context, o *Run, targets []Target, stop chan struct{}, senders *sync.WaitGroup, want func() int64) (window, error) {
+	if !sleepCtx(ctx, o.Warmup) {
+		close(stop)
+		return window{}, ctx.Err()
+	}
+	before, err := cpuOf(o.Proc, targets)
+	if err != nil {
+		close(stop)
+		return window{}, err
+	}
+	sent0, t0 := t.sent.Load(), time.Now()
+	t.phase.Store(phaseMeasure)
+	ok := sleepCtx(ctx, o.Duration)
+	t.phase.Store(phaseDrain)
+	t1 := time.Now()
+	after, err := cpuOf(o.Proc, targets)
+	sent1 := t.sent.Load()
+	close(stop)
+	senders.Wait()
+	if !ok {
+		return window{}, ctx.Err()
+	}
+	if err != nil {
+		return window{}, err
+	}
+	w := window{sent: sent1 - sent0, seconds: t1.Sub(t0).Seconds(), cpu: make(map[string]time.Duration, len(after))}
+	for name, c := range after {
+		w.cpu[name] = c - before[name]
+	}
+	deadline := time.Now().Add(o.Drain)
+	for t.received.Load() < want() && time.Now().Before(deadline) && t.errors.Load() == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return w, nil
 }
 
 func newRunID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-func (r *msgRun) fail(err error) {
-	r.errors.Add(1)
-	r.errOnce.Do(func() { r.firstErr = err.Error() })
 }
 
 // body filler: a chat message of an everyday length.
@@ -185,49 +251,26 @@ func Msgs(ctx context.Context, o MsgsOptions) (MsgsResult, error) {
 		senders.Go(func() { r.sendLoop(d, nDirs, offset, stop) })
 	}
 
+	// The drain lets the messages in flight arrive, so that Lost means
+	// lost.
 	targets := distinctTargets(o.A, o.B, o.Relay)
-	if !sleepCtx(ctx, o.Warmup) {
-		close(stop)
-		return res, ctx.Err()
-	}
-	before, err := cpuOf(o.Proc, targets)
-	if err != nil {
-		close(stop)
-		return res, err
-	}
-	sent0, t0 := r.sent.Load(), time.Now()
-	r.phase.Store(phaseMeasure)
-	ok := sleepCtx(ctx, o.Duration)
-	r.phase.Store(phaseDrain)
-	t1 := time.Now()
-	after, err := cpuOf(o.Proc, targets)
-	sent1 := r.sent.Load()
-	close(stop)
-	senders.Wait()
-	if !ok {
-		return res, ctx.Err()
-	}
+	w, err := r.measure(ctx, &o.Run, targets, stop, &senders, r.sent.Load)
 	if err != nil {
 		return res, err
-	}
-	// Let the messages in flight arrive, so that Lost means lost.
-	deadline := time.Now().Add(o.Drain)
-	for r.received.Load() < r.sent.Load() && time.Now().Before(deadline) && r.errors.Load() == 0 {
-		time.Sleep(10 * time.Millisecond)
 	}
 	for _, e := range ends {
 		e.closeStream()
 	}
 	waitTimeout(&readers, 2*closeWait)
 
-	res.Seconds = t1.Sub(t0).Seconds()
-	res.Sent = sent1 - sent0
+	res.Seconds = w.seconds
+	res.Sent = w.sent
 	res.Delivered = r.delivered.Load()
 	res.Lost = r.sent.Load() - r.received.Load()
 	res.Rate = float64(res.Delivered) / res.Seconds
 	var total time.Duration
 	for _, t := range targets {
-		d := after[t.Name] - before[t.Name]
+		d := w.cpu[t.Name]
 		res.CPU[t.Name] = d
 		total += d
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"roost/xmlstream"
@@ -39,16 +38,9 @@ type MUCOptions struct {
 	Occupants int
 	// Senders send (5 by default), Window messages in flight each (4).
 	Senders, Window int
-	// Warmup runs the load unmeasured; Duration is the measured window.
-	Warmup, Duration time.Duration
-	// Drain bounds the wait for messages in flight after the window (10s).
-	Drain time.Duration
-	// MaxMessages bounds the messages sent in the whole run (1 million).
-	MaxMessages int64
-	// Concurrency bounds parallel logins and joins (8).
-	Concurrency int
-	Dialer      *Dialer
-	Proc        Proc
+	// Run: at most 1 million messages by default; Concurrency bounds
+	// the joins too.
+	Run
 }
 
 // MUCResult is what a group chat load measured.
@@ -79,13 +71,7 @@ func (o *MUCOptions) defaults() error {
 		return fmt.Errorf("muc: %d occupants (%d sending) need as many users (have %d) and a service %q: %w",
 			o.Occupants, o.Senders, len(o.Users), o.Service, ErrOptions)
 	}
-	o.Duration = cmp.Or(max(o.Duration, 0), 10*time.Second)
-	o.Drain = cmp.Or(max(o.Drain, 0), 10*time.Second)
-	o.MaxMessages = cmp.Or(max(o.MaxMessages, 0), 1_000_000)
-	o.Concurrency = cmp.Or(max(o.Concurrency, 0), 8)
-	if o.Dialer == nil {
-		o.Dialer = &Dialer{}
-	}
+	o.Run.defaults(1_000_000)
 	return nil
 }
 
@@ -95,19 +81,9 @@ type mucRun struct {
 	run   string
 	room  string // room@service
 	start time.Time
-	phase atomic.Int32
+	tally
 
 	slots []chan struct{} // per sender: one token per message in flight
-
-	sent, received, delivered atomic.Int64
-	errors                    atomic.Int64
-	errOnce                   sync.Once
-	firstErr                  string
-}
-
-func (r *mucRun) fail(err error) {
-	r.errors.Add(1)
-	r.errOnce.Do(func() { r.firstErr = err.Error() })
 }
 
 // MUC runs a group chat load and measures it.
@@ -169,40 +145,16 @@ func MUC(ctx context.Context, o MUCOptions) (MUCResult, error) {
 	for i := range o.Senders {
 		senders.Go(func() { r.sendLoop(i, sessions[i], stop) })
 	}
-	if !sleepCtx(ctx, o.Warmup) {
-		close(stop)
-		return res, ctx.Err()
-	}
-	cpu0, err := o.Proc.CPU(o.Target.PID)
-	if err != nil && o.Target.PID != 0 {
-		close(stop)
-		return res, err
-	}
-	sent0, t0 := r.sent.Load(), time.Now()
-	r.phase.Store(phaseMeasure)
-	ok := sleepCtx(ctx, o.Duration)
-	r.phase.Store(phaseDrain)
-	t1 := time.Now()
-	cpu1, err := o.Proc.CPU(o.Target.PID)
-	sent1 := r.sent.Load()
-	close(stop)
-	senders.Wait()
-	if !ok {
-		return res, ctx.Err()
-	}
-	if err != nil && o.Target.PID != 0 {
-		return res, err
-	}
 	want := func() int64 { return r.sent.Load() * int64(o.Occupants) }
-	deadline := time.Now().Add(o.Drain)
-	for r.received.Load() < want() && time.Now().Before(deadline) && r.errors.Load() == 0 {
-		time.Sleep(10 * time.Millisecond)
+	w, err := r.measure(ctx, &o.Run, []Target{o.Target}, stop, &senders, want)
+	if err != nil {
+		return res, err
 	}
-	res.Seconds = t1.Sub(t0).Seconds()
-	res.Sent = sent1 - sent0
+	res.Seconds = w.seconds
+	res.Sent = w.sent
 	res.Delivered = r.delivered.Load()
 	res.Rate = float64(res.Delivered) / res.Seconds
-	res.CPU = cpu1 - cpu0
+	res.CPU = w.cpu[o.Target.Name]
 	if res.CPU > 0 {
 		res.PerCPU = float64(res.Delivered) / res.CPU.Seconds()
 	}

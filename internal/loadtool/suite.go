@@ -518,7 +518,7 @@ func (s *suite) runMUC(ctx context.Context, res *ServerResult, p *proc, d *Diale
 		return MUC(ctx, MUCOptions{
 			Target: p.target, Service: "conference." + p.domain, Users: userNames(plan.MUCOccupants), Password: plan.Password,
 			Occupants: plan.MUCOccupants, Senders: plan.MUCSenders, Window: plan.MUCWindow,
-			Warmup: plan.Warmup, Duration: plan.Duration, Dialer: d, Proc: s.proc,
+			Run: Run{Warmup: plan.Warmup, Duration: plan.Duration, Dialer: d, Proc: s.proc},
 		})
 	}, func(r MUCResult) float64 { return r.PerCPU })
 	res.Runs["muc"] = runs
@@ -596,8 +596,7 @@ func (s *suite) msgsOptions(a, b Target, fixed, relay bool, d *Dialer) MsgsOptio
 	o := MsgsOptions{
 		A: a, B: b, Password: plan.Password,
 		Pairs: plan.Pairs, Window: plan.Window,
-		Warmup: plan.Warmup, Duration: plan.Duration,
-		Relay: relay, Dialer: d, Proc: s.proc,
+		Relay: relay, Run: Run{Warmup: plan.Warmup, Duration: plan.Duration, Dialer: d, Proc: s.proc},
 	}
 	if fixed {
 		o.Pairs, o.Window, o.Rate = plan.LatencyPairs, plan.LatencyWindow, plan.LatencyRate

@@ -55,7 +55,7 @@ func TestRelayFloor(t *testing.T) {
 		users := userNames(4)
 		res, err := Msgs(testCtx(t), MsgsOptions{
 			A: target, B: target, AUsers: users[:2], BUsers: users[2:], Pairs: 2, Window: 4, Rate: rate,
-			Warmup: 100 * time.Millisecond, Duration: 500 * time.Millisecond, Relay: true,
+			Run: Run{Warmup: 100 * time.Millisecond, Duration: 500 * time.Millisecond}, Relay: true,
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -388,39 +388,57 @@ func itemsElement(name string, jids []string) *xmlstream.Element {
 	return el
 }
 
+// edit changes the list of st's sender under loadMu and answers st.
+// change gets the loaded list and returns the list to publish once the
+// store holds it, nil when nothing changed.
+func (m *Module) edit(st *stanza.Stanza, change func(l *list) ([]string, error)) error {
+	user := st.From.Bare()
+	m.loadMu.Lock()
+	l, err := m.getLocked(user)
+	var next []string
+	if err == nil {
+		next, err = change(l)
+	}
+	if err == nil && next != nil {
+		m.publish(user.String(), newList(next))
+	}
+	m.loadMu.Unlock()
+	if err != nil {
+		return err
+	}
+	m.router.Deliver(st.From, stanza.ResultIQ(st, nil))
+	return nil
+}
+
 // block adds jids to the list of st's sender, answers st, then sends what
 // the change causes; it returns stanza.ErrReplied on success.
 func (m *Module) block(ctx context.Context, st *stanza.Stanza, jids []jid.JID) error {
 	user := st.From.Bare()
-	m.loadMu.Lock()
-	l, err := m.getLocked(user)
-	if err != nil {
-		m.loadMu.Unlock()
-		return err
-	}
 	var added []jid.JID
-	for _, j := range jids {
-		if _, ok := l.jids[j.String()]; !ok {
-			added = append(added, j)
+	err := m.edit(st, func(l *list) ([]string, error) {
+		for _, j := range jids {
+			if _, ok := l.jids[j.String()]; !ok {
+				added = append(added, j)
+			}
 		}
-	}
-	if len(l.jids)+len(added) > m.max {
-		m.loadMu.Unlock()
-		return stanza.NewError(stanza.PolicyViolation, fmt.Sprintf("a block list holds at most %d JIDs", m.max))
-	}
-	if len(added) > 0 {
+		if len(l.jids)+len(added) > m.max {
+			return nil, stanza.NewError(stanza.PolicyViolation, fmt.Sprintf("a block list holds at most %d JIDs", m.max))
+		}
+		if len(added) == 0 {
+			return nil, nil
+		}
 		strs := make([]string, len(added))
 		for i, j := range added {
 			strs[i] = j.String()
 		}
 		if err := m.store.Block(user.String(), strs...); err != nil {
-			m.loadMu.Unlock()
-			return fmt.Errorf("store block list: %w", err)
+			return nil, fmt.Errorf("store block list: %w", err)
 		}
-		m.publish(user.String(), newList(append(l.sorted(), strs...)))
+		return append(l.sorted(), strs...), nil
+	})
+	if err != nil {
+		return err
 	}
-	m.loadMu.Unlock()
-	m.router.Deliver(st.From, stanza.ResultIQ(st, nil))
 
 	// XEP-0191 §3.3: the contact sees the account go offline.
 	for _, j := range added {
@@ -447,23 +465,20 @@ func (m *Module) block(ctx context.Context, st *stanza.Stanza, jids []jid.JID) e
 // stanza.ErrReplied on success.
 func (m *Module) unblock(ctx context.Context, st *stanza.Stanza, jids []jid.JID) error {
 	user := st.From.Bare()
-	m.loadMu.Lock()
-	l, err := m.getLocked(user)
-	if err != nil {
-		m.loadMu.Unlock()
-		return err
-	}
 	var removed []string
-	if len(jids) == 0 {
-		removed = l.sorted()
-	} else {
-		for _, j := range jids {
-			if _, ok := l.jids[j.String()]; ok {
-				removed = append(removed, j.String())
+	err := m.edit(st, func(l *list) ([]string, error) {
+		if len(jids) == 0 {
+			removed = l.sorted()
+		} else {
+			for _, j := range jids {
+				if _, ok := l.jids[j.String()]; ok {
+					removed = append(removed, j.String())
+				}
 			}
 		}
-	}
-	if len(removed) > 0 {
+		if len(removed) == 0 {
+			return nil, nil
+		}
 		var err error
 		if len(jids) == 0 {
 			err = m.store.Unblock(user.String())
@@ -471,13 +486,13 @@ func (m *Module) unblock(ctx context.Context, st *stanza.Stanza, jids []jid.JID)
 			err = m.store.Unblock(user.String(), removed...)
 		}
 		if err != nil {
-			m.loadMu.Unlock()
-			return fmt.Errorf("store block list: %w", err)
+			return nil, fmt.Errorf("store block list: %w", err)
 		}
-		m.publish(user.String(), newList(slices.DeleteFunc(l.sorted(), func(s string) bool { return slices.Contains(removed, s) })))
+		return slices.DeleteFunc(l.sorted(), func(s string) bool { return slices.Contains(removed, s) }), nil
+	})
+	if err != nil {
+		return err
 	}
-	m.loadMu.Unlock()
-	m.router.Deliver(st.From, stanza.ResultIQ(st, nil))
 
 	// XEP-0191 §3.4: the contact sees the account's presence again, and
 	// the account the contact's.

@@ -224,11 +224,7 @@ func (m *Module) Register(r *module.Registry) {
 // ServeHTTP serves the console's pages, with headers that keep them out
 // of frames, caches and other sites' reach.
 func (m *Module) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Cache-Control", "no-store")
+	module.PageHeaders(w.Header())
 	m.mux.ServeHTTP(w, r)
 }
 

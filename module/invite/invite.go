@@ -407,6 +407,19 @@ func (m *Module) valid(token string, checkExpiry bool) (Record, error) {
 	return rec, nil
 }
 
+// use counts one use of the invitation whose token hashes to hash, in
+// one transaction with the check that a use is left (a second redemption
+// may have come first), and deletes it after its last use.
+func (m *Module) use(hash []byte) error {
+	return m.st.UpdateInvite(hash, func(r *Record) (bool, error) {
+		if r.Used >= r.MaxUses {
+			return false, errInvalid
+		}
+		r.Used++
+		return r.Used < r.MaxUses, nil
+	})
+}
+
 // Check implements register.Invites: token may create an account on
 // domain. It is where expiry is checked (XEP-0445 §5).
 func (m *Module) Check(_ context.Context, domain, token string) (reserved string, err error) {
@@ -467,13 +480,7 @@ func (m *Module) CreateAccount(ctx context.Context, token string, user jid.JID, 
 		}
 		return fmt.Errorf("invite: create account: %w", err)
 	}
-	err = m.st.UpdateInvite(rec.Hash, func(r *Record) (bool, error) {
-		if r.Used >= r.MaxUses {
-			return false, errInvalid
-		}
-		r.Used++
-		return r.Used < r.MaxUses, nil
-	})
+	err = m.use(rec.Hash)
 	if err != nil {
 		if derr := m.accounts.DeleteUser(ctx, user.String()); derr != nil {
 			m.log.LogAttrs(ctx, slog.LevelError, "removing an account whose invitation was used meanwhile",
@@ -543,13 +550,7 @@ func (m *Module) interceptSubscribe(ctx context.Context, st *stanza.Stanza) (boo
 	if err != nil || rec.Inviter != user.String() || contact.Equal(user) {
 		return false, nil
 	}
-	err = m.st.UpdateInvite(rec.Hash, func(r *Record) (bool, error) {
-		if r.Used >= r.MaxUses {
-			return false, errInvalid
-		}
-		r.Used++
-		return r.Used < r.MaxUses, nil
-	})
+	err = m.use(rec.Hash)
 	if err != nil {
 		return false, nil
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"roost/jid"
+	"roost/module"
 	"roost/qrcode"
 	"roost/stanza"
 )
@@ -130,10 +131,7 @@ func (m *Module) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	// The token is in the address: no referrer may carry it to the app
 	// stores, and no cache may keep it.
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	module.PageHeaders(h)
 	token, ok := strings.CutPrefix(r.URL.Path, "/invite/")
 	if !ok || token == "" || strings.Contains(token, "/") {
 		http.NotFound(w, r)

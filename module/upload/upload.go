@@ -49,6 +49,8 @@ func (e *QuotaError) Error() string {
 func (e *QuotaError) Unwrap() error { return ErrQuota }
 
 // File is the record of a slot and, once its body is stored, of a file.
+// Its fields are those of store.Upload, so that the server converts one
+// into the other.
 type File struct {
 	ID string
 	// Owner is the bare JID of the account that requested the slot.
