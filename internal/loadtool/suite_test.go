@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"text/template"
 	"time"
@@ -79,15 +80,20 @@ func TestRelayFloor(t *testing.T) {
 }
 
 func TestDNS(t *testing.T) {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := pc.LocalAddr().String()
-	_ = pc.Close()
-	stop, err := startDNS(addr, map[string]string{"roost.test": "127.0.73.10"})
-	if err != nil {
-		t.Fatal(err)
+	// The server takes one port for UDP and TCP alike: a free UDP port may
+	// be a busy TCP one, so a few ports are tried.
+	var addr string
+	var stop func()
+	for try := 0; stop == nil; try++ {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr = pc.LocalAddr().String()
+		_ = pc.Close()
+		if stop, err = startDNS(addr, map[string]string{"roost.test": "127.0.73.10"}); err != nil && (try == 9 || !errors.Is(err, syscall.EADDRINUSE)) {
+			t.Fatal(err)
+		}
 	}
 	defer stop()
 	tests := []struct {
