@@ -105,8 +105,9 @@ func (u *smUnacked) written(sent []*xmlstream.Element, size int, mayAsk bool) bo
 	return false
 }
 
-// ack drops what the client says it has handled: h is its count.
-func (u *smUnacked) ack(h uint32) error {
+// ack drops what the client says it has handled: h is its count. Each
+// stanza dropped is handed to handled, if not nil.
+func (u *smUnacked) ack(h uint32, handled func(*xmlstream.Element)) error {
 	n := h - u.acked // modulo 2^32, as the counts wrap (XEP-0198 §4)
 	if uint64(n) > uint64(len(u.els)) {
 		// §4: the client acknowledges more than was sent.
@@ -115,6 +116,9 @@ func (u *smUnacked) ack(h uint32) error {
 	}
 	for _, el := range u.els[:n] {
 		u.bytes -= el.Footprint()
+		if handled != nil {
+			handled(el)
+		}
 	}
 	clear(u.els[:n])
 	u.els = u.els[n:]
@@ -229,16 +233,27 @@ func (c *session) durable(ctx context.Context) {
 	}
 }
 
-// acknowledged drops what the client says it has handled.
+// acknowledged drops what the client says it has handled, and tells
+// those who wait to hear of it (track.go).
 func (c *session) acknowledged(h uint32) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.unacked.ack(h)
+	var handled func(*xmlstream.Element)
+	var delivered []*xmlstream.Element
+	if c.track.any() {
+		handled = func(el *xmlstream.Element) { delivered = append(delivered, el) }
+	}
+	err := c.unacked.ack(h, handled)
+	c.mu.Unlock()
+	if len(delivered) > 0 {
+		c.settle(delivered, true)
+	}
+	return err
 }
 
 // undelivered returns what the ended session never got acknowledged or
 // never wrote, and forgets it. Only the reader calls it, after the writer
-// is gone.
+// is gone. Stanzas sent with SendTracked are not returned: whoever sent
+// them learns that they were not delivered (track.go) and keeps them.
 func (c *session) undelivered() []*xmlstream.Element {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -253,6 +268,9 @@ func (c *session) undelivered() []*xmlstream.Element {
 		}
 	}
 	c.unacked.els, c.unacked.bytes, c.q.items, c.q.bytes = nil, 0, nil, 0
+	if c.track.any() {
+		out = slices.DeleteFunc(out, c.track.has)
+	}
 	return out
 }
 
