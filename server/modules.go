@@ -251,7 +251,9 @@ func (w *wiring) newIM() (module.Module, error) {
 		MaxRosterItems: w.s.cfg.Limits.MaxRosterItems,
 		Blocked:        w.blocking.IsBlocked,
 		OnAvailable:    w.offline.Deliver,
-		Logger:         w.logger("im"),
+		// As for offline messages (newOffline).
+		BatchBytes: int(w.s.cfg.Limits.QueueBytes / 8),
+		Logger:     w.logger("im"),
 	}), nil
 }
 
