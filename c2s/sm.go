@@ -106,12 +106,18 @@ func (u *smUnacked) written(sent []*xmlstream.Element, size int, mayAsk bool) bo
 }
 
 // ack drops what the client says it has handled: h is its count. Each
-// stanza dropped is handed to handled, if not nil.
-func (u *smUnacked) ack(h uint32, handled func(*xmlstream.Element)) error {
+// stanza dropped is handed to handled, if not nil. again reports whether
+// to ask for the client's count again at once: when the count moved on but
+// left stanzas unacknowledged, the client was still handling the batch
+// that carried them (XEP-0198 §4), and without a new request they would
+// wait for the next batch, or stay unacknowledged until the session ends
+// and be delivered twice. A count that did not move is not asked for
+// again, so that the two sides never ping-pong.
+func (u *smUnacked) ack(h uint32, handled func(*xmlstream.Element)) (again bool, err error) {
 	n := h - u.acked // modulo 2^32, as the counts wrap (XEP-0198 §4)
 	if uint64(n) > uint64(len(u.els)) {
 		// §4: the client acknowledges more than was sent.
-		return &stream.Error{Condition: stream.UndefinedCondition,
+		return false, &stream.Error{Condition: stream.UndefinedCondition,
 			Text: "handled count " + strconv.FormatUint(uint64(h), 10) + " is higher than the stanzas sent"}
 	}
 	for _, el := range u.els[:n] {
@@ -126,8 +132,8 @@ func (u *smUnacked) ack(h uint32, handled func(*xmlstream.Element)) error {
 		u.els = nil
 	}
 	u.acked = h
-	u.requested = false
-	return nil
+	u.requested = n > 0 && len(u.els) > 0
+	return u.requested, nil
 }
 
 // resumption is the state of a resumable session (XEP-0198 §5). id is set
@@ -192,7 +198,7 @@ func (c *session) handleSM(ctx context.Context, el *xmlstream.Element) error {
 		if err != nil {
 			return &stream.Error{Condition: stream.BadFormat, Text: "an <a/> needs its h"}
 		}
-		return c.acknowledged(uint32(h))
+		return c.acknowledged(uint32(h), true)
 	case "resume":
 		// Only valid before binding; a bound client has nothing to resume.
 		c.Send(smFailed("unexpected-request"))
@@ -234,18 +240,23 @@ func (c *session) durable(ctx context.Context) {
 }
 
 // acknowledged drops what the client says it has handled, and tells
-// those who wait to hear of it (track.go).
-func (c *session) acknowledged(h uint32) error {
+// those who wait to hear of it (track.go). With ask, it asks for the
+// client's count again if the count moved on but left stanzas
+// unacknowledged (smUnacked.ack); resuming asks by itself.
+func (c *session) acknowledged(h uint32, ask bool) error {
 	c.mu.Lock()
 	var handled func(*xmlstream.Element)
 	var delivered []*xmlstream.Element
 	if c.track.any() {
 		handled = func(el *xmlstream.Element) { delivered = append(delivered, el) }
 	}
-	err := c.unacked.ack(h, handled)
+	again, err := c.unacked.ack(h, handled)
 	c.mu.Unlock()
 	if len(delivered) > 0 {
 		c.settle(delivered, true)
+	}
+	if again && ask {
+		c.Send(xmlstream.New(nsSM, "r"))
 	}
 	return err
 }
@@ -390,7 +401,7 @@ func (c *session) resume(ctx context.Context, n *negotiation) error {
 		n.adopted <- false
 		return errResumeTimeout
 	}
-	if err := c.acknowledged(n.resumeH); err != nil {
+	if err := c.acknowledged(n.resumeH, false); err != nil {
 		n.adopted <- false
 		return err
 	}

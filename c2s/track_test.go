@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"roost/internal/client"
 	"roost/xmlstream"
 )
 
@@ -152,4 +153,62 @@ func TestSendTracked(t *testing.T) {
 		}
 		l.expect(t, "h", true)
 	})
+}
+
+// TestAskAgainAfterPartialAck: a count that moves on but leaves stanzas
+// unacknowledged is answered with a new request at once, so that what the
+// client was still handling is acknowledged now rather than at the next
+// batch, or never (and, tracked, delivered again); a count that does not
+// move is not, so the sides never ping-pong.
+func TestAskAgainAfterPartialAck(t *testing.T) {
+	const juliet = "juliet@example.com/balcony"
+	h := newHarness(t, nil)
+	j := h.mustLogin("juliet", "balcony")
+	enableSM(t, j)
+	s := endpoint(t, h, juliet)
+	for _, b := range []string{"a", "b", "c"} {
+		s.Send(bigMessage(t, juliet, b, 10))
+	}
+	var requests int
+	for range 3 {
+		recvSkipping(t, j, &requests)
+	}
+	unackedOf(t, h, juliet, 3)
+	if requests == 0 {
+		// The request rides at the end of the batch: read it, so that the
+		// next one read is the one asked again.
+		if el := recvRaw(t, j); !el.Is(nsSM, "r") {
+			t.Fatalf("after the messages got %s; want a request for the count", el)
+		}
+	}
+	if err := j.Send(xmlstream.New(nsSM, "a").SetAttr("h", "1")); err != nil {
+		t.Fatal(err)
+	}
+	if el := recvRaw(t, j); !el.Is(nsSM, "r") {
+		t.Fatalf("after acknowledging 1 of 3: got %s; want a new request for the count", el)
+	}
+	eventually(t, h, juliet, "2 unacknowledged, a request pending", func(c *session) bool {
+		return len(c.unacked.els) == 2 && c.unacked.requested
+	})
+	// The same count again: nothing moved, nothing asked.
+	if err := j.Send(xmlstream.New(nsSM, "a").SetAttr("h", "1")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, h, juliet, "no request pending after a count that did not move", func(c *session) bool { return !c.unacked.requested })
+	if err := j.Send(xmlstream.New(nsSM, "a").SetAttr("h", "3")); err != nil {
+		t.Fatal(err)
+	}
+	unackedOf(t, h, juliet, 0)
+	eventually(t, h, juliet, "no request pending", func(c *session) bool { return !c.unacked.requested })
+}
+
+// recvRaw reads the next element, whatever it is.
+func recvRaw(t *testing.T, c *client.Conn) *xmlstream.Element {
+	t.Helper()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	el, err := c.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return el
 }

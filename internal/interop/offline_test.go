@@ -19,7 +19,11 @@ const (
 // and a second login gets none of them again (XEP-0160, issue 18 item 7).
 func TestInteropOfflineOnce(t *testing.T) {
 	ca := xmpptest.NewCA(t)
-	r := startRoost(t, offlineIP, offlineHost, ca)
+	r := startRoost(t, offlineIP, offlineHost, ca, func(c *roostConfig) {
+		// Not the usual 5443: the test needs no web port, and a server
+		// running on this machine may hold 5443 on every address.
+		c.HTTPS = "listen = [\"" + offlineIP + ":15443\"]\n"
+	})
 	for _, u := range []string{"alice", "bob"} {
 		r.AddUser(t, u, u+"-secret")
 	}
