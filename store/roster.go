@@ -299,15 +299,18 @@ func (s *Store) RosterChanges(user string, since uint64, fn func(contact string,
 	if err := checkUser(user); err != nil {
 		return 0, false, fmt.Errorf("list roster changes: %w", err)
 	}
+	// Only which contacts changed is gathered in the transaction; their
+	// items are read one at a time as fn takes them, so that memory holds
+	// one item, not every changed one: an item may hold a stored
+	// subscription request of up to a stanza's size, and strangers can
+	// leave many (see rosterPage).
 	type change struct {
 		ver     uint64
 		contact span
-		item    span
 		removed bool
 	}
 	var (
 		keys    textArena
-		vals    arena
 		changes []change
 	)
 	prefix := userPrefix(user)
@@ -317,9 +320,9 @@ func (s *Store) RosterChanges(user string, since uint64, fn func(contact string,
 		}
 		ok = true
 		roster := tx.Bucket([]byte(bucketRoster))
-		err := eachRosterItem(roster.Cursor(), prefix, func(contact []byte, iv uint64, item []byte) {
+		err := eachRosterItem(roster.Cursor(), prefix, func(contact []byte, iv uint64, _ []byte) {
 			if iv > since {
-				changes = append(changes, change{ver: iv, contact: keys.add(contact), item: vals.add(item)})
+				changes = append(changes, change{ver: iv, contact: keys.add(contact)})
 			}
 		})
 		if err != nil {
@@ -361,11 +364,21 @@ func (s *Store) RosterChanges(user string, since uint64, fn func(contact string,
 	slices.SortFunc(changes, func(a, b change) int { return cmp.Compare(a.ver, b.ver) })
 	contacts := keys.all()
 	for _, ch := range changes {
+		contact := strs(contacts, ch.contact)
 		var item []byte
 		if !ch.removed {
-			item = vals.bytes(ch.item)
+			// Read now: it may have changed again since, which the
+			// client then learns a little early (and is pushed again).
+			// Gone meanwhile, it is reported removed.
+			b, found, err := s.RosterItem(user, contact)
+			if err != nil {
+				return 0, false, err
+			}
+			if found {
+				item = b
+			}
 		}
-		if err := fn(strs(contacts, ch.contact), item); err != nil {
+		if err := fn(contact, item); err != nil {
 			return 0, false, err
 		}
 	}
