@@ -112,6 +112,12 @@
 // never got acknowledged is handed to [Options.Undelivered] when it ends
 // for good, so a phone that lost its network loses no messages (sm.go).
 //
+// A sender that keeps its own copy until the client has a stanza (offline
+// storage) sends it with SendTracked and is told once whether it was
+// delivered: acknowledged, or written for a session without stream
+// management; such stanzas are not also handed to Options.Undelivered
+// (track.go).
+//
 // Stream errors (§4.9) are written, followed by the closing tag, before the
 // connection closes; a panic in the reader or the writer is logged with its
 // stack and closes only its own connection.

@@ -96,14 +96,7 @@ func TestHibernatingSessionFull(t *testing.T) {
 	if accepted == 100 || accepted > queueBytes/size {
 		t.Fatalf("the hibernating session took %d messages of %d bytes; want it to refuse after %d bytes", accepted, size, queueBytes)
 	}
-	select {
-	case <-u.ch:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the full hibernating session did not end")
-	}
-	u.mu.Lock()
-	got := u.got[juliet]
-	u.mu.Unlock()
+	got := u.handedBack(t, juliet, "the hibernating session filled up")
 	if len(got) != accepted {
 		t.Fatalf("handed back %d stanzas; want the %d it took", len(got), accepted)
 	}

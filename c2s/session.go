@@ -52,6 +52,7 @@ type session struct {
 	csi       csiState   // csi.go
 	unacked   smUnacked  // sm.go
 	res       resumption // sm.go
+	track     tracking   // track.go
 	writers   sync.WaitGroup
 	lastWrite atomic.Int64 // unix nanoseconds of the last write
 }
@@ -179,6 +180,7 @@ func (c *session) run(ctx context.Context) {
 		c.logger().Info("unacknowledged stanzas handed back for delivery", "count", len(els))
 		c.srv.opts.Undelivered.Undelivered(ctx, c.full, els)
 	}
+	c.settleRest()
 	// One line at info level per session, when it ends: a login costs a
 	// write to the log, not two (the start is at debug level).
 	c.info(ctx, "session ended", slog.String("reason", errString(err)),
@@ -283,7 +285,11 @@ func (c *session) handle(ctx context.Context, el *xmlstream.Element) error {
 }
 
 // Send queues el for the client without blocking.
-func (c *session) Send(el *xmlstream.Element) bool {
+func (c *session) Send(el *xmlstream.Element) bool { return c.send(el, nil) }
+
+// send queues el; t, if not nil, is told whether el reached the client
+// (track.go) when send returns true.
+func (c *session) send(el *xmlstream.Element, t Tracker) bool {
 	size := el.Footprint()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -296,6 +302,7 @@ func (c *session) Send(el *xmlstream.Element) bool {
 	}
 	if c.csi.inactive && !urgent(el) {
 		if c.csi.hold(el, size) {
+			c.track.add(el, t)
 			return true
 		}
 		el = nil // held enough: all of it goes now
@@ -308,6 +315,7 @@ func (c *session) Send(el *xmlstream.Element) bool {
 	if el != nil {
 		c.q.items = append(c.q.items, el)
 		c.q.bytes += size
+		c.track.add(el, t)
 	}
 	c.startWriterLocked()
 	return true
@@ -431,6 +439,7 @@ func (c *session) writer() {
 		c.mu.Lock()
 		q := c.q
 		counting := c.unacked.on
+		tracking := c.track.any()
 		c.q.items, c.q.bytes, c.q.keepalive = nil, 0, false
 		if len(q.items) == 0 && !q.closing && !q.keepalive {
 			c.q.writing = false
@@ -450,13 +459,17 @@ func (c *session) writer() {
 		b := (*bp)[:0]
 		var sent []*xmlstream.Element // stanzas stream management keeps
 		var sentBytes int
+		var written []*xmlstream.Element // delivered once written, if tracked
 		for i, el := range q.items {
 			b = c.t.appendElement(b, el)
 			switch {
 			case counting && isStanza(el):
 				sent = append(sent, el)
 				sentBytes += el.Footprint()
-			case !counting && el.Name.Space == nsSM && el.Name.Local == "enabled":
+			case tracking:
+				written = append(written, el)
+			}
+			if !counting && el.Name.Space == nsSM && el.Name.Local == "enabled" {
 				counting = true
 			}
 			q.items[i] = nil
@@ -486,6 +499,11 @@ func (c *session) writer() {
 		if err != nil {
 			c.logger().Debug("write failed", "err", err)
 			return
+		}
+		if len(written) > 0 {
+			// Without stream management, written is as delivered as a
+			// stanza gets (XEP-0198 §1).
+			c.settle(written, true)
 		}
 		if q.closing {
 			c.mu.Lock()

@@ -105,16 +105,26 @@ func (u *smUnacked) written(sent []*xmlstream.Element, size int, mayAsk bool) bo
 	return false
 }
 
-// ack drops what the client says it has handled: h is its count.
-func (u *smUnacked) ack(h uint32) error {
+// ack drops what the client says it has handled: h is its count. Each
+// stanza dropped is handed to handled, if not nil. again reports whether
+// to ask for the client's count again at once: when the count moved on but
+// left stanzas unacknowledged, the client was still handling the batch
+// that carried them (XEP-0198 §4), and without a new request they would
+// wait for the next batch, or stay unacknowledged until the session ends
+// and be delivered twice. A count that did not move is not asked for
+// again, so that the two sides never ping-pong.
+func (u *smUnacked) ack(h uint32, handled func(*xmlstream.Element)) (again bool, err error) {
 	n := h - u.acked // modulo 2^32, as the counts wrap (XEP-0198 §4)
 	if uint64(n) > uint64(len(u.els)) {
 		// §4: the client acknowledges more than was sent.
-		return &stream.Error{Condition: stream.UndefinedCondition,
+		return false, &stream.Error{Condition: stream.UndefinedCondition,
 			Text: "handled count " + strconv.FormatUint(uint64(h), 10) + " is higher than the stanzas sent"}
 	}
 	for _, el := range u.els[:n] {
 		u.bytes -= el.Footprint()
+		if handled != nil {
+			handled(el)
+		}
 	}
 	clear(u.els[:n])
 	u.els = u.els[n:]
@@ -122,8 +132,8 @@ func (u *smUnacked) ack(h uint32) error {
 		u.els = nil
 	}
 	u.acked = h
-	u.requested = false
-	return nil
+	u.requested = n > 0 && len(u.els) > 0
+	return u.requested, nil
 }
 
 // resumption is the state of a resumable session (XEP-0198 §5). id is set
@@ -188,7 +198,7 @@ func (c *session) handleSM(ctx context.Context, el *xmlstream.Element) error {
 		if err != nil {
 			return &stream.Error{Condition: stream.BadFormat, Text: "an <a/> needs its h"}
 		}
-		return c.acknowledged(uint32(h))
+		return c.acknowledged(uint32(h), true)
 	case "resume":
 		// Only valid before binding; a bound client has nothing to resume.
 		c.Send(smFailed("unexpected-request"))
@@ -229,16 +239,32 @@ func (c *session) durable(ctx context.Context) {
 	}
 }
 
-// acknowledged drops what the client says it has handled.
-func (c *session) acknowledged(h uint32) error {
+// acknowledged drops what the client says it has handled, and tells
+// those who wait to hear of it (track.go). With ask, it asks for the
+// client's count again if the count moved on but left stanzas
+// unacknowledged (smUnacked.ack); resuming asks by itself.
+func (c *session) acknowledged(h uint32, ask bool) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.unacked.ack(h)
+	var handled func(*xmlstream.Element)
+	var delivered []*xmlstream.Element
+	if c.track.any() {
+		handled = func(el *xmlstream.Element) { delivered = append(delivered, el) }
+	}
+	again, err := c.unacked.ack(h, handled)
+	c.mu.Unlock()
+	if len(delivered) > 0 {
+		c.settle(delivered, true)
+	}
+	if again && ask {
+		c.Send(xmlstream.New(nsSM, "r"))
+	}
+	return err
 }
 
 // undelivered returns what the ended session never got acknowledged or
 // never wrote, and forgets it. Only the reader calls it, after the writer
-// is gone.
+// is gone. Stanzas sent with SendTracked are not returned: whoever sent
+// them learns that they were not delivered (track.go) and keeps them.
 func (c *session) undelivered() []*xmlstream.Element {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -253,6 +279,9 @@ func (c *session) undelivered() []*xmlstream.Element {
 		}
 	}
 	c.unacked.els, c.unacked.bytes, c.q.items, c.q.bytes = nil, 0, nil, 0
+	if c.track.any() {
+		out = slices.DeleteFunc(out, c.track.has)
+	}
 	return out
 }
 
@@ -372,7 +401,7 @@ func (c *session) resume(ctx context.Context, n *negotiation) error {
 		n.adopted <- false
 		return errResumeTimeout
 	}
-	if err := c.acknowledged(n.resumeH); err != nil {
+	if err := c.acknowledged(n.resumeH, false); err != nil {
 		n.adopted <- false
 		return err
 	}

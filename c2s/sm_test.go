@@ -32,6 +32,20 @@ func (u *undeliveredLog) Undelivered(_ context.Context, full jid.JID, els []*xml
 	u.ch <- struct{}{}
 }
 
+// handedBack waits until a session hands stanzas back, and returns what
+// full's sessions handed back so far; what says what ends the session.
+func (u *undeliveredLog) handedBack(t *testing.T, full, what string) []string {
+	t.Helper()
+	select {
+	case <-u.ch:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("nothing handed back after %s", what)
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.got[full]
+}
+
 // recvSkipping reads the next element that is not a stream management
 // request, counting the requests it skipped.
 func recvSkipping(t *testing.T, c *client.Conn, requests *int) *xmlstream.Element {
@@ -221,14 +235,7 @@ func TestStreamManagementUndelivered(t *testing.T) {
 	}
 	unackedOf(t, h, juliet, 2)
 	_ = j.NetConn().Close() // the phone loses its network
-	select {
-	case <-u.ch:
-	case <-time.After(10 * time.Second):
-		t.Fatal("nothing handed back after the session ended")
-	}
-	u.mu.Lock()
-	got := u.got[juliet]
-	u.mu.Unlock()
+	got := u.handedBack(t, juliet, "the session ended")
 	if len(got) != 2 || !strings.Contains(got[0], "<body>two</body>") || !strings.Contains(got[1], "<body>three</body>") {
 		t.Fatalf("handed back %q; want the messages two and three", got)
 	}
@@ -468,14 +475,7 @@ func TestStreamManagementNotResumed(t *testing.T) {
 			} else {
 				_ = j.NetConn().Close()
 			}
-			select {
-			case <-u.ch:
-			case <-time.After(10 * time.Second):
-				t.Fatal("nothing handed back")
-			}
-			u.mu.Lock()
-			got := u.got[juliet]
-			u.mu.Unlock()
+			got := u.handedBack(t, juliet, "the session ended")
 			if len(got) != 1 || !strings.Contains(got[0], "lost?") {
 				t.Fatalf("handed back %q; want the unacknowledged message", got)
 			}

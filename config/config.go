@@ -518,6 +518,11 @@ type Limits struct {
 	// and a session waiting to be resumed ends, its stanzas stored
 	// offline.
 	QueueBytes Size `toml:"queue_bytes"`
+	// FederationQueueBytes bounds the memory the stanzas waiting for another
+	// server take: per domain pair while the stream to it is set up, and
+	// per established stream; a stanza that does not fit goes back to its
+	// sender with resource-constraint.
+	FederationQueueBytes Size `toml:"federation_queue_bytes"`
 	// MaxResources bounds concurrent sessions per account (RFC 6120 §7.6.2.1).
 	MaxResources int `toml:"max_resources"`
 	// MaxOfflineMessages bounds stored messages per account; 0 disables
@@ -680,25 +685,26 @@ func Default() Config {
 			BatchBytes:      8 << 20,
 		},
 		Limits: Limits{
-			MaxStanzaBytes:      256 << 10,
-			MaxDepth:            32,
-			MaxAttributes:       32,
-			MaxElements:         8192,
-			NegotiationTimeout:  30 * time.Second,
-			IdleTimeout:         5 * time.Minute,
-			ResumeTimeout:       5 * time.Minute,
-			KeepaliveInterval:   60 * time.Second,
-			WriteTimeout:        30 * time.Second,
-			MaxAuthFailures:     3,
-			QueueDepth:          1024,
-			QueueBytes:          4 << 20,
-			MaxResources:        10,
-			MaxOfflineMessages:  500,
-			MaxRosterItems:      1000,
-			MaxPrivateKeys:      100,
-			ReadRateBytes:       64 << 10,
-			ReadBurstBytes:      256 << 10,
-			MaxConnectionsPerIP: 64,
+			MaxStanzaBytes:       256 << 10,
+			MaxDepth:             32,
+			MaxAttributes:        32,
+			MaxElements:          8192,
+			NegotiationTimeout:   30 * time.Second,
+			IdleTimeout:          5 * time.Minute,
+			ResumeTimeout:        5 * time.Minute,
+			KeepaliveInterval:    60 * time.Second,
+			WriteTimeout:         30 * time.Second,
+			MaxAuthFailures:      3,
+			QueueDepth:           1024,
+			QueueBytes:           4 << 20,
+			FederationQueueBytes: 4 << 20,
+			MaxResources:         10,
+			MaxOfflineMessages:   500,
+			MaxRosterItems:       1000,
+			MaxPrivateKeys:       100,
+			ReadRateBytes:        64 << 10,
+			ReadBurstBytes:       256 << 10,
+			MaxConnectionsPerIP:  64,
 		},
 		MUC: MUC{
 			Enabled:           true,

@@ -550,6 +550,16 @@ func TestParseErrors(t *testing.T) {
 			want: `roost.toml:1: muc.subdomain: "conference": conference.example.org is also listed in domains`,
 		},
 		{
+			name: "federation queue",
+			file: "[limits]\nfederation_queue_bytes = 1000\n",
+			want: "roost.toml:2: limits.federation_queue_bytes: 1000: must be from 65536 to 1073741824",
+		},
+		{
+			name: "federation queue below two stanzas",
+			file: "[limits]\nfederation_queue_bytes = \"256KiB\"\n",
+			want: "roost.toml:2: limits.federation_queue_bytes: 262144: must be at least twice limits.max_stanza_bytes (262144), so that a large stanza can be sent to another server",
+		},
+		{
 			name: "a room's join burst exceeds the queue",
 			file: "[muc]\nmax_occupants = 1000\nhistory = 100\n",
 			want: "roost.toml:2: muc.max_occupants: 1000 occupants and 100 history messages: together must be below limits.queue_depth (1024), as joining a room sends them in one burst",

@@ -642,6 +642,10 @@ func (v *validator) limits(l Limits) {
 		v.add("limits.queue_bytes", errorf(ErrConflict, "%d: must be at least twice limits.max_stanza_bytes (%d), so that a large stanza does not close the session it is sent to",
 			l.QueueBytes, l.MaxStanzaBytes), "limits.max_stanza_bytes")
 	}
+	if v.intRange("limits.federation_queue_bytes", int64(l.FederationQueueBytes), 64<<10, 1<<30, "") && l.FederationQueueBytes < 2*l.MaxStanzaBytes {
+		v.add("limits.federation_queue_bytes", errorf(ErrConflict, "%d: must be at least twice limits.max_stanza_bytes (%d), so that a large stanza can be sent to another server",
+			l.FederationQueueBytes, l.MaxStanzaBytes), "limits.max_stanza_bytes")
+	}
 	v.intRange("limits.max_resources", int64(l.MaxResources), 1, 1000, "")
 	v.intRange("limits.max_offline_messages", int64(l.MaxOfflineMessages), 0, 1000000, "")
 	v.intRange("limits.max_roster_items", int64(l.MaxRosterItems), 1, 100000, "")

@@ -28,7 +28,8 @@
 // the broadcasting. Initial presence sends probes to the contacts the user
 // is subscribed to, broadcasts to the contacts subscribed to the user and
 // to the user's own resources, redelivers pending subscription requests
-// and then calls Options.OnAvailable (offline messages). Unavailable
+// (in batches, each once the client has the last: requests.go) and then
+// calls Options.OnAvailable (offline messages). Unavailable
 // presence, sent or implied by a dropped connection ([IM.SessionEnded]),
 // reaches the same contacts plus everyone the session sent directed
 // presence to. Probes from subscribed contacts are answered with the

@@ -1,6 +1,7 @@
 package im
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -29,6 +30,10 @@ type Store interface {
 type Router interface {
 	Route(ctx context.Context, st *stanza.Stanza)
 	Deliver(full jid.JID, el *xmlstream.Element) bool
+	// DeliverTracked hands el to the session full and has it tell t
+	// whether its client got el; tracked is false for a session that
+	// cannot tell, which took el if sent.
+	DeliverTracked(full jid.JID, el *xmlstream.Element, t Tracker) (sent, tracked bool)
 	Available(bare jid.JID) []jid.JID
 	Interested(bare jid.JID) []jid.JID
 	AvailablePresences(bare jid.JID) []*xmlstream.Element
@@ -49,7 +54,11 @@ type Options struct {
 	// non-negative priority, after initial presence has been handled
 	// (offline messages are delivered then, XEP-0160).
 	OnAvailable func(ctx context.Context, full jid.JID)
-	Logger      *slog.Logger
+	// BatchBytes is how much of the stored subscription requests is
+	// handed to a session at a time, at least one (0: 512 KiB); see
+	// requests.go.
+	BatchBytes int
+	Logger     *slog.Logger
 }
 
 // IM handles rosters, subscriptions and presence. See the package
@@ -61,7 +70,9 @@ type IM struct {
 	blocked  func(user, other jid.JID) bool
 	onAvail  func(ctx context.Context, full jid.JID)
 	log      *slog.Logger
-	pushID   atomic.Uint64
+	// batchBytes bounds a batch of subscription requests (requests.go).
+	batchBytes int
+	pushID     atomic.Uint64
 
 	mu       sync.Mutex
 	sessions map[string]*session            // full JID → presence state
@@ -83,8 +94,10 @@ func New(opts Options) *IM {
 		blocked:  opts.Blocked,
 		onAvail:  opts.OnAvailable,
 		log:      opts.Logger,
-		sessions: make(map[string]*session),
-		errored:  make(map[string]map[string]struct{}),
+		// 512 KiB: an eighth of a session's default queue (queue_bytes).
+		batchBytes: cmp.Or(max(opts.BatchBytes, 0), 512<<10),
+		sessions:   make(map[string]*session),
+		errored:    make(map[string]map[string]struct{}),
 	}
 	if m.maxItems <= 0 {
 		m.maxItems = 1000

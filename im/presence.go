@@ -125,9 +125,7 @@ func (m *IM) broadcast(ctx context.Context, st *stanza.Stanza) {
 		}
 	}
 	// ... and the subscription requests that waited for the user (§3.1.3).
-	for _, req := range requests {
-		m.r.Deliver(full, req)
-	}
+	m.sendRequests(ctx, full, requests)
 	if stanza.Priority(st.El) >= 0 && m.onAvail != nil {
 		m.onAvail(ctx, full)
 	}
@@ -138,8 +136,10 @@ func (m *IM) broadcast(ctx context.Context, st *stanza.Stanza) {
 // directed-presence recipients given. With initial (the resource's initial
 // presence) it also returns, from the same roster pass, the contacts the
 // user is subscribed to, to probe, and the subscription requests waiting
-// for the user (RFC 6121 §3.1.3): one read of the roster per login.
-func (m *IM) announce(ctx context.Context, full jid.JID, el *xmlstream.Element, initial bool, directed map[string]jid.JID) (probes []jid.JID, requests []*xmlstream.Element) {
+// for the user (RFC 6121 §3.1.3), as the contacts who sent them: one read
+// of the roster per login, and the requests themselves are read again a
+// batch at a time (requests.go).
+func (m *IM) announce(ctx context.Context, full jid.JID, el *xmlstream.Element, initial bool, directed map[string]jid.JID) (probes []jid.JID, requests []string) {
 	user := full.Bare()
 	typ := el.Get("type")
 	m.mu.Lock()
@@ -150,10 +150,8 @@ func (m *IM) announce(ctx context.Context, full jid.JID, el *xmlstream.Element, 
 		if err != nil {
 			return err
 		}
-		if initial {
-			if req := pendingRequest(it); req != nil {
-				requests = append(requests, req)
-			}
+		if initial && it.PendingIn && len(it.Request) > 0 {
+			requests = append(requests, contact)
 		}
 		if !it.Sub.hasFrom() && !(initial && it.Sub.hasTo()) {
 			return nil

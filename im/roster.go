@@ -57,6 +57,9 @@ func (m *IM) get(_ context.Context, st *stanza.Stanza, q *xmlstream.Element) (*x
 				if err != nil {
 					return err
 				}
+				// What a push shows, without a stored request: the list
+				// holds every change, and requests can be large and many.
+				it.Request = nil
 				changes = append(changes, change{contact: contact, it: it, removed: !it.InRoster})
 				return nil
 			})

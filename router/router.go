@@ -441,15 +441,7 @@ func (r *Router) Sessions() []SessionInfo {
 // CloseSession ends the session bound to full with reason; it reports
 // whether there was one.
 func (r *Router) CloseSession(full jid.JID, reason error) bool {
-	r.mu.RLock()
-	var s Session
-	for _, res := range r.users[full.Bare().String()] {
-		if res.full.Equal(full) {
-			s = res.sess
-			break
-		}
-	}
-	r.mu.RUnlock()
+	s := r.session(full)
 	if s == nil {
 		return false
 	}
@@ -459,16 +451,51 @@ func (r *Router) CloseSession(full jid.JID, reason error) bool {
 
 // Deliver sends el to the session bound to full, if any.
 func (r *Router) Deliver(full jid.JID, el *xmlstream.Element) bool {
+	s := r.session(full)
+	return s != nil && s.Send(el)
+}
+
+// session returns the session bound to full, or nil.
+func (r *Router) session(full jid.JID) Session {
 	r.mu.RLock()
-	var s Session
+	defer r.mu.RUnlock()
 	for _, res := range r.users[full.Bare().String()] {
 		if res.full.Equal(full) {
-			s = res.sess
-			break
+			return res.sess
 		}
 	}
-	r.mu.RUnlock()
-	return s != nil && s.Send(el)
+	return nil
+}
+
+// Tracker learns what became of a stanza handed over with
+// [Router.DeliverTracked]: whether the client got it (acknowledged with
+// XEP-0198 stream management, or written to a session without it) or
+// the session ended first. It is an alias of an unnamed interface type,
+// as c2s.Tracker is, so that the two are one type.
+type Tracker = interface {
+	Settled(els []*xmlstream.Element, delivered bool)
+}
+
+// trackingSession is a session that can say when a stanza reached its
+// client; roost's client sessions can.
+type trackingSession interface {
+	SendTracked(el *xmlstream.Element, t Tracker) bool
+}
+
+// DeliverTracked sends el to the session bound to full, if any, and has
+// the session tell t once whether its client got el, so that whoever
+// keeps a copy (offline storage, XEP-0160) deletes it only then. A session
+// that cannot tell takes el as Deliver would: tracked is false then, and
+// sent means delivered.
+func (r *Router) DeliverTracked(full jid.JID, el *xmlstream.Element, t Tracker) (sent, tracked bool) {
+	s := r.session(full)
+	if s == nil {
+		return false, false
+	}
+	if ts, ok := s.(trackingSession); ok {
+		return ts.SendTracked(el, t), true
+	}
+	return s.Send(el), false
 }
 
 // CloseAll closes every session with reason (server shutdown).

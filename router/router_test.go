@@ -680,3 +680,57 @@ func TestAwake(t *testing.T) {
 		t.Error("an account with a plain session is not awake")
 	}
 }
+
+// trackingFake is a fakeSession that can track delivery: it records
+// the tracker it was given.
+type trackingFake struct {
+	fakeSession
+	trackers []Tracker
+}
+
+func (f *trackingFake) SendTracked(el *xmlstream.Element, t Tracker) bool {
+	f.trackers = append(f.trackers, t)
+	return f.Send(el)
+}
+
+type nopTracker struct{}
+
+func (nopTracker) Settled([]*xmlstream.Element, bool) {}
+
+// TestDeliverTracked: a session that can track delivery gets the tracker
+// with the stanza; one that cannot takes the stanza untracked; nobody
+// bound takes nothing.
+func TestDeliverTracked(t *testing.T) {
+	r := New(Options{Domains: []string{"example.com"}})
+	tracking, plain := &trackingFake{}, &fakeSession{}
+	for full, s := range map[string]Session{"juliet@example.com/tracks": tracking, "juliet@example.com/plain": plain} {
+		if err := r.Bind(context.Background(), mustJID(t, full), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		to                  string
+		wantSent, wantTrack bool
+		got                 func() int
+	}{
+		{"juliet@example.com/tracks", true, true, func() int { return len(tracking.take()) + len(tracking.trackers) }},
+		{"juliet@example.com/plain", true, false, func() int { return len(plain.take()) }},
+		{"juliet@example.com/gone", false, false, func() int { return 0 }},
+	}
+	for _, tc := range tests {
+		sent, tracked := r.DeliverTracked(mustJID(t, tc.to), xmlstream.New(xmlstream.NSClient, "message"), nopTracker{})
+		if sent != tc.wantSent || tracked != tc.wantTrack {
+			t.Errorf("DeliverTracked(%s) = %v, %v; want %v, %v", tc.to, sent, tracked, tc.wantSent, tc.wantTrack)
+		}
+		want := 0
+		if tc.wantSent {
+			want = 1
+			if tc.wantTrack {
+				want = 2 // the stanza and its tracker
+			}
+		}
+		if got := tc.got(); got != want {
+			t.Errorf("%s: the session got %d things; want %d", tc.to, got, want)
+		}
+	}
+}

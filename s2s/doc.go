@@ -11,8 +11,10 @@
 // # Outbound
 //
 // Stanzas for another domain go to the route of their domain pair (our
-// domain, theirs). A route waits, with a bounded queue
-// ([Options.QueueDepth]), while its stream is set up:
+// domain, theirs). A route waits, with a queue bounded in stanzas and in
+// bytes ([Options.QueueDepth], [Options.QueueBytes]; an established
+// stream's queue is bounded too, and a stanza that does not fit bounces
+// with resource-constraint), while its stream is set up:
 //   - discovery: _xmpps-server and _xmpp-server SRV records, merged by
 //     priority and weight, or the domain itself on 5269 (package srv);
 //     each target is tried in turn, DNS and TCP together bounded by

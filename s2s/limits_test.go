@@ -1,13 +1,18 @@
 package s2s
 
 import (
+	"context"
 	"errors"
 	"io"
+	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"roost/dialback"
+	"roost/internal/xmpptest"
+	"roost/stanza"
 )
 
 // TestMaxConnsPerIP: a peer address gets at most MaxConnsPerIP inbound
@@ -71,5 +76,61 @@ func TestReadRate(t *testing.T) {
 	want := time.Duration(float64(len(payload)-burst) / rate * float64(time.Second))
 	if took := time.Since(start); took < want*9/10 {
 		t.Errorf("%d bytes read in %v; at %d bytes/s after a %d byte burst it takes at least %v", len(payload), took, rate, burst, want)
+	}
+}
+
+// TestQueueBytes: what waits for another server is bounded in bytes as
+// well as in stanzas: while the stream to a silent peer is set up, large
+// stanzas bounce with resource-constraint once their footprint reaches
+// QueueBytes, well before QueueDepth; and an established stream's queue
+// refuses a stanza that would take it past its byte bound.
+func TestQueueBytes(t *testing.T) {
+	w := newWorld(t)
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	w.publish("silent.example", silent.Addr(), false)
+	big := message("u@q.example/x", "v@silent.example", strings.Repeat("x", 16<<10))
+	size := xmpptest.Stanza(t, big).Element().Footprint()
+	q := w.start([]string{"q.example"}, peerConfig{opts: Options{QueueDepth: 1000, QueueBytes: 3*size + size/2}, cert: selfSigned(t, "q.example")})
+	for i := range 5 {
+		err := q.srv.SendRemote(context.Background(), xmpptest.Stanza(t, big))
+		var se *stanza.Error
+		switch {
+		case i < 3 && err != nil:
+			t.Fatalf("stanza %d: %v", i, err)
+		case i >= 3 && (!errors.As(err, &se) || se.Condition != stanza.ResourceConstraint || se.Type != stanza.Wait):
+			t.Fatalf("stanza %d: %v, want resource-constraint (wait)", i, err)
+		}
+	}
+	if got := q.srv.opts.Metrics.S2SQueueFull.Load(); got != 2 {
+		t.Errorf("stanzas refused for a full queue = %d, want 2", got)
+	}
+	// A small stanza still fits beside the three large ones.
+	if err := q.srv.SendRemote(context.Background(), xmpptest.Stanza(t, message("u@q.example/x", "v@silent.example", "hi"))); err != nil {
+		t.Errorf("a small stanza after the bound: %v, want it queued", err)
+	}
+
+	el := xmpptest.Stanza(t, big).Element()
+	tests := []struct {
+		name              string
+		limit, limitBytes int
+		want              []sendResult
+	}{
+		{"bytes", 100, 2 * size, []sendResult{sent, sent, full, full}},
+		{"count", 3, 100 * size, []sendResult{sent, sent, sent, full}},
+		{"backlog handed over: no bound", 0, 0, []sendResult{sent, sent, sent, sent}},
+	}
+	for _, tc := range tests {
+		c := &outConn{}
+		var got []sendResult
+		for range tc.want {
+			got = append(got, c.sendStanza(el, size, tc.limit, tc.limitBytes))
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: sendStanza results %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

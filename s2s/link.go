@@ -43,6 +43,7 @@ type link struct {
 
 	mu      sync.Mutex
 	queue   []item // nil when empty
+	queued  int    // the footprint of the stanzas in queue (outConn.sendStanza)
 	closing bool
 	reason  error // a *stream.Error to send when closing
 	wake    chan struct{}
@@ -169,7 +170,7 @@ func (l *link) drain(ctx context.Context, ka *time.Timer, keepalive time.Duratio
 		}
 		l.mu.Lock()
 		items, closing, reason := l.queue, l.closing, l.reason
-		l.queue = nil
+		l.queue, l.queued = nil, 0
 		l.mu.Unlock()
 		if len(items) == 0 && !closing {
 			continue

@@ -409,19 +409,22 @@ func (c *outConn) handleDialback(el *xmlstream.Element) error {
 	return nil
 }
 
-// sendStanza queues a stanza on an authorized stream; limit bounds the
-// queue (0: no bound, for a route's backlog being handed over).
-func (c *outConn) sendStanza(el *xmlstream.Element, limit int) sendResult {
+// sendStanza queues a stanza whose footprint is size on an authorized
+// stream; limit and limitBytes bound the queue in stanzas and in bytes (0:
+// no bound, for a route's backlog being handed over).
+func (c *outConn) sendStanza(el *xmlstream.Element, size, limit, limitBytes int) sendResult {
 	c.mu.Lock()
 	switch {
 	case c.closing:
 		c.mu.Unlock()
 		return closed
-	case limit > 0 && len(c.queue) >= limit:
+	case limit > 0 && len(c.queue) >= limit,
+		limitBytes > 0 && c.queued+size > limitBytes:
 		c.mu.Unlock()
 		return full
 	}
 	c.queue = append(c.queue, item{el: el, stanza: true})
+	c.queued += size
 	c.mu.Unlock()
 	c.notify()
 	return sent

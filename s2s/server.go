@@ -84,6 +84,11 @@ type Options struct {
 	// stream is set up, and four times as many queued on an established
 	// stream (256).
 	QueueDepth int
+	// QueueBytes bounds the same queues in memory (the footprint of their
+	// stanzas, xmlstream.Element.Footprint): what waits for one domain
+	// pair while its stream is set up, and what is queued on an
+	// established stream (4 MiB). A stanza that does not fit bounces.
+	QueueBytes int
 	// Limits for the XML parser.
 	Limits xmlstream.Limits
 	// ReadRate and ReadBurst limit the bytes per second read from one
@@ -133,6 +138,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxOutbound <= 0 {
 		o.MaxOutbound = 100
+	}
+	if o.QueueBytes <= 0 {
+		o.QueueBytes = 4 << 20
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -200,6 +208,7 @@ type route struct {
 	conn  *outConn
 	ready bool
 	queue []*stanza.Stanza
+	bytes int // the footprint of queue
 }
 
 // New returns a server; nothing runs until Serve or SendRemote.
@@ -349,6 +358,7 @@ func (s *Server) SendRemote(_ context.Context, st *stanza.Stanza) error {
 	}
 	cp := *st
 	cp.El = st.Element()
+	size := cp.El.Footprint()
 	p := dialback.Pair{Sender: local, Target: remote}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -357,12 +367,11 @@ func (s *Server) SendRemote(_ context.Context, st *stanza.Stanza) error {
 	}
 	r := s.routes[p]
 	if r != nil && r.ready {
-		switch r.conn.sendStanza(cp.El, 4*s.opts.QueueDepth) {
+		switch r.conn.sendStanza(cp.El, size, 4*s.opts.QueueDepth, s.opts.QueueBytes) {
 		case sent:
 			return nil
 		case full:
-			s.opts.Metrics.S2SQueueFull.Add(1)
-			return &stanza.Error{Type: stanza.Wait, Condition: stanza.ResourceConstraint, Text: "too many stanzas waiting for " + remote}
+			return s.queueFull(remote)
 		}
 		// The stream is closing: set up a new one.
 		delete(s.routes, p)
@@ -374,12 +383,20 @@ func (s *Server) SendRemote(_ context.Context, st *stanza.Stanza) error {
 			return &stanza.Error{Type: stanza.Wait, Condition: stanza.ResourceConstraint, Text: "too many connections to other servers; try again later"}
 		}
 	}
-	if len(r.queue) >= s.opts.QueueDepth {
-		s.opts.Metrics.S2SQueueFull.Add(1)
-		return &stanza.Error{Type: stanza.Wait, Condition: stanza.ResourceConstraint, Text: "too many stanzas waiting for " + remote}
+	if len(r.queue) >= s.opts.QueueDepth || r.bytes+size > s.opts.QueueBytes {
+		return s.queueFull(remote)
 	}
 	r.queue = append(r.queue, &cp)
+	r.bytes += size
 	return nil
+}
+
+// queueFull counts a stanza refused because what waits for remote is at
+// its bound, and returns the error it bounces with (RFC 6120 §8.3.3.18:
+// resource-constraint, of type wait, as the sender may try again later).
+func (s *Server) queueFull(remote string) error {
+	s.opts.Metrics.S2SQueueFull.Add(1)
+	return &stanza.Error{Type: stanza.Wait, Condition: stanza.ResourceConstraint, Text: "too many stanzas waiting for " + remote}
 }
 
 // newRouteLocked creates the route for p: multiplexed on an authenticated
@@ -452,10 +469,10 @@ func (s *Server) pairReady(c *outConn, p dialback.Pair) {
 	}
 	r.ready = true
 	for i, st := range r.queue {
-		c.sendStanza(st.El, 0)
+		c.sendStanza(st.El, st.El.Footprint(), 0, 0)
 		r.queue[i] = nil
 	}
-	r.queue = nil
+	r.queue, r.bytes = nil, 0
 }
 
 // pairFailed is called when pair p cannot be authorized on c: its queue

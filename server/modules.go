@@ -206,7 +206,12 @@ func (w *wiring) newOffline() (module.Module, error) {
 		Store:  w.s.store,
 		Router: w.s.router,
 		Max:    keep,
-		Logger: w.logger("offline"),
+		// A batch in flight counts against the session's queue with its
+		// tree overhead (several times its stored size for small
+		// elements) and beside the live traffic: an eighth keeps it well
+		// clear of closing the session it is meant for.
+		BatchBytes: int(w.s.cfg.Limits.QueueBytes / 8),
+		Logger:     w.logger("offline"),
 	})
 	return w.offline, nil
 }
@@ -246,7 +251,9 @@ func (w *wiring) newIM() (module.Module, error) {
 		MaxRosterItems: w.s.cfg.Limits.MaxRosterItems,
 		Blocked:        w.blocking.IsBlocked,
 		OnAvailable:    w.offline.Deliver,
-		Logger:         w.logger("im"),
+		// As for offline messages (newOffline).
+		BatchBytes: int(w.s.cfg.Limits.QueueBytes / 8),
+		Logger:     w.logger("im"),
 	}), nil
 }
 

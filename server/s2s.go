@@ -50,6 +50,7 @@ func (s *Server) setupS2S() error {
 		KeepaliveInterval:        lim.KeepaliveInterval,
 		WriteTimeout:             lim.WriteTimeout,
 		QueueDepth:               lim.QueueDepth,
+		QueueBytes:               int(lim.FederationQueueBytes),
 		Limits:                   parserLimits(lim),
 		ReadRate:                 int(lim.ReadRateBytes), // as for clients: see config/roost.toml
 		ReadBurst:                int(lim.ReadBurstBytes),

@@ -81,9 +81,15 @@ func (s *Store) appendOfflineTx(user string, rec []byte, limit int, stored *bool
 	}
 }
 
-// Offline calls fn with user's offline messages, oldest first. seq
-// identifies a message for DeleteOffline.
-func (s *Store) Offline(user string, fn func(seq uint64, stamp time.Time, stanza []byte) error) error {
+// OfflineAfter calls fn with user's offline messages stored after the one
+// with seq after (0: from the first), oldest first: as many as fit in
+// maxBytes of stanzas, and at least one whatever its size, so that a large
+// message never blocks those behind it; all of them when maxBytes <= 0.
+// It is how stored messages are handed over in bounded batches: memory
+// holds one batch, not everything a user was sent while away
+// (docs/security.md). fn runs after the read transaction, on copies; seq
+// identifies a message for DeleteOfflineSeqs and for the next call.
+func (s *Store) OfflineAfter(user string, after uint64, maxBytes int, fn func(seq uint64, stamp time.Time, stanza []byte) error) error {
 	if err := checkUser(user); err != nil {
 		return fmt.Errorf("list offline messages: %w", err)
 	}
@@ -99,17 +105,19 @@ func (s *Store) Offline(user string, fn func(seq uint64, stamp time.Time, stanza
 	prefix := userPrefix(user)
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		c := tx.Bucket([]byte(bucketOffline)).Cursor()
-		n, _, valBytes := measurePrefix(c, prefix)
-		a.grow(valBytes)
-		msgs = make([]entry, 0, n)
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		size := 0
+		for k, v := c.Seek(seqKey(user, after+1)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			if len(k) != len(prefix)+8 {
 				return fmt.Errorf("decode offline key: %w", ErrCorrupt)
+			}
+			if maxBytes > 0 && len(msgs) > 0 && size+len(v)-timeLen > maxBytes {
+				break
 			}
 			stamp, err := readTime(v)
 			if err != nil {
 				return err
 			}
+			size += len(v) - timeLen
 			msgs = append(msgs, entry{binary.BigEndian.Uint64(k[len(prefix):]), stamp, a.add(v[timeLen:])})
 		}
 		return nil
@@ -123,6 +131,71 @@ func (s *Store) Offline(user string, fn func(seq uint64, stamp time.Time, stanza
 		}
 	}
 	return nil
+}
+
+// offlinePage is how much of the stored stanzas Offline holds at a time.
+const offlinePage = 1 << 20
+
+// Offline calls fn with user's offline messages, oldest first, reading
+// them a page at a time. seq identifies a message for DeleteOffline.
+func (s *Store) Offline(user string, fn func(seq uint64, stamp time.Time, stanza []byte) error) error {
+	var after uint64
+	for {
+		last := after
+		err := s.OfflineAfter(user, after, offlinePage, func(seq uint64, stamp time.Time, stanza []byte) error {
+			last = seq
+			return fn(seq, stamp, stanza)
+		})
+		if err != nil || last == after {
+			return err
+		}
+		after = last
+	}
+}
+
+// DeleteOfflineSeqs removes user's offline messages with the given seqs,
+// once they have been delivered. A seq already gone is skipped.
+func (s *Store) DeleteOfflineSeqs(user string, seqs []uint64) error {
+	if err := checkUser(user); err != nil {
+		return fmt.Errorf("delete offline messages: %w", err)
+	}
+	if len(seqs) == 0 {
+		return nil
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket([]byte(bucketOffline))
+		var deleted uint64
+		for _, seq := range seqs {
+			k := seqKey(user, seq)
+			if b.Get(k) == nil {
+				continue
+			}
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+			deleted++
+		}
+		return countOfflineDeleted(tx, user, deleted)
+	})
+	if err != nil {
+		return fmt.Errorf("delete offline messages: %w", err)
+	}
+	return nil
+}
+
+// countOfflineDeleted lowers user's count of offline messages by deleted.
+func countOfflineDeleted(tx *bbolt.Tx, user string, deleted uint64) error {
+	if deleted == 0 {
+		return nil
+	}
+	n, err := loadOfflineCount(tx, user)
+	if err != nil {
+		return err
+	}
+	if deleted > n {
+		return fmt.Errorf("update offline count: %w", ErrCorrupt)
+	}
+	return saveOfflineCount(tx, user, n-deleted)
 }
 
 // DeleteOffline removes user's offline messages with seq <= upTo, once they
@@ -148,17 +221,7 @@ func (s *Store) DeleteOffline(user string, upTo uint64) error {
 			}
 			deleted++
 		}
-		if deleted == 0 {
-			return nil
-		}
-		n, err := loadOfflineCount(tx, user)
-		if err != nil {
-			return err
-		}
-		if deleted > n {
-			return fmt.Errorf("update offline count: %w", ErrCorrupt)
-		}
-		return saveOfflineCount(tx, user, n-deleted)
+		return countOfflineDeleted(tx, user, deleted)
 	})
 	if err != nil {
 		return fmt.Errorf("delete offline messages: %w", err)

@@ -219,3 +219,70 @@ func BenchmarkAppendOfflineParallel(b *testing.B) {
 		})
 	}
 }
+
+// TestOfflineAfterAndDeleteSeqs: stored messages are read back in bounded
+// pages that resume after the last one read, a message larger than the
+// page still comes (alone), and delivered ones are deleted by seq with
+// the count kept true.
+func TestOfflineAfterAndDeleteSeqs(t *testing.T) {
+	s, _ := openTest(t, testOptions())
+	mustCreate(t, s, "alice", "bob")
+	for _, m := range []string{"aaaa", "bbbb", "cccccccccccc", "dd", "ee"} {
+		if ok, err := s.AppendOffline("alice", []byte(m), time.Unix(1, 0), 10); !ok || err != nil {
+			t.Fatalf("AppendOffline(%s) = %v, %v", m, ok, err)
+		}
+	}
+	if ok, err := s.AppendOffline("bob", []byte("bob's"), time.Unix(1, 0), 10); !ok || err != nil {
+		t.Fatalf("AppendOffline = %v, %v", ok, err)
+	}
+	pages := func(maxBytes int) [][]string {
+		var out [][]string
+		var after uint64
+		for {
+			var got []string
+			err := s.OfflineAfter("alice", after, maxBytes, func(seq uint64, _ time.Time, stanza []byte) error {
+				got = append(got, string(stanza))
+				after = seq
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) == 0 {
+				return out
+			}
+			out = append(out, got)
+		}
+	}
+	tests := []struct {
+		maxBytes int
+		want     [][]string
+	}{
+		{0, [][]string{{"aaaa", "bbbb", "cccccccccccc", "dd", "ee"}}},
+		{8, [][]string{{"aaaa", "bbbb"}, {"cccccccccccc"}, {"dd", "ee"}}},
+		{5, [][]string{{"aaaa"}, {"bbbb"}, {"cccccccccccc"}, {"dd", "ee"}}},
+		{1, [][]string{{"aaaa"}, {"bbbb"}, {"cccccccccccc"}, {"dd"}, {"ee"}}},
+	}
+	for _, tc := range tests {
+		if diff := cmp.Diff(tc.want, pages(tc.maxBytes)); diff != "" {
+			t.Errorf("pages of %d bytes (-want +got):\n%s", tc.maxBytes, diff)
+		}
+	}
+	all := listOffline(t, s, "alice")
+	if err := s.DeleteOfflineSeqs("alice", []uint64{all[0].Seq, all[2].Seq, all[2].Seq, 1 << 40}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range listOffline(t, s, "alice") {
+		got = append(got, m.Stanza)
+	}
+	if diff := cmp.Diff([]string{"bbbb", "dd", "ee"}, got); diff != "" {
+		t.Errorf("after deleting by seq (-want +got):\n%s", diff)
+	}
+	if n, err := s.OfflineCount("alice"); n != 3 || err != nil {
+		t.Errorf("OfflineCount = %d, %v; want 3", n, err)
+	}
+	if n, err := s.OfflineCount("bob"); n != 1 || err != nil {
+		t.Errorf("bob's OfflineCount = %d, %v; want 1 (untouched)", n, err)
+	}
+}

@@ -78,40 +78,85 @@ func eachRosterItem(c *bbolt.Cursor, prefix []byte, fn func(contact []byte, ver 
 	return nil
 }
 
+// rosterPage is how many bytes of stored items RosterItems holds at a
+// time. An item may hold a stored subscription request of up to a stanza's
+// size, so a roster of strangers' requests can be hundreds of megabytes:
+// it is read a page at a time, never whole.
+const rosterPage = 1 << 20
+
 // RosterItems calls fn for every item in user's roster, ordered by contact,
 // and returns the roster version those items are at. A user without a
 // roster has version 0.
+//
+// Items are read a page at a time (rosterPage, at least one item), each
+// page in a read transaction of its own, and fn runs between them, so that
+// memory holds one page. The version is the first page's: an item changed
+// during the pass may be seen as it is after the change, which a client
+// that asks again with that version is simply pushed once more.
 func (s *Store) RosterItems(user string, fn func(contact string, item []byte) error) (ver uint64, err error) {
 	if err := checkUser(user); err != nil {
 		return 0, fmt.Errorf("list roster: %w", err)
 	}
-	type entry struct{ contact, item span }
-	var (
-		keys  textArena
-		vals  arena
-		items []entry
-	)
 	prefix := userPrefix(user)
-	ver, err = s.viewRoster(user, func(tx *bbolt.Tx, _ rosterState) error {
-		c := tx.Bucket([]byte(bucketRoster)).Cursor()
-		n, tailBytes, valBytes := measurePrefix(c, prefix)
-		keys.grow(tailBytes)
-		vals.grow(valBytes) // A little more than needed: values hold the version too.
-		items = make([]entry, 0, n)
-		return eachRosterItem(c, prefix, func(contact []byte, _ uint64, item []byte) {
-			items = append(items, entry{keys.add(contact), vals.add(item)})
+	var after []byte // the last contact read; nil before the first page
+	for page := 0; ; page++ {
+		type entry struct{ contact, item span }
+		var (
+			keys  textArena
+			vals  arena
+			items []entry
+			more  bool
+		)
+		v, err := s.viewRoster(user, func(tx *bbolt.Tx, _ rosterState) error {
+			c := tx.Bucket([]byte(bucketRoster)).Cursor()
+			n, tailBytes, valBytes := 0, 0, 0
+			for k, v := seekAfter(c, prefix, after); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+				if n > 0 && valBytes+len(v) > rosterPage {
+					more = true
+					break
+				}
+				n, tailBytes, valBytes = n+1, tailBytes+len(k)-len(prefix), valBytes+len(v)
+			}
+			keys.grow(tailBytes)
+			vals.grow(valBytes) // A little more than needed: values hold the version too.
+			items = make([]entry, 0, n)
+			for k, v := seekAfter(c, prefix, after); len(items) < n; k, v = c.Next() {
+				_, item, err := splitItem(v)
+				if err != nil {
+					return err
+				}
+				items = append(items, entry{keys.add(k[len(prefix):]), vals.add(item)})
+			}
+			return nil
 		})
-	})
-	if err != nil {
-		return 0, fmt.Errorf("list roster: %w", err)
-	}
-	contacts := keys.all()
-	for _, e := range items {
-		if err := fn(strs(contacts, e.contact), vals.bytes(e.item)); err != nil {
-			return 0, err
+		if err != nil {
+			return 0, fmt.Errorf("list roster: %w", err)
 		}
+		if page == 0 {
+			ver = v
+		}
+		contacts := keys.all()
+		for _, e := range items {
+			if err := fn(strs(contacts, e.contact), vals.bytes(e.item)); err != nil {
+				return 0, err
+			}
+		}
+		if !more {
+			return ver, nil
+		}
+		after = []byte(strs(contacts, items[len(items)-1].contact))
 	}
-	return ver, nil
+}
+
+// seekAfter moves c to the first key under prefix after prefix+after, or
+// to the first key under prefix when after is nil.
+func seekAfter(c *bbolt.Cursor, prefix, after []byte) (k, v []byte) {
+	start := append(slices.Clip(prefix), after...)
+	k, v = c.Seek(start)
+	if after != nil && bytes.Equal(k, start) {
+		k, v = c.Next()
+	}
+	return k, v
 }
 
 // RosterItem returns one roster item.
@@ -254,15 +299,18 @@ func (s *Store) RosterChanges(user string, since uint64, fn func(contact string,
 	if err := checkUser(user); err != nil {
 		return 0, false, fmt.Errorf("list roster changes: %w", err)
 	}
+	// Only which contacts changed is gathered in the transaction; their
+	// items are read one at a time as fn takes them, so that memory holds
+	// one item, not every changed one: an item may hold a stored
+	// subscription request of up to a stanza's size, and strangers can
+	// leave many (see rosterPage).
 	type change struct {
 		ver     uint64
 		contact span
-		item    span
 		removed bool
 	}
 	var (
 		keys    textArena
-		vals    arena
 		changes []change
 	)
 	prefix := userPrefix(user)
@@ -272,9 +320,9 @@ func (s *Store) RosterChanges(user string, since uint64, fn func(contact string,
 		}
 		ok = true
 		roster := tx.Bucket([]byte(bucketRoster))
-		err := eachRosterItem(roster.Cursor(), prefix, func(contact []byte, iv uint64, item []byte) {
+		err := eachRosterItem(roster.Cursor(), prefix, func(contact []byte, iv uint64, _ []byte) {
 			if iv > since {
-				changes = append(changes, change{ver: iv, contact: keys.add(contact), item: vals.add(item)})
+				changes = append(changes, change{ver: iv, contact: keys.add(contact)})
 			}
 		})
 		if err != nil {
@@ -316,11 +364,21 @@ func (s *Store) RosterChanges(user string, since uint64, fn func(contact string,
 	slices.SortFunc(changes, func(a, b change) int { return cmp.Compare(a.ver, b.ver) })
 	contacts := keys.all()
 	for _, ch := range changes {
+		contact := strs(contacts, ch.contact)
 		var item []byte
 		if !ch.removed {
-			item = vals.bytes(ch.item)
+			// Read now: it may have changed again since, which the
+			// client then learns a little early (and is pushed again).
+			// Gone meanwhile, it is reported removed.
+			b, found, err := s.RosterItem(user, contact)
+			if err != nil {
+				return 0, false, err
+			}
+			if found {
+				item = b
+			}
 		}
-		if err := fn(strs(contacts, ch.contact), item); err != nil {
+		if err := fn(contact, item); err != nil {
 			return 0, false, err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -336,6 +337,49 @@ func BenchmarkRosterItems200(b *testing.B) {
 		n := 0
 		if _, err := s.RosterItems("alice", func(string, []byte) error { n++; return nil }); err != nil || n != 200 {
 			b.Fatalf("RosterItems = %d items, %v", n, err)
+		}
+	}
+}
+
+// TestRosterItemsPaged: a roster larger than a page is listed whole, in
+// order, each item once, with the version it had when the pass began;
+// items larger than a page come one to a page; another user's items never
+// show.
+func TestRosterItemsPaged(t *testing.T) {
+	s, _ := openTest(t, testOptions())
+	mustCreate(t, s, "alice", "alicf")
+	sizes := []int{10, rosterPage / 2, rosterPage / 2, rosterPage + 10, 10, 10, rosterPage - 100, 20}
+	var want []string
+	var ver uint64
+	for i, n := range sizes {
+		c := fmt.Sprintf("c%02d@example.org", i)
+		item := fmt.Sprintf("%s:%s", c, strings.Repeat("x", n))
+		v, _, err := s.UpdateRosterItem("alice", c, func([]byte) ([]byte, error) { return []byte(item), nil })
+		must(t, err)
+		ver = v
+		want = append(want, item)
+	}
+	if _, _, err := s.UpdateRosterItem("alicf", "c00@example.org", func([]byte) ([]byte, error) { return []byte("other"), nil }); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	gotVer, err := s.RosterItems("alice", func(c string, item []byte) error {
+		if !strings.HasPrefix(string(item), c+":") {
+			t.Errorf("item of %s is %.30q", c, item)
+		}
+		got = append(got, string(item))
+		return nil
+	})
+	must(t, err)
+	if gotVer != ver {
+		t.Errorf("version %d, want %d", gotVer, ver)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("listed %d items, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("item %d: %.40q, want %.40q", i, got[i], want[i])
 		}
 	}
 }

@@ -10,7 +10,32 @@
 // full the sender gets service-unavailable.
 //
 // Stored messages live in the store (they survive restarts) and are
-// deleted once handed to the user's session.
+// deleted only once delivered: when the client acknowledges them with
+// stream management (XEP-0198 §4), or, for a session without it, once
+// they are written to its connection. A crash or a lost connection in
+// between loses nothing; the messages are handed over again at the next
+// login, and never also handed back to offline storage by the session
+// (router.Tracker), so never twice.
+//
+// # Batches
+//
+// One resource of an account takes the stored messages at a time (a
+// delivery). They are read from the store and handed over in batches of
+// [Options.BatchBytes] of stored stanzas, at least one message each; the
+// next batch is read once the session has settled the last, so memory
+// holds one batch, not all that a user was sent while away. A message
+// stored while a delivery runs is part of a later batch of it. When the
+// session ends before its client has a batch, the delivery moves to
+// another available resource that had its messages, if any, or the
+// messages wait for the next login.
+//
+// # Locking
+//
+// A delivery's state is guarded by the lock of its user (Offline.lock),
+// which also serialises storing and delivering; the map of deliveries and
+// the list of online resources by Offline.mu, taken after the user's lock.
+// Settled runs on a session's goroutine, which holds none of the
+// session's locks then, so handing over the next batch from it is safe.
 package offline
 
 import (
@@ -40,14 +65,23 @@ const (
 // satisfies it. Users are bare JIDs in string form.
 type Store interface {
 	AppendOffline(user string, stanza []byte, stamp time.Time, limit int) (stored bool, err error)
-	Offline(user string, fn func(seq uint64, stamp time.Time, stanza []byte) error) error
-	DeleteOffline(user string, upTo uint64) error
+	OfflineAfter(user string, after uint64, maxBytes int, fn func(seq uint64, stamp time.Time, stanza []byte) error) error
+	DeleteOfflineSeqs(user string, seqs []uint64) error
+}
+
+// Tracker learns whether the stanzas handed over with DeliverTracked
+// reached the client; it is router.Tracker, spelled out.
+type Tracker = interface {
+	Settled(els []*xmlstream.Element, delivered bool)
 }
 
 // Deliverer hands an element to a bound session; *router.Router
 // satisfies it.
 type Deliverer interface {
-	Deliver(full jid.JID, el *xmlstream.Element) bool
+	// DeliverTracked hands el to the session full and has it tell t
+	// whether its client got el; tracked is false for a session that
+	// cannot tell, which took el if sent.
+	DeliverTracked(full jid.JID, el *xmlstream.Element, t Tracker) (sent, tracked bool)
 	// Available returns the account's available resources.
 	Available(bare jid.JID) []jid.JID
 }
@@ -59,18 +93,23 @@ type Options struct {
 	// Max is the most messages kept per user (0: 500). Negative stores
 	// none: the router answers service-unavailable, and what was stored
 	// before is still delivered.
-	Max    int
-	Now    func() time.Time
-	Logger *slog.Logger
+	Max int
+	// BatchBytes is how much of the stored stanzas is handed to a session
+	// at a time, at least one message (0: 512 KiB). It should stay well
+	// below what the session may queue (limits.queue_bytes).
+	BatchBytes int
+	Now        func() time.Time
+	Logger     *slog.Logger
 }
 
 // Offline stores and delivers offline messages.
 type Offline struct {
-	st  Store
-	r   Deliverer
-	max int
-	now func() time.Time
-	log *slog.Logger
+	st    Store
+	r     Deliverer
+	max   int
+	batch int
+	now   func() time.Time
+	log   *slog.Logger
 
 	// locks serialise storing and delivering for one user (by a hash of
 	// the bare JID), so that a message stored while its recipient's
@@ -84,13 +123,19 @@ type Offline struct {
 	// became available (XEP-0160 §3); a message stored for their account
 	// meanwhile goes to them at once.
 	online map[string][]jid.JID
+	// deliveries are the deliveries under way, by user: one at most.
+	deliveries map[string]*delivery
 }
 
 // New returns an Offline.
 func New(o Options) *Offline {
-	off := &Offline{st: o.Store, r: o.Router, max: o.Max, now: o.Now, log: o.Logger, online: make(map[string][]jid.JID)}
+	off := &Offline{st: o.Store, r: o.Router, max: o.Max, batch: o.BatchBytes, now: o.Now, log: o.Logger,
+		online: make(map[string][]jid.JID), deliveries: make(map[string]*delivery)}
 	if off.max == 0 {
 		off.max = 500
+	}
+	if off.batch <= 0 {
+		off.batch = 512 << 10
 	}
 	if off.now == nil {
 		off.now = time.Now
@@ -158,10 +203,9 @@ func (o *Offline) Intercept(ctx context.Context, st *stanza.Stanza) (bool, error
 		return true, &stanza.Error{Type: stanza.Cancel, Condition: stanza.ServiceUnavailable, Text: "the recipient's offline storage is full"}
 	}
 	// A resource that became available after the router found none got
-	// its stored messages before this one was stored: hand it over now.
-	for _, full := range o.latecomers(user) {
-		o.deliverLocked(ctx, full)
-	}
+	// its stored messages before this one was stored: hand it over now,
+	// unless a delivery under way will.
+	o.handOverLocked(ctx, user, jid.JID{})
 	return true, nil
 }
 
@@ -176,6 +220,18 @@ func (o *Offline) latecomers(user jid.JID) []jid.JID {
 	}
 	avail := o.r.Available(user)
 	return slices.DeleteFunc(had, func(j jid.JID) bool { return !slices.ContainsFunc(avail, j.Equal) })
+}
+
+// handOverLocked starts a delivery of user's stored messages to the first
+// available resource that had its messages, other than not, unless one is
+// under way. The user's lock is held.
+func (o *Offline) handOverLocked(ctx context.Context, user, not jid.JID) {
+	for _, full := range o.latecomers(user) {
+		if !full.Equal(not) {
+			o.startLocked(ctx, full)
+			return
+		}
+	}
 }
 
 // worthStoring drops messages that are only about the moment: chat
@@ -195,10 +251,9 @@ func worthStoring(el *xmlstream.Element) bool {
 	return false
 }
 
-var errStop = errors.New("session gone")
-
 // Deliver sends the user's stored messages to the session full, oldest
-// first, each with a delay stamp, and deletes what was handed over.
+// first, each with a delay stamp, in batches; each is deleted once the
+// client has it.
 func (o *Offline) Deliver(ctx context.Context, full jid.JID) {
 	user := full.Bare().String()
 	l := o.lock(user)
@@ -209,38 +264,147 @@ func (o *Offline) Deliver(ctx context.Context, full jid.JID) {
 		o.online[user] = append(o.online[user], full)
 	}
 	o.mu.Unlock()
-	o.deliverLocked(ctx, full)
+	o.startLocked(ctx, full)
 }
 
-func (o *Offline) deliverLocked(ctx context.Context, full jid.JID) {
+// startLocked starts a delivery to full unless one is under way for its
+// account: that one hands over everything stored, what was stored after it
+// started included. The user's lock is held.
+func (o *Offline) startLocked(ctx context.Context, full jid.JID) {
 	user := full.Bare().String()
-	var last uint64
-	err := o.st.Offline(user, func(seq uint64, stamp time.Time, b []byte) error {
-		el, err := xmlstream.Parse(b, xmlstream.Limits{})
-		if err != nil {
-			// A message we cannot read back is dropped, not retried
-			// forever.
-			o.log.LogAttrs(ctx, slog.LevelWarn, "unreadable offline message dropped", slog.String("user", user), slog.Any("err", err))
-			last = seq
+	o.mu.Lock()
+	busy := o.deliveries[user] != nil
+	d := &delivery{o: o, user: user, to: full}
+	if !busy {
+		o.deliveries[user] = d
+	}
+	o.mu.Unlock()
+	if !busy {
+		d.next(ctx)
+	}
+}
+
+// delivery hands one account's stored messages to one of its sessions, a
+// batch at a time. The user's lock guards it.
+type delivery struct {
+	o     *Offline
+	user  string
+	to    jid.JID
+	after uint64                        // the seq of the last message handed over
+	sent  map[*xmlstream.Element]uint64 // handed over, not settled: their seqs
+	over  bool                          // no longer the account's delivery
+}
+
+// next hands over the next batch, or ends the delivery when nothing more
+// is stored or the session refuses. The user's lock is held.
+func (d *delivery) next(ctx context.Context) {
+	for len(d.sent) == 0 && !d.over {
+		var done []uint64 // deleted at once: unreadable, or sent untracked
+		read, refused := 0, false
+		err := d.o.st.OfflineAfter(d.user, d.after, d.o.batch, func(seq uint64, stamp time.Time, b []byte) error {
+			read++
+			el, err := xmlstream.Parse(b, xmlstream.Limits{})
+			if err != nil {
+				// A message we cannot read back is dropped, not retried
+				// forever.
+				d.o.log.LogAttrs(ctx, slog.LevelWarn, "unreadable offline message dropped", slog.String("user", d.user), slog.Any("err", err))
+				done, d.after = append(done, seq), seq
+				return nil
+			}
+			el = stamped(el, d.to.Domain(), stamp)
+			sent, tracked := d.o.r.DeliverTracked(d.to, el, d)
+			switch {
+			case !sent:
+				refused = true
+				return errStop
+			case tracked:
+				if d.sent == nil {
+					d.sent = make(map[*xmlstream.Element]uint64)
+				}
+				d.sent[el] = seq
+			default:
+				done = append(done, seq)
+			}
+			d.after = seq
 			return nil
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			d.o.log.LogAttrs(ctx, slog.LevelError, "reading offline messages", slog.String("user", d.user), slog.Any("err", err))
 		}
-		delay := xmlstream.New(NSDelay, "delay").
-			SetAttr("from", full.Domain()).
-			SetAttr("stamp", stamp.UTC().Format("2006-01-02T15:04:05.000Z")).
-			AppendText("Offline Storage")
-		children := append(append(make([]xmlstream.Node, 0, len(el.Children)+1), el.Children...), xmlstream.Node{Elem: delay})
-		if !o.r.Deliver(full, el.WithChildren(children)) {
-			return errStop
+		d.delete(ctx, done)
+		if err != nil || read == 0 || refused && len(d.sent) == 0 {
+			// Done, failed, or refused with nothing to wait for: what is
+			// left waits for the next login. A session that refused after
+			// taking some will say it did not deliver them, and the
+			// delivery moves on then (Settled).
+			d.end()
 		}
-		last = seq
-		return nil
-	})
-	if err != nil && !errors.Is(err, errStop) {
-		o.log.LogAttrs(ctx, slog.LevelError, "reading offline messages", slog.String("user", user), slog.Any("err", err))
-	}
-	if last > 0 {
-		if err := o.st.DeleteOffline(user, last); err != nil {
-			o.log.LogAttrs(ctx, slog.LevelError, "deleting delivered offline messages", slog.String("user", user), slog.Any("err", err))
+		if refused {
+			return
 		}
 	}
+}
+
+var errStop = errors.New("session gone")
+
+// stamped returns el with a delay stamp (XEP-0203) of when the server got
+// it.
+func stamped(el *xmlstream.Element, domain string, stamp time.Time) *xmlstream.Element {
+	delay := xmlstream.New(NSDelay, "delay").
+		SetAttr("from", domain).
+		SetAttr("stamp", stamp.UTC().Format("2006-01-02T15:04:05.000Z")).
+		AppendText("Offline Storage")
+	children := append(append(make([]xmlstream.Node, 0, len(el.Children)+1), el.Children...), xmlstream.Node{Elem: delay})
+	return el.WithChildren(children)
+}
+
+// Settled implements router.Tracker: the session says whether its client
+// got els. Delivered ones are deleted; once the whole batch is, the next
+// one goes. A session that ended first leaves them stored and the delivery
+// moves to another available resource of the account, if any.
+func (d *delivery) Settled(els []*xmlstream.Element, delivered bool) {
+	ctx := context.Background()
+	l := d.o.lock(d.user)
+	l.Lock()
+	defer l.Unlock()
+	var seqs []uint64
+	for _, el := range els {
+		if seq, ok := d.sent[el]; ok {
+			seqs = append(seqs, seq)
+			delete(d.sent, el)
+		}
+	}
+	if delivered {
+		d.delete(ctx, seqs)
+	}
+	if d.over {
+		return
+	}
+	if !delivered {
+		d.end()
+		clear(d.sent)
+		d.o.handOverLocked(ctx, d.to.Bare(), d.to)
+		return
+	}
+	d.next(ctx)
+}
+
+// delete removes delivered messages from the store.
+func (d *delivery) delete(ctx context.Context, seqs []uint64) {
+	if len(seqs) == 0 {
+		return
+	}
+	if err := d.o.st.DeleteOfflineSeqs(d.user, seqs); err != nil {
+		d.o.log.LogAttrs(ctx, slog.LevelError, "deleting delivered offline messages", slog.String("user", d.user), slog.Any("err", err))
+	}
+}
+
+// end makes d no longer the account's delivery.
+func (d *delivery) end() {
+	d.over = true
+	d.o.mu.Lock()
+	if d.o.deliveries[d.user] == d {
+		delete(d.o.deliveries, d.user)
+	}
+	d.o.mu.Unlock()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,20 +16,58 @@ import (
 	"roost/xmlstream"
 )
 
+// sink stands for the router and the sessions. Untracked, a session takes
+// what it is sent as delivered; tracked, it waits for the test to settle.
 type sink struct {
 	got       []*xmlstream.Element
+	to        []jid.JID // whom each of got went to
 	limit     int       // refuse after this many (0: never)
 	available []jid.JID // what Available answers
+	track     bool      // sessions track delivery
+	pending   []sent    // tracked and not settled, in order
+}
+
+type sent struct {
+	el *xmlstream.Element
+	t  Tracker
 }
 
 func (s *sink) Available(jid.JID) []jid.JID { return s.available }
 
-func (s *sink) Deliver(_ jid.JID, el *xmlstream.Element) bool {
+func (s *sink) DeliverTracked(full jid.JID, el *xmlstream.Element, t Tracker) (bool, bool) {
 	if s.limit > 0 && len(s.got) >= s.limit {
-		return false
+		return false, false
 	}
-	s.got = append(s.got, el)
-	return true
+	s.got, s.to = append(s.got, el), append(s.to, full)
+	if s.track {
+		s.pending = append(s.pending, sent{el, t})
+	}
+	return true, s.track
+}
+
+// settle settles the first n pending stanzas, as one session would: the
+// tracker is called after the sink forgets them, as c2s does.
+func (s *sink) settle(n int, delivered bool) {
+	batch := s.pending[:n:n]
+	s.pending = s.pending[n:]
+	if len(batch) == 0 {
+		return
+	}
+	els := make([]*xmlstream.Element, len(batch))
+	for i, p := range batch {
+		els[i] = p.el
+	}
+	batch[0].t.Settled(els, delivered)
+}
+
+// bodies returns the bodies of what the sink got since the last call.
+func (s *sink) bodies() string {
+	var out []string
+	for _, el := range s.got {
+		out = append(out, el.ChildText(xmlstream.NSClient, "body"))
+	}
+	s.got, s.to = nil, nil
+	return strings.Join(out, ",")
 }
 
 func setup(t *testing.T, max int) (*Offline, *store.Store, *sink) {
@@ -43,8 +82,117 @@ func setup(t *testing.T, max int) (*Offline, *store.Store, *sink) {
 	}
 	clock := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	s := &sink{}
-	o := New(Options{Store: st, Router: s, Max: max, Now: func() time.Time { clock = clock.Add(time.Second); return clock }})
+	o := New(Options{Store: st, Router: s, Max: max, BatchBytes: batchBytes, Now: func() time.Time { clock = clock.Add(time.Second); return clock }})
 	return o, st, s
+}
+
+// batchBytes makes the tests' batches three of their messages long.
+const batchBytes = 3 * len(`<message xmlns="jabber:client" to="juliet@example.com" from="a@b.example" type="chat"><body>a</body></message>`)
+
+// store stores messages with the given bodies for juliet.
+func storeBodies(t *testing.T, o *Offline, bodies ...string) {
+	t.Helper()
+	for _, b := range bodies {
+		if _, err := o.Intercept(context.Background(), xmpptest.Stanza(t, `<message to='juliet@example.com' from='a@b.example' type='chat'><body>`+b+`</body></message>`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func stored(t *testing.T, st *store.Store) int {
+	t.Helper()
+	n, err := st.OfflineCount("juliet@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestDeletedOnlyWhenDelivered: stored messages are handed over a batch
+// at a time and stay stored until the session says its client has them;
+// the next batch goes only then. A message stored meanwhile comes in a
+// later batch of the same delivery, once.
+func TestDeletedOnlyWhenDelivered(t *testing.T) {
+	o, st, s := setup(t, 100)
+	s.track = true
+	juliet := jid.MustParse("juliet@example.com/balcony")
+	s.available = []jid.JID{juliet}
+	storeBodies(t, o, "a", "b", "c", "d", "e")
+	o.Deliver(context.Background(), juliet)
+	if got := s.bodies(); got != "a,b,c" {
+		t.Fatalf("first batch %q, want a,b,c", got)
+	}
+	if n := stored(t, st); n != 5 {
+		t.Fatalf("%d stored while the first batch is unacknowledged; want all 5", n)
+	}
+	storeBodies(t, o, "f") // while the delivery waits: not sent out of turn
+	if got := s.bodies(); got != "" {
+		t.Fatalf("sent %q while a batch was in flight; want nothing", got)
+	}
+	s.settle(2, true)
+	if n, got := stored(t, st), s.bodies(); n != 4 || got != "" {
+		t.Fatalf("after 2 of 3 acknowledged: %d stored, sent %q; want 4 and nothing", n, got)
+	}
+	s.settle(1, true)
+	if n, got := stored(t, st), s.bodies(); n != 3 || got != "d,e,f" {
+		t.Fatalf("after the batch: %d stored, sent %q; want 3 and d,e,f", n, got)
+	}
+	s.settle(3, true)
+	if n, got := stored(t, st), s.bodies(); n != 0 || got != "" {
+		t.Fatalf("after all: %d stored, sent %q; want 0 and nothing", n, got)
+	}
+	// The delivery is over: a new message goes to the resource at once.
+	storeBodies(t, o, "g")
+	if got := s.bodies(); got != "g" {
+		t.Fatalf("a message stored after the delivery: sent %q, want g", got)
+	}
+}
+
+// TestNotDeliveredStaysStored: a session that ends before its client has
+// the batch leaves it stored; another available resource that had its
+// messages takes it over, from the first one not delivered, and nothing
+// goes twice to anyone. With none, the messages wait for the next login.
+func TestNotDeliveredStaysStored(t *testing.T) {
+	o, st, s := setup(t, 100)
+	s.track = true
+	phone, laptop := jid.MustParse("juliet@example.com/phone"), jid.MustParse("juliet@example.com/laptop")
+	s.available = []jid.JID{phone, laptop}
+	storeBodies(t, o, "a", "b", "c", "d")
+	o.Deliver(context.Background(), laptop)
+	if got := s.bodies(); got != "a,b,c" {
+		t.Fatalf("first batch %q, want a,b,c to the laptop", got)
+	}
+	o.Deliver(context.Background(), phone) // a delivery is under way
+	if got := s.bodies(); got != "" {
+		t.Fatalf("the phone got %q while the laptop's delivery ran; want nothing", got)
+	}
+	s.settle(1, true) // a delivered
+	s.available = []jid.JID{phone}
+	o.SessionEnded(context.Background(), laptop, true)
+	s.settle(2, false) // the laptop is gone before b and c
+	if n := stored(t, st); n != 3 {
+		t.Fatalf("%d stored after the laptop left; want b, c, d", n)
+	}
+	tos := slices.Clone(s.to)
+	if got := s.bodies(); got != "b,c,d" || !tos[0].Equal(phone) {
+		t.Fatalf("after the laptop left: sent %q to %v; want b,c,d to the phone", got, tos)
+	}
+	s.available = nil
+	o.SessionEnded(context.Background(), phone, true)
+	s.settle(3, false)
+	if n, got := stored(t, st), s.bodies(); n != 3 || got != "" {
+		t.Fatalf("with nobody left: %d stored, sent %q; want 3 and nothing", n, got)
+	}
+	// The next login gets them, once.
+	s.available = []jid.JID{phone}
+	o.Deliver(context.Background(), phone)
+	if got := s.bodies(); got != "b,c,d" {
+		t.Fatalf("next login got %q, want b,c,d", got)
+	}
+	s.settle(3, true)
+	if n, got := stored(t, st), s.bodies(); n != 0 || got != "" {
+		t.Fatalf("after the next login: %d stored, sent %q; want none and nothing more", n, got)
+	}
 }
 
 func TestStoreAndDeliver(t *testing.T) {

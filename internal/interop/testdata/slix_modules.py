@@ -525,8 +525,38 @@ async def sm_resume(args):
     await bye(a, b)
 
 
+async def offline_sm(args):
+    """XEP-0160 with slixmpp's XEP-0198 plugin: messages stored while alice
+    was offline reach her at login, delay-stamped, once; her client
+    acknowledges them (it answers the server's requests by itself), after
+    which they are gone from storage, so the next login gets none again."""
+    d = args.domain
+    b = await login(args, "bob@%s/pc" % d, "bob-secret")
+    for i in range(3):
+        b.send_message(mto="alice@%s" % d, mbody="stored %d" % i, mtype="chat")
+    await asyncio.sleep(0.5)
+    for name in ("first-login", "second-login"):
+        a = ModClient("alice@%s/phone" % d, "alice-secret", args.ca, ("xep_0198",))
+        got = []
+        a.add_event_handler("message", lambda m, got=got: got.append(
+            (m["body"], m.xml.find("{urn:xmpp:delay}delay") is not None)))
+        a.connect(address=(args.host, 5222))
+        await asyncio.wait_for(a.ready, args.timeout)
+        for _ in range(50):
+            if len(got) >= 3:
+                break
+            await asyncio.sleep(0.1)
+        # Long enough for the acknowledgement to travel, and for a second
+        # copy to show if there were one.
+        await asyncio.sleep(1)
+        emit(event=name, bodies=[g[0] for g in got], stamped=all(g[1] for g in got),
+             enabled=a["xep_0198"].enabled_in)
+        await bye(a)
+    await bye(b)
+
+
 def main():
-    scenarios = {"features": features, "last": last, "vcard-set": vcard_set, "vcard-get": vcard_get,
+    scenarios = {"offline-sm": offline_sm, "features": features, "last": last, "vcard-set": vcard_set, "vcard-get": vcard_get,
                  "private": private, "blocking": blocking, "register": register, "csi": csi, "sm": sm, "sm-resume": sm_resume}
     p = argparse.ArgumentParser()
     p.add_argument("scenario", choices=sorted(scenarios))
