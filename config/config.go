@@ -525,6 +525,10 @@ type Limits struct {
 	MaxOfflineMessages int `toml:"max_offline_messages"`
 	// MaxRosterItems bounds contacts per account.
 	MaxRosterItems int `toml:"max_roster_items"`
+	// MaxSubscriptionRequests bounds the subscription requests from
+	// strangers waiting for an account's answer; they do not count
+	// against MaxRosterItems.
+	MaxSubscriptionRequests int `toml:"max_subscription_requests"`
 	// MaxPrivateKeys bounds the kinds of private XML (XEP-0049) one
 	// account keeps, each up to MaxStanzaBytes.
 	MaxPrivateKeys int `toml:"max_private_keys"`
@@ -680,25 +684,26 @@ func Default() Config {
 			BatchBytes:      8 << 20,
 		},
 		Limits: Limits{
-			MaxStanzaBytes:      256 << 10,
-			MaxDepth:            32,
-			MaxAttributes:       32,
-			MaxElements:         8192,
-			NegotiationTimeout:  30 * time.Second,
-			IdleTimeout:         5 * time.Minute,
-			ResumeTimeout:       5 * time.Minute,
-			KeepaliveInterval:   60 * time.Second,
-			WriteTimeout:        30 * time.Second,
-			MaxAuthFailures:     3,
-			QueueDepth:          1024,
-			QueueBytes:          4 << 20,
-			MaxResources:        10,
-			MaxOfflineMessages:  500,
-			MaxRosterItems:      1000,
-			MaxPrivateKeys:      100,
-			ReadRateBytes:       64 << 10,
-			ReadBurstBytes:      256 << 10,
-			MaxConnectionsPerIP: 64,
+			MaxStanzaBytes:          256 << 10,
+			MaxDepth:                32,
+			MaxAttributes:           32,
+			MaxElements:             8192,
+			NegotiationTimeout:      30 * time.Second,
+			IdleTimeout:             5 * time.Minute,
+			ResumeTimeout:           5 * time.Minute,
+			KeepaliveInterval:       60 * time.Second,
+			WriteTimeout:            30 * time.Second,
+			MaxAuthFailures:         3,
+			QueueDepth:              1024,
+			QueueBytes:              4 << 20,
+			MaxResources:            10,
+			MaxOfflineMessages:      500,
+			MaxRosterItems:          1000,
+			MaxSubscriptionRequests: 100,
+			MaxPrivateKeys:          100,
+			ReadRateBytes:           64 << 10,
+			ReadBurstBytes:          256 << 10,
+			MaxConnectionsPerIP:     64,
 		},
 		MUC: MUC{
 			Enabled:           true,

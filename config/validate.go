@@ -645,6 +645,7 @@ func (v *validator) limits(l Limits) {
 	v.intRange("limits.max_resources", int64(l.MaxResources), 1, 1000, "")
 	v.intRange("limits.max_offline_messages", int64(l.MaxOfflineMessages), 0, 1000000, "")
 	v.intRange("limits.max_roster_items", int64(l.MaxRosterItems), 1, 100000, "")
+	v.intRange("limits.max_subscription_requests", int64(l.MaxSubscriptionRequests), 1, 10000, "")
 	v.intRange("limits.max_private_keys", int64(l.MaxPrivateKeys), 1, 10000, "")
 	if l.MaxOfflineMessages >= l.QueueDepth && l.QueueDepth >= 8 {
 		v.add("limits.max_offline_messages", errorf(ErrConflict, "%d: must be below limits.queue_depth (%d), as stored messages are delivered in one burst",

@@ -241,12 +241,13 @@ func (w *wiring) newPEP() (module.Module, error) {
 
 func (w *wiring) newIM() (module.Module, error) {
 	return im.New(im.Options{
-		Store:          w.s.store,
-		Router:         w.s.router,
-		MaxRosterItems: w.s.cfg.Limits.MaxRosterItems,
-		Blocked:        w.blocking.IsBlocked,
-		OnAvailable:    w.offline.Deliver,
-		Logger:         w.logger("im"),
+		Store:                   w.s.store,
+		Router:                  w.s.router,
+		MaxRosterItems:          w.s.cfg.Limits.MaxRosterItems,
+		MaxSubscriptionRequests: w.s.cfg.Limits.MaxSubscriptionRequests,
+		Blocked:                 w.blocking.IsBlocked,
+		OnAvailable:             w.offline.Deliver,
+		Logger:                  w.logger("im"),
 	}), nil
 }
 
