@@ -508,6 +508,12 @@ type Limits struct {
 	// MaxAuthFailures closes a stream after that many failed SASL attempts
 	// (RFC 6120 §6.4.5).
 	MaxAuthFailures int `toml:"max_auth_failures"`
+	// LoginDelayMax caps how long a login waits after failed ones from
+	// the same address or for the same account (password guessing); 0
+	// turns the delays off. LoginDelayWindow is how long failures are
+	// remembered after the last one.
+	LoginDelayMax    time.Duration `toml:"login_delay_max"`
+	LoginDelayWindow time.Duration `toml:"login_delay_window"`
 	// QueueDepth is the number of stanzas queued to one session before it
 	// is closed as too slow. It must exceed MaxOfflineMessages: stored
 	// messages arrive in one burst when the user logs in.
@@ -694,6 +700,8 @@ func Default() Config {
 			KeepaliveInterval:       60 * time.Second,
 			WriteTimeout:            30 * time.Second,
 			MaxAuthFailures:         3,
+			LoginDelayMax:           10 * time.Second,
+			LoginDelayWindow:        15 * time.Minute,
 			QueueDepth:              1024,
 			QueueBytes:              4 << 20,
 			MaxResources:            10,
