@@ -26,6 +26,7 @@ var allowed = map[string][]string{
 	"jid":       nil,
 	"xmlstream": nil,
 	"netconn":   nil,
+	"backoff":   nil, // delays after failed logins, per account and address
 	// L1
 	"stanza":   {"jid", "xmlstream"},
 	"stream":   {"jid", "xmlstream"},

@@ -39,7 +39,10 @@
 //     allows it and advertised per XEP-0440, and PLAIN unless disabled. An
 //     unknown user fails exactly like a wrong password (not-authorized).
 //     After [Options.MaxAuthFailures] failures the stream ends with
-//     policy-violation (§6.4.5). Every SCRAM exchange carries the
+//     policy-violation (§6.4.5). Across streams, [Options.Backoff] holds
+//     each attempt back after earlier failures from its address or for
+//     its account, before the credentials are checked, for SASL, SASL2
+//     and FAST alike (holdBack in negotiate.go). Every SCRAM exchange carries the
 //     XEP-0474 hash of the mechanisms and channel-binding types offered,
 //     so that a client notices a list someone in the middle shortened.
 //   - SASL2 (XEP-0388, sasl2.go), offered next to SASL with the same

@@ -48,6 +48,9 @@ func (n *negotiation) tokenLookup(req *authRequest, rotate *bool) sasl.TokenLook
 		if err != nil {
 			return nil // no such account: nothing matches
 		}
+		if err := n.holdBack(ctx, bare); err != nil {
+			return err
+		}
 		r, err := n.srv.opts.Tokens.Verify(ctx, bare, req.userAgent, mechanism, req.count, check)
 		*rotate = r
 		return err

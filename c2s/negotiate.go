@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"log/slog"
 	"runtime/debug"
 	"slices"
@@ -35,8 +36,11 @@ type negotiation struct {
 	headerSent    bool
 	authenticated bool
 	failures      int
-	cb            sasl.ChannelBinding
-	cbMask        int // bindingMask(cb), fixed at the TLS handshake
+	// attempt is the account the current SASL exchange names, once its
+	// credentials were looked up (and the attempt held back, holdBack).
+	attempt string
+	cb      sasl.ChannelBinding
+	cbMask  int // bindingMask(cb), fixed at the TLS handshake
 	// preAuth answers this stream's IQs before authentication; made at
 	// the first one (PreAuthHandler).
 	preAuth func(ctx context.Context, domain string, iq *xmlstream.Element) *xmlstream.Element
@@ -363,6 +367,7 @@ func (n *negotiation) serverLeaf(serverName string) *x509.Certificate {
 // success, false after a failure the client may retry, or an error that
 // ends the stream.
 func (n *negotiation) authenticate(ctx context.Context, auth *xmlstream.Element) (bool, error) {
+	n.attempt = ""
 	mech := auth.Get("mechanism")
 	if !slices.Contains(n.mechanisms(), mech) {
 		return false, n.saslFailure(sasl.InvalidMechanism, "")
@@ -478,6 +483,9 @@ func (n *negotiation) authenticatedAs(bare jid.JID, mech string, sasl2 bool) err
 	}
 	n.bare, n.authenticated = bare, true
 	n.srv.opts.Metrics.LoginsOK.Add(1)
+	if b := n.srv.opts.Backoff; b != nil {
+		b.Succeeded(bare.String(), netconn.AddrKey(n.raw.RemoteAddr()))
+	}
 	n.cb = sasl.ChannelBinding{} // needed no more
 	n.debug("authenticated", "user", bare.String(), "mechanism", mech, "sasl2", sasl2)
 	return nil
@@ -499,6 +507,9 @@ func (n *negotiation) saslFailure(cond sasl.Condition, text string) error {
 // has failed too often (RFC 6120 §6.4.5).
 func (n *negotiation) countFailure(cond sasl.Condition) error {
 	n.failures++
+	if b := n.srv.opts.Backoff; b != nil {
+		b.Failed(n.attempt, netconn.AddrKey(n.raw.RemoteAddr()))
+	}
 	if cond == sasl.NotAuthorized {
 		n.srv.opts.Metrics.LoginsBadCredentials.Add(1)
 	} else {
@@ -523,7 +534,40 @@ func (n *negotiation) lookup(ctx context.Context, username string, h sasl.Hash) 
 	if err != nil || n.srv.creds == nil {
 		return sasl.Credentials{}, false, nil
 	}
+	if err := n.holdBack(ctx, bare); err != nil {
+		return sasl.Credentials{}, false, err
+	}
 	return n.srv.creds.SCRAMCredentials(ctx, bare, h)
+}
+
+// holdBack waits, once per SASL exchange, as long as Options.Backoff asks
+// before the credentials for bare are checked: for SCRAM before the
+// server-first-message, for PLAIN and the FAST tokens before the answer.
+// Success and failure are held back alike, so that a guesser cannot take
+// a quick answer for a right guess.
+func (n *negotiation) holdBack(ctx context.Context, bare jid.JID) error {
+	if n.attempt != "" {
+		return nil // PLAIN looks up both hashes
+	}
+	n.attempt = bare.String()
+	b := n.srv.opts.Backoff
+	if b == nil {
+		return nil
+	}
+	d := b.Delay(n.attempt, netconn.AddrKey(n.raw.RemoteAddr()))
+	if d <= 0 {
+		return nil
+	}
+	n.srv.opts.Metrics.LoginsDelayed.Add(1)
+	n.debug("login held back", "user", n.attempt, "seconds", d.Seconds())
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("hold back login: %w", ctx.Err())
+	}
 }
 
 // decodeSASL decodes the base64 payload of an auth or response element:

@@ -118,6 +118,7 @@ func decodeSASL2(t string) ([]byte, bool) {
 // without Bind 2), errHandedOver when it resumed another session, or an
 // error that ends the stream.
 func (n *negotiation) authenticate2(ctx context.Context, el *xmlstream.Element) (bool, error) {
+	n.attempt = ""
 	req, serr := parseAuthenticate(el)
 	if serr != nil {
 		return false, n.sasl2Failure(serr.Condition, serr.Text, true)

@@ -111,10 +111,23 @@ type Options struct {
 	// are committed in groups) is on disk: a client forgets what the
 	// server acknowledged.
 	Durable func(ctx context.Context) error
+	// Backoff holds logins back after failed ones, per account and per
+	// address (backoff.Table); nil holds nothing back.
+	Backoff Backoff
 	// Metrics counts logins and sessions closed for a full queue; nil:
 	// counters nobody reads.
 	Metrics *metrics.Counters
 	Logger  *slog.Logger
+}
+
+// Backoff slows down password guessing: every login attempt waits Delay
+// before its credentials are checked, and reports how it ended. account
+// is the bare JID the attempt names ("" when it named none readable);
+// addr is the client's address as netconn.AddrKey gives it.
+type Backoff interface {
+	Delay(account, addr string) time.Duration
+	Failed(account, addr string)
+	Succeeded(account, addr string)
 }
 
 // BindFeature is a session feature offered inline in Bind 2: Var is

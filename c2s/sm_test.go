@@ -542,3 +542,50 @@ func TestAcknowledgementWaitsForDurable(t *testing.T) {
 		t.Fatalf("got %s; want <a h='1'/>", el)
 	}
 }
+
+// TestIdleSessionHoldsNothing: once what was sent to a client is written
+// and acknowledged, and what was held back while it was inactive is
+// released, the idle session keeps no queue, no unacknowledged stanzas and
+// no held stanzas: no slices of its own, only the small fixed read buffer
+// (xmlstream) and none of the pooled write buffers (released after each
+// batch). The soak (make soak) measures the same at scale.
+func TestIdleSessionHoldsNothing(t *testing.T) {
+	h := newHarness(t, nil)
+	j := h.mustLogin("juliet", "balcony")
+	r := h.mustLogin("romeo", "orchard")
+	const juliet = "juliet@example.com/balcony"
+	enableSM(t, j)
+	send := func(body string) {
+		t.Helper()
+		if err := r.Send(xmpptest.Element(t, `<message to='`+juliet+`' type='chat'><body>`+body+`</body></message>`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A presence while inactive (held back, XEP-0352), then active.
+	if err := j.Send(xmlstream.New(nsCSI, "inactive")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, h, juliet, "inactive", func(c *session) bool { return c.csi.inactive })
+	if err := r.Send(xmpptest.Element(t, `<presence to='`+juliet+`'><status>away</status></presence>`)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, h, juliet, "holding the presence", func(c *session) bool { return len(c.csi.held) == 1 })
+	if err := j.Send(xmlstream.New(nsCSI, "active")); err != nil {
+		t.Fatal(err)
+	}
+	send("live")
+	var requests int
+	if el := recvSkipping(t, j, &requests); el.ChildText(xmlstream.NSClient, "status") != "away" {
+		t.Fatalf("juliet got %s; want the held presence", el)
+	}
+	if el := recvSkipping(t, j, &requests); el.ChildText(xmlstream.NSClient, "body") != "live" {
+		t.Fatalf("juliet got %s; want the message", el)
+	}
+	if err := j.Send(xmlstream.New(nsSM, "a").SetAttr("h", "2")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, h, juliet, "holding nothing", func(c *session) bool {
+		return c.q.items == nil && c.q.bytes == 0 && c.unacked.els == nil && c.unacked.bytes == 0 &&
+			c.csi.held == nil && c.csi.bytes == 0 && !c.q.writing
+	})
+}

@@ -508,6 +508,12 @@ type Limits struct {
 	// MaxAuthFailures closes a stream after that many failed SASL attempts
 	// (RFC 6120 §6.4.5).
 	MaxAuthFailures int `toml:"max_auth_failures"`
+	// LoginDelayMax caps how long a login waits after failed ones from
+	// the same address or for the same account (password guessing); 0
+	// turns the delays off. LoginDelayWindow is how long failures are
+	// remembered after the last one.
+	LoginDelayMax    time.Duration `toml:"login_delay_max"`
+	LoginDelayWindow time.Duration `toml:"login_delay_window"`
 	// QueueDepth is the number of stanzas queued to one session before it
 	// is closed as too slow. It must exceed MaxOfflineMessages: stored
 	// messages arrive in one burst when the user logs in.
@@ -530,6 +536,10 @@ type Limits struct {
 	MaxOfflineMessages int `toml:"max_offline_messages"`
 	// MaxRosterItems bounds contacts per account.
 	MaxRosterItems int `toml:"max_roster_items"`
+	// MaxSubscriptionRequests bounds the subscription requests from
+	// strangers waiting for an account's answer; they do not count
+	// against MaxRosterItems.
+	MaxSubscriptionRequests int `toml:"max_subscription_requests"`
 	// MaxPrivateKeys bounds the kinds of private XML (XEP-0049) one
 	// account keeps, each up to MaxStanzaBytes.
 	MaxPrivateKeys int `toml:"max_private_keys"`
@@ -685,26 +695,29 @@ func Default() Config {
 			BatchBytes:      8 << 20,
 		},
 		Limits: Limits{
-			MaxStanzaBytes:       256 << 10,
-			MaxDepth:             32,
-			MaxAttributes:        32,
-			MaxElements:          8192,
-			NegotiationTimeout:   30 * time.Second,
-			IdleTimeout:          5 * time.Minute,
-			ResumeTimeout:        5 * time.Minute,
-			KeepaliveInterval:    60 * time.Second,
-			WriteTimeout:         30 * time.Second,
-			MaxAuthFailures:      3,
-			QueueDepth:           1024,
-			QueueBytes:           4 << 20,
-			FederationQueueBytes: 4 << 20,
-			MaxResources:         10,
-			MaxOfflineMessages:   500,
-			MaxRosterItems:       1000,
-			MaxPrivateKeys:       100,
-			ReadRateBytes:        64 << 10,
-			ReadBurstBytes:       256 << 10,
-			MaxConnectionsPerIP:  64,
+			MaxStanzaBytes:          256 << 10,
+			MaxDepth:                32,
+			MaxAttributes:           32,
+			MaxElements:             8192,
+			NegotiationTimeout:      30 * time.Second,
+			IdleTimeout:             5 * time.Minute,
+			ResumeTimeout:           5 * time.Minute,
+			KeepaliveInterval:       60 * time.Second,
+			WriteTimeout:            30 * time.Second,
+			MaxAuthFailures:         3,
+			LoginDelayMax:           10 * time.Second,
+			LoginDelayWindow:        15 * time.Minute,
+			QueueDepth:              1024,
+			QueueBytes:              4 << 20,
+			FederationQueueBytes:    4 << 20,
+			MaxResources:            10,
+			MaxOfflineMessages:      500,
+			MaxRosterItems:          1000,
+			MaxSubscriptionRequests: 100,
+			MaxPrivateKeys:          100,
+			ReadRateBytes:           64 << 10,
+			ReadBurstBytes:          256 << 10,
+			MaxConnectionsPerIP:     64,
 		},
 		MUC: MUC{
 			Enabled:           true,

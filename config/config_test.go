@@ -605,6 +605,17 @@ func TestParseErrors(t *testing.T) {
 				"roost.toml:7: limits.read_burst_bytes: 262144: smaller than limits.read_rate_bytes (1048576)",
 		},
 		{
+			name: "login delays longer than the negotiation",
+			file: "[limits]\nnegotiation_timeout = \"10s\"\nlogin_delay_max = \"6s\"\nlogin_delay_window = \"10s\"\n",
+			want: "roost.toml:3: limits.login_delay_max: 6s: must be at most half of limits.negotiation_timeout (10s), so that a held back login still has time to finish\n" +
+				"roost.toml:4: limits.login_delay_window: 10s: must be from 1m to 24h",
+		},
+		{
+			name: "no subscription requests",
+			file: "[limits]\nmax_subscription_requests = 0\n",
+			want: "roost.toml:2: limits.max_subscription_requests: 0: must be from 1 to 10000",
+		},
+		{
 			name: "import limits out of range",
 			file: "[import]\nmax_element_bytes = \"1KiB\"\nbatch_bytes = \"2GiB\"\n",
 			want: "roost.toml:2: import.max_element_bytes: 1024: must be from 65536 to 1073741824\n" +

@@ -637,6 +637,14 @@ func (v *validator) limits(l Limits) {
 	v.duration("limits.keepalive_interval", l.KeepaliveInterval, time.Second, 24*time.Hour)
 	v.duration("limits.write_timeout", l.WriteTimeout, time.Second, 10*time.Minute)
 	v.intRange("limits.max_auth_failures", int64(l.MaxAuthFailures), 1, 100, "")
+	if l.LoginDelayMax != 0 {
+		v.duration("limits.login_delay_max", l.LoginDelayMax, time.Second, time.Minute)
+		if l.LoginDelayMax > l.NegotiationTimeout/2 && l.NegotiationTimeout >= time.Second {
+			v.add("limits.login_delay_max", errorf(ErrConflict, "%s: must be at most half of limits.negotiation_timeout (%s), so that a held back login still has time to finish",
+				formatDuration(l.LoginDelayMax), formatDuration(l.NegotiationTimeout)), "limits.negotiation_timeout")
+		}
+	}
+	v.duration("limits.login_delay_window", l.LoginDelayWindow, time.Minute, 24*time.Hour)
 	v.intRange("limits.queue_depth", int64(l.QueueDepth), 8, 65536, "")
 	if v.intRange("limits.queue_bytes", int64(l.QueueBytes), 64<<10, 1<<30, "") && l.QueueBytes < 2*l.MaxStanzaBytes {
 		v.add("limits.queue_bytes", errorf(ErrConflict, "%d: must be at least twice limits.max_stanza_bytes (%d), so that a large stanza does not close the session it is sent to",
@@ -649,6 +657,7 @@ func (v *validator) limits(l Limits) {
 	v.intRange("limits.max_resources", int64(l.MaxResources), 1, 1000, "")
 	v.intRange("limits.max_offline_messages", int64(l.MaxOfflineMessages), 0, 1000000, "")
 	v.intRange("limits.max_roster_items", int64(l.MaxRosterItems), 1, 100000, "")
+	v.intRange("limits.max_subscription_requests", int64(l.MaxSubscriptionRequests), 1, 10000, "")
 	v.intRange("limits.max_private_keys", int64(l.MaxPrivateKeys), 1, 10000, "")
 	if l.MaxOfflineMessages >= l.QueueDepth && l.QueueDepth >= 8 {
 		v.add("limits.max_offline_messages", errorf(ErrConflict, "%d: must be below limits.queue_depth (%d), as stored messages are delivered in one burst",

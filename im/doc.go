@@ -22,6 +22,16 @@
 // push, route or deliver. Outgoing subscription stanzas are stamped with
 // the user's bare JID, so a client cannot speak for anyone else.
 //
+// A request from a stranger (no item yet) is kept in an item of its own
+// that holds only the request, stored with a leading mark ('?') so that
+// the store can count these apart from the roster without decoding them
+// (store.RosterCount): they have their own limit
+// (Options.MaxSubscriptionRequests; past it the new request is refused
+// with resource-constraint) and do not count against MaxRosterItems. What
+// is kept of any request is what §3.1.3 redelivers: the sender, a short
+// status and nickname (storedRequest), never the whole stanza. The user
+// denies one with unsubscribed (Appendix A.2.4), which removes it.
+//
 // # Presence (§4)
 //
 // The router records each session's availability and priority; im does

@@ -22,7 +22,7 @@ type Store interface {
 	RosterItem(user, contact string) (item []byte, found bool, err error)
 	UpdateRosterItem(user, contact string, fn func(old []byte) (new []byte, err error)) (ver uint64, changed bool, err error)
 	RosterChanges(user string, since uint64, fn func(contact string, item []byte) error) (ver uint64, ok bool, err error)
-	RosterCount(user string) (int, error)
+	RosterCount(user string, is func(item []byte) bool) (n, matched int, err error)
 }
 
 // Router is what im needs from the session table; *router.Router
@@ -44,9 +44,14 @@ type Router interface {
 type Options struct {
 	Store  Store
 	Router Router
-	// MaxRosterItems bounds a roster (default 1000); subscription
-	// requests from strangers count too.
+	// MaxRosterItems bounds a roster (default 1000).
 	MaxRosterItems int
+	// MaxSubscriptionRequests bounds the subscription requests from
+	// strangers (contacts not in the roster) waiting for the user's
+	// answer (default 100); they do not count against MaxRosterItems.
+	// Past it, a new stranger's request is refused with
+	// resource-constraint and the waiting ones are kept.
+	MaxSubscriptionRequests int
 	// Blocked reports whether user blocks other (XEP-0191): blocked
 	// contacts get no presence broadcasts and no probe answers.
 	Blocked func(user, other jid.JID) bool
@@ -67,6 +72,7 @@ type IM struct {
 	st       Store
 	r        Router
 	maxItems int
+	maxReqs  int
 	blocked  func(user, other jid.JID) bool
 	onAvail  func(ctx context.Context, full jid.JID)
 	log      *slog.Logger
@@ -91,6 +97,7 @@ func New(opts Options) *IM {
 		st:       opts.Store,
 		r:        opts.Router,
 		maxItems: opts.MaxRosterItems,
+		maxReqs:  opts.MaxSubscriptionRequests,
 		blocked:  opts.Blocked,
 		onAvail:  opts.OnAvailable,
 		log:      opts.Logger,
@@ -101,6 +108,9 @@ func New(opts Options) *IM {
 	}
 	if m.maxItems <= 0 {
 		m.maxItems = 1000
+	}
+	if m.maxReqs <= 0 {
+		m.maxReqs = 100
 	}
 	if m.blocked == nil {
 		m.blocked = func(jid.JID, jid.JID) bool { return false }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -63,7 +64,7 @@ func newWorld(t *testing.T) *world {
 	w.r.SetRemote(w)
 	w.Clients = xmpptest.Clients[router.Session]{T: t, R: w.r}
 	w.im = New(Options{
-		Store: st, Router: w.r, MaxRosterItems: 5,
+		Store: st, Router: w.r, MaxRosterItems: 5, MaxSubscriptionRequests: 3,
 		Blocked: func(u, o jid.JID) bool { return w.blocks[u.String()+"|"+o.Bare().String()] },
 		OnAvailable: func(_ context.Context, full jid.JID) {
 			w.mu.Lock()
@@ -473,5 +474,96 @@ func TestRostersGroups(t *testing.T) {
 		if err != nil || !slices.Equal(got, tc.want) {
 			t.Errorf("Groups(%s) = %q, %v; want %q", tc.contact, got, err, tc.want)
 		}
+	}
+}
+
+// TestStrangerRequests shows that subscription requests from strangers
+// (RFC 6121 §3.1.3) neither fill the roster nor grow without bound: they
+// have a limit of their own, past which a new one is refused and the
+// waiting ones stay; the user denies one with unsubscribed, which frees
+// its place, also for a request never seen before; and a request is kept
+// in a few hundred bytes, whatever the stanza carried.
+func TestStrangerRequests(t *testing.T) {
+	w := newWorld(t)
+	ask := func(from, extra string) {
+		t.Helper()
+		w.Inbound(`<presence from='` + from + `' to='juliet@example.com' type='subscribe'>` + extra + `</presence>`)
+	}
+	// Juliet is offline: three strangers ask, the third with a nickname
+	// and 100 KiB each of status text and of other elements.
+	ask("tybalt@capulet.example", `<status>Let me in</status>`)
+	ask("paris@verona.example", ``)
+	big := strings.Repeat("x", 100<<10)
+	ask("mercutio@verona.example", `<status>`+big+`</status><nick xmlns='http://jabber.org/protocol/nick'>Mercutio</nick><junk xmlns='urn:example'>`+big+`</junk>`)
+	if got := w.takeRemote(); len(got) != 0 {
+		t.Errorf("answers to the first three requests: %v", got)
+	}
+	stored, _, err := w.st.RosterItem("juliet@example.com", "mercutio@verona.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) > 512 {
+		t.Errorf("stored request of a 200 KiB stanza: %d bytes, want at most 512", len(stored))
+	}
+
+	// A fourth is refused: the limit is 3.
+	ask("benvolio@verona.example", ``)
+	expect(t, "answer to the fourth request", w.takeRemote(), "presence:error from juliet@example.com to benvolio@verona.example")
+
+	// The requests do not count against the roster's limit of 5.
+	w.Connect("juliet@example.com/balcony")
+	for i, c := range []string{"nurse@example.com", "a@b.example", "c@d.example", "e@f.example", "g@h.example"} {
+		w.Send("juliet@example.com/balcony", `<iq type='set' id='add`+strconv.Itoa(i)+`'><query xmlns='jabber:iq:roster'><item jid='`+c+`'/></query></iq>`)
+		res := w.Sessions["juliet@example.com/balcony"].TakeFirst(func(el *xmlstream.Element) bool { return el.Get("id") == "add"+strconv.Itoa(i) })
+		if res == nil || res.Get("type") != "result" {
+			t.Fatalf("adding %s with three requests waiting: %v, want a result", c, res)
+		}
+	}
+	w.got("juliet@example.com/balcony")
+
+	// At login the waiting requests come as kept: status and nickname
+	// when short, nothing else.
+	w.Send("juliet@example.com/balcony", `<presence/>`)
+	var requests []string
+	for _, el := range w.Sessions["juliet@example.com/balcony"].Take() {
+		if el.Get("type") == "subscribe" {
+			requests = append(requests, el.String())
+		}
+	}
+	expect(t, "requests at login", requests,
+		`<presence xmlns="jabber:client" type="subscribe" from="tybalt@capulet.example" to="juliet@example.com"><status>Let me in</status></presence>`,
+		`<presence xmlns="jabber:client" type="subscribe" from="paris@verona.example" to="juliet@example.com"/>`,
+		`<presence xmlns="jabber:client" type="subscribe" from="mercutio@verona.example" to="juliet@example.com"><nick xmlns="http://jabber.org/protocol/nick">Mercutio</nick></presence>`)
+
+	// Juliet denies Paris's request: gone, and Paris is told.
+	w.Send("juliet@example.com/balcony", `<presence to='paris@verona.example' type='unsubscribed'/>`)
+	expect(t, "denying paris", w.takeRemote(), "presence:unsubscribed from juliet@example.com to paris@verona.example")
+	if _, found, _ := w.st.RosterItem("juliet@example.com", "paris@verona.example"); found {
+		t.Error("paris's request is still stored after the denial")
+	}
+	// Now Benvolio's request fits, and arrives at once.
+	ask("benvolio@verona.example", ``)
+	if got := w.takeRemote(); len(got) != 0 {
+		t.Errorf("answer to benvolio's second request: %v", got)
+	}
+	expect(t, "benvolio's request, live", w.got("juliet@example.com/balcony"), "presence:subscribe from benvolio@verona.example")
+	// A request Juliet has not seen yet (she went offline) is denied the
+	// same way, without having been delivered.
+	w.Disconnect("juliet@example.com/balcony")
+	ask("rosaline@verona.example", ``) // the limit: refused
+	expect(t, "rosaline at the limit", w.takeRemote(), "presence:error from juliet@example.com to rosaline@verona.example")
+	w.Connect("juliet@example.com/chamber")
+	w.Send("juliet@example.com/chamber", `<presence to='tybalt@capulet.example' type='unsubscribed'/>`)
+	expect(t, "denying tybalt before any login", w.takeRemote(), "presence:unsubscribed from juliet@example.com to tybalt@capulet.example")
+	w.Send("juliet@example.com/chamber", `<presence/>`)
+	var left []string
+	for _, el := range w.Sessions["juliet@example.com/chamber"].Take() {
+		if el.Get("type") == "subscribe" {
+			left = append(left, el.Get("from"))
+		}
+	}
+	expect(t, "requests at the next login", left, "mercutio@verona.example", "benvolio@verona.example")
+	if got := w.roster("juliet@example.com"); got != "a@b.example:none,c@d.example:none,e@f.example:none,g@h.example:none,nurse@example.com:none" {
+		t.Errorf("roster = %q, want the five contacts and no requests", got)
 	}
 }

@@ -80,10 +80,29 @@ func (it item) empty() bool {
 	return !it.InRoster && it.Sub == subNone && !it.Ask && !it.PendingIn && !it.Approved
 }
 
+// requestMark starts the stored form of an item that holds nothing but a
+// subscription request from a stranger (requestOnly): the store can count
+// such items apart from the roster without decoding them (isRequest).
+const requestMark = '?'
+
+// requestOnly reports whether the item holds only a stranger's
+// subscription request: not in the roster, no subscription either way,
+// no pre-approval. Those count against Options.MaxSubscriptionRequests,
+// not the roster limit.
+func (it item) requestOnly() bool {
+	return it.PendingIn && !it.InRoster && it.Sub == subNone && !it.Ask && !it.Approved
+}
+
+// isRequest reports whether b is the stored form of a request-only item.
+func isRequest(b []byte) bool { return len(b) > 0 && b[0] == requestMark }
+
 func decodeItem(b []byte) (item, error) {
 	var it item
 	if len(b) == 0 {
 		return it, nil
+	}
+	if isRequest(b) {
+		b = b[1:]
 	}
 	if err := json.Unmarshal(b, &it); err != nil {
 		return item{}, fmt.Errorf("decode roster item: %w", err)
@@ -96,7 +115,11 @@ func (it item) encode() ([]byte, error) {
 	if it.empty() {
 		return nil, nil
 	}
-	return json.Marshal(it)
+	b, err := json.Marshal(it)
+	if err != nil || !it.requestOnly() {
+		return b, err
+	}
+	return append([]byte{requestMark}, b...), nil
 }
 
 // element renders the item for a roster result or push (§2.1.2).

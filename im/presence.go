@@ -215,6 +215,37 @@ func (m *IM) noteDirected(st *stanza.Stanza) {
 	}
 }
 
+// Bounds on what is kept of a subscription request (storedRequest).
+const (
+	maxRequestStatus = 1000 // bytes of <status/> text
+	maxRequestNick   = 100  // bytes of a XEP-0172 nickname
+	maxRequestID     = 128  // bytes of the stanza's id
+)
+
+// nsNick is XEP-0172 User Nickname, which a subscription request may
+// carry (§4.1) so that the user sees who asks.
+const nsNick = "http://jabber.org/protocol/nick"
+
+// storedRequest returns what is kept of the subscription request el until
+// the user answers it: what RFC 6121 §3.1.3 has the server deliver at the
+// user's next login, the sender (from, to, type) with its status text and
+// nickname, each dropped when longer than a bound. A request thus takes a
+// few hundred bytes of storage, never a stanza's worth.
+func storedRequest(el *xmlstream.Element) []byte {
+	p := xmlstream.New(xmlstream.NSClient, "presence").
+		SetAttr("type", stanza.TypeSubscribe).SetAttr("from", el.Get("from")).SetAttr("to", el.Get("to"))
+	if id := el.Get("id"); id != "" && len(id) <= maxRequestID {
+		p.SetAttr("id", id)
+	}
+	if s := el.ChildText(xmlstream.NSClient, "status"); s != "" && len(s) <= maxRequestStatus {
+		p.Append(xmlstream.New(xmlstream.NSClient, "status").AppendText(s))
+	}
+	if n := el.ChildText(nsNick, "nick"); n != "" && len(n) <= maxRequestNick {
+		p.Append(xmlstream.New(nsNick, "nick").AppendText(n))
+	}
+	return xmlstream.AppendElement(nil, p, "")
+}
+
 // pendingRequest returns the stored subscription request of a roster
 // item, or nil.
 func pendingRequest(it item) *xmlstream.Element {
@@ -293,13 +324,17 @@ func (m *IM) inboundSubscription(ctx context.Context, st *stanza.Stanza) error {
 			return err
 		}
 		if cur.empty() {
-			// A stranger's request takes a roster slot; when the roster
-			// is full it is dropped rather than stored.
-			if n, err := m.st.RosterCount(user.String()); err != nil || n >= m.maxItems {
+			// A stranger's request waits in an item of its own, under a
+			// limit of its own: strangers cannot fill the roster.
+			_, reqs, err := m.st.RosterCount(user.String(), isRequest)
+			if err != nil {
 				return err
 			}
+			if reqs >= m.maxReqs {
+				return stanza.NewError(stanza.ResourceConstraint, "too many subscription requests are waiting for this user")
+			}
 		}
-		request = xmlstream.AppendElement(nil, el, "")
+		request = storedRequest(el)
 	}
 	old, it, o, err := m.applySubscription(user, contact, func(it item) (item, outcome) { return inbound(it, st.Type, request) })
 	if err != nil {

@@ -176,12 +176,14 @@ func (m *IM) set(ctx context.Context, st *stanza.Stanza, q *xmlstream.Element) (
 	return nil, nil
 }
 
+// checkCap refuses a new roster item once the roster holds
+// Options.MaxRosterItems; requests from strangers do not count.
 func (m *IM) checkCap(user jid.JID) error {
-	n, err := m.st.RosterCount(user.String())
+	n, reqs, err := m.st.RosterCount(user.String(), isRequest)
 	if err != nil {
 		return err
 	}
-	if n >= m.maxItems {
+	if n-reqs >= m.maxItems {
 		return stanza.NewError(stanza.NotAllowed, "the roster is full")
 	}
 	return nil

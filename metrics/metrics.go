@@ -28,6 +28,10 @@ type Counters struct {
 	// count against the client's tries: malformed or aborted exchanges,
 	// unsupported mechanisms.
 	LoginsFailedOther atomic.Uint64
+	// LoginsDelayed counts client authentications held back because of
+	// earlier failures from their address or for their account (c2s
+	// Options.Backoff).
+	LoginsDelayed atomic.Uint64
 	// C2SQueueFull counts client sessions closed because their client did
 	// not read what was sent to it fast enough (the session's queue, in
 	// stanzas or bytes, was full).
@@ -159,6 +163,8 @@ func (c *Counters) Families() []Family {
 				{Labels: []Label{{"result", "bad_credentials"}}, Value: n(&c.LoginsBadCredentials)},
 				{Labels: []Label{{"result", "failed"}}, Value: n(&c.LoginsFailedOther)},
 			}},
+		{Name: "roost_logins_delayed_total", Help: "Client authentications held back after failed ones from the same address or for the same account (password guessing).", Type: Counter,
+			Samples: []Sample{{Value: n(&c.LoginsDelayed)}}},
 		{Name: "roost_drops_total", Help: "Sessions closed or stanzas refused because a queue was full, by reason.", Type: Counter,
 			Samples: []Sample{
 				{Labels: []Label{{"reason", "c2s_queue_full"}}, Value: n(&c.C2SQueueFull)},

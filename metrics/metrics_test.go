@@ -109,6 +109,7 @@ func TestCountersFamilies(t *testing.T) {
 	c.LoginsOK.Add(2)
 	c.LoginsBadCredentials.Add(1)
 	c.C2SQueueFull.Add(4)
+	c.LoginsDelayed.Add(3)
 	rec := httptest.NewRecorder()
 	Handler(c.Families).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	if got := rec.Header().Get("Content-Type"); got != ContentType {
@@ -119,6 +120,7 @@ func TestCountersFamilies(t *testing.T) {
 		"roost_logins_total{result=ok}":              2,
 		"roost_logins_total{result=bad_credentials}": 1,
 		"roost_logins_total{result=failed}":          0,
+		"roost_logins_delayed_total{}":               3,
 		"roost_drops_total{reason=c2s_queue_full}":   4,
 		"roost_drops_total{reason=s2s_queue_full}":   0,
 	}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"time"
 
+	"roost/backoff"
 	"roost/c2s"
 	"roost/config"
 	"roost/httpd"
@@ -50,6 +51,7 @@ func (s *Server) setupC2S() error {
 		ResumeTimeout:        resumeTimeout(lim.ResumeTimeout),
 		QueueBytes:           int(lim.QueueBytes),
 		MaxAuthFailures:      lim.MaxAuthFailures,
+		Backoff:              loginBackoff(lim),
 		ReadRate:             int(lim.ReadRateBytes),
 		ReadBurst:            int(lim.ReadBurstBytes),
 		MaxConnsPerIP:        lim.MaxConnectionsPerIP,
@@ -204,4 +206,13 @@ func serverOptions(lim config.Limits) stream.ServerOptions {
 // parserLimits are the XML parser's limits for every stream kind.
 func parserLimits(lim config.Limits) xmlstream.Limits {
 	return xmlstream.Limits{MaxStanzaBytes: int(lim.MaxStanzaBytes), MaxDepth: lim.MaxDepth, MaxAttrs: lim.MaxAttributes, MaxElements: lim.MaxElements}
+}
+
+// loginBackoff returns the delays after failed logins that
+// limits.login_delay_max asks for, nil when it turns them off.
+func loginBackoff(lim config.Limits) c2s.Backoff {
+	if lim.LoginDelayMax <= 0 {
+		return nil
+	}
+	return backoff.New(backoff.Options{Max: lim.LoginDelayMax, Window: lim.LoginDelayWindow})
 }

@@ -34,9 +34,18 @@ func TestMetricsAfterTraffic(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer alice.Close()
-	if _, err := r.login(t, "bob@example.org/phone", "wrong"); !errors.Is(err, client.ErrAuth) {
-		t.Fatalf("wrong password: %v, want refused", err)
+	for range 3 {
+		if _, err := r.login(t, "bob@example.org/phone", "wrong"); !errors.Is(err, client.ErrAuth) {
+			t.Fatalf("wrong password: %v, want refused", err)
+		}
 	}
+	// Three failures from this address: the next login waits a second
+	// (limits.login_delay_max, on by default), then succeeds.
+	bob, err := r.login(t, "bob@example.org/phone", "bob-secret")
+	if err != nil {
+		t.Fatalf("bob after the delay: %v", err)
+	}
+	defer bob.Close()
 	// A ping answered proves the router had it.
 	if err := alice.Send(xmlstream.New(xmlstream.NSClient, "iq").SetAttr("type", "get").SetAttr("id", "p1").SetAttr("to", "example.org").
 		Append(xmlstream.New("urn:xmpp:ping", "ping"))); err != nil {
@@ -87,6 +96,7 @@ func TestMetricsAfterTraffic(t *testing.T) {
 		"logins ok":              value("roost_logins_total", "result", "ok"),
 		"logins bad_credentials": value("roost_logins_total", "result", "bad_credentials"),
 		"logins failed":          value("roost_logins_total", "result", "failed"),
+		"logins delayed":         value("roost_logins_delayed_total", "", ""),
 		"c2s sessions":           value("roost_sessions", "kind", "c2s"),
 		"s2s_out sessions":       value("roost_sessions", "kind", "s2s_out"),
 		"c2s queue full":         value("roost_drops_total", "reason", "c2s_queue_full"),
@@ -95,8 +105,8 @@ func TestMetricsAfterTraffic(t *testing.T) {
 		"archived":               value("roost_archive_messages", "", ""),
 	}
 	want := map[string]float64{
-		"logins ok": 1, "logins bad_credentials": 1, "logins failed": 0,
-		"c2s sessions": 1, "s2s_out sessions": 0, "c2s queue full": 0,
+		"logins ok": 2, "logins bad_credentials": 3, "logins failed": 0, "logins delayed": 1,
+		"c2s sessions": 2, "s2s_out sessions": 0, "c2s queue full": 0,
 		"expiry example.org": float64(leaf.NotAfter.Unix()),
 		"start":              float64(r.srv.started.Unix()),
 		"archived":           0, // a ping is not archived

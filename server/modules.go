@@ -246,11 +246,12 @@ func (w *wiring) newPEP() (module.Module, error) {
 
 func (w *wiring) newIM() (module.Module, error) {
 	return im.New(im.Options{
-		Store:          w.s.store,
-		Router:         w.s.router,
-		MaxRosterItems: w.s.cfg.Limits.MaxRosterItems,
-		Blocked:        w.blocking.IsBlocked,
-		OnAvailable:    w.offline.Deliver,
+		Store:                   w.s.store,
+		Router:                  w.s.router,
+		MaxRosterItems:          w.s.cfg.Limits.MaxRosterItems,
+		MaxSubscriptionRequests: w.s.cfg.Limits.MaxSubscriptionRequests,
+		Blocked:                 w.blocking.IsBlocked,
+		OnAvailable:             w.offline.Deliver,
 		// As for offline messages (newOffline).
 		BatchBytes: int(w.s.cfg.Limits.QueueBytes / 8),
 		Logger:     w.logger("im"),

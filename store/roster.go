@@ -386,18 +386,30 @@ func (s *Store) RosterChanges(user string, since uint64, fn func(contact string,
 }
 
 // RosterCount returns the number of items in user's roster, for the
-// roster size limit.
-func (s *Store) RosterCount(user string) (int, error) {
+// roster size limits, and how many of them match is (nil: none). is gets
+// each stored item, which belongs to bbolt, and must not keep it: it is
+// the caller's way to tell kinds of items apart (im keeps subscription
+// requests from strangers under a limit of their own) without the store
+// knowing the item format.
+func (s *Store) RosterCount(user string, is func(item []byte) bool) (n, matched int, err error) {
 	if err := checkUser(user); err != nil {
-		return 0, fmt.Errorf("count roster: %w", err)
+		return 0, 0, fmt.Errorf("count roster: %w", err)
 	}
-	var n int
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		n = countPrefix(tx.Bucket([]byte(bucketRoster)), userPrefix(user))
-		return nil
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		prefix := userPrefix(user)
+		if is == nil {
+			n = countPrefix(tx.Bucket([]byte(bucketRoster)), prefix)
+			return nil
+		}
+		return eachRosterItem(tx.Bucket([]byte(bucketRoster)).Cursor(), prefix, func(_ []byte, _ uint64, item []byte) {
+			n++
+			if is(item) {
+				matched++
+			}
+		})
 	})
 	if err != nil {
-		return 0, fmt.Errorf("count roster: %w", err)
+		return 0, 0, fmt.Errorf("count roster: %w", err)
 	}
-	return n, nil
+	return n, matched, nil
 }

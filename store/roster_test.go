@@ -114,6 +114,9 @@ func testRosterVersioning(t *testing.T, history int, evicts bool) {
 		{"remove bob, dropping the oldest tombstone", "bob@example.org", nil, true},
 		{"add frank", "frank@example.org", []byte("f1"), true},
 		{"add carol again", "carol@example.org", []byte("c2"), true},
+		{"add an item RosterCount's predicate matches", "xavier@example.org", []byte("x1"), true},
+		{"add a second one", "yves@example.org", []byte("x2"), true},
+		{"change the first to one it does not match", "xavier@example.org", []byte("v1"), true},
 	}
 	versions := []uint64{0}
 	var prev uint64
@@ -162,8 +165,18 @@ func testRosterVersioning(t *testing.T, history int, evicts bool) {
 		if diff := cmp.Diff(m.items, got); diff != "" {
 			t.Errorf("%s: RosterItems mismatch (-want +got):\n%s", st.name, diff)
 		}
-		if n, err := s.RosterCount("alice"); err != nil || n != len(m.items) {
+		if n, _, err := s.RosterCount("alice", nil); err != nil || n != len(m.items) {
 			t.Errorf("%s: RosterCount = %d, %v; want %d", st.name, n, err, len(m.items))
+		}
+		wantMatched := 0
+		for _, it := range m.items {
+			if len(it) > 0 && it[0] == 'x' {
+				wantMatched++
+			}
+		}
+		isX := func(item []byte) bool { return len(item) > 0 && item[0] == 'x' }
+		if n, matched, err := s.RosterCount("alice", isX); err != nil || n != len(m.items) || matched != wantMatched {
+			t.Errorf("%s: RosterCount(isX) = %d, %d, %v; want %d, %d", st.name, n, matched, err, len(m.items), wantMatched)
 		}
 	}
 

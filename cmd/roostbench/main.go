@@ -13,6 +13,8 @@
 //	roostbench register [flags] create accounts with in-band registration (XEP-0077)
 //	roostbench suite  [flags]   what `make bench-peers` runs: roost, Prosody,
 //	                            ejabberd and the floor side by side
+//	roostbench soak   [flags]   what `make soak` runs: roost before and after
+//	                            5,000 sessions came and went
 //
 // `roostbench msgs -relay` loads a running relay exactly like a server.
 // Every load is bounded in time and count and meant for loopback only.
@@ -55,7 +57,7 @@ func main() {
 	}
 }
 
-const usage = `usage: roostbench conns|msgs|logins|muc|s2s|relay|register|suite [flags]
+const usage = `usage: roostbench conns|msgs|logins|muc|s2s|relay|register|suite|soak [flags]
 (roostbench <command> -h lists the flags)
 `
 
@@ -66,7 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
 		"conns": cmdConns, "msgs": cmdMsgs, "logins": cmdLogins, "muc": cmdMUC, "s2s": cmdS2S,
-		"relay": cmdRelay, "register": cmdRegister, "suite": cmdSuite,
+		"relay": cmdRelay, "register": cmdRegister, "suite": cmdSuite, "soak": cmdSoak,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
@@ -442,4 +444,40 @@ func cmdSuite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "wrote %s\n", *out)
 	}
 	return err
+}
+
+// errSoakFailed: the soak ran, and roost slowed down or kept memory.
+var errSoakFailed = errors.New("soak failed")
+
+func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("soak", stderr)
+	peers := fs.String("peers", "bench/peers", "directory of the server configurations")
+	roostBin := fs.String("roost", "bin/roost", "roost binary")
+	sessions := fs.Int("sessions", 5000, "sessions that come and go")
+	wave := fs.Int("wave", 1000, "sessions logged in at once")
+	settle := fs.Duration("settle", 20*time.Second, "quiet time during which roost's memory is read (the lowest reading counts)")
+	slowdown := fs.Float64("max-slowdown", 0.15, "largest allowed drop of messages per CPU-second")
+	growth := fs.Float64("max-rss-growth", 0.20, "largest allowed growth of roost's own resident memory (RssAnon: mapped files left out)")
+	work := fs.String("work", "", "directory for roost's data (default: a temporary one)")
+	keep := fs.Bool("keep", false, "keep the work directory")
+	jsonOut := fs.Bool("json", false, "print the result as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	rep, err := loadtool.RunSoak(ctx, loadtool.SoakOptions{
+		PeersDir: *peers, RoostBin: *roostBin, WorkDir: *work, Keep: *keep,
+		Sessions: *sessions, Wave: *wave, Settle: *settle,
+		MaxSlowdown: *slowdown, MaxRSSGrowth: *growth, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	if err := output(stdout, *jsonOut, rep, rep.Text()); err != nil {
+		return err
+	}
+	if len(rep.Failures) > 0 {
+		return fmt.Errorf("%s: %w", strings.Join(rep.Failures, "; "), errSoakFailed)
+	}
+	return nil
 }

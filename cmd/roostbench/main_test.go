@@ -21,6 +21,7 @@ func TestRunUsage(t *testing.T) {
 		{"help", []string{"msgs", "-h"}, flag.ErrHelp, "-pairs"},
 		{"stray argument", []string{"logins", "extra"}, errUsage, ""},
 		{"profiles without pprof", []string{"suite", "-profiles", "x"}, errUsage, ""},
+		{"soak help", []string{"soak", "-h"}, flag.ErrHelp, "-max-rss-growth"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -203,22 +203,15 @@ func RunSuite(ctx context.Context, o SuiteOptions) (*Report, error) {
 		*p = abs
 	}
 	s := &suite{o: &o, log: o.Logger}
-	var err error
-	if s.work = o.WorkDir; s.work == "" {
-		if s.work, err = os.MkdirTemp("", "roost-bench-"); err != nil {
-			return nil, fmt.Errorf("create work directory: %w", err)
-		}
+	cleanup, err := s.setup("roost-bench-")
+	if err != nil {
+		return nil, err
 	}
-	if !o.Keep {
-		defer os.RemoveAll(s.work)
-	}
+	defer cleanup()
 	if o.ProfileDir != "" {
 		if err := os.MkdirAll(o.ProfileDir, 0o755); err != nil {
 			return nil, fmt.Errorf("create profile directory: %w", err)
 		}
-	}
-	if s.ca, err = newBenchCA(); err != nil {
-		return nil, err
 	}
 	stopDNS, err := startDNS(dnsAddr, map[string]string{
 		"roost.test": ipRoost, "roost2.test": ipRoost2, "prosody.test": ipProsody, "ejabberd.test": ipEjabberd,
@@ -244,6 +237,27 @@ func RunSuite(ctx context.Context, o SuiteOptions) (*Report, error) {
 	}
 	rep.Elapsed = time.Since(rep.Started)
 	return rep, ctx.Err()
+}
+
+// setup makes the work directory (o.WorkDir, or a temporary one named
+// after prefix) and the throwaway CA; cleanup removes the directory
+// unless o.Keep.
+func (s *suite) setup(prefix string) (cleanup func(), err error) {
+	cleanup = func() {}
+	if s.work = s.o.WorkDir; s.work == "" {
+		if s.work, err = os.MkdirTemp("", prefix); err != nil {
+			return cleanup, fmt.Errorf("create work directory: %w", err)
+		}
+	}
+	if !s.o.Keep {
+		work := s.work
+		cleanup = func() { _ = os.RemoveAll(work) }
+	}
+	if s.ca, err = newBenchCA(); err != nil {
+		cleanup()
+		return func() {}, err
+	}
+	return cleanup, nil
 }
 
 func userNames(n int) []string {
