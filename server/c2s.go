@@ -51,7 +51,7 @@ func (s *Server) setupC2S() error {
 		ResumeTimeout:        resumeTimeout(lim.ResumeTimeout),
 		QueueBytes:           int(lim.QueueBytes),
 		MaxAuthFailures:      lim.MaxAuthFailures,
-		Backoff:              loginBackoff(lim),
+		Backoff:              s.logins,
 		ReadRate:             int(lim.ReadRateBytes),
 		ReadBurst:            int(lim.ReadBurstBytes),
 		MaxConnsPerIP:        lim.MaxConnectionsPerIP,

@@ -5,14 +5,17 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
+	"roost/c2s"
 	"roost/jid"
 	"roost/module/admincmd"
 	"roost/module/console"
 	"roost/module/invite"
 	"roost/module/muc"
+	"roost/netconn"
 	"roost/sasl"
 	"roost/store"
 	"roost/stream"
@@ -25,6 +28,33 @@ var errDisconnected = &stream.Error{Condition: stream.PolicyViolation, Text: "an
 // consoleAccounts gives the console the account manager and password
 // checks against the stored SCRAM keys.
 type consoleAccounts struct{ *Accounts }
+
+// consoleBackoff gives the console the chat logins' table, keyed by
+// address as c2s keys it (an IPv6 address by its /64), so that a guesser
+// meets one count on both doors; nil when it is off.
+func consoleBackoff(b c2s.Backoff) console.Backoff {
+	if b == nil {
+		return nil
+	}
+	return consoleAddrs{b}
+}
+
+type consoleAddrs struct{ c2s.Backoff }
+
+func (c consoleAddrs) Delay(account, ip string) time.Duration {
+	return c.Backoff.Delay(account, addrKey(ip))
+}
+func (c consoleAddrs) Failed(account, ip string)    { c.Backoff.Failed(account, addrKey(ip)) }
+func (c consoleAddrs) Succeeded(account, ip string) { c.Backoff.Succeeded(account, addrKey(ip)) }
+
+// addrKey is netconn.AddrKey of an address the web server gave as text.
+func addrKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	return netconn.AddrKey(net.TCPAddrFromAddrPort(netip.AddrPortFrom(a, 0)))
+}
 
 func (c consoleAccounts) CheckPassword(ctx context.Context, user, password string) (bool, error) {
 	j, err := c.Resolve(user)

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -131,5 +132,42 @@ func TestMetricsSwitch(t *testing.T) {
 		if got := s.metricsHandler() != nil; got != enabled {
 			t.Errorf("enabled = %v: handler %v, want %v", enabled, got, enabled)
 		}
+	}
+}
+
+// TestConsoleSharesLoginBackoff: wrong chat passwords from an address make
+// the web console hold back that address's next password check too: a
+// guesser meets one count on both doors.
+func TestConsoleSharesLoginBackoff(t *testing.T) {
+	r := start(t, t.TempDir())
+	ctx := context.Background()
+	if err := r.srv.accounts.AddUser(ctx, "mum", "mum-secret"); err != nil {
+		t.Fatal(err)
+	}
+	web := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // our own self-signed test certificate
+	}}
+	consoleLogin := func() (int, time.Duration) {
+		t.Helper()
+		start := time.Now()
+		resp, err := web.PostForm("https://"+r.addr(ListenHTTPS)+"/admin/login", url.Values{"username": {"mum"}, "password": {"wrong"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, time.Since(start)
+	}
+	if code, took := consoleLogin(); code != http.StatusUnauthorized || took > 900*time.Millisecond {
+		t.Fatalf("first console attempt: status %d after %v, want 401 at once", code, took)
+	}
+	for range 2 {
+		if _, err := r.login(t, "mum@example.org/phone", "wrong"); !errors.Is(err, client.ErrAuth) {
+			t.Fatalf("wrong password: %v, want refused", err)
+		}
+	}
+	// Three failures from this address, one of them on the console: the
+	// next check waits a second (limits.login_delay_max, on by default).
+	if code, took := consoleLogin(); code != http.StatusUnauthorized || took < 900*time.Millisecond {
+		t.Fatalf("console attempt after three failures: status %d after %v, want 401 after about 1s", code, took)
 	}
 }

@@ -401,6 +401,7 @@ func (w *wiring) newConsole() (module.Module, error) {
 	}
 	opts := console.Options{
 		Accounts:         consoleAccounts{w.s.accounts},
+		Backoff:          consoleBackoff(w.s.logins),
 		Sessions:         consoleSessions{w.s},
 		Status:           w.s.consoleStatus,
 		Domains:          w.s.cfg.Domains,

@@ -65,14 +65,17 @@ type Server struct {
 	log      *slog.Logger
 	store    *store.Store
 	accounts *Accounts
-	certs    *certs.Manager
-	router   *router.Router
-	modules  *module.Set    // the features, built by setupModules
-	rooms    *muc.MUC       // group chat, nil when off
-	upload   *upload.Module // nil when file sharing is off
-	invites  *invite.Module // nil when invitations are off
-	c2s      *c2s.Server
-	s2s      *s2s.Server // nil when federation is disabled
+	// logins holds back password guessing at every door that takes a
+	// password (c2s, the web console); nil when limits turn it off.
+	logins  c2s.Backoff
+	certs   *certs.Manager
+	router  *router.Router
+	modules *module.Set    // the features, built by setupModules
+	rooms   *muc.MUC       // group chat, nil when off
+	upload  *upload.Module // nil when file sharing is off
+	invites *invite.Module // nil when invitations are off
+	c2s     *c2s.Server
+	s2s     *s2s.Server // nil when federation is disabled
 	// components is the external components' listener (XEP-0114), made
 	// by the component module; nil when none is configured.
 	components *component.Server
@@ -135,6 +138,7 @@ func New(opts Options) (_ *Server, err error) {
 	if s.accounts, err = NewAccounts(s.store, cfg.Domains); err != nil {
 		return nil, err
 	}
+	s.logins = loginBackoff(cfg.Limits)
 	if err := s.setupCerts(); err != nil {
 		return nil, err
 	}

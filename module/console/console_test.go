@@ -125,7 +125,7 @@ type fixture struct {
 	rooms    *fakeRooms
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, change ...func(*Options)) *fixture {
 	t.Helper()
 	f := &fixture{
 		accounts: &fakeAccounts{
@@ -141,12 +141,16 @@ func newFixture(t *testing.T) *fixture {
 		}}},
 		rooms: &fakeRooms{rooms: []Room{{JID: jid.MustParse("family@conference.home.test"), Name: "Family <3", Occupants: []string{"mum", "kid"}}}},
 	}
-	m, err := New(Options{
+	opts := Options{
 		Accounts: f.accounts, Sessions: f.sessions, Rooms: f.rooms,
 		Status:           func(context.Context) Status { return Status{Version: "test", Domains: []string{"home.test"}} },
 		Domains:          []string{"home.test"},
 		MaxLoginFailures: 3,
-	})
+	}
+	for _, c := range change {
+		c(&opts)
+	}
+	m, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,6 +274,63 @@ func TestLoginFailuresWait(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("after 3 failures: status %d, want 429", resp.StatusCode)
+	}
+}
+
+// fakeBackoff holds every attempt back by delay and records what it
+// was told.
+type fakeBackoff struct {
+	delay time.Duration
+	mu    sync.Mutex
+	calls []string
+}
+
+func (b *fakeBackoff) note(what, account, addr string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.calls = append(b.calls, what+" "+account+" "+addr)
+}
+
+func (b *fakeBackoff) Delay(account, addr string) time.Duration {
+	b.note("delay", account, addr)
+	return b.delay
+}
+func (b *fakeBackoff) Failed(account, addr string)    { b.note("failed", account, addr) }
+func (b *fakeBackoff) Succeeded(account, addr string) { b.note("succeeded", account, addr) }
+
+// TestLoginBackoff: every password check of the console waits what the
+// shared login backoff says, the right password as long as a wrong one,
+// and tells it the outcome; attempts without a known account name are
+// not counted against anyone.
+func TestLoginBackoff(t *testing.T) {
+	b := &fakeBackoff{delay: 150 * time.Millisecond}
+	f := newFixture(t, func(o *Options) { o.Backoff = b; o.MaxLoginFailures = 100 })
+	c := f.client(t)
+	tests := []struct {
+		user, password string
+		want           int
+		calls          []string
+	}{
+		{"mum", "wrong", http.StatusUnauthorized, []string{"delay mum@home.test 127.0.0.1", "failed mum@home.test 127.0.0.1"}},
+		{"mum", "mum-secret", http.StatusSeeOther, []string{"delay mum@home.test 127.0.0.1", "succeeded mum@home.test 127.0.0.1"}},
+		{"kid", "kid-secret", http.StatusUnauthorized, []string{"delay kid@home.test 127.0.0.1", "succeeded kid@home.test 127.0.0.1"}},
+		{"someone@elsewhere.test", "x", http.StatusUnauthorized, nil},
+	}
+	for _, tc := range tests {
+		b.calls = nil
+		start := time.Now()
+		resp := post(t, c, f.srv.URL+"/admin/login", url.Values{"username": {tc.user}, "password": {tc.password}})
+		resp.Body.Close()
+		took := time.Since(start)
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s/%s: status %d, want %d", tc.user, tc.password, resp.StatusCode, tc.want)
+		}
+		if !slices.Equal(b.calls, tc.calls) {
+			t.Errorf("%s/%s: backoff told %q, want %q", tc.user, tc.password, b.calls, tc.calls)
+		}
+		if tc.calls != nil && took < b.delay {
+			t.Errorf("%s/%s: answered after %v, before the delay of %v", tc.user, tc.password, took, b.delay)
+		}
 	}
 }
 
