@@ -141,15 +141,12 @@ func newFixture(t *testing.T) *fixture {
 		}}},
 		rooms: &fakeRooms{rooms: []Room{{JID: jid.MustParse("family@conference.home.test"), Name: "Family <3", Occupants: []string{"mum", "kid"}}}},
 	}
-	m, err := New(Options{
+	m := New(Options{
 		Accounts: f.accounts, Sessions: f.sessions, Rooms: f.rooms,
 		Status:           func(context.Context) Status { return Status{Version: "test", Domains: []string{"home.test"}} },
 		Domains:          []string{"home.test"},
 		MaxLoginFailures: 3,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	f.srv = httptest.NewTLSServer(m)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -469,6 +466,22 @@ func TestAgoAndSize(t *testing.T) {
 	}{{512, "512 bytes"}, {1536, "1.5 KiB"}, {3 << 20, "3.0 MiB"}} {
 		if got := size(tt.n); got != tt.want {
 			t.Errorf("size(%d) = %q, want %q", tt.n, got, tt.want)
+		}
+	}
+}
+
+// TestTemplatesParse: the pages are parsed on the first request, not by
+// New, so a broken template must fail here; every page render names is
+// defined.
+func TestTemplatesParse(t *testing.T) {
+	m := New(Options{Domains: []string{"home.test"}})
+	tmpl, err := m.parseTemplates()
+	if err != nil {
+		t.Fatalf("parseTemplates: %v", err)
+	}
+	for _, name := range []string{"head", "foot", "csrf", "login", "overview", "accounts", "invites", "online", "rooms"} {
+		if tmpl.Lookup(name) == nil {
+			t.Errorf("template %q is not defined", name)
 		}
 	}
 }
