@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"html/template"
 	"net/http"
+	"sync"
 )
 
 // ChatPage is the web chat page: converse.js, loaded by the browser from
@@ -57,21 +58,32 @@ converse.initialize({
 
 // chatPage renders the page for a domain.
 type chatPage struct {
-	tmpl *template.Template
+	tmpl func() (*template.Template, error) // parseChatPage, once
 	page ChatPage
 }
 
+// newChatPage parses the page on the first request, not at start: the
+// parse costs memory the Pi keeps, for a page few open.
+// TestParseChatPage keeps a broken page failing the tests.
 func newChatPage(p ChatPage) *chatPage {
-	return &chatPage{tmpl: template.Must(template.New("chat").Parse(chatPageHTML)), page: p}
+	return &chatPage{tmpl: sync.OnceValues(parseChatPage), page: p}
+}
+
+// parseChatPage parses chatPageHTML.
+func parseChatPage() (*template.Template, error) {
+	return template.New("chat").Parse(chatPageHTML)
 }
 
 // serve answers GET / with the page for domain.
 func (c *chatPage) serve(w http.ResponseWriter, domain string) {
 	var b bytes.Buffer
-	err := c.tmpl.Execute(&b, struct {
-		ChatPage
-		Domain, Failed string
-	}{c.page, domain, "The chat app could not be loaded from " + c.page.App + ": is this device online?"})
+	t, err := c.tmpl()
+	if err == nil {
+		err = t.Execute(&b, struct {
+			ChatPage
+			Domain, Failed string
+		}{c.page, domain, "The chat app could not be loaded from " + c.page.App + ": is this device online?"})
+	}
 	if err != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return

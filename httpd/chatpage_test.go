@@ -98,3 +98,15 @@ func TestChatPage(t *testing.T) {
 		})
 	}
 }
+
+// TestParseChatPage: the page is parsed on the first request, not by
+// NewHandler, so a broken template must fail here.
+func TestParseChatPage(t *testing.T) {
+	tmpl, err := parseChatPage()
+	if err != nil {
+		t.Fatalf("parseChatPage: %v", err)
+	}
+	if got := tmpl.Name(); got != "chat" {
+		t.Errorf("template name = %q, want %q", got, "chat")
+	}
+}

@@ -160,7 +160,7 @@ func TestInboundChecks(t *testing.T) {
 	w := newWorld(t)
 	ca := xmpptest.NewCA(t)
 	b := w.start([]string{"b.example", "conference.b.example"}, peerConfig{
-		opts: Options{RootCAs: ca.Pool, NegotiationTimeout: 2 * time.Second},
+		opts: Options{RootCAs: fixedRoots(ca.Pool), NegotiationTimeout: 2 * time.Second},
 		cert: ca.Issue(t, "b.example"),
 	})
 	evilCert := ca.Issue(t, "evil.example")
@@ -340,7 +340,7 @@ func TestAuthoritative(t *testing.T) {
 func TestCertificatePolicy(t *testing.T) {
 	w := newWorld(t)
 	strict := w.start([]string{"strict.example"}, peerConfig{
-		opts: Options{RequireValidCertificates: true, RootCAs: x509.NewCertPool()},
+		opts: Options{RequireValidCertificates: true, RootCAs: fixedRoots(x509.NewCertPool())},
 		cert: selfSigned(t, "strict.example"),
 	})
 	lax := w.start([]string{"lax.example"}, peerConfig{cert: selfSigned(t, "lax.example")})

@@ -232,7 +232,7 @@ func (c *inConn) handshake(ctx context.Context) error {
 		return fmt.Errorf("tls handshake: %w", err)
 	}
 	c.useTLS(tc)
-	c.cert = checkPeer(tc.ConnectionState(), c.srv.opts.RootCAs, x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth)
+	c.cert = checkPeer(tc.ConnectionState(), c.srv.roots(), x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth)
 	return nil
 }
 

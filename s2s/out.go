@@ -209,7 +209,7 @@ func (c *outConn) negotiateTLS(ctx context.Context, direct bool) (*xmlstream.Ele
 		}
 		c.useTLS(tc)
 	}
-	c.cert = checkPeer(c.tc.ConnectionState(), c.srv.opts.RootCAs, x509.ExtKeyUsageServerAuth)
+	c.cert = checkPeer(c.tc.ConnectionState(), c.srv.roots(), x509.ExtKeyUsageServerAuth)
 	if c.srv.opts.RequireValidCertificates && !c.cert.validFor(c.remote) {
 		return nil, ErrUntrusted
 	}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -239,11 +240,21 @@ func TestFederation(t *testing.T) {
 			} else {
 				certA, certB, roots = selfSigned(t, "a.example"), selfSigned(t, "b.example"), x509.NewCertPool()
 			}
-			a := w.start([]string{"a.example"}, peerConfig{opts: Options{RootCAs: roots}, cert: certA, directTLS: tc.directTLS})
-			b := w.start([]string{"b.example"}, peerConfig{opts: Options{RootCAs: roots}, cert: certB, directTLS: tc.directTLS})
+			var calls atomic.Int32
+			counted := func() *x509.CertPool { calls.Add(1); return roots }
+			a := w.start([]string{"a.example"}, peerConfig{opts: Options{RootCAs: counted}, cert: certA, directTLS: tc.directTLS})
+			b := w.start([]string{"b.example"}, peerConfig{opts: Options{RootCAs: counted}, cert: certB, directTLS: tc.directTLS})
+			// The roots are asked for on the first certificate check, not
+			// when the servers start (certs.LazyRoots builds them then).
+			if n := calls.Load(); n != 0 {
+				t.Errorf("RootCAs called %d times before any stream, want 0", n)
+			}
 
 			a.send(t, message("alice@a.example/laptop", "bob@b.example", "hello bob"))
 			checkDelivered(t, b.router.next(t), "alice@a.example/laptop", "bob@b.example", "hello bob")
+			if calls.Load() == 0 {
+				t.Error("RootCAs never called, want the peer's certificate checked against it")
+			}
 			b.send(t, message("bob@b.example/phone", "alice@a.example/laptop", "hello alice"))
 			checkDelivered(t, a.router.next(t), "bob@b.example/phone", "alice@a.example/laptop", "hello alice")
 			// More stanzas reuse the streams.
@@ -282,8 +293,8 @@ func TestMultiplexing(t *testing.T) {
 			} else {
 				certA, certB = selfSigned(t, "a.example", "conference.a.example"), selfSigned(t, "b.example")
 			}
-			a := w.start([]string{"a.example", "conference.a.example"}, peerConfig{opts: Options{RootCAs: roots}, cert: certA})
-			b := w.start([]string{"b.example"}, peerConfig{opts: Options{RootCAs: roots}, cert: certB})
+			a := w.start([]string{"a.example", "conference.a.example"}, peerConfig{opts: Options{RootCAs: fixedRoots(roots)}, cert: certA})
+			b := w.start([]string{"b.example"}, peerConfig{opts: Options{RootCAs: fixedRoots(roots)}, cert: certB})
 			a.send(t, message("alice@a.example/x", "bob@b.example", "first"))
 			checkDelivered(t, b.router.next(t), "alice@a.example/x", "bob@b.example", "first")
 			a.send(t, message("room@conference.a.example/alice", "bob@b.example", "from the room"))
@@ -469,4 +480,9 @@ func TestServeConn(t *testing.T) {
 	default:
 		t.Error("the stream did not come through the dispatcher")
 	}
+}
+
+// fixedRoots is an Options.RootCAs that returns pool.
+func fixedRoots(pool *x509.CertPool) func() *x509.CertPool {
+	return func() *x509.CertPool { return pool }
 }

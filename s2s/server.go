@@ -49,9 +49,12 @@ type Options struct {
 	// presented as client certificates on outbound streams, for SASL
 	// EXTERNAL. Required.
 	TLS *tls.Config
-	// RootCAs are trusted for peer certificates (system roots plus
-	// s2s.ca_file); nil means the system roots.
-	RootCAs *x509.CertPool
+	// RootCAs returns the authorities trusted for peer certificates
+	// (system roots plus s2s.ca_file). It is called on every check, so
+	// that the pool can be built on the first one (certs.LazyRoots): a
+	// server that never federates never parses the system's roots. nil
+	// means the system roots.
+	RootCAs func() *x509.CertPool
 	// RequireValidCertificates refuses peers whose certificates do not
 	// validate for their domain; otherwise dialback is used with them.
 	RequireValidCertificates bool
@@ -245,6 +248,15 @@ func New(opts Options, r Router) *Server {
 		Verifier:     verifier{s},
 	}
 	return s
+}
+
+// roots is the pool peer certificates are checked against: nil, the
+// system roots, when Options.RootCAs is not set.
+func (s *Server) roots() *x509.CertPool {
+	if s.opts.RootCAs == nil {
+		return nil
+	}
+	return s.opts.RootCAs()
 }
 
 func (s *Server) isHosted(domain string) bool {

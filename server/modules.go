@@ -416,7 +416,7 @@ func (w *wiring) newConsole() (module.Module, error) {
 	if w.muc != nil {
 		opts.Rooms = consoleRooms{w.muc}
 	}
-	return console.New(opts)
+	return console.New(opts), nil
 }
 
 func (w *wiring) newAdminCmd() (module.Module, error) {

@@ -27,7 +27,7 @@ func (s *Server) setupS2S() error {
 	if err != nil {
 		return err
 	}
-	roots, err := certs.Roots(cfg.CAFile)
+	roots, err := certs.LazyRoots(cfg.CAFile)
 	if err != nil {
 		return fmt.Errorf("s2s.ca_file: %w", err)
 	}

@@ -352,7 +352,7 @@ func multiplexing(t *testing.T, z *zone) {
 	server := s2s.New(s2s.Options{
 		Domains:        domains,
 		TLS:            &tls.Config{Certificates: []tls.Certificate{xmpptest.NewCA(t).Issue(t, domains...)}, MinVersion: tls.VersionTLS12},
-		RootCAs:        x509.NewCertPool(),
+		RootCAs:        func() *x509.CertPool { return x509.NewCertPool() },
 		DialbackSecret: []byte("m.example's secret"),
 		Resolver:       res,
 		// The peers listen on 127.0.0.x.

@@ -153,7 +153,7 @@ type Options struct {
 // Module is the web console.
 type Module struct {
 	opts  Options
-	t     *template.Template
+	t     func() (*template.Template, error) // parseTemplates, once
 	now   func() time.Time
 	log   *slog.Logger
 	mux   *http.ServeMux
@@ -177,7 +177,7 @@ type session struct {
 const cookieName = "__Host-roost-admin"
 
 // New returns the console.
-func New(opts Options) (*Module, error) {
+func New(opts Options) *Module {
 	if opts.SessionTimeout <= 0 {
 		opts.SessionTimeout = 12 * time.Hour
 	}
@@ -194,17 +194,10 @@ func New(opts Options) (*Module, error) {
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
-	t, err := template.New("").Funcs(template.FuncMap{
-		"ago":  func(t time.Time) string { return ago(m.now().Sub(t)) },
-		"date": func(t time.Time) string { return t.Local().Format("Mon 2 Jan 2006, 15:04") },
-		"days": func(t time.Time) int { return int(t.Sub(m.now()).Hours() / 24) },
-		"size": size,
-		"dur":  func(d time.Duration) string { return ago(d) },
-	}).ParseFS(templates, "templates/*.html")
-	if err != nil {
-		return nil, fmt.Errorf("console: parse templates: %w", err)
-	}
-	m.t = t
+	// The pages are parsed on the first request, not at start: most
+	// days nobody opens the console, and parsing costs memory the Pi
+	// keeps (TestTemplatesParse keeps a broken page failing the tests).
+	m.t = sync.OnceValues(m.parseTemplates)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /admin/login", m.loginPage)
 	mux.HandleFunc("POST /admin/login", m.login)
@@ -222,7 +215,7 @@ func New(opts Options) (*Module, error) {
 		http.Redirect(w, r, "/admin/", http.StatusSeeOther)
 	})
 	m.mux = mux
-	return m, nil
+	return m
 }
 
 // Name implements module.Module.
@@ -247,9 +240,28 @@ type page struct {
 	Data                                 any
 }
 
+// parseTemplates parses the console's pages.
+func (m *Module) parseTemplates() (*template.Template, error) {
+	t, err := template.New("").Funcs(template.FuncMap{
+		"ago":  func(t time.Time) string { return ago(m.now().Sub(t)) },
+		"date": func(t time.Time) string { return t.Local().Format("Mon 2 Jan 2006, 15:04") },
+		"days": func(t time.Time) int { return int(t.Sub(m.now()).Hours() / 24) },
+		"size": size,
+		"dur":  func(d time.Duration) string { return ago(d) },
+	}).ParseFS(templates, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("console: parse templates: %w", err)
+	}
+	return t, nil
+}
+
 func (m *Module) render(w http.ResponseWriter, r *http.Request, code int, name string, p page) {
 	var b bytes.Buffer
-	if err := m.t.ExecuteTemplate(&b, name, p); err != nil {
+	t, err := m.t()
+	if err == nil {
+		err = t.ExecuteTemplate(&b, name, p)
+	}
+	if err != nil {
 		m.log.LogAttrs(r.Context(), slog.LevelError, "rendering the console", slog.String("page", name), slog.Any("err", err))
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return

@@ -150,10 +150,7 @@ func newFixture(t *testing.T, change ...func(*Options)) *fixture {
 	for _, c := range change {
 		c(&opts)
 	}
-	m, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := New(opts)
 	f.srv = httptest.NewTLSServer(m)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -530,6 +527,22 @@ func TestAgoAndSize(t *testing.T) {
 	}{{512, "512 bytes"}, {1536, "1.5 KiB"}, {3 << 20, "3.0 MiB"}} {
 		if got := size(tt.n); got != tt.want {
 			t.Errorf("size(%d) = %q, want %q", tt.n, got, tt.want)
+		}
+	}
+}
+
+// TestTemplatesParse: the pages are parsed on the first request, not by
+// New, so a broken template must fail here; every page render names is
+// defined.
+func TestTemplatesParse(t *testing.T) {
+	m := New(Options{Domains: []string{"home.test"}})
+	tmpl, err := m.parseTemplates()
+	if err != nil {
+		t.Fatalf("parseTemplates: %v", err)
+	}
+	for _, name := range []string{"head", "foot", "csrf", "login", "overview", "accounts", "invites", "online", "rooms"} {
+		if tmpl.Lookup(name) == nil {
+			t.Errorf("template %q is not defined", name)
 		}
 	}
 }

@@ -7,11 +7,13 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"log/slog"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"roost/jid"
@@ -151,7 +153,7 @@ type Module struct {
 	now        func() time.Time
 	random     io.Reader
 	log        *slog.Logger
-	page       *landing
+	page       func() (*template.Template, error) // parseLanding, once
 }
 
 // New returns a module.
@@ -187,11 +189,9 @@ func New(opts Options) (*Module, error) {
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
-	page, err := newLanding()
-	if err != nil {
-		return nil, err
-	}
-	m.page = page
+	// The landing page is parsed when a link is first opened, not at
+	// start (TestParseLanding keeps a broken page failing the tests).
+	m.page = sync.OnceValues(parseLanding)
 	return m, nil
 }
 

@@ -604,3 +604,17 @@ func TestLandingWebApp(t *testing.T) {
 		})
 	}
 }
+
+// TestParseLanding: the landing page is parsed when a link is first
+// opened, not by New, so a broken template must fail here.
+func TestParseLanding(t *testing.T) {
+	tmpl, err := parseLanding()
+	if err != nil {
+		t.Fatalf("parseLanding: %v", err)
+	}
+	for _, name := range []string{"page", "apps", "invite", "body"} {
+		if tmpl.Lookup(name) == nil {
+			t.Errorf("template %q is not defined", name)
+		}
+	}
+}

@@ -24,15 +24,13 @@ var templates embed.FS
 // maxForm bounds the registration form's body.
 const maxForm = 4 << 10
 
-// landing renders the landing page.
-type landing struct{ t *template.Template }
-
-func newLanding() (*landing, error) {
+// parseLanding parses the landing page.
+func parseLanding() (*template.Template, error) {
 	t, err := template.ParseFS(templates, "templates/landing.html")
 	if err != nil {
 		return nil, fmt.Errorf("invite: parse landing page: %w", err)
 	}
-	return &landing{t: t}, nil
+	return t, nil
 }
 
 // App is a chat app suggested for one platform.
@@ -255,7 +253,11 @@ func sentence(s string) string {
 
 func (m *Module) render(w http.ResponseWriter, r *http.Request, code int, d pageData) {
 	var b bytes.Buffer
-	if err := m.page.t.ExecuteTemplate(&b, "page", d); err != nil {
+	t, err := m.page()
+	if err == nil {
+		err = t.ExecuteTemplate(&b, "page", d)
+	}
+	if err != nil {
 		m.log.LogAttrs(r.Context(), slog.LevelError, "rendering the landing page", slog.Any("err", err))
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
