@@ -171,6 +171,8 @@ type CertStatus struct {
 	NotBefore   time.Time `json:"not_before,omitzero"`
 	NotAfter    time.Time `json:"not_after,omitzero"`
 	Fingerprint string    `json:"fingerprint,omitempty"` // hex SHA-256 of the leaf
+	// FingerprintSHA1 is the hex SHA-1 of the leaf, as some clients show it.
+	FingerprintSHA1 string `json:"fingerprint_sha1,omitempty"`
 	// NextAttempt is when an ACME renewal or retry is due.
 	NextAttempt time.Time `json:"next_attempt,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`

@@ -283,7 +283,7 @@ func TestCertStatus(t *testing.T) {
 	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	full := CertStatus{
 		Name: "d.example", Source: "acme", Issuer: "Pebble Intermediate CA", NotBefore: at, NotAfter: at.Add(time.Hour),
-		Fingerprint: "ab12", NextAttempt: at.Add(30 * time.Minute), LastError: "connection refused",
+		Fingerprint: "ab12", FingerprintSHA1: "cd34", NextAttempt: at.Add(30 * time.Minute), LastError: "connection refused",
 		LastErrorAt: at.Add(time.Minute), Advice: "check the internet connection",
 	}
 	tests := []struct {

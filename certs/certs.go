@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -123,6 +124,11 @@ type Status struct {
 	// Fingerprint is the hex SHA-256 of the leaf certificate, for users who
 	// pin a self-signed certificate in their client.
 	Fingerprint string
+	// FingerprintSHA1 is the hex SHA-1 of the leaf: some clients show only
+	// that one when they ask to trust a certificate (profanity 0.13,
+	// Pidgin), and a user comparing it with the SHA-256 one would see no
+	// match. It identifies, it protects nothing.
+	FingerprintSHA1 string
 	// NextAttempt is, for SourceACME, when the next renewal or retry is due.
 	NextAttempt time.Time
 	// LastError is the last failure for this name, empty after a success.
@@ -443,6 +449,8 @@ func (m *Manager) Status() []Status {
 			st.NotBefore, st.NotAfter = leaf.NotBefore, leaf.NotAfter
 			sum := sha256.Sum256(leaf.Raw)
 			st.Fingerprint = hex.EncodeToString(sum[:])
+			sum1 := sha1.Sum(leaf.Raw) //nolint:gosec // a fingerprint to compare by eye, as clients show it
+			st.FingerprintSHA1 = hex.EncodeToString(sum1[:])
 		}
 		out = append(out, st)
 	}

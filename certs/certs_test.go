@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"io/fs"
 	"net/http"
@@ -336,6 +339,11 @@ func TestSelfSignedPersists(t *testing.T) {
 	st := statusOf(t, m1, "conference.a.example")
 	if st.Source != SourceSelfSigned || st.Fallback || st.Advice == "" || st.Fingerprint == "" {
 		t.Errorf("Status = %+v; want self-signed, not a fallback, with advice and fingerprint", st)
+	}
+	// The fingerprints are the ones clients show for this certificate.
+	sum256, sum1 := sha256.Sum256(leaf.Raw), sha1.Sum(leaf.Raw) //nolint:gosec // fingerprints
+	if got, want := st.Fingerprint+" "+st.FingerprintSHA1, hex.EncodeToString(sum256[:])+" "+hex.EncodeToString(sum1[:]); got != want {
+		t.Errorf("fingerprints %s, want %s", got, want)
 	}
 
 	tests := []struct {

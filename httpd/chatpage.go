@@ -27,7 +27,11 @@ type ChatPage struct {
 // is this server's own, which the endpoint allows. Domain is the default
 // for a name typed without "@", so that a family member logs in with
 // "alice" and her password. If the app cannot be loaded (no Internet, a
-// wrong chat_app), the text says so instead of a blank page.
+// wrong chat_app), the text says so instead of a blank page: the inline
+// module runs after the app's module script whether or not that loaded
+// (module scripts run in document order, like deferred ones), so it is
+// the one place that decides, by whether converse is defined. A message
+// set by the app script's onerror would be removed by it.
 const chatPageHTML = `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -35,22 +39,27 @@ const chatPageHTML = `<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Chat on {{.Domain}}</title>
 <link rel="stylesheet" href="{{.App}}converse.min.css">
-<script type="module" src="{{.App}}converse.min.js" onerror="document.getElementById('roost-loading').textContent = {{.Failed}}"></script>
+<script type="module" src="{{.App}}converse.min.js"></script>
 </head>
 <body class="converse-fullscreen">
 <p id="roost-loading" style="font-family: sans-serif; margin: 2em">Loading the chat…</p>
 <noscript><p style="font-family: sans-serif; margin: 2em">The chat needs JavaScript: please turn it on for this page.</p></noscript>
 <script type="module">
-document.getElementById('roost-loading').remove();
-converse.initialize({
-  view_mode: 'fullscreen',
-  assets_path: {{.App}},
-  websocket_url: 'wss://' + location.host + {{.WebSocketPath}},
-  discover_connection_methods: false,
-  default_domain: {{.Domain}},
-  allow_registration: {{if .Registration}}true{{else}}false{{end}},
-  auto_reconnect: true,
-});
+const loading = document.getElementById('roost-loading');
+if (typeof converse === 'undefined') {
+  loading.textContent = {{.Failed}};
+} else {
+  loading.remove();
+  converse.initialize({
+    view_mode: 'fullscreen',
+    assets_path: {{.App}},
+    websocket_url: 'wss://' + location.host + {{.WebSocketPath}},
+    discover_connection_methods: false,
+    default_domain: {{.Domain}},
+    allow_registration: {{if .Registration}}true{{else}}false{{end}},
+    auto_reconnect: true,
+  });
+}
 </script>
 </body>
 </html>

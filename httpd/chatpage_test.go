@@ -29,7 +29,7 @@ func TestChatPage(t *testing.T) {
 				`websocket_url: 'wss://' + location.host + "/xmpp-websocket"`,
 				`default_domain: "d.example"`,
 				`allow_registration: false`,
-				`textContent = &#34;The chat app could not be loaded from https://cdn.example.net/converse/1.0/dist/: is this device online?&#34;`,
+				"if (typeof converse === 'undefined') {\n  loading.textContent = \"The chat app could not be loaded from https://cdn.example.net/converse/1.0/dist/: is this device online?\";",
 			},
 		},
 		{

@@ -69,17 +69,18 @@ func adminCertStatus(in []certs.Status) []admin.CertStatus {
 	out := make([]admin.CertStatus, len(in))
 	for i, s := range in {
 		out[i] = admin.CertStatus{
-			Name:        s.Name,
-			Source:      string(s.Source),
-			Fallback:    s.Fallback,
-			Issuer:      s.Issuer,
-			NotBefore:   s.NotBefore,
-			NotAfter:    s.NotAfter,
-			Fingerprint: s.Fingerprint,
-			NextAttempt: s.NextAttempt,
-			LastError:   s.LastError,
-			LastErrorAt: s.LastErrorAt,
-			Advice:      s.Advice,
+			Name:            s.Name,
+			Source:          string(s.Source),
+			Fallback:        s.Fallback,
+			Issuer:          s.Issuer,
+			NotBefore:       s.NotBefore,
+			NotAfter:        s.NotAfter,
+			Fingerprint:     s.Fingerprint,
+			FingerprintSHA1: s.FingerprintSHA1,
+			NextAttempt:     s.NextAttempt,
+			LastError:       s.LastError,
+			LastErrorAt:     s.LastErrorAt,
+			Advice:          s.Advice,
 		}
 	}
 	return out

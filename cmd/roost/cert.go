@@ -96,6 +96,9 @@ func printCertStatus(w io.Writer, cfg config.Config, list []admin.CertStatus, ru
 			if c.Fingerprint != "" {
 				line(w, "fingerprint", "SHA-256 "+colonHex(c.Fingerprint))
 			}
+			if c.FingerprintSHA1 != "" {
+				line(w, "", "SHA-1   "+colonHex(c.FingerprintSHA1))
+			}
 		} else {
 			line(w, "certificate", "none yet")
 		}

@@ -78,7 +78,7 @@ func TestPrintCertStatus(t *testing.T) {
 			list: []admin.CertStatus{{
 				Name: "d.example", Source: "acme", Issuer: "Pebble Intermediate CA 1234",
 				NotBefore: now.Add(-24 * time.Hour), NotAfter: now.Add(89 * 24 * time.Hour),
-				Fingerprint: "ab01ff", NextAttempt: now.Add(59 * 24 * time.Hour),
+				Fingerprint: "ab01ff", FingerprintSHA1: "cd02ee", NextAttempt: now.Add(59 * 24 * time.Hour),
 			}},
 			want: []string{
 				"roost is running",
@@ -86,7 +86,7 @@ func TestPrintCertStatus(t *testing.T) {
 				"  source       ACME (obtained and renewed automatically)\n",
 				"  issuer       Pebble Intermediate CA 1234\n",
 				"  valid        2030-05-31 12:00 UTC to 2030-08-29 12:00 UTC (expires in 89 days)\n",
-				"  fingerprint  SHA-256 AB:01:FF\n",
+				"  fingerprint  SHA-256 AB:01:FF\n               SHA-1   CD:02:EE\n",
 				"  renewal      2030-07-30 12:00 UTC, in 59 days\n",
 			},
 			notWant: []string{"last error", "advice"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -20,7 +21,14 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	if name == "" {
 		name = "built-in defaults"
 	}
-	fmt.Fprintf(stdout, "%s: ok (domains %v, data in %s)\n", name, cfg.Domains, cfg.DataDir)
+	// The full path: with the built-in defaults data_dir is "data", and
+	// "data in data" told a parent nothing about where the family's
+	// messages are.
+	dataDir := cfg.DataDir
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
+	fmt.Fprintf(stdout, "%s: ok (domains %v, data in %s)\n", name, cfg.Domains, dataDir)
 	c := admin.Client{Path: cfg.Admin.Socket}
 	if !c.Running() {
 		fmt.Fprintln(stdout, "\nroost is not running: start it and run roost check again to see what phones will see.")

@@ -147,6 +147,13 @@ func TestInteropWeb(t *testing.T) {
 	}
 	dave.waitFor(t, toDave, 30*time.Second)
 
+	// Without the Internet the chat app cannot load: roost's page says
+	// so, where it used to be blank.
+	offline := browser.step(t, map[string]any{"step": "offline", "url": "https://" + webDomain + "/", "block": webApp, "shotName": "6-roost-page-offline"})
+	if got, want := fmt.Sprint(offline["text"]), "The chat app could not be loaded from "+webApp+": is this device online?"; got != want {
+		t.Errorf("roost's page without its app says %q, want %q", got, want)
+	}
+
 	badWebSocketInput(t, ca)
 
 	// A second web client, and bob answers it: nothing above disturbed
@@ -176,7 +183,7 @@ func TestInteropWeb(t *testing.T) {
 	if n := strings.Count(r.Log(), `"websocket":true`) + strings.Count(r.Log(), "websocket=true"); n < 2 {
 		t.Errorf("roost logged %d WebSocket connections, want at least converse's and @xmpp/client's", n)
 	}
-	for _, name := range []string{"0-login", "1-roster", "2-chat-bob", "3-roost-page-login", "4-roost-page-roster", "5-roost-page-chat-dave"} {
+	for _, name := range []string{"0-login", "1-roster", "2-chat-bob", "3-roost-page-login", "4-roost-page-roster", "5-roost-page-chat-dave", "6-roost-page-offline"} {
 		if fi, err := os.Stat(filepath.Join(shots, name+".png")); err != nil || fi.Size() == 0 {
 			t.Errorf("screenshot %s: %v", name, err)
 		}

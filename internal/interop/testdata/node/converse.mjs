@@ -96,6 +96,16 @@ const steps = {
     await say(chat, reply);
     return shown(chat, shotName);
   },
+  // Open the page at url as a device without Internet would: requests
+  // to block (the chat app's address) fail. Returns what the page says.
+  async offline({ url, block, shotName }) {
+    await openPage('about:blank');
+    await context.route((u) => u.href.startsWith(block), (route) => route.abort('internetdisconnected'));
+    await page.goto(url);
+    await page.waitForLoadState('load');
+    await shot(shotName);
+    return { text: (await page.locator('body').innerText()).trim() };
+  },
 };
 
 const lines = readline.createInterface({ input: process.stdin });
