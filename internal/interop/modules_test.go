@@ -223,7 +223,15 @@ func TestInteropRegistration(t *testing.T) {
 	}
 	t.Run("on by config", func(t *testing.T) {
 		ca := xmpptest.NewCA(t)
-		r := startRoost(t, registerIP, modulesHost, ca, func(c *roostConfig) { c.C2S = "registration = true" })
+		r := startRoost(t, registerIP, modulesHost, ca, func(c *roostConfig) {
+			c.C2S = "registration = true"
+			// The script logs in with wrong passwords on purpose (the old
+			// one after a change, a deleted account), slixmpp trying each
+			// mechanism: the login backoff would hold its last logins back
+			// for seconds. TestInteropSlixmppBadPassword and c2s's tests
+			// cover the backoff.
+			c.Limits = "login_delay_max = \"0s\"\n"
+		})
 		ev := modules(t, r, ca, "register", "--mode", "on")
 		var adv, fields, regs []string
 		for _, e := range ev {

@@ -279,7 +279,11 @@ func TestInteropFederationRoost(t *testing.T) {
 			}()
 			z.publish("silent.example", "127.0.0.7", srvPublish{starttls: 5269})
 
-			limits := func(rc *roostConfig) { rc.Limits = "negotiation_timeout = \"3s\"\n" }
+			limits := func(rc *roostConfig) {
+				// A held back login must fit in the negotiation (config
+				// validation): at most half of it.
+				rc.Limits = "negotiation_timeout = \"3s\"\nlogin_delay_max = \"1s\"\n"
+			}
 			a := startRoost(t, "127.0.0.2", "a.example", caA, s2sConfig("127.0.0.2", z, mode, ""), limits)
 			d := startRoost(t, "127.0.0.5", "d.example", caD, s2sConfig("127.0.0.5", z, mode, ""), limits)
 			a.AddUser(t, "alice", "alice-secret")
