@@ -137,7 +137,7 @@ func (s *Store) OfflineAfter(user string, after uint64, maxBytes int, fn func(se
 const offlinePage = 1 << 20
 
 // Offline calls fn with user's offline messages, oldest first, reading
-// them a page at a time. seq identifies a message for DeleteOffline.
+// them a page at a time. seq identifies a message for DeleteOfflineSeqs.
 func (s *Store) Offline(user string, fn func(seq uint64, stamp time.Time, stanza []byte) error) error {
 	var after uint64
 	for {
@@ -196,37 +196,6 @@ func countOfflineDeleted(tx *bbolt.Tx, user string, deleted uint64) error {
 		return fmt.Errorf("update offline count: %w", ErrCorrupt)
 	}
 	return saveOfflineCount(tx, user, n-deleted)
-}
-
-// DeleteOffline removes user's offline messages with seq <= upTo, once they
-// have been delivered.
-func (s *Store) DeleteOffline(user string, upTo uint64) error {
-	if err := checkUser(user); err != nil {
-		return fmt.Errorf("delete offline messages: %w", err)
-	}
-	prefix := userPrefix(user)
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		c := tx.Bucket([]byte(bucketOffline)).Cursor()
-		var deleted uint64
-		// Seek afresh after each delete; see deletePrefix.
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
-			if len(k) != len(prefix)+8 {
-				return fmt.Errorf("decode offline key: %w", ErrCorrupt)
-			}
-			if binary.BigEndian.Uint64(k[len(prefix):]) > upTo {
-				break
-			}
-			if err := c.Delete(); err != nil {
-				return err
-			}
-			deleted++
-		}
-		return countOfflineDeleted(tx, user, deleted)
-	})
-	if err != nil {
-		return fmt.Errorf("delete offline messages: %w", err)
-	}
-	return nil
 }
 
 // OfflineCount returns how many offline messages user holds.

@@ -31,6 +31,14 @@ func listOffline(t testing.TB, s *Store, user string) []offlineMsg {
 	return out
 }
 
+func seqsOf(msgs []offlineMsg) []uint64 {
+	seqs := make([]uint64, len(msgs))
+	for i, m := range msgs {
+		seqs[i] = m.Seq
+	}
+	return seqs
+}
+
 func TestOffline(t *testing.T) {
 	s, _ := openTest(t, testOptions())
 	mustCreate(t, s, "alice", "alice2")
@@ -54,11 +62,11 @@ func TestOffline(t *testing.T) {
 		{"no account", appendOff(s, "nobody", "n1", at(6), 3), false, ErrNotFound, []string{"m1", "m2", "m3"}},
 		{"delete up to the second", func() (bool, error) {
 			msgs := listOffline(t, s, "alice")
-			return false, s.DeleteOffline("alice", msgs[1].Seq)
+			return false, s.DeleteOfflineSeqs("alice", []uint64{msgs[0].Seq, msgs[1].Seq})
 		}, false, nil, []string{"m3"}},
 		{"room again", appendOff(s, "alice", "m5", at(7), 3), true, nil, []string{"m3", "m5"}},
-		{"delete nothing", func() (bool, error) { return false, s.DeleteOffline("alice", 0) }, false, nil, []string{"m3", "m5"}},
-		{"delete all", func() (bool, error) { return false, s.DeleteOffline("alice", math.MaxUint64) }, false, nil, []string{}},
+		{"delete nothing", func() (bool, error) { return false, s.DeleteOfflineSeqs("alice", nil) }, false, nil, []string{"m3", "m5"}},
+		{"delete all", func() (bool, error) { return false, s.DeleteOfflineSeqs("alice", seqsOf(listOffline(t, s, "alice"))) }, false, nil, []string{}},
 	}
 	for _, st := range steps {
 		stored, err := st.do()
