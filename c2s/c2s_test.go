@@ -616,6 +616,9 @@ func TestCrowdFromOneAddress(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	if n := h.srv.opts.Metrics.C2SEvicted.Load(); n != uint64(len(silent)) {
+		t.Errorf("roost_drops_total{reason=c2s_crowd_evicted} = %d, want %d", n, len(silent))
+	}
 	// Both logged-in sessions go on.
 	sendChat(t, romeo, "juliet@example.com/a", "still here")
 	if got := recvWithin(t, juliet); got.Get("from") != "romeo@example.com/b" {

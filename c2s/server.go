@@ -217,7 +217,10 @@ func New(opts Options, r Router, c Credentials) *Server {
 	// A crowd of connections that never log in from the address of a
 	// family's NAT must not lock the family out: the oldest of them
 	// makes room for a new one (issue 18, item 4).
-	s.conns.EvictUnauthenticated(func(c *session) { c.shutdown(errCrowded) })
+	s.conns.EvictUnauthenticated(func(c *session) {
+		s.opts.Metrics.C2SEvicted.Add(1)
+		c.shutdown(errCrowded)
+	})
 	for _, d := range opts.Domains {
 		s.domains[d] = d
 	}

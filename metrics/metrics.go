@@ -39,6 +39,13 @@ type Counters struct {
 	// S2SQueueFull counts stanzas refused for a peer server because too
 	// many were waiting for it (resource-constraint back to the sender).
 	S2SQueueFull atomic.Uint64
+	// C2SEvicted counts client connections that had not logged in,
+	// closed to make room for a new one from the same address (c2s: a
+	// crowd from one address must not lock a family out).
+	C2SEvicted atomic.Uint64
+	// DialbackRefused counts dialback requests (XEP-0220) refused because
+	// too many from the same peer stream were being checked already.
+	DialbackRefused atomic.Uint64
 }
 
 // Type is a metric family's type.
@@ -165,10 +172,12 @@ func (c *Counters) Families() []Family {
 			}},
 		{Name: "roost_logins_delayed_total", Help: "Client authentications held back after failed ones from the same address or for the same account (password guessing).", Type: Counter,
 			Samples: []Sample{{Value: n(&c.LoginsDelayed)}}},
-		{Name: "roost_drops_total", Help: "Sessions closed or stanzas refused because a queue was full, by reason.", Type: Counter,
+		{Name: "roost_drops_total", Help: "Sessions closed or requests refused because a limit was reached, by reason: a queue was full, an address had too many connections that had not logged in, a peer server had too many dialback requests waiting.", Type: Counter,
 			Samples: []Sample{
 				{Labels: []Label{{"reason", "c2s_queue_full"}}, Value: n(&c.C2SQueueFull)},
 				{Labels: []Label{{"reason", "s2s_queue_full"}}, Value: n(&c.S2SQueueFull)},
+				{Labels: []Label{{"reason", "c2s_crowd_evicted"}}, Value: n(&c.C2SEvicted)},
+				{Labels: []Label{{"reason", "dialback_refused"}}, Value: n(&c.DialbackRefused)},
 			}},
 	}
 }

@@ -110,19 +110,23 @@ func TestCountersFamilies(t *testing.T) {
 	c.LoginsBadCredentials.Add(1)
 	c.C2SQueueFull.Add(4)
 	c.LoginsDelayed.Add(3)
+	c.C2SEvicted.Add(5)
+	c.DialbackRefused.Add(6)
 	rec := httptest.NewRecorder()
 	Handler(c.Families).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	if got := rec.Header().Get("Content-Type"); got != ContentType {
 		t.Errorf("Content-Type = %q, want %q", got, ContentType)
 	}
 	want := map[string]float64{
-		"roost_stanzas_routed_total{}":               7,
-		"roost_logins_total{result=ok}":              2,
-		"roost_logins_total{result=bad_credentials}": 1,
-		"roost_logins_total{result=failed}":          0,
-		"roost_logins_delayed_total{}":               3,
-		"roost_drops_total{reason=c2s_queue_full}":   4,
-		"roost_drops_total{reason=s2s_queue_full}":   0,
+		"roost_stanzas_routed_total{}":                7,
+		"roost_logins_total{result=ok}":               2,
+		"roost_logins_total{result=bad_credentials}":  1,
+		"roost_logins_total{result=failed}":           0,
+		"roost_logins_delayed_total{}":                3,
+		"roost_drops_total{reason=c2s_queue_full}":    4,
+		"roost_drops_total{reason=s2s_queue_full}":    0,
+		"roost_drops_total{reason=c2s_crowd_evicted}": 5,
+		"roost_drops_total{reason=dialback_refused}":  6,
 	}
 	if diff := cmp.Diff(want, flat(parse(t, rec.Body.Bytes()))); diff != "" {
 		t.Errorf("metrics (-want +got):\n%s", diff)

@@ -235,6 +235,9 @@ func TestMaxPendingDialback(t *testing.T) {
 	if took := time.Since(start); took >= connectTimeout {
 		t.Errorf("the request over the limit was answered after %v, want at once", took)
 	}
+	if n := b.srv.opts.Metrics.DialbackRefused.Load(); n != 1 {
+		t.Errorf("roost_drops_total{reason=dialback_refused} = %d, want 1", n)
+	}
 	// The two checks fail at the connect timeout; then there is room again.
 	for range 2 {
 		if ans := dialbackResult(t, f.next()); ans.Type != dialback.Error || ans.Err.Condition != stanza.RemoteServerNotFound {

@@ -441,6 +441,7 @@ func (c *inConn) handleDialback(ctx context.Context, el *xmlstream.Element) erro
 			// other pairs); resource-constraint, type wait (RFC 6120
 			// §8.3.3.18): the peer may ask again once answers came.
 			_ = c.pairs.Finish(dialback.Pair{Sender: e.From, Target: e.To}, false)
+			c.srv.opts.Metrics.DialbackRefused.Add(1)
 			c.answered(e.Answer(dialback.Error, &stanza.Error{Type: stanza.Wait, Condition: stanza.ResourceConstraint,
 				Text: "too many dialback requests waiting on this stream"}), "")
 			return nil
