@@ -204,12 +204,15 @@ func (s *Server) secret(key string) ([]byte, error) {
 // phone's connection, a probe that wakes its radio every 15 s. roost needs
 // none of it: streams keep themselves alive (whitespace keepalives, pings
 // and write deadlines, RFC 6120 §4.6) and HTTP has its idle timeout.
+// Sockets systemd passed get the same through [withoutKeepAlive].
 func (s *Server) listen(name string, addrs []string) ([]net.Listener, error) {
 	if lns, ok := s.listeners[name]; ok {
 		return lns, nil
 	}
 	lns, ok := s.opts.Listeners[name]
-	if !ok {
+	if ok {
+		lns = withoutKeepAlive(lns)
+	} else {
 		lc := net.ListenConfig{KeepAlive: -1}
 		for _, a := range addrs {
 			ln, err := lc.Listen(context.Background(), "tcp", a)
@@ -222,6 +225,36 @@ func (s *Server) listen(name string, addrs []string) ([]net.Listener, error) {
 	}
 	s.listeners[name] = lns
 	return lns, nil
+}
+
+// withoutKeepAlive turns TCP keepalive off on the connections lns accept.
+// A listener systemd passed (socket activation) was not made by a
+// ListenConfig, so Go turns keepalive on for each connection it accepts;
+// turning it off again costs one more system call per connection, and
+// spares an idle phone a probe every 15 s.
+func withoutKeepAlive(lns []net.Listener) []net.Listener {
+	out := make([]net.Listener, len(lns))
+	for i, ln := range lns {
+		if tl, ok := ln.(*net.TCPListener); ok {
+			ln = quietListener{tl}
+		}
+		out[i] = ln
+	}
+	return out
+}
+
+// quietListener is a TCP listener whose connections have no keepalive.
+type quietListener struct{ *net.TCPListener }
+
+func (l quietListener) Accept() (net.Conn, error) {
+	c, err := l.AcceptTCP()
+	if err != nil {
+		return nil, err
+	}
+	// An error here means the connection is already gone, which its
+	// first read reports; an accept error would stop the whole listener.
+	_ = c.SetKeepAlive(false)
+	return c, nil
 }
 
 // Addrs returns the bound addresses by listener name (for tests and logs).
