@@ -450,9 +450,11 @@ type Upload struct {
 	// PublicURL is the https:// address at which clients reach the HTTPS
 	// listener, such as "https://family.example.org" when a router
 	// forwards port 443 to this machine's 5443; links are PublicURL +
-	// "/upload/...". Empty: https://upload.<domain>, with the listener's
-	// port unless it is 443, and https://localhost:<port> for the domain
-	// localhost (whose subdomains few resolvers know).
+	// "/upload/...". Empty: [https] public_url when that is set (one
+	// setting for a router that forwards 443), else
+	// https://upload.<domain>, with the listener's port unless it is 443,
+	// and https://localhost:<port> for the domain localhost (whose
+	// subdomains few resolvers know).
 	PublicURL string `toml:"public_url"`
 	// MaxFileSize bounds one file; clients learn it through service
 	// discovery.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -56,7 +57,7 @@ func (w *wiring) newUpload() (module.Module, error) {
 }
 
 // uploadBaseURLs returns, per account domain, the start of upload links:
-// [upload] public_url when set; otherwise https://upload.<domain>, or
+// [upload] public_url when set, else [https] public_url when set; otherwise https://upload.<domain>, or
 // https://localhost for the domain localhost (glibc's resolver, which
 // Python and most non-browser clients use, resolves no name below
 // localhost without systemd's nss-myhostname), with the HTTPS listener's
@@ -65,9 +66,13 @@ func (w *wiring) newUpload() (module.Module, error) {
 func (s *Server) uploadBaseURLs() (map[string]string, error) {
 	cfg := s.cfg
 	out := make(map[string]string, len(cfg.Domains))
-	if cfg.Upload.PublicURL != "" {
+	// A router forwarding 443 to the web port serves uploads too: the
+	// files are sandboxed (module/upload), so sharing the console's
+	// origin is safe, and the parent who set [https] public_url need not
+	// learn a second setting.
+	if public := cmp.Or(cfg.Upload.PublicURL, cfg.HTTPS.PublicURL); public != "" {
 		for _, d := range cfg.Domains {
-			out[d] = strings.TrimSuffix(cfg.Upload.PublicURL, "/")
+			out[d] = strings.TrimSuffix(public, "/")
 		}
 		return out, nil
 	}

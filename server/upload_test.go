@@ -296,14 +296,19 @@ func TestUploadBaseURLs(t *testing.T) {
 		domains []string
 		listen  []string // bound on 127.0.0.1, port 0 means any
 		public  string
+		https   string            // [https] public_url
 		want    map[string]string // "PORT" stands for the bound port
 	}{
-		{"localhost", []string{"localhost"}, []string{"127.0.0.1:0"}, "",
+		{"localhost", []string{"localhost"}, []string{"127.0.0.1:0"}, "", "",
 			map[string]string{"localhost": "https://localhost:PORT"}},
-		{"domains", []string{"example.org", "bücher.example"}, []string{"127.0.0.1:0"}, "",
+		{"domains", []string{"example.org", "bücher.example"}, []string{"127.0.0.1:0"}, "", "",
 			map[string]string{"example.org": "https://upload.example.org:PORT", "bücher.example": "https://upload.xn--bcher-kva.example:PORT"}},
-		{"public URL", []string{"example.org", "example.net"}, []string{"127.0.0.1:0"}, "https://family.example.org/",
+		{"public URL", []string{"example.org", "example.net"}, []string{"127.0.0.1:0"}, "https://family.example.org/", "",
 			map[string]string{"example.org": "https://family.example.org", "example.net": "https://family.example.org"}},
+		{"the web port's public URL", []string{"example.org"}, []string{"127.0.0.1:0"}, "", "https://home.example.org/",
+			map[string]string{"example.org": "https://home.example.org"}},
+		{"its own public URL first", []string{"example.org"}, []string{"127.0.0.1:0"}, "https://files.example.org", "https://home.example.org",
+			map[string]string{"example.org": "https://files.example.org"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -311,6 +316,7 @@ func TestUploadBaseURLs(t *testing.T) {
 			cfg.Domains = tc.domains
 			cfg.HTTPS.Listen = tc.listen
 			cfg.Upload.PublicURL = tc.public
+			cfg.HTTPS.PublicURL = tc.https
 			s := &Server{cfg: cfg, opts: Options{}, listeners: map[string][]net.Listener{}}
 			defer s.closeAll()
 			got, err := s.uploadBaseURLs()
