@@ -1125,3 +1125,40 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// TestWebSocketPath: the WebSocket path may not be one roost serves
+// itself, nor below one (the HTTP mux would refuse it at start), but a
+// path that merely begins with the same letters is the admin's to use.
+func TestWebSocketPath(t *testing.T) {
+	for _, tt := range []struct {
+		path string
+		ok   bool
+	}{
+		{"/xmpp-websocket", true},
+		{"/ws", true},
+		{"/metricsws", true},
+		{"/administrator", true},
+		{"/", false},
+		{"/health", false},
+		{"/metrics", false},
+		{"/metrics/ws", false},
+		{"/upload", false},
+		{"/upload/ws", false},
+		{"/invite", false},
+		{"/admin", false},
+		{"/admin/ws", false},
+		{"/.well-known/xmpp", false},
+	} {
+		t.Run(tt.path, func(t *testing.T) {
+			c := Default()
+			c.WebSocket.Path = tt.path
+			err := c.Validate()
+			if (err == nil) != tt.ok {
+				t.Errorf("Validate() with websocket.path %q: %v, want ok %v", tt.path, err, tt.ok)
+			}
+			if err != nil && !errors.Is(err, ErrConflict) {
+				t.Errorf("error %v, want ErrConflict", err)
+			}
+		})
+	}
+}

@@ -672,8 +672,11 @@ func (v *validator) limits(l Limits) {
 	v.intRange("limits.max_connections_per_ip", int64(l.MaxConnectionsPerIP), 1, 65535, "")
 }
 
-// reservedPaths are served on the HTTPS listener by roost itself.
-var reservedPaths = []string{"/.well-known/", "/health"}
+// reservedPaths are served on the HTTPS listener by roost itself (httpd
+// and the features' routes): each is the path without its final "/" and
+// everything below it. A WebSocket path among them would be registered
+// twice with the HTTP mux, which refuses that by panicking at start.
+var reservedPaths = []string{"/.well-known/", "/health/", "/metrics/", "/upload/", "/invite/", "/admin/"}
 
 func (v *validator) webSocket(w WebSocket) {
 	switch p := w.Path; {
