@@ -42,11 +42,24 @@ func (r *room) adminSet(ctx context.Context, st *stanza.Stanza, q *xmlstream.Ele
 	if err := r.checkLastOwner(st.From, changes); err != nil {
 		return nil, err
 	}
+	affChanged := r.applyAdminChanges(ctx, st.From, changes)
+	if affChanged {
+		if err := r.save(); err != nil {
+			return nil, err
+		}
+	}
+	r.destroyIfEmpty(ctx)
+	return nil, nil
+}
+
+// applyAdminChanges makes checked changes, telling the occupants and the
+// users whose affiliation changed, and reports whether an affiliation
+// changed (the room is then to be saved). from is who asked.
+func (r *room) applyAdminChanges(ctx context.Context, from jid.JID, changes []adminChange) (affChanged bool) {
 	actor := ""
-	if o := r.sessions[st.From]; o != nil {
+	if o := r.sessions[from]; o != nil {
 		actor = o.nick
 	}
-	affChanged := false
 	for _, c := range changes {
 		if c.isRole {
 			if r.occupants[c.occ.nick] == c.occ { // still there after the changes before it
@@ -62,13 +75,7 @@ func (r *room) adminSet(ctx context.Context, st *stanza.Stanza, q *xmlstream.Ele
 		r.affiliationChanged(ctx, c.target, actor, c.reason)
 		affChanged = true
 	}
-	if affChanged {
-		if err := r.save(); err != nil {
-			return nil, err
-		}
-	}
-	r.destroyIfEmpty(ctx)
-	return nil, nil
+	return affChanged
 }
 
 // checkAdminItem checks one item of a muc#admin set against the actor's
@@ -111,19 +118,7 @@ func (r *room) checkAdminItem(actor jid.JID, item *xmlstream.Element) (adminChan
 				return c, &stanza.Error{Type: stanza.Cancel, Condition: stanza.Conflict, Text: "this nickname is reserved by someone else"}
 			}
 		}
-		current := r.affs[c.target].aff
-		if _, ok := r.affs[c.target]; !ok {
-			current = NoAffiliation
-		}
-		switch {
-		case actorAff == Owner:
-		case actorAff == Admin && c.aff < Admin && current < Admin:
-		case actorAff == Admin:
-			return c, &stanza.Error{Type: stanza.Cancel, Condition: stanza.NotAllowed, Text: "only owners may change owners and admins"}
-		default:
-			return c, &stanza.Error{Type: stanza.Auth, Condition: stanza.Forbidden, Text: "only the room's admins may change affiliations"}
-		}
-		return c, nil
+		return c, r.mayChangeAffiliation(actorAff, c.target, c.aff)
 	}
 	role, ok := parseRole(roleAttr)
 	if !ok {
@@ -161,6 +156,25 @@ func (r *room) checkAdminItem(actor jid.JID, item *xmlstream.Element) (adminChan
 		return c, &stanza.Error{Type: stanza.Cancel, Condition: stanza.NotAllowed, Text: "only the room's admins may grant or revoke moderation"}
 	}
 	return c, nil
+}
+
+// mayChangeAffiliation checks that someone of affiliation actorAff may
+// give target the affiliation aff (§9, §10: admins manage members and
+// outcasts, owners everything).
+func (r *room) mayChangeAffiliation(actorAff Affiliation, target jid.JID, aff Affiliation) error {
+	current := NoAffiliation
+	if a, ok := r.affs[target]; ok {
+		current = a.aff
+	}
+	switch {
+	case actorAff == Owner:
+	case actorAff == Admin && aff < Admin && current < Admin:
+	case actorAff == Admin:
+		return &stanza.Error{Type: stanza.Cancel, Condition: stanza.NotAllowed, Text: "only owners may change owners and admins"}
+	default:
+		return &stanza.Error{Type: stanza.Auth, Condition: stanza.Forbidden, Text: "only the room's admins may change affiliations"}
+	}
+	return nil
 }
 
 // checkLastOwner keeps a room from losing its last owner (§10.5).
@@ -256,18 +270,14 @@ func (r *room) adminGet(st *stanza.Stanza, q *xmlstream.Element) (*xmlstream.Ele
 			return nil, &stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest, Text: "unknown affiliation list " + a}
 		}
 		// Admins see lists up to their own rank; in a members-only,
-		// non-anonymous room members may see them too (as Prosody).
-		if !(actorAff >= Admin && actorAff >= aff) && !(r.cfg.MembersOnly && r.cfg.NonAnonymous && actorAff >= Member) {
+		// non-anonymous room members may see them too (as Prosody); the
+		// member list, also the occupants whose role the room's
+		// muc#roomconfig_getmemberlist names.
+		if !(actorAff >= Admin && actorAff >= aff) && !(r.cfg.MembersOnly && r.cfg.NonAnonymous && actorAff >= Member) &&
+			!(aff == Member && r.mayGetMemberList(st.From)) {
 			return nil, &stanza.Error{Type: stanza.Auth, Condition: stanza.Forbidden, Text: "you may not see this list"}
 		}
-		keys := make([]jid.JID, 0, len(r.affs))
-		for j, x := range r.affs {
-			if x.aff == aff {
-				keys = append(keys, j)
-			}
-		}
-		slices.SortFunc(keys, func(a, b jid.JID) int { return compareStrings(a.String(), b.String()) })
-		for _, j := range keys {
+		for _, j := range r.withAffiliation(aff) {
 			x := r.affs[j]
 			it := xmlstream.New(NSAdmin, "item").SetAttr("affiliation", aff.String()).SetAttr("jid", j.String())
 			if x.nick != "" {
@@ -302,6 +312,25 @@ func (r *room) adminGet(st *stanza.Stanza, q *xmlstream.Element) (*xmlstream.Ele
 	return stanza.ResultIQ(st, out), nil
 }
 
+// mayGetMemberList reports whether the session from is an occupant whose
+// role may retrieve the member list (muc#roomconfig_getmemberlist).
+func (r *room) mayGetMemberList(from jid.JID) bool {
+	o := r.sessions[from]
+	return o != nil && r.cfg.getMemberList().Has(o.role)
+}
+
+// withAffiliation returns the JIDs of affiliation aff, in order.
+func (r *room) withAffiliation(aff Affiliation) []jid.JID {
+	keys := make([]jid.JID, 0, len(r.affs))
+	for j, x := range r.affs {
+		if x.aff == aff {
+			keys = append(keys, j)
+		}
+	}
+	slices.SortFunc(keys, func(a, b jid.JID) int { return compareStrings(a.String(), b.String()) })
+	return keys
+}
+
 func compareStrings(a, b string) int {
 	switch {
 	case a < b:
@@ -317,8 +346,73 @@ func (r *room) ownerGet(st *stanza.Stanza) (*xmlstream.Element, error) {
 	if r.affiliation(st.From) != Owner {
 		return nil, &stanza.Error{Type: stanza.Auth, Condition: stanza.Forbidden, Text: "only the room's owners may configure it"}
 	}
+	return stanza.ResultIQ(st, xmlstream.New(NSOwner, "query").Append(r.configForm().Element())), nil
+}
+
+// configForm is the configuration form (§10.2) with the room's owners and
+// admins (muc#roomconfig_roomowners, _roomadmins).
+func (r *room) configForm() *form.Form {
 	f := r.cfg.Form("Configuration of "+r.jid.String(), r.svc.m.lim)
-	return stanza.ResultIQ(st, xmlstream.New(NSOwner, "query").Append(f.Element())), nil
+	list := func(v, label string, aff Affiliation) form.Field {
+		fl := form.Field{Var: v, Type: form.JIDMulti, Label: label}
+		for _, j := range r.withAffiliation(aff) {
+			fl.Values = append(fl.Values, j.String())
+		}
+		return fl
+	}
+	return f.Add(list(fRoomOwners, "Owners (full list)", Owner), list(fRoomAdmins, "Admins (full list)", Admin))
+}
+
+// listChanges turns the owner and admin lists of a submitted
+// configuration form into the changes that muc#admin items would make
+// (§10.3–10.7), checked with the same rules: whoever is listed gets the
+// affiliation; an owner or admin left out of its list, and in no other,
+// becomes a member (the lists say who runs the room, not who may enter
+// it: a members-only room's former admin still may). Config.Apply has
+// refused bad JIDs and anyone in both lists.
+func (r *room) listChanges(from jid.JID, f *form.Form) ([]adminChange, error) {
+	want := map[jid.JID]Affiliation{}
+	for _, l := range []struct {
+		v   string
+		aff Affiliation
+	}{{fRoomOwners, Owner}, {fRoomAdmins, Admin}} {
+		if !f.Has(l.v) {
+			continue
+		}
+		listed, err := userJIDs(f.Values(l.v))
+		if err != nil {
+			return nil, badConfig("field %s: %v", l.v, err)
+		}
+		for _, j := range r.withAffiliation(l.aff) {
+			if _, ok := want[j]; !ok && !slices.ContainsFunc(listed, j.Equal) {
+				want[j] = Member
+			}
+		}
+		for _, j := range listed {
+			want[j] = l.aff
+		}
+	}
+	targets := make([]jid.JID, 0, len(want))
+	for j := range want {
+		targets = append(targets, j)
+	}
+	slices.SortFunc(targets, func(a, b jid.JID) int { return compareStrings(a.String(), b.String()) })
+	actorAff := r.affiliation(from)
+	var changes []adminChange
+	for _, j := range targets {
+		current := NoAffiliation
+		if a, ok := r.affs[j]; ok {
+			current = a.aff
+		}
+		if want[j] == current {
+			continue
+		}
+		if err := r.mayChangeAffiliation(actorAff, j, want[j]); err != nil {
+			return nil, err
+		}
+		changes = append(changes, adminChange{target: j, aff: want[j]})
+	}
+	return changes, nil
 }
 
 // ownerSet applies a configuration (§10.1.2, §10.2), cancels the creation
@@ -361,6 +455,16 @@ func (r *room) ownerSet(ctx context.Context, st *stanza.Stanza, q *xmlstream.Ele
 	if err != nil {
 		return nil, err // nothing changed
 	}
+	changes, err := r.listChanges(st.From, f)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.checkLastOwner(st.From, changes); err != nil {
+		return nil, err
+	}
+	// The affiliations first, so that a room turning members-only keeps
+	// the owners and admins the same form names.
+	r.applyAdminChanges(ctx, st.From, changes)
 	return nil, r.applyConfig(ctx, cfg)
 }
 
@@ -382,6 +486,15 @@ func (r *room) applyConfig(ctx context.Context, cfg Config) error {
 		for _, o := range r.occupantList() {
 			if r.affiliation(o.bare) < Member {
 				r.removeWith(o, nil, change{codes: []int{statusMembersOnly}})
+			}
+		}
+	}
+	if cfg.presenceBroadcast() != old.presenceBroadcast() {
+		// Occupants the others now may see appear; those they may not
+		// go (publish).
+		for _, o := range r.occupantList() {
+			if o.shown != r.broadcasts(o.role) {
+				r.publish(o, "", o.primary().children, change{})
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"roost/form"
+	"roost/jid"
 	"roost/stanza"
 )
 
@@ -40,7 +41,40 @@ type Config struct {
 	ChangeSubject bool `json:"change_subject,omitempty"`
 	// Logging keeps the room's messages in its archive on disk.
 	Logging bool `json:"logging,omitempty"`
+	// PresenceBroadcast is the roles whose presence the other occupants
+	// get (muc#roomconfig_presencebroadcast); zero: every role, as
+	// before the field existed. An occupant whose role is not in it
+	// still gets its own presence and everyone else's.
+	PresenceBroadcast Roles `json:"presence_broadcast,omitempty"`
+	// GetMemberList is the roles of the occupants who may retrieve the
+	// member list (muc#roomconfig_getmemberlist); zero: moderators (see
+	// defaultGetMemberList).
+	GetMemberList Roles `json:"get_member_list,omitempty"`
 }
+
+// Defaults of the Roles fields.
+const (
+	// defaultPresenceBroadcast: everyone's presence goes to everyone, as
+	// in XEP-0045's example form (§10.2) and in Prosody and ejabberd.
+	defaultPresenceBroadcast = rolesChosen | 1<<Moderator | 1<<Participant | 1<<Visitor
+	// defaultGetMemberList: moderators. XEP-0045 sets no default (its
+	// example form lists all roles); neither Prosody nor ejabberd offers
+	// the field, and both give the member list to admins and owners only,
+	// and to members when real JIDs are public (see room.adminGet, which
+	// keeps Prosody's rule). The member list is a list of real JIDs:
+	// moderators see occupants' real JIDs in every room (§5.1.1), so
+	// giving it to them reveals nothing new, while participants and
+	// visitors of a semi-anonymous room would learn what the room hides
+	// from them. A family room's moderators are its owners and admins,
+	// who could read the list already.
+	defaultGetMemberList = rolesChosen | 1<<Moderator
+)
+
+// presenceBroadcast is the effective muc#roomconfig_presencebroadcast.
+func (c Config) presenceBroadcast() Roles { return c.PresenceBroadcast.or(defaultPresenceBroadcast) }
+
+// getMemberList is the effective muc#roomconfig_getmemberlist.
+func (c Config) getMemberList() Roles { return c.GetMemberList.or(defaultGetMemberList) }
 
 // Fields of the configuration form (XEP-0045 §15.5.3).
 const (
@@ -59,6 +93,13 @@ const (
 	fMaxHistory    = "muc#maxhistoryfetch"
 	fChangeSubject = "muc#roomconfig_changesubject"
 	fLogging       = "muc#roomconfig_enablelogging"
+	fPresenceCast  = "muc#roomconfig_presencebroadcast"
+	fGetMemberList = "muc#roomconfig_getmemberlist"
+	// The owners and admins are the room's affiliations, not part of
+	// Config: the room adds them to the form and applies them
+	// (room.configForm, room.listChanges).
+	fRoomOwners = "muc#roomconfig_roomowners"
+	fRoomAdmins = "muc#roomconfig_roomadmins"
 )
 
 // limits bound what a configuration may ask for.
@@ -119,9 +160,23 @@ func (c Config) Form(title string, lim limits) *form.Form {
 			Values: []string{strconv.Itoa(c.MaxHistory)}},
 		boolean(fChangeSubject, "Participants may change the subject", c.ChangeSubject),
 		boolean(fLogging, "Keep the room's messages (archive)", c.Logging),
+		rolesField(fPresenceCast, "Whose presence the others see (joining, leaving, status)", c.presenceBroadcast()),
+		rolesField(fGetMemberList, "Who in the room may see the list of members", c.getMemberList()),
 	)
 	return f
 }
+
+// rolesField is a list-multi field of roles (presencebroadcast,
+// getmemberlist).
+func rolesField(v, label string, s Roles) form.Field {
+	fl := form.Field{Var: v, Type: form.ListMulti, Label: label, Values: s.names()}
+	for _, r := range roleChoices {
+		fl.Options = append(fl.Options, form.Option{Label: roleLabels[r], Value: r.String()})
+	}
+	return fl
+}
+
+var roleLabels = [...]string{Moderator: "Moderators", Participant: "Participants", Visitor: "Visitors"}
 
 // maxUsers is the effective occupant limit.
 func (c Config) maxUsers(lim limits) int {
@@ -138,8 +193,17 @@ func badConfig(format string, args ...any) *stanza.Error {
 }
 
 // Apply returns c changed by the submitted form f. Any field it does not
-// know, or a value it cannot take, fails the whole form with bad-request.
+// know, or a value it cannot take, fails the whole form with bad-request
+// and returns c as it was.
 func (c Config) Apply(f *form.Form, lim limits) (Config, error) {
+	next, err := c.apply(f, lim)
+	if err != nil {
+		return c, err
+	}
+	return next, nil
+}
+
+func (c Config) apply(f *form.Form, lim limits) (Config, error) {
 	if ft := f.FormType(); ft != "" && ft != FormConfig {
 		return c, badConfig("the form is of type %q, not %s", ft, FormConfig)
 	}
@@ -149,8 +213,13 @@ func (c Config) Apply(f *form.Form, lim limits) (Config, error) {
 		if fl.Var == "" {
 			continue // a fixed field, as some clients echo them
 		}
-		if len(fl.Values) > 1 {
-			return c, badConfig("field %s: one value expected", fl.Var)
+		switch fl.Var {
+		case fPresenceCast, fGetMemberList, fRoomOwners, fRoomAdmins:
+			// Multi-valued: checked below.
+		default:
+			if len(fl.Values) > 1 {
+				return c, badConfig("field %s: one value expected", fl.Var)
+			}
 		}
 		v := fl.Value()
 		var err error
@@ -203,12 +272,23 @@ func (c Config) Apply(f *form.Form, lim limits) (Config, error) {
 			c.ChangeSubject, err = boolValue(v)
 		case fLogging:
 			c.Logging, err = boolValue(v)
+		case fPresenceCast:
+			c.PresenceBroadcast, err = chooseRoles(fl.Values, defaultPresenceBroadcast)
+		case fGetMemberList:
+			c.GetMemberList, err = chooseRoles(fl.Values, defaultGetMemberList)
+		case fRoomOwners, fRoomAdmins:
+			// Not c's: checked here so that a bad list fails the whole
+			// form; the room applies them (room.listChanges).
+			_, err = userJIDs(fl.Values)
 		default:
 			return c, badConfig("unknown field %s", fl.Var)
 		}
 		if err != nil {
-			return c, badConfig("field %s: %q: %v", fl.Var, v, err)
+			return c, badConfig("field %s: %q: %v", fl.Var, strings.Join(fl.Values, " "), err)
 		}
+	}
+	if err := checkLists(f); err != nil {
+		return c, err
 	}
 	c.Password = ""
 	if passwordOn {
@@ -221,6 +301,48 @@ func (c Config) Apply(f *form.Form, lim limits) (Config, error) {
 }
 
 func boolValue(v string) (bool, error) { return form.ParseBool(v) }
+
+// chooseRoles reads a Roles field; the default is stored as zero.
+func chooseRoles(values []string, def Roles) (Roles, error) {
+	s, err := parseRoles(values)
+	if err != nil || s == def {
+		return 0, err
+	}
+	return s, nil
+}
+
+// userJIDs reads a jid-multi list of owners or admins: bare JIDs, each
+// once, in order.
+func userJIDs(values []string) ([]jid.JID, error) {
+	out := make([]jid.JID, 0, len(values))
+	for _, v := range values {
+		j, err := jid.Parse(v)
+		switch {
+		case err != nil || j.Resource() != "":
+			// As in a muc#admin item (room.checkAdminItem).
+			return nil, fmt.Errorf("%q is not a bare JID", v)
+		}
+		if !slices.ContainsFunc(out, j.Equal) {
+			out = append(out, j)
+		}
+	}
+	return out, nil
+}
+
+// checkLists refuses a form that names someone both owner and admin.
+func checkLists(f *form.Form) error {
+	if !f.Has(fRoomOwners) || !f.Has(fRoomAdmins) {
+		return nil
+	}
+	owners, _ := userJIDs(f.Values(fRoomOwners))
+	admins, _ := userJIDs(f.Values(fRoomAdmins))
+	for _, j := range admins {
+		if slices.ContainsFunc(owners, j.Equal) {
+			return badConfig("%s is in both %s and %s", j, fRoomOwners, fRoomAdmins)
+		}
+	}
+	return nil
+}
 
 // text accepts a single-line value of at most max characters.
 func text(v string, max int) (string, error) {

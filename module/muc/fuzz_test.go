@@ -20,6 +20,8 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add([]byte(`{"v":2}`))
 	f.Add([]byte(`{"v":1,"config":{"allow_pm":"anyone"},"affiliations":[{"jid":"Romeo@Example.org","affiliation":"owner"}]}`))
 	f.Add([]byte(`{"v":1,"config":{"allow_pm":"anyone"},"affiliations":[{"jid":"r@e.org/x","affiliation":"owner"}]}`))
+	f.Add([]byte(`{"v":1,"config":{"allow_pm":"anyone","presence_broadcast":["moderator","visitor"],"get_member_list":[]}}`))
+	f.Add([]byte(`{"v":1,"config":{"allow_pm":"anyone","presence_broadcast":["moderator","participant","visitor"],"get_member_list":null}}`))
 	f.Add([]byte(`not json`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		rec, affs, err := decodeRecord(b)
@@ -57,6 +59,8 @@ func FuzzApplyConfig(f *testing.F) {
 		`<field var='muc#roomconfig_roomsecret'><value>s</value></field></x>`)
 	f.Add(`<x xmlns='jabber:x:data' type='submit'><field var='muc#maxhistoryfetch'><value>9999</value></field></x>`)
 	f.Add(`<x xmlns='jabber:x:data' type='submit'><field var='other'><value>1</value></field></x>`)
+	f.Add(`<x xmlns='jabber:x:data' type='submit'><field var='muc#roomconfig_presencebroadcast'><value>moderator</value><value>visitor</value></field>` +
+		`<field var='muc#roomconfig_getmemberlist'/><field var='muc#roomconfig_roomowners'><value>a@example.org</value></field></x>`)
 	lim := limits{maxUsers: 100, maxHistory: 50, maxName: 200}
 	base := openDefaults()
 	base.MaxHistory = 20

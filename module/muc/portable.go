@@ -87,6 +87,8 @@ func ImportRoom(e Exported, defaults Config) (rec []byte, skipped []string, err 
 			switch fl.Var {
 			case form.FormTypeVar, "":
 				continue
+			case fRoomOwners, fRoomAdmins:
+				continue // e.Affiliations carries them
 			case fPasswordOn, fPassword:
 				pw = append(pw, fl)
 				continue

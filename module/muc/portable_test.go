@@ -16,7 +16,7 @@ func TestExportImportRoom(t *testing.T) {
 	at := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 	full := record{Version: recordVersion, Config: Config{Name: "Family", Description: "us", Persistent: true, MembersOnly: true,
 		Password: "s3cret", Moderated: true, NonAnonymous: true, MaxUsers: 30, AllowInvites: true, AllowPM: PMModerators,
-		MaxHistory: 40, ChangeSubject: true, Logging: true},
+		MaxHistory: 40, ChangeSubject: true, Logging: true, PresenceBroadcast: RolesOf(Moderator), GetMemberList: RolesOf()},
 		Subject: "lunch", SubjectBy: "r@conference.h/alice", SubjectAt: at, Salt: []byte{1, 2, 3}, Created: at,
 		Affiliations: []affRecord{{JID: "a@h", Affiliation: "owner", Nick: "A"}, {JID: "b@h", Affiliation: "none", Nick: "B"},
 			{JID: "spam@x", Affiliation: "outcast", Reason: "spam"}}}

@@ -348,7 +348,7 @@ func (r *room) probe(st *stanza.Stanza, from *occupant, nick string) error {
 	if from == nil {
 		return &stanza.Error{Type: stanza.Cancel, Condition: stanza.NotAcceptable, Text: "you are not in this room"}
 	}
-	if p := r.occupants[nick]; p != nil {
+	if p := r.occupants[nick]; p != nil && (p.shown || p == from) {
 		r.sendTo(stanza.Presence, p.jid, st.From, r.presence(p, "", p.primary().children, change{}, r.viewFor(from), jid.JID{}), false)
 	}
 	return nil
@@ -453,7 +453,7 @@ func (r *room) viewFor(viewer *occupant) view {
 func (r *room) sendOccupantList(to jid.JID, joiner *occupant) {
 	v := r.viewFor(joiner)
 	for _, p := range r.occupants {
-		if p == joiner {
+		if p == joiner || !p.shown {
 			continue
 		}
 		r.sendTo(stanza.Presence, p.jid, to, r.presence(p, "", p.primary().children, change{}, v, jid.JID{}), false)
@@ -461,8 +461,33 @@ func (r *room) sendOccupantList(to jid.JID, joiner *occupant) {
 }
 
 // broadcastPresence tells every occupant of o's presence: the others in
-// the view their role allows, o's own sessions with its self codes.
+// the view their role allows (if o's role is broadcast, see publish), o's
+// own sessions with its self codes.
 func (r *room) broadcastPresence(o *occupant, typ string, content []xmlstream.Node, c change) {
+	r.publish(o, typ, content, c)
+	for _, s := range o.sessions {
+		r.selfPresence(o, s, typ, content, c)
+	}
+}
+
+// broadcasts reports whether the presence of an occupant of role is
+// broadcast to the others (muc#roomconfig_presencebroadcast).
+func (r *room) broadcasts(role Role) bool { return r.cfg.presenceBroadcast().Has(role) }
+
+// publish tells the other occupants of o's presence if its role is
+// broadcast. An occupant the others have seen and whose role no longer is
+// (or who leaves) is gone for them: unavailable, as Prosody sends it; one
+// they never saw stays unseen, leaving included.
+func (r *room) publish(o *occupant, typ string, content []xmlstream.Node, c change) {
+	visible := typ != stanza.TypeUnavailable && r.broadcasts(o.role)
+	switch {
+	case visible:
+	case !o.shown:
+		return
+	default:
+		typ = stanza.TypeUnavailable
+	}
+	o.shown = visible
 	var tmpl [2]*xmlstream.Element
 	n := 0
 	for _, p := range r.occupants {
@@ -484,9 +509,6 @@ func (r *room) broadcastPresence(o *occupant, typ string, content []xmlstream.No
 			r.queue(outgoing{kind: stanza.Presence, typ: typ, from: o.jid, to: s.full, el: address(&envs[i], tmpl[v], s.full.String())})
 			i++
 		}
-	}
-	for _, s := range o.sessions {
-		r.selfPresence(o, s, typ, content, c)
 	}
 }
 

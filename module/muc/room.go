@@ -35,6 +35,10 @@ type occupant struct {
 	sessions []*session
 	// id is the occupant-id (XEP-0421), stable per real bare JID.
 	id string
+	// shown: the others have the occupant's presence. Only a role the
+	// room broadcasts (muc#roomconfig_presencebroadcast) is shown; see
+	// room.publish.
+	shown bool
 
 	// Presence changes are passed on at a bounded rate: a token bucket,
 	// and the time a merged change is due.
@@ -258,6 +262,13 @@ func decodeRecord(b []byte) (record, map[jid.JID]affiliation, error) {
 	case PMAnyone, PMParticipants, PMModerators, PMNone:
 	default:
 		return record{}, nil, fmt.Errorf("%w: allow_pm %q", errRecord, rec.Config.AllowPM)
+	}
+	// A chosen set equal to the default is the default (Config.Apply).
+	if rec.Config.PresenceBroadcast == defaultPresenceBroadcast {
+		rec.Config.PresenceBroadcast = 0
+	}
+	if rec.Config.GetMemberList == defaultGetMemberList {
+		rec.Config.GetMemberList = 0
 	}
 	if rec.Config.MaxHistory < 0 || rec.Config.MaxUsers < 0 {
 		return record{}, nil, fmt.Errorf("%w: negative limit", errRecord)

@@ -1,7 +1,9 @@
 package muc
 
 import (
+	"encoding/json"
 	"fmt"
+	"slices"
 )
 
 // Namespaces and form types (XEP-0045 §19, XEP-0359, XEP-0421, XEP-0249,
@@ -138,3 +140,85 @@ const (
 	// with [MUC.CreateRoom].
 	CreateAdmin Creators = "admin"
 )
+
+// Roles is a set of roles: the value of the muc#roomconfig fields that
+// name roles, muc#roomconfig_presencebroadcast and
+// muc#roomconfig_getmemberlist (XEP-0045 §15.5.3).
+//
+// The zero value means the field's default, so that a Config made in code
+// or read from a record stored before the field existed behaves as the
+// default says; a set chosen in a form, even an empty one, carries
+// rolesChosen. [Config.Apply] stores a choice equal to the default as
+// zero, so that one configuration has one value.
+type Roles uint8
+
+// rolesChosen marks a set chosen in a form, as against the default.
+const rolesChosen Roles = 1 << 7
+
+// roleChoices are the roles a Roles field offers, in the form's order.
+var roleChoices = [...]Role{Moderator, Participant, Visitor}
+
+// RolesOf returns the chosen set of roles.
+func RolesOf(roles ...Role) Roles {
+	s := rolesChosen
+	for _, r := range roles {
+		s |= 1 << r
+	}
+	return s
+}
+
+// Has reports whether r is in s (s chosen, not the zero default).
+func (s Roles) Has(r Role) bool { return r != RoleNone && s&(1<<r) != 0 }
+
+// or returns s, or def when s is the zero default.
+func (s Roles) or(def Roles) Roles {
+	if s == 0 {
+		return def
+	}
+	return s
+}
+
+// names returns the roles of s by name, in the form's order.
+func (s Roles) names() []string {
+	out := make([]string, 0, len(roleChoices))
+	for _, r := range roleChoices {
+		if s.Has(r) {
+			out = append(out, r.String())
+		}
+	}
+	return out
+}
+
+// parseRoles reads the values of a Roles field.
+func parseRoles(values []string) (Roles, error) {
+	s := rolesChosen
+	for _, v := range values {
+		r, ok := parseRole(v)
+		if !ok || !slices.Contains(roleChoices[:], r) {
+			return 0, fmt.Errorf("%q is not moderator, participant or visitor", v)
+		}
+		s |= 1 << r
+	}
+	return s, nil
+}
+
+// MarshalJSON writes a chosen set as the list of its roles' names.
+func (s Roles) MarshalJSON() ([]byte, error) { return json.Marshal(s.names()) }
+
+// UnmarshalJSON reads a list of roles' names: a chosen set.
+func (s *Roles) UnmarshalJSON(b []byte) error {
+	var names []string
+	if err := json.Unmarshal(b, &names); err != nil {
+		return fmt.Errorf("read roles: %w", err)
+	}
+	if names == nil {
+		*s = 0 // null: the default
+		return nil
+	}
+	r, err := parseRoles(names)
+	if err != nil {
+		return fmt.Errorf("read roles: %w", err)
+	}
+	*s = r
+	return nil
+}
