@@ -21,6 +21,8 @@ const (
 	scriptMUC = "testdata/slix_muc.py"
 	// mucProfanityIP serves the profanity session.
 	mucProfanityIP = "127.0.0.33"
+	// mucRolesIP serves TestInteropMUCRoomConfigRoles.
+	mucRolesIP = "127.0.0.34"
 )
 
 // TestInteropMUC: a family's room, driven by slixmpp's xep_0045 and
@@ -46,7 +48,8 @@ func TestInteropMUC(t *testing.T) {
 		"muc#roomconfig_publicroom", "muc#roomconfig_membersonly", "muc#roomconfig_passwordprotectedroom",
 		"muc#roomconfig_roomsecret", "muc#roomconfig_moderatedroom", "muc#roomconfig_whois", "muc#roomconfig_maxusers",
 		"muc#roomconfig_allowinvites", "muc#roomconfig_allowpm", "muc#maxhistoryfetch", "muc#roomconfig_changesubject",
-		"muc#roomconfig_enablelogging"} {
+		"muc#roomconfig_enablelogging", "muc#roomconfig_roomowners", "muc#roomconfig_roomadmins",
+		"muc#roomconfig_presencebroadcast", "muc#roomconfig_getmemberlist"} {
 		if !strings.Contains(fields, f) {
 			t.Errorf("the configuration form lacks %s: %s", f, fields)
 		}
@@ -125,6 +128,51 @@ func TestInteropMUC(t *testing.T) {
 	if !strings.Contains(r.Log(), "room configured") {
 		t.Error("roost did not log the room's configuration")
 	}
+}
+
+// TestInteropMUCRoomConfigRoles: slixmpp's xep_0045 fills in the
+// configuration form's owner list and presence broadcast (XEP-0045
+// §10.2): a second owner named in the form gets the affiliation (its
+// presence, the owner list), and with only moderators' presence broadcast
+// a participant enters unseen, yet gets its own presence (110).
+func TestInteropMUCRoomConfigRoles(t *testing.T) {
+	ca := xmpptest.NewCA(t)
+	r := startRoost(t, mucRolesIP, mucHost, ca)
+	for _, u := range []string{"alice", "bob", "carol"} {
+		r.AddUser(t, u, u+"-secret")
+	}
+	ev := runPy(t, scriptMUC, "roles", "--host", r.IP, "--domain", r.Domain, "--ca", ca.File)
+	t.Logf("roles: %v", ev)
+
+	want(t, event(t, ev, "join", "who", "alice-create"), "result", "ok")
+	form := event(t, ev, "config-form")
+	want(t, form, "types", "map[muc#roomconfig_getmemberlist:list-multi muc#roomconfig_presencebroadcast:list-multi "+
+		"muc#roomconfig_roomadmins:jid-multi muc#roomconfig_roomowners:jid-multi]")
+	want(t, form, "owners", "[alice@"+mucHost+"]")
+	want(t, form, "broadcast", "[moderator participant visitor]")
+	want(t, form, "getmemberlist", "[moderator]")
+	want(t, event(t, ev, "configured"), "result", "ok")
+	want(t, event(t, ev, "join", "who", "bob"), "item", fmt.Sprintf("map[affiliation:none jid:bob@%s/phone role:participant]", mucHost))
+
+	owners := event(t, ev, "owners-set")
+	want(t, owners, "result", "ok")
+	want(t, owners, "item", fmt.Sprintf("map[affiliation:owner jid:bob@%s/phone role:moderator]", mucHost))
+	want(t, owners, "codes", "[110]")
+	list := event(t, ev, "owner-list")
+	want(t, list, "result", "ok")
+	want(t, list, "jids", fmt.Sprintf("[alice@%s bob@%s]", mucHost, mucHost))
+
+	cast := event(t, ev, "broadcast-set")
+	want(t, cast, "result", "ok")
+	want(t, cast, "broadcast", "[moderator]")
+	carol := event(t, ev, "join", "who", "carol")
+	want(t, carol, "result", "ok")
+	want(t, carol, "codes", "[100 110 170]")
+	want(t, carol, "item", fmt.Sprintf("map[affiliation:none jid:carol@%s/desk role:participant]", mucHost))
+	want(t, carol, "occupants", "[Alice Bob Carol]")
+	unseen := event(t, ev, "unseen")
+	want(t, unseen, "heard", "true")
+	want(t, unseen, "presences", "[]")
 }
 
 // Addresses of the group chat federation test.

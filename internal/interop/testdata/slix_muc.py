@@ -9,6 +9,9 @@ Scenarios:
            messages, self-ping, nick change, bad input, kick.
   after    the same room after a restart: configuration, affiliations,
            subject and history are still there.
+  roles    the owner list and the presence broadcast of the configuration
+           form (muc#roomconfig_roomowners, _presencebroadcast): a second
+           owner named in the form, a participant nobody sees join.
   visit    a user waits for a direct invitation (XEP-0249) to a room on
            another server (federation), joins it and talks with whoever is
            there: --room, --nick, --peer-nick.
@@ -281,6 +284,62 @@ async def after(args):
     await bye(alice, bob)
 
 
+async def roles(args):
+    d = args.domain
+    room = "lounge@conference." + d
+    alice = await login(args, "alice@%s/laptop" % d, "alice-secret")
+    bob = await login(args, "bob@%s/phone" % d, "bob-secret")
+    carol = await login(args, "carol@%s/desk" % d, "carol-secret")
+
+    res, got = await join(alice, room, "Alice")
+    emit_join("alice-create", res, got)
+    form = await alice["xep_0045"].get_room_config(room)
+    values = form.get_values()
+    emit(event="config-form", fields=sorted(f for f in form.get_fields() if f != "FORM_TYPE"),
+         types={f: form.get_fields()[f]["type"] for f in ("muc#roomconfig_roomowners", "muc#roomconfig_roomadmins",
+                                                          "muc#roomconfig_presencebroadcast", "muc#roomconfig_getmemberlist")},
+         owners=[str(j) for j in values.get("muc#roomconfig_roomowners") or []],
+         broadcast=values.get("muc#roomconfig_presencebroadcast"),
+         getmemberlist=values.get("muc#roomconfig_getmemberlist"))
+    form.set_values({"muc#roomconfig_membersonly": False})
+    res, _ = await condition(alice["xep_0045"].set_room_config(room, form))
+    emit(event="configured", result=res)
+    res, got = await join(bob, room, "Bob")
+    emit_join("bob", res, got)
+
+    # A second owner, named in the form's owner list.
+    form = await alice["xep_0045"].get_room_config(room)
+    owners = [str(j) for j in form.get_values().get("muc#roomconfig_roomowners") or []]
+    form.set_values({"muc#roomconfig_roomowners": owners + ["bob@" + d]})
+    res, _ = await condition(alice["xep_0045"].set_room_config(room, form))
+    p = await next_item(bob.presences, lambda p: p["from"].resource == "Bob" and item(p).get("affiliation") == "owner")
+    emit(event="owners-set", result=res, item=item(p) if p is not None else None, codes=codes(p) if p is not None else None)
+    res, owners = await condition(bob["xep_0045"].get_affiliation_list(room, "owner"))
+    emit(event="owner-list", result=res, jids=sorted(str(j) for j in owners) if res == "ok" else None)
+
+    # Only moderators' presence broadcast: carol, a participant, comes in
+    # unseen, sees the others and herself (110), and talks.
+    form = await alice["xep_0045"].get_room_config(room)
+    form.set_values({"muc#roomconfig_presencebroadcast": ["moderator"]})
+    res, _ = await condition(alice["xep_0045"].set_room_config(room, form))
+    emit(event="broadcast-set", result=res,
+         broadcast=(await alice["xep_0045"].get_room_config(room)).get_values().get("muc#roomconfig_presencebroadcast"))
+    while not alice.presences.empty():
+        alice.presences.get_nowait()
+    res, got = await join(carol, room, "Carol")
+    emit_join("carol", res, got)
+    # The room sends in order: a presence of carol's would come before
+    # her message.
+    carol.send_message(mto=room, mbody="hello, unseen", mtype="groupchat")
+    m = await next_item(alice.groupchat, lambda m: m["body"] == "hello, unseen")
+    seen = []
+    while not alice.presences.empty():
+        p = alice.presences.get_nowait()
+        seen.append(p["from"].resource)
+    emit(event="unseen", heard=m is not None, presences=seen)
+    await bye(alice, bob, carol)
+
+
 async def host(args):
     """Creates an open room and talks with a visitor from elsewhere."""
     room = args.room
@@ -328,7 +387,7 @@ async def talk(c, room, args):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("scenario", choices=["family", "after", "host", "visit"])
+    p.add_argument("scenario", choices=["family", "after", "roles", "host", "visit"])
     p.add_argument("--host", required=True)
     p.add_argument("--domain")
     p.add_argument("--ca", required=True)
@@ -343,7 +402,7 @@ def main():
     p.add_argument("--timeout", type=float, default=15)
     args = p.parse_args()
     asyncio.get_event_loop().run_until_complete(
-        {"family": family, "after": after, "host": host, "visit": visit}[args.scenario](args))
+        {"family": family, "after": after, "roles": roles, "host": host, "visit": visit}[args.scenario](args))
 
 
 if __name__ == "__main__":
