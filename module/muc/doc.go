@@ -16,6 +16,18 @@
 // applied all or nothing: an unknown field or a bad value is bad-request
 // and changes nothing), affiliations by bare JID (owner, admin, member,
 // outcast; a whole domain may be banned), a subject, and its occupants.
+// The form also carries the full lists of owners and admins
+// (muc#roomconfig_roomowners, _roomadmins): submitted, they are turned
+// into the changes muc#admin items would make and go through the same
+// checks and notifications (§10.3–10.7; someone left out of both becomes
+// a member), in the same all-or-nothing form. Two fields name roles
+// ([Roles], whose zero value is the field's default, so that rooms stored
+// before the field behave as they did): muc#roomconfig_presencebroadcast,
+// whose presence the others see (all roles by default; an occupant of
+// another role gets its own presence and everyone else's, but nobody sees
+// it arrive, change or leave), and muc#roomconfig_getmemberlist, which
+// occupants may read the member list besides its admins (moderators by
+// default: the list is real JIDs, which moderators see anyway).
 // An occupant is one nick in the room with one or more sessions of one
 // user (multi-session nicks, as Prosody has them): its primary session's
 // presence is the occupant's. Roles (moderator, participant, visitor)
