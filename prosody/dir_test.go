@@ -336,3 +336,42 @@ func TestRooms(t *testing.T) {
 		t.Errorf("room stored: %v, %v", found, err)
 	}
 }
+
+// TestRoomPresenceBroadcast: mod_muc's presence_broadcast set becomes the
+// muc#roomconfig_presencebroadcast field, none left out; a room without
+// it has no such field (the default).
+func TestRoomPresenceBroadcast(t *testing.T) {
+	tests := []struct {
+		name string
+		set  *Table
+		want []string // nil: no field
+	}{
+		{"default", nil, nil},
+		{"moderators", &Table{Map: map[any]any{"moderator": true, "none": true, "participant": false}}, []string{"moderator"}},
+		{"nobody", &Table{Map: map[any]any{"none": true}}, []string{}},
+		{"everyone", &Table{Map: map[any]any{"visitor": true, "participant": true, "moderator": true, "none": true}},
+			[]string{"moderator", "participant", "visitor"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := &Table{Map: map[any]any{"name": "Family"}}
+			if tt.set != nil {
+				data.Map["presence_broadcast"] = tt.set
+			}
+			r := room("conference.ex.test", "family", &Table{Map: map[any]any{"_data": data}})
+			var got []string
+			for f := range r.Config.Elements() {
+				if f.Get("var") != "muc#roomconfig_presencebroadcast" {
+					continue
+				}
+				got = []string{}
+				for v := range f.Elements() {
+					got = append(got, v.Text())
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("presencebroadcast values (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -98,6 +98,18 @@ func room(host, name string, t *Table) *portable.Room {
 			field(rf.field, strconv.FormatInt(v, 10))
 		}
 	}
+	// mod_muc's presence_broadcast keeps the roles whose presence is
+	// broadcast as a set, {moderator = true, ...}, with none, which is no
+	// choice of the form's field; no set is the default, every role.
+	if pb := data.Table("presence_broadcast"); pb != nil {
+		fl := xmlstream.New(portable.NSData, "field").SetAttr("var", "muc#roomconfig_presencebroadcast")
+		for _, role := range []string{"moderator", "participant", "visitor"} {
+			if on, _ := pb.Get(role).(bool); on {
+				fl.Append(xmlstream.New(portable.NSData, "value").AppendText(role))
+			}
+		}
+		f.Append(fl)
+	}
 	hidden, _ := data.Get("hidden").(bool)
 	field("muc#roomconfig_publicroom", strconv.FormatBool(!hidden))
 	if pw, ok := data.String("password"); ok && pw != "" {
