@@ -141,12 +141,18 @@ def bye(*clients):
     return asyncio.sleep(0.3)
 
 
+async def three(args):
+    """alice, bob and carol, logged in."""
+    d = args.domain
+    return (await login(args, "alice@%s/laptop" % d, "alice-secret"),
+            await login(args, "bob@%s/phone" % d, "bob-secret"),
+            await login(args, "carol@%s/desk" % d, "carol-secret"))
+
+
 async def family(args):
     d = args.domain
     room = "family@conference." + d
-    alice = await login(args, "alice@%s/laptop" % d, "alice-secret")
-    bob = await login(args, "bob@%s/phone" % d, "bob-secret")
-    carol = await login(args, "carol@%s/desk" % d, "carol-secret")
+    alice, bob, carol = await three(args)
 
     # Creation: a reserved room (§10.1.3), configured with the form.
     res, got = await join(alice, room, "Alice")
@@ -287,9 +293,7 @@ async def after(args):
 async def roles(args):
     d = args.domain
     room = "lounge@conference." + d
-    alice = await login(args, "alice@%s/laptop" % d, "alice-secret")
-    bob = await login(args, "bob@%s/phone" % d, "bob-secret")
-    carol = await login(args, "carol@%s/desk" % d, "carol-secret")
+    alice, bob, carol = await three(args)
 
     res, got = await join(alice, room, "Alice")
     emit_join("alice-create", res, got)
