@@ -316,6 +316,11 @@ func chooseRoles(values []string, def Roles) (Roles, error) {
 func userJIDs(values []string) ([]jid.JID, error) {
 	out := make([]jid.JID, 0, len(values))
 	for _, v := range values {
+		if strings.TrimSpace(v) == "" {
+			// An empty <value/>: what a client sends for an empty line
+			// of the list's text box, not a JID.
+			continue
+		}
 		j, err := jid.Parse(v)
 		switch {
 		case err != nil || j.Resource() != "":

@@ -237,6 +237,9 @@ func TestOwnerAdminLists(t *testing.T) {
 	}{
 		{"no owner left", []form.Field{field(fName, "New"), field(fRoomOwners)}, stanza.Conflict},
 		{"no owner left, all moved to admins", []form.Field{field(fRoomOwners), field(fRoomAdmins, "romeo@example.org", "juliet@example.org")}, stanza.Conflict},
+		// An empty <value/> is no JID (an empty line of a client's text
+		// box), so this list is empty: not bad-request but no owner.
+		{"no owner but an empty value", []form.Field{field(fRoomOwners, "", " ")}, stanza.Conflict},
 		{"invalid JID", []form.Field{field(fName, "New"), field(fRoomOwners, "romeo@example.org", "juliet@example.org/balcony")}, stanza.BadRequest},
 		{"bad value elsewhere", []form.Field{field(fRoomAdmins), field(fWhois, "everybody")}, stanza.BadRequest},
 		{"in both lists", []form.Field{field(fRoomOwners, "romeo@example.org"), field(fRoomAdmins, "romeo@example.org")}, stanza.BadRequest},
