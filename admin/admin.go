@@ -147,6 +147,10 @@ type RoomStatus struct {
 	Affiliations []RoomAffiliation `json:"affiliations,omitempty"`
 	// History is how many messages it keeps for people who join.
 	History int `json:"history,omitempty"`
+	// PresenceShownFor are the roles whose presence the room shows to
+	// the others; MemberListFor those that may read its member list.
+	PresenceShownFor []string `json:"presence_shown_for,omitempty"`
+	MemberListFor    []string `json:"member_list_for,omitempty"`
 }
 
 // RoomAffiliation is one user's affiliation with a room.

@@ -122,7 +122,8 @@ func (r *Rooms) DestroyRoom(ctx context.Context, name, reason string) error {
 func roomStatus(in muc.RoomInfo) admin.RoomStatus {
 	c := in.Config
 	out := admin.RoomStatus{JID: in.JID, Name: c.Name, Description: c.Description, Subject: in.Subject,
-		MaxUsers: c.MaxUsers, Locked: in.Locked, Created: in.Created, Occupants: in.Occupants, History: in.History}
+		MaxUsers: c.MaxUsers, Locked: in.Locked, Created: in.Created, Occupants: in.Occupants, History: in.History,
+		PresenceShownFor: c.PresenceShownFor(), MemberListFor: c.MemberListFor()}
 	for _, s := range []struct {
 		on   bool
 		name string

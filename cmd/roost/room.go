@@ -103,6 +103,8 @@ func printRoom(w io.Writer, r admin.RoomStatus) {
 		line("created", r.Created.UTC().Format("2006-01-02 15:04 UTC"))
 	}
 	line("history", fmt.Sprintf("%d messages kept", r.History))
+	line("presence of", strings.Join(r.PresenceShownFor, ", "))
+	line("member list", "seen by "+strings.Join(r.MemberListFor, ", "))
 	line("in it now", strings.Join(r.Occupants, ", "))
 	for _, a := range r.Affiliations {
 		v := a.JID

@@ -64,7 +64,8 @@ func roomLifecycle(t *testing.T, cfg string) {
 		t.Errorf("room list: %q, %v", out, err)
 	}
 	out, _, err = roost(t, "", "room", "info", "family", "-config", cfg)
-	if err != nil || !strings.Contains(out, "name:         The family") || !strings.Contains(out, "owner:        alice@") {
+	if err != nil || !strings.Contains(out, "name:         The family") || !strings.Contains(out, "owner:        alice@") ||
+		!strings.Contains(out, "presence of:  moderator, participant, visitor\n") || !strings.Contains(out, "member list:  seen by moderator\n") {
 		t.Errorf("room info: %q, %v", out, err)
 	}
 	out, _, err = roost(t, "", "room", "destroy", "family", "-reason", "done", "-config", cfg)

@@ -76,6 +76,14 @@ func (c Config) presenceBroadcast() Roles { return c.PresenceBroadcast.or(defaul
 // getMemberList is the effective muc#roomconfig_getmemberlist.
 func (c Config) getMemberList() Roles { return c.GetMemberList.or(defaultGetMemberList) }
 
+// PresenceShownFor names the roles whose presence the room broadcasts
+// (the effective muc#roomconfig_presencebroadcast), for the admin's view.
+func (c Config) PresenceShownFor() []string { return c.presenceBroadcast().names() }
+
+// MemberListFor names the roles that may read the member list (the
+// effective muc#roomconfig_getmemberlist), for the admin's view.
+func (c Config) MemberListFor() []string { return c.getMemberList().names() }
+
 // Fields of the configuration form (XEP-0045 §15.5.3).
 const (
 	fName          = "muc#roomconfig_roomname"
