@@ -8,9 +8,13 @@ import (
 )
 
 // ChatPage is the web chat page: converse.js, loaded by the browser from
-// App, connecting to this server's XMPP over WebSocket (RFC 7395) at
-// WebSocketPath on the address the page came from.
+// Local, served beside the page, or else from App, connecting to this
+// server's XMPP over WebSocket (RFC 7395) at WebSocketPath on the address
+// the page came from.
 type ChatPage struct {
+	// Local, if set, is a copy of converse.js this handler serves; the
+	// page loads it from there and App is not used.
+	Local *ChatApp
 	// App is the URL of converse.js's dist/ folder, ending in "/".
 	App string
 	// WebSocketPath is the path of the WebSocket endpoint on this
@@ -31,7 +35,10 @@ type ChatPage struct {
 // module runs after the app's module script whether or not that loaded
 // (module scripts run in document order, like deferred ones), so it is
 // the one place that decides, by whether converse is defined. A message
-// set by the app script's onerror would be removed by it.
+// set by the app script's onerror would be removed by it. From the local
+// copy, the Internet has nothing to do with it. Players of other sites
+// (YouTube, Spotify) for links in messages are off, so that a link does
+// not tell those sites who reads it.
 const chatPageHTML = `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -58,6 +65,7 @@ if (typeof converse === 'undefined') {
     default_domain: {{.Domain}},
     allow_registration: {{if .Registration}}true{{else}}false{{end}},
     auto_reconnect: true,
+    embed_3rd_party_media_players: false,
   });
 }
 </script>
@@ -86,12 +94,16 @@ func parseChatPage() (*template.Template, error) {
 // serve answers GET / with the page for domain.
 func (c *chatPage) serve(w http.ResponseWriter, domain string) {
 	var b bytes.Buffer
+	app, failed := c.page.App, "The chat app could not be loaded from "+c.page.App+": is this device online?"
+	if c.page.Local != nil {
+		app, failed = c.page.Local.URL(), "The chat app could not be loaded from this server: please reload the page."
+	}
 	t, err := c.tmpl()
 	if err == nil {
 		err = t.Execute(&b, struct {
-			ChatPage
-			Domain, Failed string
-		}{c.page, domain, "The chat app could not be loaded from " + c.page.App + ": is this device online?"})
+			WebSocketPath, App, Domain, Failed string
+			Registration                       bool
+		}{c.page.WebSocketPath, app, domain, failed, c.page.Registration})
 	}
 	if err != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)

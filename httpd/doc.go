@@ -49,10 +49,18 @@
 //     for monitoring. It is always 200 while the server runs; "status" is
 //     "degraded" when a certificate has a problem.
 //   - / (when [Options].ChatPage is set): a web chat page, converse.js
-//     loaded by the browser from the configured address and set up for
-//     the WebSocket beside it (on the host and port the page came from,
-//     so the browser's Origin is the server's own) and for the requested
-//     domain, so that a name typed without "@" logs in there.
+//     set up for the WebSocket beside it (on the host and port the page
+//     came from, so the browser's Origin is the server's own) and for the
+//     requested domain, so that a name typed without "@" logs in there.
+//     The browser loads converse.js from [ChatAppPath] when the server
+//     has a copy ([ChatApp]), else from the configured address.
+//   - [ChatAppPath]: the local copy of converse.js, if any. Its URLs carry
+//     a version, so its files are cached for a year; only known file
+//     types are served (with their types and nosniff), never a
+//     directory, a hidden or unlisted file, or anything a name or a
+//     symbolic link reaches outside the copy's directory ([os.Root]).
+//     Files are opened per request and streamed: nothing is read at
+//     start or kept in memory.
 //   - the routes of the server's features ([Options].Routes, such as the
 //     uploaded files of XEP-0363), which this package mounts without
 //     knowing what they serve.

@@ -92,7 +92,8 @@ type Options struct {
 	Routes []Route
 	// ChatPage, if set, is served at "/": a web chat page for the
 	// requested domain (the first hosted one for another host, such as
-	// an IP address).
+	// an IP address), and its Local copy of converse.js, if any, at
+	// ChatAppPath.
 	ChatPage *ChatPage
 }
 
@@ -138,6 +139,13 @@ func NewHandler(o Options) (http.Handler, error) {
 	}
 	mux.Handle("/health", health)
 	mux.Handle("/metrics", metrics)
+	// Taken with or without a copy of converse.js to serve, as the two
+	// above.
+	var app http.Handler = http.NotFoundHandler()
+	if o.ChatPage != nil && o.ChatPage.Local != nil {
+		app = o.ChatPage.Local
+	}
+	mux.Handle(ChatAppPath, app)
 	for _, rt := range o.Routes {
 		if err := handle(mux, rt); err != nil {
 			return nil, err
