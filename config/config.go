@@ -405,16 +405,27 @@ type WebSocket struct {
 	// (https://<domain>:5443/): converse.js, set up for this server's
 	// WebSocket and domain, so that nobody needs a page of their own.
 	ChatPage bool `toml:"chat_page"`
-	// ChatApp is where the browser loads converse.js's files from (the
-	// folder holding converse.min.js, converse.min.css and the rest of
-	// its dist/), ending in "/". roost does not fetch it.
+	// ChatApp, if set, is where the browser loads converse.js's files
+	// from (the folder holding converse.min.js, converse.min.css and the
+	// rest of its dist/), ending in "/"; roost does not fetch it. Empty:
+	// roost serves the copy in ChatAppDir, or when there is none the
+	// browser loads DefaultChatApp.
 	ChatApp string `toml:"chat_app"`
+	// ChatAppDir is the folder of converse.js's files roost serves to the
+	// chat page itself (at /chat-app/ on the web port), so that the page
+	// needs no other site. Empty: the copy installed with roost,
+	// share/roost/chat-app beside the folder of the roost program
+	// (/usr/share/roost/chat-app for /usr/bin/roost, where the Debian
+	// package puts it).
+	ChatAppDir string `toml:"chat_app_dir"`
 }
 
-// DefaultChatApp is the converse.js release the chat page loads: the npm
-// package the interop tests drive (internal/interop/testdata/node/package.json),
-// its files as jsDelivr serves them from npm, with the CORS header a
-// module script from another site needs.
+// DefaultChatApp is the converse.js release the chat page loads when
+// roost has no copy of its own to serve: the npm package the interop tests
+// drive (internal/interop/testdata/node/package.json, which `make
+// chat-app` installs for roost to serve), its files as jsDelivr serves
+// them from npm, with the CORS header a module script from another site
+// needs.
 const DefaultChatApp = "https://cdn.jsdelivr.net/npm/converse.js@14.0.0/dist/"
 
 // PEP is the [pep] table: personal eventing (XEP-0163), where each
@@ -651,7 +662,6 @@ func Default() Config {
 			Enabled:  true,
 			Path:     "/xmpp-websocket",
 			ChatPage: true,
-			ChatApp:  DefaultChatApp,
 		},
 		PEP: PEP{
 			MaxNodes:       64,
@@ -871,4 +881,5 @@ func (c *Config) resolvePaths(dir string) {
 	}
 	resolve(&c.TLS.ACME.CAFile)
 	resolve(&c.S2S.CAFile)
+	resolve(&c.WebSocket.ChatAppDir)
 }

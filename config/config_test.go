@@ -222,6 +222,16 @@ func TestParse(t *testing.T) {
 			},
 		},
 		{
+			name: "chat page from a copy of converse.js roost serves",
+			file: "[websocket]\nchat_app_dir = \"/srv/converse/dist\"\n",
+			want: func(c *Config) { c.WebSocket.ChatAppDir = "/srv/converse/dist" },
+		},
+		{
+			name: "chat page from roost's installed copy, or the public one",
+			file: "[websocket]\nchat_app = \"\"\nchat_app_dir = \"\"\n",
+			want: func(*Config) {},
+		},
+		{
 			name: "no chat page, no app to check",
 			file: "[websocket]\nchat_page = false\nchat_app = \"\"\n",
 			want: func(c *Config) {
@@ -673,6 +683,11 @@ func TestParseErrors(t *testing.T) {
 			want: "roost.toml:2: websocket.chat_app: \"https://cdn.example.org/converse.min.js\": want the web address of converse.js's files, ending in /, such as \"" + DefaultChatApp + "\"",
 		},
 		{
+			name: "chat page's app from a site and from roost",
+			file: "[websocket]\nchat_app = \"https://cdn.example.org/converse/\"\nchat_app_dir = \"/usr/share/roost/chat-app\"\n",
+			want: "roost.toml:3: websocket.chat_app_dir: \"/usr/share/roost/chat-app\": the chat page loads its app from websocket.chat_app (\"https://cdn.example.org/converse/\"); set one of the two",
+		},
+		{
 			name: "websocket paths roost serves itself",
 			file: "[websocket]\npath = \"/.well-known/host-meta\"\n",
 			want: "roost.toml:2: websocket.path: \"/.well-known/host-meta\": the server serves this path itself; use another, such as \"/xmpp-websocket\"",
@@ -945,7 +960,8 @@ func TestLoad(t *testing.T) {
 	}
 	path := filepath.Join(dir, "roost.toml")
 	file := "data_dir = \"state\"\n[tls]\nsource = \"files\"\n[[tls.certificate]]\n" +
-		"cert_file = \"cert.pem\"\nkey_file = \"" + filepath.Join(dir, "key.pem") + "\"\n"
+		"cert_file = \"cert.pem\"\nkey_file = \"" + filepath.Join(dir, "key.pem") + "\"\n" +
+		"[websocket]\nchat_app_dir = \"converse\"\n"
 	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -958,6 +974,7 @@ func TestLoad(t *testing.T) {
 	want.Admin.Socket = filepath.Join(dir, "state", "admin.sock")
 	want.TLS.Source = SourceFiles
 	want.TLS.Certificates = []Certificate{{CertFile: filepath.Join(dir, "cert.pem"), KeyFile: filepath.Join(dir, "key.pem")}}
+	want.WebSocket.ChatAppDir = filepath.Join(dir, "converse")
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
 	}
@@ -1147,6 +1164,9 @@ func TestWebSocketPath(t *testing.T) {
 		{"/invite", false},
 		{"/admin", false},
 		{"/admin/ws", false},
+		{"/chat-app", false},
+		{"/chat-app/ws", false},
+		{"/chat-apps", true},
 		{"/.well-known/xmpp", false},
 	} {
 		t.Run(tt.path, func(t *testing.T) {

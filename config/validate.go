@@ -676,7 +676,7 @@ func (v *validator) limits(l Limits) {
 // and the features' routes): each is the path without its final "/" and
 // everything below it. A WebSocket path among them would be registered
 // twice with the HTTP mux, which refuses that by panicking at start.
-var reservedPaths = []string{"/.well-known/", "/health/", "/metrics/", "/upload/", "/invite/", "/admin/"}
+var reservedPaths = []string{"/.well-known/", "/health/", "/metrics/", "/chat-app/", "/upload/", "/invite/", "/admin/"}
 
 func (v *validator) webSocket(w WebSocket) {
 	switch p := w.Path; {
@@ -702,7 +702,10 @@ func (v *validator) webSocket(w WebSocket) {
 			v.add("websocket.see_other_uri", errorf(ErrInvalid, "%q: want a WebSocket address, such as \"wss://xmpp.example.org/ws\"", w.SeeOtherURI))
 		}
 	}
-	if w.ChatPage {
+	if w.ChatApp != "" && w.ChatAppDir != "" {
+		v.add("websocket.chat_app_dir", errorf(ErrConflict, "%q: the chat page loads its app from websocket.chat_app (%q); set one of the two", w.ChatAppDir, w.ChatApp), "websocket.chat_app")
+	}
+	if w.ChatPage && w.ChatApp != "" {
 		u, err := url.Parse(w.ChatApp)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || !strings.HasSuffix(u.Path, "/") ||
 			u.User != nil || u.RawQuery != "" || u.Fragment != "" {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"time"
 
@@ -94,13 +95,42 @@ func (s *Server) webSocketRoute() (httpd.Route, bool) {
 }
 
 // chatPage is the web chat page served beside the WebSocket endpoint, or
-// nil when [websocket] chat_page is off.
-func (s *Server) chatPage() *httpd.ChatPage {
+// nil when [websocket] chat_page is off. Its converse.js is the site
+// chat_app names; else the copy in chat_app_dir (or the one installed
+// with roost), served by roost; else the public copy. Which copy is
+// decided here, once: installing the files takes a restart, as the
+// package's upgrade does.
+func (s *Server) chatPage(log *slog.Logger) *httpd.ChatPage {
 	ws := s.cfg.WebSocket
 	if !chatPageServed(s.cfg) {
 		return nil
 	}
-	return &httpd.ChatPage{App: ws.ChatApp, WebSocketPath: ws.Path, Registration: s.cfg.C2S.Registration}
+	page := &httpd.ChatPage{App: ws.ChatApp, WebSocketPath: ws.Path, Registration: s.cfg.C2S.Registration}
+	if ws.ChatApp != "" {
+		return page
+	}
+	page.App = config.DefaultChatApp
+	dir := ws.ChatAppDir
+	if dir == "" {
+		dir = s.opts.InstalledChatApp
+	}
+	if dir == "" {
+		log.Info("chat page: converse.js is loaded from the Internet", "url", page.App)
+		return page
+	}
+	app, err := httpd.OpenChatApp(dir, log)
+	switch {
+	case err == nil:
+		page.Local = app
+		log.Info("chat page: converse.js served by roost", "dir", dir, "path", app.URL())
+	case ws.ChatAppDir != "":
+		// Set by hand: a mistake worth a warning, though the page
+		// still works with the public copy.
+		log.Warn("chat page: websocket.chat_app_dir holds no converse.js; it is loaded from the Internet", "err", err, "url", page.App)
+	default:
+		log.Info("chat page: converse.js is not installed; it is loaded from the Internet", "dir", dir, "url", page.App)
+	}
+	return page
 }
 
 // chatPageServed reports whether the web port serves the chat page at its

@@ -46,7 +46,7 @@ func (s *Server) setupHTTPS() error {
 		if ws, ok := s.webSocketRoute(); ok {
 			routes = append(routes, ws)
 			links = s.webSocketLinks
-			chat = s.chatPage()
+			chat = s.chatPage(log)
 		}
 		web, err := httpd.NewHandler(httpd.Options{
 			Domains:       cfg.Domains,

@@ -54,6 +54,10 @@ type Options struct {
 	Status func(string)
 	// ShutdownTimeout bounds a graceful shutdown (default 10s).
 	ShutdownTimeout time.Duration
+	// InstalledChatApp is the folder of the copy of converse.js installed
+	// with roost, which the chat page uses when [websocket] chat_app_dir
+	// is empty (see httpd.ChatApp). Empty: none.
+	InstalledChatApp string
 }
 
 // Server is a running roost. Each subsystem (c2s.go, admin.go, ...) sets

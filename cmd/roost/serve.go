@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"reflect"
 	"runtime/debug"
 	"strings"
@@ -71,12 +72,13 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	defer stop()
 
 	srv, err := server.New(server.Options{
-		Config:          cfg,
-		Logger:          log,
-		Version:         version,
-		Listeners:       listeners,
-		Status:          systemd.Status,
-		ShutdownTimeout: shutdownTimeout,
+		Config:           cfg,
+		Logger:           log,
+		Version:          version,
+		Listeners:        listeners,
+		Status:           systemd.Status,
+		ShutdownTimeout:  shutdownTimeout,
+		InstalledChatApp: installedChatApp(),
 	})
 	if err != nil {
 		systemd.Status("failed to start: " + err.Error())
@@ -208,4 +210,18 @@ func newLeveledLogger(w io.Writer, format config.LogFormat, level slog.Leveler) 
 	default:
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
+}
+
+// installedChatApp is where the copy of converse.js installed with roost
+// is: share/roost/chat-app beside the folder of the running executable,
+// so /usr/share/roost/chat-app for /usr/bin/roost (the .deb),
+// /usr/local/share/roost/chat-app for /usr/local/bin/roost, and
+// share/roost/chat-app in the source tree for bin/roost (`make run`). ""
+// when the executable cannot be found.
+func installedChatApp() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(filepath.Dir(exe)), "share", "roost", "chat-app")
 }

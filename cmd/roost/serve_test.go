@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,6 +83,12 @@ func startProcess(t *testing.T, env []string, args ...string) *process {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startProcessAt(t, self, env, args...)
+}
+
+// startProcessAt runs self, a copy of this test binary, as startProcess.
+func startProcessAt(t *testing.T, self string, env []string, args ...string) *process {
+	t.Helper()
 	p := &process{log: &lockedBuffer{}, exited: make(chan error, 1), done: make(chan struct{})}
 	p.cmd = exec.Command(self, args...)
 	p.cmd.Env = append(append(os.Environ(), mainEnv+"=1"), env...)
@@ -695,5 +703,61 @@ What phones see for localhost (Conversations: Account → Server info):
 		if !strings.Contains(out, "  "+row) {
 			t.Errorf("no %s row in\n%s", row, out)
 		}
+	}
+}
+
+// TestServeInstalledChatApp: roost installed as <prefix>/bin/roost serves
+// the chat page's converse.js from <prefix>/share/roost/chat-app, as the
+// .deb installs it, with no setting; the page loads it from there.
+func TestServeInstalledChatApp(t *testing.T) {
+	prefix := t.TempDir()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(prefix, "bin", "roost")
+	app := filepath.Join(prefix, "share", "roost", "chat-app")
+	const script = "export const converse = 'installed';"
+	for _, d := range []string{filepath.Dir(bin), app} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exe, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, exe, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(app, "converse.min.js"), []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const ip = "127.0.0.158"
+	p := startProcessAt(t, bin, nil, "serve", "-config", serveConfig(t, ip, ""))
+	p.waitLog(t, "converse.js served by roost")
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true, ServerName: "localhost"}, //nolint:gosec // a self-signed test server on loopback
+	}}
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := hc.Get("https://" + ip + ":5443" + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, page := get("/")
+	m := regexp.MustCompile(`<script type="module" src="(/chat-app/[0-9a-z]+/)converse.min.js">`).FindStringSubmatch(page)
+	if code != 200 || m == nil || strings.Contains(page, "https://") {
+		t.Fatalf("chat page: %d, want converse.min.js from /chat-app/<version>/ and no other site:\n%s", code, page)
+	}
+	if code, body := get(m[1] + "converse.min.js"); code != 200 || body != script {
+		t.Errorf("the page's script: %d %q, want the installed file", code, body)
+	}
+	if err := p.stop(t); err != nil {
+		t.Errorf("roost exited with %v", err)
 	}
 }
