@@ -9,7 +9,7 @@ GOFLAGS_BUILD := -trimpath -buildvcs=false -ldflags "-s -w -buildid= -X main.ver
 BIN       := bin
 STATICCHECK := $(GO) tool -modfile=tools/go.mod staticcheck
 
-.PHONY: all build run test unit interop check cross deb test-package fuzz bench clean
+.PHONY: all build run chat-app test unit interop check cross deb test-package fuzz bench clean
 
 all: build
 
@@ -17,9 +17,23 @@ build:
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/roost ./cmd/roost
 
 # The one command to try roost: domain localhost, a self-signed
-# certificate, data in ./data.
+# certificate, data in ./data. The chat page's app is fetched on the first
+# run (chat-app); without the Internet or npm the page loads it from the
+# public copy instead, so that failing is no reason not to run.
 run: build
+	@$(MAKE) -s chat-app || echo "make run: no local copy of converse.js; the chat page will load it from the Internet"
 	$(BIN)/roost serve
+
+# converse.js for roost's own chat page, served by roost itself: the files
+# it needs at run time, of the version the interop tests pin, one checked
+# download (packaging/chat-app.sh). roost finds them in
+# share/roost/chat-app beside the bin directory it runs from
+# (/usr/share/roost/chat-app for /usr/bin/roost, where the .deb puts them).
+# Defined before the rules that need it, as NODE_CLIENTS below.
+CHAT_APP := share/roost/chat-app
+chat-app: $(CHAT_APP)/converse.min.js
+$(CHAT_APP)/converse.min.js: internal/interop/testdata/node/package-lock.json packaging/chat-app.sh
+	packaging/chat-app.sh internal/interop/testdata/node/package-lock.json $(CHAT_APP)
 
 # All tests: unit tests with the race detector, then the interoperability
 # tests against real clients and servers (slixmpp, aioxmpp, profanity,
@@ -39,7 +53,7 @@ NODE_CLIENTS := internal/interop/testdata/node
 $(NODE_CLIENTS)/node_modules/.package-lock.json: $(NODE_CLIENTS)/package.json $(NODE_CLIENTS)/package-lock.json
 	cd $(NODE_CLIENTS) && npm ci --no-audit --no-fund --loglevel=error
 
-interop: $(NODE_CLIENTS)/node_modules/.package-lock.json
+interop: $(NODE_CLIENTS)/node_modules/.package-lock.json $(CHAT_APP)/converse.min.js
 	$(GO) test -count=1 -tags interop -timeout 20m ./internal/interop/...
 
 # The client matrix (TestInteropClients, part of `make interop`): slixmpp,
@@ -73,12 +87,13 @@ cross:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=6   $(GO) build $(CROSS_FLAGS) -o $(BIN)/roost-linux-armv6 ./cmd/roost
 
 # Debian packages for amd64, arm64 and armhf (which carries the GOARM=6
-# binary, so that one package runs on every Raspberry Pi), in $(BIN).
+# binary, so that one package runs on every Raspberry Pi), in $(BIN),
+# with the chat page's converse.js in /usr/share/roost/chat-app.
 DEB_VERSION ?= $(shell packaging/debversion.sh $(VERSION))
-deb: cross
-	packaging/build-deb.sh amd64 $(BIN)/roost-linux-amd64 $(DEB_VERSION) $(BIN)
-	packaging/build-deb.sh arm64 $(BIN)/roost-linux-arm64 $(DEB_VERSION) $(BIN)
-	packaging/build-deb.sh armhf $(BIN)/roost-linux-armv6 $(DEB_VERSION) $(BIN)
+deb: cross $(CHAT_APP)/converse.min.js
+	CHAT_APP=$(CHAT_APP) packaging/build-deb.sh amd64 $(BIN)/roost-linux-amd64 $(DEB_VERSION) $(BIN)
+	CHAT_APP=$(CHAT_APP) packaging/build-deb.sh arm64 $(BIN)/roost-linux-arm64 $(DEB_VERSION) $(BIN)
+	CHAT_APP=$(CHAT_APP) packaging/build-deb.sh armhf $(BIN)/roost-linux-armv6 $(DEB_VERSION) $(BIN)
 
 # The packaging tests (root, qemu-user-static, lintian, debootstrap and
 # Debian's mirror; .ci/run installs them): reproducible builds, lintian,
@@ -108,7 +123,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./xmlstream ./jid ./router ./stanza ./c2s ./internal/loadtool
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) share
 
 # Side by side: roost, Prosody 0.12, ejabberd 23.01 and the TLS floor on
 # loopback, the same accounts and loads on each (bench/peers/run.sh; it

@@ -5,6 +5,10 @@
 # `make cross`, with dpkg-deb only (no debhelper, no source package).
 # The result is reproducible: file order, owners, modes and timestamps
 # (SOURCE_DATE_EPOCH, default: the last commit's time) are fixed.
+#
+# The chat page's converse.js files (`make chat-app`) are taken from
+# $CHAT_APP (default: share/roost/chat-app in the source tree) and go to
+# /usr/share/roost/chat-app, where roost looks for them.
 set -eu
 
 if [ $# -ne 4 ]; then
@@ -25,6 +29,11 @@ if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
 	SOURCE_DATE_EPOCH=$(git -C "$top" log -1 --format=%ct 2>/dev/null || echo 0)
 fi
 export SOURCE_DATE_EPOCH
+chat_app=${CHAT_APP:-$top/share/roost/chat-app}
+if [ ! -f "$chat_app/converse.min.js" ]; then
+	echo "$0: no converse.js in $chat_app: run make chat-app" >&2
+	exit 1
+fi
 
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
@@ -42,6 +51,10 @@ chmod 0644 "$root/etc/roost/roost.toml"
 gzip -9n <"$here/roost.8" >"$root/usr/share/man/man8/roost.8.gz"
 install -m 0644 "$here/debian/copyright" "$root/usr/share/doc/roost/copyright"
 install -m 0644 "$here/debian/lintian-overrides" "$root/usr/share/lintian/overrides/roost"
+install -d -m 0755 "$root/usr/share/roost/chat-app"
+(cd "$chat_app" && find . -type f | sort) | while read -r f; do
+	install -D -m 0644 "$chat_app/$f" "$root/usr/share/roost/chat-app/$f"
+done
 {
 	printf 'roost (%s) unstable; urgency=medium\n\n' "$version"
 	printf '  * Built from the roost source tree (see git log for changes).\n\n'
