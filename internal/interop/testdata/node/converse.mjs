@@ -21,18 +21,41 @@ const browser = await chromium.launch({
     '--disable-sync', '--no-first-run',
     // The XMPP domain is the server's address, as a family's DNS would
     // make it: host-meta and the WebSocket are on its port 443. No other
-    // name resolves: nothing leaves the loopback interface.
-    `--host-resolver-rules=MAP ${domain} ${ip}, MAP * ~NOTFOUND, EXCLUDE ${new URL(pageURL).hostname}`,
+    // name resolves: nothing leaves the loopback interface. The family's
+    // page is on an address of its own unless it is roost's.
+    `--host-resolver-rules=MAP ${domain} ${ip}, MAP * ~NOTFOUND` +
+      (new URL(pageURL).hostname === domain ? '' : `, EXCLUDE ${new URL(pageURL).hostname}`),
   ],
 });
 // One browser context (a fresh profile) per login: the page of one ends
 // with it, and so does its WebSocket.
 let context, page;
-async function openPage(url) {
+// block, if set, is the start of URLs that fail as without the Internet
+// (a CDN's). Every request to another origin than url's is reported as
+// an "elsewhere" event, and every answer from under app (the chat app's
+// files) as an "app" event with its status and type.
+async function openPage(url, block, app) {
   if (context) await context.close();
   // The test CA is not the browser's; everything here is on loopback.
   context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
+  if (block) {
+    await context.route((u) => u.href.startsWith(block), (route) => route.abort('internetdisconnected'));
+  }
   page = await context.newPage();
+  if (url.startsWith('http')) {
+    const origin = new URL(url).origin;
+    page.on('request', (r) => {
+      const u = new URL(r.url());
+      if (u.protocol.startsWith('http') && u.origin !== origin) emit({ event: 'elsewhere', url: r.url() });
+    });
+    if (app) {
+      page.on('response', (r) => {
+        if (r.url().startsWith(origin + app)) {
+          emit({ event: 'app', url: r.url(), status: r.status(), type: r.headers()['content-type'] || '' });
+        }
+      });
+    }
+  }
   page.setDefaultTimeout(step);
   page.on('console', (m) => { if (m.type() === 'error') emit({ event: 'console', text: m.text() }); });
   page.on('pageerror', (e) => emit({ event: 'pageerror', text: String(e) }));
@@ -68,8 +91,8 @@ async function shown(chat, shotName) {
 const steps = {
   // Log in as a family member would, on the page at url (the family's
   // own page by default): the form, then the roster.
-  async login({ url, jid, password, contacts, loginShot, rosterShot }) {
-    await openPage(url || pageURL);
+  async login({ url, block, app, jid, password, contacts, loginShot, rosterShot }) {
+    await openPage(url || pageURL, block, app);
     await page.locator('#converse-login-jid').waitFor();
     await shot(loginShot);
     await page.locator('#converse-login-jid').fill(jid);
