@@ -224,6 +224,10 @@ func TestPackageContents(t *testing.T) {
 		"-rw-r--r-- root/root ./usr/share/man/man8/roost.8.gz",
 		"-rw-r--r-- root/root ./usr/share/doc/roost/copyright",
 		"-rw-r--r-- root/root ./usr/share/doc/roost/changelog.gz",
+		// The chat page's app, served by roost (make chat-app).
+		"-rw-r--r-- root/root ./usr/share/roost/chat-app/converse.min.js",
+		"-rw-r--r-- root/root ./usr/share/roost/chat-app/converse.min.css",
+		"-rw-r--r-- root/root ./usr/share/roost/chat-app/curve25519_compiled.wasm",
 	}
 	for _, tt := range tests {
 		t.Run(tt.arch, func(t *testing.T) {
@@ -244,6 +248,13 @@ func TestPackageContents(t *testing.T) {
 			for _, w := range wantFiles {
 				if !slices.Contains(listing, w) {
 					t.Errorf("missing %q in\n%s", w, strings.Join(listing, "\n"))
+				}
+			}
+			// Only what the page loads: no source maps, no unminified
+			// builds.
+			for _, l := range listing {
+				if strings.HasSuffix(l, ".map") || strings.HasSuffix(l, "/converse.js") || strings.HasSuffix(l, "/converse.css") {
+					t.Errorf("the package has %s", l)
 				}
 			}
 			dir := t.TempDir()
@@ -325,6 +336,46 @@ func smoke(t *testing.T, addr, user, password string) {
 // uploadSmoke shares a file as user: a slot from upload.localhost over
 // XMPP at xmppAddr, the PUT and GET over HTTPS at httpsAddr (the links
 // name https://localhost:5443, the packaged default), the bytes compared.
+// chatAppSmoke checks the chat page on httpsAddr, as installed: its
+// converse.js comes from roost (/usr/share/roost/chat-app), the file
+// make chat-app fetched, not from another site.
+func chatAppSmoke(t *testing.T, httpsAddr string) {
+	t.Helper()
+	hc := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, httpsAddr)
+		},
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // self-signed
+	}}
+	get := func(url string) (*http.Response, []byte) {
+		t.Helper()
+		resp, err := hc.Get(url)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		return resp, b
+	}
+	_, page := get("https://localhost:5443/")
+	m := regexp.MustCompile(`src="(/chat-app/[0-9a-z]+/)converse.min.js"`).FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("the chat page does not load converse.js from roost:\n%s", page)
+	}
+	resp, js := get("https://localhost:5443" + string(m[1]) + "converse.min.js")
+	want, err := os.ReadFile(filepath.Join(repo, "share/roost/chat-app/converse.min.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/javascript; charset=utf-8" || !bytes.Equal(js, want) {
+		t.Errorf("converse.min.js from the installed roost: %s, %q, %d bytes; want 200, text/javascript, the %d bytes of make chat-app",
+			resp.Status, resp.Header.Get("Content-Type"), len(js), len(want))
+	}
+}
+
 func uploadSmoke(t *testing.T, xmppAddr, httpsAddr, user, password string) {
 	t.Helper()
 	c := login(t, xmppAddr, user, password)

@@ -198,6 +198,8 @@ func TestDebianArm64(t *testing.T) {
 			// File sharing, as packaged: port 5443, the sandbox's state
 			// directory.
 			uploadSmoke(t, chrootIP+":5222", chrootIP+":5443", "alice@localhost/share", "alice-password")
+			// The chat page, with its app from /usr/share/roost/chat-app.
+			chatAppSmoke(t, chrootIP+":5443")
 			if out := c.run(t, "", "roost", "backup", "/root/roost.backup"); !strings.Contains(out, "backup written") {
 				t.Errorf("roost backup while running: %q", out)
 			}

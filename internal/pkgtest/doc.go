@@ -21,7 +21,8 @@
 //   - In a Debian arm64 chroot made with debootstrap and run under qemu,
 //     dpkg installs the arm64 package; roost starts as the unit starts it,
 //     with the packaged configuration, reports READY=1, takes logins,
-//     a shared file (XEP-0363 over HTTPS on port 5443), admin commands and
+//     a shared file (XEP-0363 over HTTPS on port 5443), the chat page
+//     with converse.js from /usr/share/roost/chat-app, admin commands and
 //     a hot backup, and stops cleanly on SIGTERM; an
 //     upgrade keeps the data and an edited configuration; remove keeps
 //     both; purge deletes them.
