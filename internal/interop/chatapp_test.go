@@ -37,16 +37,7 @@ func TestInteropWebChatAppLocal(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(appDir, "converse.min.js")); err != nil {
 		t.Fatalf("no local copy of converse.js (make interop runs make chat-app): %v", err)
 	}
-	shots, err := filepath.Abs(filepath.Join(*artifacts, "chat-app"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.RemoveAll(shots); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shots := screenshotDir(t, "chat-app")
 	ca := xmpptest.NewCA(t)
 	r := startRoost(t, chatAppIP, chatAppDomain, ca, func(c *roostConfig) {
 		c.Tables = fmt.Sprintf("[websocket]\nchat_app_dir = %q\n", appDir)

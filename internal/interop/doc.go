@@ -20,7 +20,10 @@
 // through its form, finds the WebSocket through host-meta on port 443,
 // and chats with slixmpp and profanity; @xmpp/client under Node is a
 // second WebSocket client. Screenshots go to -artifacts (artifacts/web by
-// default).
+// default). TestInteropWebChatAppLocal is roost's own chat page without
+// the Internet: roost serves converse.js from the files `make chat-app`
+// fetches (as the .deb installs them), the CDN is blocked, and a login
+// and a chat must work all the same (artifacts/chat-app).
 //
 // TestInteropClients is the client matrix: each client on each transport
 // is a seat that runs in parallel with the others against one roost; it

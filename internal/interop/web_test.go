@@ -55,17 +55,7 @@ var artifacts = flag.String("artifacts", "artifacts", "directory for the tests' 
 // clearly meanwhile, and nobody else notices.
 func TestInteropWeb(t *testing.T) {
 	webDir := nodeClients(t)
-	shots, err := filepath.Abs(filepath.Join(*artifacts, "web"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A fresh directory: no screenshot of an earlier run passes for this one's.
-	if err := os.RemoveAll(shots); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shots := screenshotDir(t, "web")
 	ca := xmpptest.NewCA(t)
 	r := startRoost(t, webIP, webDomain, ca, func(c *roostConfig) {
 		c.S2S = "enabled = false\n"
@@ -189,6 +179,23 @@ func TestInteropWeb(t *testing.T) {
 		}
 	}
 	t.Logf("screenshots in %s", shots)
+}
+
+// screenshotDir returns the absolute path of the artifacts' directory
+// name, made empty: no screenshot of an earlier run passes for this one's.
+func screenshotDir(t *testing.T, name string) string {
+	t.Helper()
+	shots, err := filepath.Abs(filepath.Join(*artifacts, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(shots); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return shots
 }
 
 // checkHostMeta fetches host-meta from roost at addr, for host, as a web
