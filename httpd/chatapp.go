@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
-	"log/slog"
 	"net/http"
 	"os"
 	"path"
@@ -53,22 +52,20 @@ var chatAppTypes = map[string]string{
 //
 // Files are opened when requested and streamed from disk (nothing is read
 // at start beyond one stat, nothing is kept in memory), through an
-// [os.Root] so that no name and no symbolic link reaches outside the
-// directory. Their URLs carry a version ([ChatApp.URL]) made from the
+// [os.Root] opened once, so that no name and no symbolic link reaches
+// outside the directory. Their URLs carry a version ([ChatApp.URL]) made from the
 // main file's size and time, so browsers may cache them for a year and
 // still fetch the new files after an upgrade.
 type ChatApp struct {
+	root    *os.Root
 	dir     string
 	version string
-	log     *slog.Logger
 }
 
 // OpenChatApp returns the copy of converse.js in dir, or an error
-// wrapping [ErrNoChatApp] when dir does not hold converse.min.js.
-func OpenChatApp(dir string, log *slog.Logger) (*ChatApp, error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+// wrapping [ErrNoChatApp] when dir does not hold converse.min.js. It
+// holds the directory open until [ChatApp.Close].
+func OpenChatApp(dir string) (*ChatApp, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -76,14 +73,19 @@ func OpenChatApp(dir string, log *slog.Logger) (*ChatApp, error) {
 		}
 		return nil, fmt.Errorf("open chat app: %w", err)
 	}
-	defer root.Close()
 	fi, err := root.Stat(chatAppMain)
 	if err != nil || !fi.Mode().IsRegular() {
+		_ = root.Close()
 		return nil, fmt.Errorf("open chat app %s: %w", dir, ErrNoChatApp)
 	}
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%d %d", fi.Size(), fi.ModTime().UnixNano())
-	return &ChatApp{dir: dir, version: strconv.FormatUint(h.Sum64(), 36), log: log}, nil
+	return &ChatApp{root: root, dir: dir, version: strconv.FormatUint(h.Sum64(), 36)}, nil
+}
+
+// Close releases the directory.
+func (a *ChatApp) Close() error {
+	return a.root.Close()
 }
 
 // URL is the path of the copy's folder, ending in "/", for the chat page:
@@ -109,16 +111,9 @@ func (a *ChatApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	root, err := os.OpenRoot(a.dir)
-	if err != nil {
-		a.log.Error("open chat app", "err", err)
-		http.NotFound(w, r)
-		return
-	}
-	defer root.Close()
 	// A name that leaves the directory, through ".." or a symbolic link
 	// pointing outside, is an error of os.Root: 404 as any missing file.
-	f, err := root.Open(rest)
+	f, err := a.root.Open(rest)
 	if err != nil {
 		http.NotFound(w, r)
 		return

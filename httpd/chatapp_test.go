@@ -64,10 +64,11 @@ func newTestChatApp(t *testing.T) (*ChatApp, string) {
 			t.Fatal(err)
 		}
 	}
-	a, err := OpenChatApp(app, nil)
+	a, err := OpenChatApp(app)
 	if err != nil {
 		t.Fatalf("OpenChatApp: %v", err)
 	}
+	t.Cleanup(func() { _ = a.Close() })
 	return a, app
 }
 
@@ -244,7 +245,7 @@ func TestOpenChatApp(t *testing.T) {
 		{"converse.min.js links out of the folder", linked},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			a, err := OpenChatApp(tt.dir, nil)
+			a, err := OpenChatApp(tt.dir)
 			if !errors.Is(err, ErrNoChatApp) {
 				t.Errorf("OpenChatApp = %v, %v; want ErrNoChatApp", a, err)
 			}
@@ -257,10 +258,11 @@ func TestOpenChatApp(t *testing.T) {
 	main := filepath.Join(app, "converse.min.js")
 	version := func() string {
 		t.Helper()
-		a, err := OpenChatApp(app, nil)
+		a, err := OpenChatApp(app)
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer a.Close()
 		if a.Dir() != app {
 			t.Errorf("Dir() = %q, want %q", a.Dir(), app)
 		}

@@ -118,10 +118,11 @@ func (s *Server) chatPage(log *slog.Logger) *httpd.ChatPage {
 		log.Info("chat page: converse.js is loaded from the Internet", "url", page.App)
 		return page
 	}
-	app, err := httpd.OpenChatApp(dir, log)
+	app, err := httpd.OpenChatApp(dir)
 	switch {
 	case err == nil:
 		page.Local = app
+		s.closers = append(s.closers, func() { _ = app.Close() })
 		log.Info("chat page: converse.js served by roost", "dir", dir, "path", app.URL())
 	case ws.ChatAppDir != "":
 		// Set by hand: a mistake worth a warning, though the page
