@@ -34,6 +34,12 @@ func AddrKey(a net.Addr) string {
 	if !ip.IsValid() {
 		return a.String()
 	}
+	return IPKey(ip)
+}
+
+// IPKey is [AddrKey] of a valid IP address, for callers that have the
+// address rather than a connection (the web console's login page).
+func IPKey(ip netip.Addr) string {
 	ip = ip.Unmap().WithZone("")
 	if ip.Is4() {
 		return ip.String()

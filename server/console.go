@@ -47,13 +47,13 @@ func (c consoleAddrs) Delay(account, ip string) time.Duration {
 func (c consoleAddrs) Failed(account, ip string)    { c.Backoff.Failed(account, addrKey(ip)) }
 func (c consoleAddrs) Succeeded(account, ip string) { c.Backoff.Succeeded(account, addrKey(ip)) }
 
-// addrKey is netconn.AddrKey of an address the web server gave as text.
+// addrKey is netconn.IPKey of an address the web server gave as text.
 func addrKey(ip string) string {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
 		return ip
 	}
-	return netconn.AddrKey(net.TCPAddrFromAddrPort(netip.AddrPortFrom(a, 0)))
+	return netconn.IPKey(a)
 }
 
 func (c consoleAccounts) CheckPassword(ctx context.Context, user, password string) (bool, error) {
