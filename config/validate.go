@@ -675,7 +675,8 @@ func (v *validator) limits(l Limits) {
 // reservedPaths are served on the HTTPS listener by roost itself (httpd
 // and the features' routes): each is the path without its final "/" and
 // everything below it. A WebSocket path among them would be registered
-// twice with the HTTP mux, which refuses that by panicking at start.
+// twice with the HTTP mux, which httpd would report only when roost
+// starts, naming a mux pattern; here `roost check` names the setting.
 var reservedPaths = []string{"/.well-known/", "/health/", "/metrics/", "/chat-app/", "/upload/", "/invite/", "/admin/"}
 
 func (v *validator) webSocket(w WebSocket) {
