@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"roost/form"
 	"roost/jid"
@@ -327,18 +328,14 @@ func (r *room) withAffiliation(aff Affiliation) []jid.JID {
 			keys = append(keys, j)
 		}
 	}
-	slices.SortFunc(keys, func(a, b jid.JID) int { return compareStrings(a.String(), b.String()) })
+	sortJIDs(keys)
 	return keys
 }
 
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+// sortJIDs puts js in the order of their string forms, so that lists and
+// changes come out the same on every run.
+func sortJIDs(js []jid.JID) {
+	slices.SortFunc(js, func(a, b jid.JID) int { return strings.Compare(a.String(), b.String()) })
 }
 
 // ownerGet sends the configuration form (§10.2).
@@ -396,7 +393,7 @@ func (r *room) listChanges(from jid.JID, f *form.Form) ([]adminChange, error) {
 	for j := range want {
 		targets = append(targets, j)
 	}
-	slices.SortFunc(targets, func(a, b jid.JID) int { return compareStrings(a.String(), b.String()) })
+	sortJIDs(targets)
 	actorAff := r.affiliation(from)
 	var changes []adminChange
 	for _, j := range targets {
