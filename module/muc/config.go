@@ -1,6 +1,7 @@
 package muc
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -71,10 +72,12 @@ const (
 )
 
 // presenceBroadcast is the effective muc#roomconfig_presencebroadcast.
-func (c Config) presenceBroadcast() Roles { return c.PresenceBroadcast.or(defaultPresenceBroadcast) }
+func (c Config) presenceBroadcast() Roles {
+	return cmp.Or(c.PresenceBroadcast, defaultPresenceBroadcast)
+}
 
 // getMemberList is the effective muc#roomconfig_getmemberlist.
-func (c Config) getMemberList() Roles { return c.GetMemberList.or(defaultGetMemberList) }
+func (c Config) getMemberList() Roles { return cmp.Or(c.GetMemberList, defaultGetMemberList) }
 
 // PresenceShownFor names the roles whose presence the room broadcasts
 // (the effective muc#roomconfig_presencebroadcast), for the admin's view.

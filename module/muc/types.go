@@ -170,14 +170,6 @@ func RolesOf(roles ...Role) Roles {
 // Has reports whether r is in s (s chosen, not the zero default).
 func (s Roles) Has(r Role) bool { return r != RoleNone && s&(1<<r) != 0 }
 
-// or returns s, or def when s is the zero default.
-func (s Roles) or(def Roles) Roles {
-	if s == 0 {
-		return def
-	}
-	return s
-}
-
 // names returns the roles of s by name, in the form's order.
 func (s Roles) names() []string {
 	out := make([]string, 0, len(roleChoices))
